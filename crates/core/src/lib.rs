@@ -1,0 +1,26 @@
+//! Gatehouse's domain: users, groups, applications and their access bindings,
+//! recovery keys, API tokens and the tamper-evident audit log.
+//!
+//! This crate owns the rules ("who may reach which application", "what a valid
+//! password is", "how an event is chained") and the [`Store`] trait that storage
+//! implements. It has no HTTP, no SQL and no sockets; time comes in through
+//! [`Clock`] so tests control it. Every entry point (CLI, web, worker, protocols)
+//! calls the same services in [`directory`].
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod access;
+pub mod bootstrap;
+pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod events;
+pub mod model;
+pub mod names;
+pub mod password_policy;
+pub mod store;
+
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use directory::{Audit, Directory};
+pub use error::{Error, Result, StoreError};
+pub use model::*;
+pub use store::{Store, WriteTx};

@@ -1,0 +1,205 @@
+//! The directory's records, as the domain sees them.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::clock::Timestamp;
+
+/// A person (or service account) in the directory.
+#[derive(Clone, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    pub is_active: bool,
+    /// argon2id PHC string; `None` until a password is set.
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    pub attributes: Value,
+    pub created_at: Timestamp,
+    pub last_login: Option<Timestamp>,
+    pub password_changed_at: Option<Timestamp>,
+}
+
+// Written by hand so a password hash can never reach a log line.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("has_password", &self.password_hash.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    pub fn has_password(&self) -> bool {
+        self.password_hash.is_some()
+    }
+}
+
+/// A group. Membership is inherited upward through `parent`: a member of a child
+/// group counts as a member of every ancestor, so access bound to a parent reaches
+/// everyone in the groups nested below it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub id: Uuid,
+    pub name: String,
+    pub is_superuser: bool,
+    pub parent_id: Option<Uuid>,
+    pub attributes: Value,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Membership {
+    pub user_id: Uuid,
+    pub group_id: Uuid,
+}
+
+/// Which protocol an application's provider speaks; set by the protocol features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Oidc,
+    Saml,
+    Proxy,
+    Ldap,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Oidc => "oidc",
+            ProviderKind::Saml => "saml",
+            ProviderKind::Proxy => "proxy",
+            ProviderKind::Ldap => "ldap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "oidc" => ProviderKind::Oidc,
+            "saml" => ProviderKind::Saml,
+            "proxy" => ProviderKind::Proxy,
+            "ldap" => ProviderKind::Ldap,
+            _ => return None,
+        })
+    }
+}
+
+/// A service people sign in to. With no bindings it is open to every active user;
+/// with bindings, only to members (direct or nested) of a bound group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Application {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub launch_url: Option<String>,
+    pub provider: Option<ProviderKind>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Binding {
+    pub application_id: Uuid,
+    pub group_id: Uuid,
+}
+
+/// A one-time sign-in link for a user who lost access. Only the SHA-256 of the key
+/// is stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+/// A long-lived API token. Only the SHA-256 of the key is stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub identifier: String,
+    pub user_id: Uuid,
+    pub intent: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// An operator on the command line, by operating-system user name.
+    Cli(String),
+    /// A signed-in user.
+    User(String),
+    /// Gatehouse itself (bootstrap, housekeeping).
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Cli(os_user) => write!(f, "cli:{os_user}"),
+            Actor::User(username) => write!(f, "user:{username}"),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+/// An audit event before it is chained.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub action: String,
+    pub actor: String,
+    /// The user the event is about, if any (for `events --user`).
+    pub user: Option<String>,
+    pub client_ip: Option<String>,
+    pub context: Value,
+}
+
+/// A stored audit event: append-only, chained to its predecessor by `prev_hash`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Event {
+    pub seq: i64,
+    pub id: Uuid,
+    pub at: Timestamp,
+    pub action: String,
+    pub actor: String,
+    pub user: Option<String>,
+    pub client_ip: Option<String>,
+    pub context: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The ends of the event chain: its newest link, and the last link pruned away
+/// (the genesis hash when nothing was pruned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainHead {
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub anchor_seq: i64,
+    pub anchor_hash: String,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Events about this user or done by them.
+    pub user: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<Timestamp>,
+    pub limit: u32,
+}

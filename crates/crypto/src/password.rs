@@ -1,0 +1,325 @@
+//! Password hashing with argon2id, in PHC string format.
+//!
+//! Hashing runs on tokio's blocking pool behind a semaphore sized to the number of
+//! cores, so a login storm queues instead of allocating `m_cost` KiB per request.
+//! Each blocking thread keeps its argon2 work area and reuses it, which keeps the
+//! resident memory flat (at most one work area per core).
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use rand::RngCore;
+use tokio::sync::Semaphore;
+
+use crate::secret::constant_time_eq;
+
+const SALT_LEN: usize = 16;
+const OUTPUT_LEN: usize = 32;
+
+/// argon2id cost parameters. The default follows OWASP's recommendation
+/// (19 MiB, two passes, one lane).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        HashParams {
+            m_cost_kib: 19 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
+
+impl HashParams {
+    fn to_argon2(self) -> Result<Params, HashError> {
+        Params::new(self.m_cost_kib, self.t_cost, self.p_cost, Some(OUTPUT_LEN))
+            .map_err(|e| HashError::Params(e.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    #[error("argon2 failed: {0}")]
+    Argon2(String),
+    #[error("password hashing task failed")]
+    Pool,
+}
+
+/// Outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordVerdict {
+    /// Wrong password, or no usable stored hash.
+    Mismatch,
+    /// Right password, stored hash uses the current parameters.
+    Match,
+    /// Right password, but the stored hash should be replaced by a fresh one.
+    MatchNeedsRehash,
+}
+
+impl PasswordVerdict {
+    pub fn is_match(self) -> bool {
+        !matches!(self, PasswordVerdict::Mismatch)
+    }
+}
+
+/// Hashes and verifies passwords with bounded concurrency.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: HashParams,
+    permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+thread_local! {
+    static WORK_AREA: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+impl PasswordHasher {
+    /// A hasher with `params`, running at most `concurrency` hashes at once.
+    pub fn new(params: HashParams, concurrency: usize) -> Result<Self, HashError> {
+        params.to_argon2()?;
+        Ok(PasswordHasher {
+            params,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        })
+    }
+
+    /// A hasher with one permit per available core.
+    pub fn with_default_concurrency(params: HashParams) -> Result<Self, HashError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(params, cores)
+    }
+
+    pub fn params(&self) -> HashParams {
+        self.params
+    }
+
+    /// Hashes `password` into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let params = self.params;
+        let password = password.as_bytes().to_vec();
+        self.run(move || hash_blocking(params, &password)).await?
+    }
+
+    /// Checks `password` against `stored` (a PHC string). A malformed stored hash is a
+    /// mismatch, never an error, so that callers cannot leak which accounts are broken.
+    pub async fn verify(&self, password: &str, stored: &str) -> Result<PasswordVerdict, HashError> {
+        let current = self.params;
+        let password = password.as_bytes().to_vec();
+        let stored = stored.to_string();
+        self.run(move || verify_blocking(current, &password, &stored))
+            .await
+    }
+
+    /// Spends the same work as a real verification; used when the account is unknown
+    /// so that the answer takes as long as for a real one.
+    pub async fn verify_dummy(&self, password: &str) -> Result<(), HashError> {
+        let params = self.params;
+        let password = password.as_bytes().to_vec();
+        self.run(move || hash_blocking(params, &password).map(|_| ()))
+            .await?
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self.permits.acquire().await.map_err(|_| HashError::Pool)?;
+        tokio::task::spawn_blocking(job)
+            .await
+            .map_err(|_| HashError::Pool)
+    }
+
+    /// Hashes synchronously, for command-line use outside a runtime.
+    pub fn hash_now(&self, password: &str) -> Result<String, HashError> {
+        hash_blocking(self.params, password.as_bytes())
+    }
+}
+
+fn argon2_raw(params: HashParams, password: &[u8], salt: &[u8]) -> Result<Vec<u8>, HashError> {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2()?);
+    let blocks = params.m_cost_kib as usize;
+    let mut out = vec![0u8; OUTPUT_LEN];
+    WORK_AREA.with(|area| {
+        let mut area = area.borrow_mut();
+        if area.len() != blocks {
+            area.clear();
+            area.shrink_to_fit();
+            area.resize(blocks, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, &mut out, area.as_mut_slice())
+            .map_err(|e| HashError::Argon2(e.to_string()))
+    })?;
+    Ok(out)
+}
+
+fn hash_blocking(params: HashParams, password: &[u8]) -> Result<String, HashError> {
+    let mut salt = [0u8; SALT_LEN];
+    rand::rng().fill_bytes(&mut salt);
+    let out = argon2_raw(params, password, &salt)?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost_kib,
+        params.t_cost,
+        params.p_cost,
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(out)
+    ))
+}
+
+fn verify_blocking(current: HashParams, password: &[u8], stored: &str) -> PasswordVerdict {
+    let Some(parsed) = ParsedHash::parse(stored) else {
+        // Spend the time anyway: a broken hash must not answer faster.
+        let _ = argon2_raw(current, password, &[0u8; SALT_LEN]);
+        return PasswordVerdict::Mismatch;
+    };
+    let Ok(out) = argon2_raw(parsed.params, password, &parsed.salt) else {
+        return PasswordVerdict::Mismatch;
+    };
+    if !constant_time_eq(&out, &parsed.hash) {
+        PasswordVerdict::Mismatch
+    } else if parsed.params != current || parsed.hash.len() != OUTPUT_LEN {
+        PasswordVerdict::MatchNeedsRehash
+    } else {
+        PasswordVerdict::Match
+    }
+}
+
+/// The parts of an argon2id PHC string.
+struct ParsedHash {
+    params: HashParams,
+    salt: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl ParsedHash {
+    fn parse(phc: &str) -> Option<ParsedHash> {
+        let mut parts = phc.split('$');
+        let (empty, alg, version, params, salt, hash) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        if !empty.is_empty() || alg != "argon2id" || version != "v=19" || parts.next().is_some() {
+            return None;
+        }
+        let mut hp = HashParams {
+            m_cost_kib: 0,
+            t_cost: 0,
+            p_cost: 0,
+        };
+        for kv in params.split(',') {
+            let (k, v) = kv.split_once('=')?;
+            let v: u32 = v.parse().ok()?;
+            match k {
+                "m" => hp.m_cost_kib = v,
+                "t" => hp.t_cost = v,
+                "p" => hp.p_cost = v,
+                _ => return None,
+            }
+        }
+        // Refuse absurd stored costs rather than allocate gigabytes on verify.
+        if hp.m_cost_kib == 0 || hp.m_cost_kib > 1024 * 1024 || hp.t_cost == 0 || hp.t_cost > 64 {
+            return None;
+        }
+        Some(ParsedHash {
+            params: hp,
+            salt: STANDARD_NO_PAD.decode(salt).ok()?,
+            hash: STANDARD_NO_PAD.decode(hash).ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashParams {
+        HashParams {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let h = PasswordHasher::new(cheap(), 2).unwrap();
+        let phc = h.hash("correct horse").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert_eq!(
+            h.verify("correct horse", &phc).await.unwrap(),
+            PasswordVerdict::Match
+        );
+        assert_eq!(
+            h.verify("wrong horse", &phc).await.unwrap(),
+            PasswordVerdict::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn older_parameters_ask_for_rehash() {
+        let old = PasswordHasher::new(cheap(), 1).unwrap();
+        let phc = old.hash("pw-123456").await.unwrap();
+        let newer = PasswordHasher::new(
+            HashParams {
+                m_cost_kib: 128,
+                ..cheap()
+            },
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            newer.verify("pw-123456", &phc).await.unwrap(),
+            PasswordVerdict::MatchNeedsRehash
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_hashes_never_match() {
+        let h = PasswordHasher::new(cheap(), 1).unwrap();
+        for bad in [
+            "",
+            "plain",
+            "$argon2i$v=19$m=64,t=1,p=1$AAAA$AAAA",
+            "$argon2id$v=19$m=99999999,t=1,p=1$AAAAAAAA$AAAA",
+        ] {
+            assert_eq!(
+                h.verify("x", bad).await.unwrap(),
+                PasswordVerdict::Mismatch,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_salt_same_output_other_salt_differs() {
+        // The raw hash is deterministic in (password, salt) and depends on the salt.
+        let a = argon2_raw(cheap(), b"password", b"somesalt").unwrap();
+        let b = argon2_raw(cheap(), b"password", b"somesalt").unwrap();
+        let c = argon2_raw(cheap(), b"password", b"othersalt").unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}
