@@ -1,1 +1,89 @@
-fn main() {}
+//! The `gatehouse` binary: parses the command line, loads settings, runs one
+//! command and turns its outcome into an exit status. Business rules live in
+//! `gatehouse-core`; this crate only wires things together.
+
+mod cli;
+mod commands;
+mod config;
+mod context;
+mod envfile;
+mod failure;
+mod osuser;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::{LogFormat, Settings};
+use crate::context::Context;
+use crate::failure::{CmdResult, Failure};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => return fail(&Failure::from(e)),
+    };
+    let is_server = matches!(cli.command, Command::Server);
+    init_logging(&settings, is_server);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&Failure::runtime(format!("cannot start the runtime: {e}"))),
+    };
+    let ctx = Context {
+        settings,
+        json: cli.json,
+    };
+    match runtime.block_on(run(&ctx, cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn run(ctx: &Context, command: Command) -> CmdResult {
+    match command {
+        Command::Server => commands::server::run(ctx).await,
+        Command::User(cmd) => commands::user::run(ctx, cmd).await,
+        Command::Group(cmd) => commands::group::run(ctx, cmd).await,
+        Command::App(cmd) => commands::app::run(ctx, cmd).await,
+        Command::Access(args) => commands::access::run(ctx, args).await,
+        Command::Events(args) => commands::events::run(ctx, args).await,
+        Command::Status => commands::status::run(ctx).await,
+        Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,
+        Command::Migrate => {
+            let report = ctx.connect().await?.migrate().await?;
+            println!("schema version {} (was {})", report.to, report.from);
+            Ok(())
+        }
+        Command::Settings => commands::settings::run(ctx),
+    }
+}
+
+fn fail(e: &Failure) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(e.exit_code())
+}
+
+/// The server logs at the configured level; admin commands only warn, on stderr,
+/// so their stdout stays clean for scripts.
+fn init_logging(settings: &Settings, is_server: bool) {
+    let level = if is_server {
+        settings.log_level.as_str()
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_target(false).init(),
+    }
+}

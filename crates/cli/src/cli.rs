@@ -1,0 +1,214 @@
+//! The command line, as clap definitions. Each subcommand's doc comment is its
+//! `--help`; keep them short and concrete.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Gatehouse: one small identity provider for a self-hosted stack: users, groups,
+/// applications, and sign-in for every service.
+///
+/// Settings come from GATEHOUSE_* environment variables, the .env file
+/// (GATEHOUSE_ENV_FILE, default ./.env) and an optional TOML file
+/// (GATEHOUSE_CONFIG_FILE); `gatehouse settings` lists them. Admin commands work
+/// directly on the configured database, whether or not the server runs.
+///
+/// Exit status: 0 success, 2 bad input or unknown name (nothing changed),
+/// 1 runtime failure.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: web, health checks and metrics; applies migrations and
+    /// creates the recovery admin on first start.
+    Server,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage groups and membership.
+    #[command(subcommand)]
+    Group(GroupCmd),
+    /// Manage applications and who may reach them.
+    #[command(subcommand)]
+    App(AppCmd),
+    /// Show which user may reach which application (for compliance reviews).
+    Access(AccessArgs),
+    /// Read, verify and prune the audit log.
+    Events(EventsArgs),
+    /// Check the database, the schema and the running server; exit 1 if unhealthy.
+    Status,
+    /// Regain access: make someone admin, or issue a one-time sign-in link.
+    #[command(subcommand)]
+    Recovery(RecoveryCmd),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// List every setting Gatehouse reads, with its current value (secrets hidden).
+    Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// List users.
+    List,
+    /// Show one user, with groups and superuser status.
+    Show { username: String },
+    /// Create a user (without a password; set one with `user password`).
+    Create {
+        username: String,
+        email: String,
+        /// Display name.
+        name: Option<String>,
+    },
+    /// Set a user's password: prompted twice, or --stdin, --generate, --link.
+    Password(PasswordArgs),
+    /// Delete a user and their memberships.
+    Delete {
+        username: String,
+        /// Required to delete the recovery account akadmin.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Disable a user: they can no longer sign in anywhere.
+    Disable { username: String },
+    /// Enable a disabled user.
+    Enable { username: String },
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    pub username: String,
+    /// Read the password from the first line of standard input.
+    #[arg(long, conflicts_with_all = ["generate", "link"])]
+    pub stdin: bool,
+    /// Generate a random password, set it and print it.
+    #[arg(long, conflicts_with = "link")]
+    pub generate: bool,
+    /// Print a one-time link where the user sets a password themselves.
+    #[arg(long)]
+    pub link: bool,
+    /// Validity of the --link in minutes.
+    #[arg(long, default_value_t = 60, requires = "link")]
+    pub minutes: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCmd {
+    /// List groups with their parent and member count.
+    List,
+    /// Create a group.
+    Create {
+        name: String,
+        /// Members are superusers (administrators).
+        #[arg(long)]
+        admin: bool,
+        /// Nest the group in PARENT: its members count as members of PARENT.
+        #[arg(long, value_name = "PARENT")]
+        parent: Option<String>,
+    },
+    /// Delete a group (not `admins`, and not while groups are nested in it).
+    Delete { name: String },
+    /// Add a user to a group.
+    Add { group: String, username: String },
+    /// Remove a user from a group.
+    Remove { group: String, username: String },
+    /// Show members: direct ones, and those inherited from nested groups.
+    Members { group: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCmd {
+    /// List applications, their providers and bound groups.
+    List,
+    /// Show one application.
+    Show { slug: String },
+    /// Create an application shown in the portal (protocol providers come with
+    /// their features).
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// Where the portal tile links to.
+        #[arg(long, value_name = "URL")]
+        launch_url: Option<String>,
+    },
+    /// Delete an application and its bindings.
+    Delete { slug: String },
+    /// Restrict an application to GROUP (and groups nested in it). An application
+    /// without bindings is open to every active user.
+    Bind { slug: String, group: String },
+    /// Remove a group binding from an application.
+    Unbind { slug: String, group: String },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum MatrixFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = MatrixFormat::Table)]
+    pub format: MatrixFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EventsArgs {
+    #[command(subcommand)]
+    pub command: Option<EventsCmd>,
+    /// Only events about or by this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only this action, e.g. login_failed or model_created.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only events since T: RFC 3339 time, a date (2026-11-29), or an age (30m, 12h, 7d).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// At most N events, newest first.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCmd {
+    /// Walk the hash chain and name the first broken link; exit 1 if broken.
+    Verify,
+    /// Delete events older than the retention (GATEHOUSE_EVENT_RETENTION_DAYS or
+    /// --older-than), keeping the chain verifiable.
+    Prune {
+        /// Age such as 90d or 12w.
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCmd {
+    /// Put USERNAME in the `admins` superuser group (for a lost admin).
+    Admin { username: String },
+    /// Print a one-time sign-in link for USERNAME.
+    Key {
+        username: String,
+        /// Minutes until the link expires.
+        #[arg(long, default_value_t = 60)]
+        minutes: i64,
+    },
+    /// List recovery keys (never the keys themselves) and whether they are valid.
+    List,
+}

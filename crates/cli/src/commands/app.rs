@@ -1,0 +1,99 @@
+//! `gatehouse app …`
+
+use crate::cli::AppCmd;
+use crate::context::Context;
+use crate::failure::CmdResult;
+use crate::output::{Table, print_json};
+
+pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
+    let dir = ctx.directory().await?;
+    let audit = ctx.audit();
+    match cmd {
+        AppCmd::List => {
+            let apps = dir.applications().await?;
+            if ctx.json {
+                return Ok(print_json(&apps)?);
+            }
+            let mut t = Table::new(["SLUG", "NAME", "PROVIDER", "ACCESS", "LAUNCH URL"]);
+            for a in &apps {
+                t.row([
+                    a.app.slug.clone(),
+                    a.app.name.clone(),
+                    a.app.provider.map_or("-", |p| p.as_str()).to_string(),
+                    access_label(&a.bound_groups),
+                    a.app.launch_url.clone().unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            t.print()?;
+        }
+        AppCmd::Show { slug } => {
+            let a = dir.application(&slug).await?;
+            if ctx.json {
+                return Ok(print_json(&a)?);
+            }
+            let mut t = Table::new(["FIELD", "VALUE"]);
+            t.row(["slug".to_string(), a.app.slug.clone()]);
+            t.row(["id".to_string(), a.app.id.to_string()]);
+            t.row(["name".to_string(), a.app.name.clone()]);
+            t.row([
+                "provider".to_string(),
+                a.app.provider.map_or("-", |p| p.as_str()).to_string(),
+            ]);
+            t.row([
+                "launch URL".to_string(),
+                a.app.launch_url.clone().unwrap_or_else(|| "-".into()),
+            ]);
+            t.row(["access".to_string(), access_label(&a.bound_groups)]);
+            t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
+            t.print()?;
+        }
+        AppCmd::Create {
+            slug,
+            name,
+            launch_url,
+        } => {
+            let app = dir
+                .create_application(&audit, &slug, &name, launch_url.as_deref())
+                .await?;
+            if ctx.json {
+                return Ok(print_json(&app)?);
+            }
+            println!("created application {} ({})", app.slug, app.id);
+        }
+        AppCmd::Delete { slug } => {
+            dir.delete_application(&audit, &slug).await?;
+            println!("deleted application {slug}");
+        }
+        AppCmd::Bind { slug, group } => {
+            let changed = dir.bind(&audit, &slug, &group).await?;
+            println!(
+                "{}",
+                if changed {
+                    format!("{slug} is now restricted to {group}")
+                } else {
+                    format!("{slug} was already bound to {group}")
+                }
+            );
+        }
+        AppCmd::Unbind { slug, group } => {
+            let changed = dir.unbind(&audit, &slug, &group).await?;
+            println!(
+                "{}",
+                if changed {
+                    format!("removed binding {slug} → {group}")
+                } else {
+                    format!("{slug} was not bound to {group}")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn access_label(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "all users".into()
+    } else {
+        groups.join(", ")
+    }
+}

@@ -1,0 +1,12 @@
+//! One module per command group; each takes the parsed arguments and the
+//! context, calls the core services and prints the result.
+
+pub mod access;
+pub mod app;
+pub mod events;
+pub mod group;
+pub mod recovery;
+pub mod server;
+pub mod settings;
+pub mod status;
+pub mod user;

@@ -1,0 +1,61 @@
+//! `gatehouse recovery …`
+
+use crate::cli::RecoveryCmd;
+use crate::context::Context;
+use crate::failure::CmdResult;
+use crate::output::{Table, print_json};
+
+/// The public sign-in link for a recovery key.
+pub fn link(ctx: &Context, key: &str) -> String {
+    format!("{}/recovery/use-token/{key}/", ctx.settings.external_url)
+}
+
+pub async fn run(ctx: &Context, cmd: RecoveryCmd) -> CmdResult {
+    let dir = ctx.directory().await?;
+    let audit = ctx.audit();
+    match cmd {
+        RecoveryCmd::Admin { username } => {
+            let added = dir.recovery_admin(&audit, &username).await?;
+            println!(
+                "{}",
+                if added {
+                    format!("{username} is now in admins")
+                } else {
+                    format!("{username} was already in admins")
+                }
+            );
+        }
+        RecoveryCmd::Key { username, minutes } => {
+            let (key, record) = dir.create_recovery_key(&audit, &username, minutes).await?;
+            let link = link(ctx, &key);
+            if ctx.json {
+                return Ok(print_json(
+                    &serde_json::json!({"link": link, "expires": record.expires_at}),
+                )?);
+            }
+            println!("{link}");
+            eprintln!(
+                "one-time sign-in link for {username}; valid until {}",
+                record.expires_at
+            );
+        }
+        RecoveryCmd::List => {
+            let keys = dir.recovery_keys().await?;
+            if ctx.json {
+                return Ok(print_json(&keys)?);
+            }
+            let mut t = Table::new(["ID", "USER", "CREATED", "EXPIRES", "STATE"]);
+            for k in &keys {
+                t.row([
+                    k.key.id.to_string(),
+                    k.username.clone(),
+                    k.key.created_at.to_rfc3339(),
+                    k.key.expires_at.to_rfc3339(),
+                    k.state.to_string(),
+                ]);
+            }
+            t.print()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! `gatehouse user …`
+
+use std::io::{BufRead, IsTerminal};
+
+use gatehouse_core::directory::NewUser;
+
+use crate::cli::{PasswordArgs, UserCmd};
+use crate::context::Context;
+use crate::failure::{CmdResult, Failure};
+use crate::output::{Table, or_dash, print_json, yes_no};
+
+pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
+    let dir = ctx.directory().await?;
+    let audit = ctx.audit();
+    match cmd {
+        UserCmd::List => {
+            let users = dir.users().await?;
+            if ctx.json {
+                return Ok(print_json(&users)?);
+            }
+            let mut t = Table::new(["USERNAME", "NAME", "EMAIL", "ACTIVE", "LAST LOGIN"]);
+            for u in &users {
+                t.row([
+                    u.username.clone(),
+                    or_dash(&u.name),
+                    or_dash(&u.email),
+                    yes_no(u.is_active).to_string(),
+                    u.last_login.map_or("never".into(), |t| t.to_rfc3339()),
+                ]);
+            }
+            t.print()?;
+        }
+        UserCmd::Show { username } => {
+            let d = dir.user_detail(&username).await?;
+            if ctx.json {
+                return Ok(print_json(&d)?);
+            }
+            let mut t = Table::new(["FIELD", "VALUE"]);
+            t.row(["username", &d.user.username]);
+            t.row(["id".to_string(), d.user.id.to_string()]);
+            t.row(["name".to_string(), or_dash(&d.user.name)]);
+            t.row(["email".to_string(), or_dash(&d.user.email)]);
+            t.row(["active", yes_no(d.user.is_active)]);
+            t.row(["superuser", yes_no(d.is_superuser)]);
+            t.row(["password", if d.has_password { "set" } else { "not set" }]);
+            t.row(["groups".to_string(), or_dash(&d.groups.join(", "))]);
+            t.row([
+                "inherited groups".to_string(),
+                or_dash(&d.inherited_groups.join(", ")),
+            ]);
+            t.row(["created".to_string(), d.user.created_at.to_rfc3339()]);
+            t.row([
+                "last login".to_string(),
+                d.user.last_login.map_or("never".into(), |t| t.to_rfc3339()),
+            ]);
+            t.print()?;
+        }
+        UserCmd::Create {
+            username,
+            email,
+            name,
+        } => {
+            let user = dir
+                .create_user(
+                    &audit,
+                    NewUser {
+                        username,
+                        email,
+                        name: name.unwrap_or_default(),
+                    },
+                )
+                .await?;
+            if ctx.json {
+                return Ok(print_json(&user)?);
+            }
+            println!("created user {} ({})", user.username, user.id);
+        }
+        UserCmd::Password(args) => set_password(ctx, &dir, &audit, args).await?,
+        UserCmd::Delete { username, force } => {
+            dir.delete_user(&audit, &username, force).await?;
+            println!("deleted user {username}");
+        }
+        UserCmd::Disable { username } => {
+            dir.set_active(&audit, &username, false).await?;
+            println!("disabled user {username}");
+        }
+        UserCmd::Enable { username } => {
+            dir.set_active(&audit, &username, true).await?;
+            println!("enabled user {username}");
+        }
+    }
+    Ok(())
+}
+
+async fn set_password(
+    ctx: &Context,
+    dir: &gatehouse_core::Directory,
+    audit: &gatehouse_core::Audit,
+    args: PasswordArgs,
+) -> CmdResult {
+    if args.link {
+        let (key, record) = dir
+            .create_recovery_key(audit, &args.username, args.minutes)
+            .await?;
+        let link = crate::commands::recovery::link(ctx, &key);
+        if ctx.json {
+            return Ok(print_json(
+                &serde_json::json!({"link": link, "expires": record.expires_at}),
+            )?);
+        }
+        println!("{link}");
+        eprintln!(
+            "one-time link for {}; valid until {}",
+            args.username, record.expires_at
+        );
+        return Ok(());
+    }
+    // Fail on an unknown user before asking for a password.
+    dir.user(&args.username).await?;
+    let password = if args.generate {
+        dir.generate_password()
+    } else if args.stdin {
+        read_stdin_line()?
+    } else {
+        prompt_twice()?
+    };
+    dir.set_password(audit, &args.username, &password).await?;
+    if args.generate {
+        if ctx.json {
+            return Ok(print_json(
+                &serde_json::json!({"username": args.username, "password": password}),
+            )?);
+        }
+        println!("{password}");
+    } else {
+        eprintln!("password set for {}", args.username);
+    }
+    Ok(())
+}
+
+fn read_stdin_line() -> CmdResult<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let pw = line.strip_suffix('\n').unwrap_or(&line);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        return Err(Failure::input("no password on standard input"));
+    }
+    Ok(pw.to_string())
+}
+
+fn prompt_twice() -> CmdResult<String> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::input(
+            "no terminal to prompt on; use --stdin, --generate or --link",
+        ));
+    }
+    let first = rpassword::prompt_password("New password: ")?;
+    let second = rpassword::prompt_password("Repeat password: ")?;
+    if first != second {
+        return Err(Failure::input(
+            "the passwords do not match; nothing changed",
+        ));
+    }
+    Ok(first)
+}

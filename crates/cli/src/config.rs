@@ -1,0 +1,569 @@
+//! Settings: built-in defaults, then an optional TOML file (`GATEHOUSE_CONFIG_FILE`),
+//! then the `.env` file (`GATEHOUSE_ENV_FILE`, default `./.env`), then the process
+//! environment, each overriding the one before. Every `GATEHOUSE_*` name must be
+//! known: a typo stops start-up with one line naming it. Values are checked here,
+//! once; the rest of the program receives typed values only.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use gatehouse_core::bootstrap::BootstrapSettings;
+use gatehouse_core::password_policy::PasswordPolicy;
+use gatehouse_crypto::HashParams;
+
+/// Every setting, by its environment name (the TOML key is the lower-case name
+/// without the prefix), with a short description for `--help`-style listings.
+pub const SETTINGS: &[(&str, &str)] = &[
+    (
+        "GATEHOUSE_CONFIG_FILE",
+        "optional TOML file with these settings (lower-case keys without the prefix)",
+    ),
+    (
+        "GATEHOUSE_ENV_FILE",
+        "the .env file read at start and where a generated admin password is written (default ./.env)",
+    ),
+    (
+        "GATEHOUSE_DATA_DIR",
+        "directory for the SQLite database and other state (default ./data)",
+    ),
+    (
+        "GATEHOUSE_DATABASE_URL",
+        "sqlite://PATH or postgres://USER@HOST/DB (default: SQLite file in the data directory)",
+    ),
+    (
+        "GATEHOUSE_LISTEN",
+        "HTTP listen address (default 0.0.0.0:9000)",
+    ),
+    (
+        "GATEHOUSE_METRICS_LISTEN",
+        "Prometheus metrics listen address, or 'off' (default 0.0.0.0:9300)",
+    ),
+    (
+        "GATEHOUSE_EXTERNAL_URL",
+        "public base URL (default http://localhost:9000)",
+    ),
+    ("GATEHOUSE_LOG_FORMAT", "text or json (default text)"),
+    (
+        "GATEHOUSE_LOG_LEVEL",
+        "error, warn, info, debug, trace or a filter like 'info,sqlx=warn' (default info)",
+    ),
+    (
+        "GATEHOUSE_BOOTSTRAP_PASSWORD",
+        "first start only: password of akadmin (alias AUTHENTIK_BOOTSTRAP_PASSWORD)",
+    ),
+    (
+        "GATEHOUSE_BOOTSTRAP_EMAIL",
+        "first start only: email of akadmin (alias AUTHENTIK_BOOTSTRAP_EMAIL)",
+    ),
+    (
+        "GATEHOUSE_BOOTSTRAP_TOKEN",
+        "first start only: a non-expiring API token for akadmin (alias AUTHENTIK_BOOTSTRAP_TOKEN)",
+    ),
+    (
+        "GATEHOUSE_PASSWORD_MIN_LENGTH",
+        "minimum password length in characters (default 8)",
+    ),
+    (
+        "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",
+        "argon2id memory cost in KiB (default 19456)",
+    ),
+    (
+        "GATEHOUSE_PASSWORD_HASH_ITERATIONS",
+        "argon2id time cost (default 2)",
+    ),
+    (
+        "GATEHOUSE_PASSWORD_HASH_PARALLELISM",
+        "argon2id lanes (default 1)",
+    ),
+    (
+        "GATEHOUSE_EVENT_RETENTION_DAYS",
+        "audit events older than this are pruned; 0 keeps them forever (default 365)",
+    ),
+    (
+        "GATEHOUSE_DATABASE_MAX_CONNECTIONS",
+        "connection pool size per process (default 4 on SQLite, 5 on PostgreSQL)",
+    ),
+    // Read by the justfile, which passes its environment on to the binary.
+    ("GATEHOUSE_BIN", "justfile: the gatehouse binary to call"),
+    (
+        "GATEHOUSE_DEPLOY",
+        "justfile: systemd or container, for -status/-logs/-restart",
+    ),
+    (
+        "GATEHOUSE_CONTAINER",
+        "justfile: the container name when GATEHOUSE_DEPLOY=container",
+    ),
+    // Read by the test suite, accepted so that a test environment can run the binary.
+    (
+        "GATEHOUSE_TEST_DATABASE_URL",
+        "test suite only: PostgreSQL server for the store tests",
+    ),
+    (
+        "GATEHOUSE_SKIP_POSTGRES",
+        "test suite only: skip PostgreSQL tests (never in CI)",
+    ),
+    (
+        "GATEHOUSE_TEST_JUST",
+        "test suite only: the `just` binary to test the justfile with",
+    ),
+];
+
+/// Names from the deployment Gatehouse replaces that mean the same thing.
+const ALIASES: &[(&str, &str)] = &[
+    (
+        "AUTHENTIK_BOOTSTRAP_PASSWORD",
+        "GATEHOUSE_BOOTSTRAP_PASSWORD",
+    ),
+    ("AUTHENTIK_BOOTSTRAP_EMAIL", "GATEHOUSE_BOOTSTRAP_EMAIL"),
+    ("AUTHENTIK_BOOTSTRAP_TOKEN", "GATEHOUSE_BOOTSTRAP_TOKEN"),
+];
+
+/// A configuration mistake, named precisely enough to fix in one go.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub env_file: PathBuf,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub metrics_listen: Option<SocketAddr>,
+    pub external_url: String,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub bootstrap: BootstrapSettings,
+    pub password_policy: PasswordPolicy,
+    pub hash_params: HashParams,
+    pub event_retention_days: u32,
+    /// `None`: the backend's default pool size.
+    pub max_connections: Option<u32>,
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone)]
+struct Value {
+    text: String,
+    source: String,
+}
+
+impl Settings {
+    /// Loads settings from the real environment and files.
+    pub fn load() -> Result<Settings, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Loads settings given the process environment (tests pass their own).
+    pub fn from_vars(process: BTreeMap<String, String>) -> Result<Settings, ConfigError> {
+        let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+        let from_process = |name: &str| process.get(name).cloned();
+
+        // 1. Config file, if any.
+        if let Some(path) = from_process("GATEHOUSE_CONFIG_FILE") {
+            for (k, v) in read_toml(Path::new(&path))? {
+                vars.insert(
+                    k,
+                    Value {
+                        text: v,
+                        source: path.clone(),
+                    },
+                );
+            }
+        }
+        // 2. The .env file (missing is fine).
+        let env_file = from_process("GATEHOUSE_ENV_FILE")
+            .or_else(|| vars.get("GATEHOUSE_ENV_FILE").map(|v| v.text.clone()))
+            .unwrap_or_else(|| ".env".into());
+        let env_path = PathBuf::from(&env_file);
+        if env_path.exists() {
+            let iter = dotenvy::from_path_iter(&env_path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", env_path.display())))?;
+            for item in iter {
+                let (k, v) =
+                    item.map_err(|e| ConfigError(format!("{}: {e}", env_path.display())))?;
+                vars.insert(
+                    k,
+                    Value {
+                        text: v,
+                        source: env_path.display().to_string(),
+                    },
+                );
+            }
+        }
+        // 3. The process environment wins.
+        for (k, v) in &process {
+            vars.insert(
+                k.clone(),
+                Value {
+                    text: v.clone(),
+                    source: "environment".into(),
+                },
+            );
+        }
+        // Aliases fill in only what the native name does not set.
+        for (alias, native) in ALIASES {
+            if let Some(v) = vars.get(*alias).cloned() {
+                vars.entry(native.to_string()).or_insert(v);
+            }
+        }
+        // Unknown GATEHOUSE_* names are mistakes.
+        for (k, v) in &vars {
+            if k.starts_with("GATEHOUSE_") && !SETTINGS.iter().any(|(n, _)| n == k) {
+                let hint = closest(k)
+                    .map(|s| format!(" (did you mean {s}?)"))
+                    .unwrap_or_default();
+                return Err(ConfigError(format!(
+                    "unknown setting {k} in {}{hint}",
+                    v.source
+                )));
+            }
+        }
+        Settings::from_values(&vars, env_path)
+    }
+
+    fn from_values(
+        vars: &BTreeMap<String, Value>,
+        env_file: PathBuf,
+    ) -> Result<Settings, ConfigError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.text.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let bad = |name: &str, why: &str| {
+            let source = vars
+                .get(name)
+                .map(|v| v.source.as_str())
+                .unwrap_or("default");
+            ConfigError(format!("{name} (from {source}) {why}"))
+        };
+
+        let data_dir = PathBuf::from(get("GATEHOUSE_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = match get("GATEHOUSE_DATABASE_URL") {
+            Some(url) => {
+                if !(url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://"))
+                {
+                    return Err(bad(
+                        "GATEHOUSE_DATABASE_URL",
+                        "must start with sqlite: or postgres://",
+                    ));
+                }
+                url
+            }
+            None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
+        };
+        let addr = |name: &str, default: &str| -> Result<SocketAddr, ConfigError> {
+            let text = get(name).unwrap_or_else(|| default.into());
+            text.parse().map_err(|_| {
+                bad(
+                    name,
+                    &format!("'{text}' is not an address like 0.0.0.0:9000"),
+                )
+            })
+        };
+        let listen = addr("GATEHOUSE_LISTEN", "0.0.0.0:9000")?;
+        let metrics_listen = match get("GATEHOUSE_METRICS_LISTEN").as_deref() {
+            Some("off") | Some("none") => None,
+            _ => Some(addr("GATEHOUSE_METRICS_LISTEN", "0.0.0.0:9300")?),
+        };
+        let external_url =
+            get("GATEHOUSE_EXTERNAL_URL").unwrap_or_else(|| "http://localhost:9000".into());
+        let after_scheme = external_url
+            .strip_prefix("https://")
+            .or_else(|| external_url.strip_prefix("http://"))
+            .filter(|rest| {
+                !rest.is_empty()
+                    && !rest.contains(char::is_whitespace)
+                    && !rest.contains('?')
+                    && !rest.contains('#')
+            });
+        if after_scheme.is_none() {
+            return Err(bad(
+                "GATEHOUSE_EXTERNAL_URL",
+                "must be an http(s) URL like https://auth.example.com",
+            ));
+        }
+        let external_url = external_url.trim_end_matches('/').to_string();
+        let log_format = match get("GATEHOUSE_LOG_FORMAT").as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(bad(
+                    "GATEHOUSE_LOG_FORMAT",
+                    &format!("is '{other}'; use text or json"),
+                ));
+            }
+        };
+        let log_level = get("GATEHOUSE_LOG_LEVEL").unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(bad(
+                "GATEHOUSE_LOG_LEVEL",
+                &format!("'{log_level}' is not a level or filter"),
+            ));
+        }
+        let number = |name: &str, default: u32, min: u32, max: u32| -> Result<u32, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(t) => t
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .ok_or_else(|| {
+                        bad(
+                            name,
+                            &format!("is '{t}'; expected a whole number from {min} to {max}"),
+                        )
+                    }),
+            }
+        };
+        let hash_params = HashParams {
+            m_cost_kib: number(
+                "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",
+                19 * 1024,
+                8,
+                4 * 1024 * 1024,
+            )?,
+            t_cost: number("GATEHOUSE_PASSWORD_HASH_ITERATIONS", 2, 1, 64)?,
+            p_cost: number("GATEHOUSE_PASSWORD_HASH_PARALLELISM", 1, 1, 16)?,
+        };
+        if hash_params.m_cost_kib < 8 * hash_params.p_cost {
+            return Err(bad(
+                "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",
+                "must be at least 8 KiB per lane",
+            ));
+        }
+        Ok(Settings {
+            env_file,
+            data_dir,
+            database_url,
+            listen,
+            metrics_listen,
+            external_url,
+            log_format,
+            log_level,
+            bootstrap: BootstrapSettings {
+                password: get("GATEHOUSE_BOOTSTRAP_PASSWORD"),
+                email: get("GATEHOUSE_BOOTSTRAP_EMAIL"),
+                token: get("GATEHOUSE_BOOTSTRAP_TOKEN"),
+            },
+            password_policy: PasswordPolicy {
+                min_chars: number("GATEHOUSE_PASSWORD_MIN_LENGTH", 8, 1, 1024)? as usize,
+            },
+            hash_params,
+            event_retention_days: number("GATEHOUSE_EVENT_RETENTION_DAYS", 365, 0, 100_000)?,
+            max_connections: match get("GATEHOUSE_DATABASE_MAX_CONNECTIONS") {
+                None => None,
+                Some(_) => Some(number("GATEHOUSE_DATABASE_MAX_CONNECTIONS", 0, 1, 1000)?),
+            },
+        })
+    }
+
+    /// The database URL with any password masked, for messages and `status`.
+    pub fn database_url_redacted(&self) -> String {
+        gatehouse_store::redact_url(&self.database_url)
+    }
+
+    /// Where the local server answers, for `status` (0.0.0.0 → 127.0.0.1).
+    pub fn local_server_addr(&self) -> SocketAddr {
+        let mut addr = self.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        addr
+    }
+}
+
+fn read_toml(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError(format!("{}: {}", path.display(), e.message()))
+    })?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let name = format!("GATEHOUSE_{}", key.to_uppercase());
+        if !SETTINGS.iter().any(|(n, _)| *n == name) {
+            let hint = closest(&name)
+                .map(|s| {
+                    format!(
+                        " (did you mean {}?)",
+                        s.trim_start_matches("GATEHOUSE_").to_lowercase()
+                    )
+                })
+                .unwrap_or_default();
+            return Err(ConfigError(format!(
+                "unknown setting '{key}' in {}{hint}",
+                path.display()
+            )));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(ConfigError(format!(
+                    "'{key}' in {} must be a string or number, not {}",
+                    path.display(),
+                    other.type_str()
+                )));
+            }
+        };
+        out.push((name, text));
+    }
+    Ok(out)
+}
+
+/// The known setting nearest to a misspelt one, if any is close.
+fn closest(name: &str) -> Option<&'static str> {
+    SETTINGS
+        .iter()
+        .map(|(n, _)| (*n, edit_distance(name, n)))
+        .filter(|(_, d)| *d <= 3)
+        .min_by_key(|(_, d)| *d)
+        .map(|(n, _)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        m.entry("GATEHOUSE_ENV_FILE".into())
+            .or_insert_with(|| "/nonexistent/.env".into());
+        m
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_vars(vars(&[])).unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(
+            s.metrics_listen.map(|a| a.to_string()).as_deref(),
+            Some("0.0.0.0:9300")
+        );
+        assert_eq!(s.external_url, "http://localhost:9000");
+        assert_eq!(s.database_url, "sqlite://./data/gatehouse.db");
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.hash_params, HashParams::default());
+    }
+
+    #[test]
+    fn unknown_setting_is_named_with_a_suggestion() {
+        let e = Settings::from_vars(vars(&[("GATEHOUSE_LISTN", "0.0.0.0:1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GATEHOUSE_LISTN") && e.contains("did you mean GATEHOUSE_LISTEN"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (k, v) in [
+            ("GATEHOUSE_LISTEN", "nine-thousand"),
+            ("GATEHOUSE_LOG_FORMAT", "xml"),
+            ("GATEHOUSE_EXTERNAL_URL", "ftp://x"),
+            ("GATEHOUSE_DATABASE_URL", "mysql://x"),
+            ("GATEHOUSE_PASSWORD_MIN_LENGTH", "-1"),
+            ("GATEHOUSE_LOG_LEVEL", "loud[[["),
+        ] {
+            let e = Settings::from_vars(vars(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(k), "{k}: {e}");
+        }
+    }
+
+    #[test]
+    fn env_file_then_environment() {
+        let dir = std::env::temp_dir().join(format!("gh-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let env = dir.join(".env");
+        std::fs::write(
+            &env,
+            "OTHER=1\nGATEHOUSE_LISTEN=127.0.0.1:8000\nAUTHENTIK_BOOTSTRAP_PASSWORD=from-alias\n",
+        )
+        .unwrap();
+        let s =
+            Settings::from_vars(vars(&[("GATEHOUSE_ENV_FILE", env.to_str().unwrap())])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.bootstrap.password.as_deref(), Some("from-alias"));
+        let s = Settings::from_vars(vars(&[
+            ("GATEHOUSE_ENV_FILE", env.to_str().unwrap()),
+            ("GATEHOUSE_LISTEN", "127.0.0.1:8001"),
+        ]))
+        .unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8001");
+        std::fs::write(&env, "GATEHOUSE_LISTN=1\n").unwrap();
+        let e = Settings::from_vars(vars(&[("GATEHOUSE_ENV_FILE", env.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(".env"), "{e}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn toml_file() {
+        let dir = std::env::temp_dir().join(format!("gh-toml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("gatehouse.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:7000\"\npassword_min_length = 12\n",
+        )
+        .unwrap();
+        let s =
+            Settings::from_vars(vars(&[("GATEHOUSE_CONFIG_FILE", f.to_str().unwrap())])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.password_policy.min_chars, 12);
+        std::fs::write(&f, "lisen = \"x\"\n").unwrap();
+        let e = Settings::from_vars(vars(&[("GATEHOUSE_CONFIG_FILE", f.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lisen") && e.contains("did you mean listen"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,74 @@
+//! What every command needs: settings, an open store and the directory services.
+
+use std::sync::Arc;
+
+use gatehouse_core::{Audit, Directory, SystemClock};
+use gatehouse_crypto::PasswordHasher;
+use gatehouse_store::SqlStore;
+
+use crate::config::Settings;
+use crate::failure::{CmdResult, Failure};
+
+pub struct Context {
+    pub settings: Settings,
+    pub json: bool,
+}
+
+impl Context {
+    /// Creates the data directory when the database lives there (SQLite default).
+    pub fn ensure_data_dir(&self) -> CmdResult {
+        if self.settings.database_url.starts_with("sqlite:") {
+            create_private_dir(&self.settings.data_dir)?;
+        }
+        Ok(())
+    }
+
+    pub async fn connect(&self) -> CmdResult<SqlStore> {
+        self.ensure_data_dir()?;
+        let options = gatehouse_store::ConnectOptions {
+            max_connections: self.settings.max_connections,
+            ..Default::default()
+        };
+        Ok(SqlStore::connect(&self.settings.database_url, options).await?)
+    }
+
+    /// Opens the database, applying pending migrations (the CLI may be the
+    /// first thing to touch a new database).
+    pub async fn directory(&self) -> CmdResult<Directory> {
+        let store = self.connect().await?;
+        store.migrate().await?;
+        self.directory_on(store)
+    }
+
+    pub fn directory_on(&self, store: SqlStore) -> CmdResult<Directory> {
+        let hasher = PasswordHasher::with_default_concurrency(self.settings.hash_params)
+            .map_err(|e| Failure::input(format!("configuration: password hashing: {e}")))?;
+        Ok(Directory::new(
+            Arc::new(store),
+            Arc::new(SystemClock),
+            hasher,
+            self.settings.password_policy.clone(),
+        ))
+    }
+
+    pub fn audit(&self) -> Audit {
+        Audit::cli(crate::osuser::current())
+    }
+}
+
+fn create_private_dir(dir: &std::path::Path) -> CmdResult {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            Failure::runtime(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })
+}
