@@ -29,7 +29,7 @@ pub fn append_secret(path: &Path, name: &str, value: &str) -> io::Result<()> {
     } else {
         "\n"
     };
-    write!(file, "{sep}{name}={value}\n")?;
+    writeln!(file, "{sep}{name}={value}")?;
     file.sync_all()
 }
 

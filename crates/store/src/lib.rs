@@ -1,1 +1,306 @@
+//! Gatehouse's storage: the one implementation of `gatehouse_core`'s [`Store`] and
+//! [`WriteTx`] traits, for SQLite and PostgreSQL, over sqlx's `Any` driver.
+//!
+//! This crate owns every line of SQL in Gatehouse: the schema and its migrations,
+//! the queries, the dialect differences (chosen by [`Backend`]), connection
+//! settings, and the conversion of rows into the domain's models and of driver
+//! errors into [`StoreError`].
+//!
+//! It must not hold domain rules (validation, access decisions, how events are
+//! chained: those are `gatehouse_core`'s, called from here where needed), must
+//! not read the clock for anything the domain records, and must never log or
+//! echo bound values (they include password and token hashes) or a database
+//! password.
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), gatehouse_core::StoreError> {
+//! let store = gatehouse_store::SqlStore::open("sqlite:///var/lib/gatehouse/gatehouse.db").await?;
+//! # Ok(()) }
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+mod error;
+mod events;
+mod migrate;
+mod read;
+mod rows;
+mod url;
+mod write;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gatehouse_core::store::{StoreInfo, StoreResult};
+use gatehouse_core::{
+    ApiToken, Application, Binding, ChainHead, Event, EventFilter, Group, Membership, RecoveryKey,
+    Store, StoreError, User, WriteTx,
+};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool};
+use uuid::Uuid;
+
+use crate::error::Ctx;
+pub use crate::events::DEFAULT_EVENT_LIMIT;
+pub use crate::migrate::{KNOWN_SCHEMA_VERSION, MigrationReport};
+pub use crate::url::{Backend, ConnectOptions, redact_url};
+use crate::write::SqlWriteTx;
+
+/// How long SQLite waits for another writer before giving up (the
+/// `busy_timeout` pragma in [`sqlite_session`] says the same).
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
+
+/// A connection pool to one Gatehouse database.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects (one connection is opened to check the URL and credentials) but
+    /// does not migrate: call [`SqlStore::migrate`], so that a server can answer
+    /// "not ready" while migrations run.
+    pub async fn connect(url: &str, options: ConnectOptions) -> Result<SqlStore, StoreError> {
+        sqlx::any::install_default_drivers();
+        let target = url::parse(url)?;
+        let backend = target.backend;
+        let max = options
+            .max_connections
+            .unwrap_or_else(|| backend.default_pool_size())
+            .max(1);
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(options.acquire_timeout.unwrap_or(Duration::from_secs(10)));
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _| Box::pin(sqlite_session(conn)));
+        }
+        if target.in_memory {
+            // The database lives as long as one connection to it does.
+            pool = pool
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = pool.connect(&target.sqlx_url).await.map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
+        })?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// Connects with default options and migrates (for the command line).
+    pub async fn open(url: &str) -> Result<SqlStore, StoreError> {
+        let store = SqlStore::connect(url, ConnectOptions::default()).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Brings the schema to [`KNOWN_SCHEMA_VERSION`]. Safe to run from several
+    /// processes at once; refuses a database from a newer Gatehouse.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        migrate::run(&self.pool, self.backend).await
+    }
+
+    /// The schema version recorded in the database (0: never migrated).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await.ctx("read schema version")?;
+        migrate::version(&mut conn, self.backend).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool, waiting for connections in use to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Per-connection SQLite settings: WAL (readers never block the writer, and
+/// a crash loses nothing committed), `synchronous=NORMAL` (safe with WAL),
+/// foreign keys (off by default in SQLite) and a busy timeout, so that a second
+/// writer (the CLI beside the server) waits instead of failing.
+async fn sqlite_session(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+        .execute(&mut *conn)
+        .await?;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+        // Switching to WAL needs an exclusive lock the busy timeout does not wait
+        // for; it is a property of the file, so only the first connection to a
+        // new database gets here, unless several start at once.
+        let mut waited = 0;
+        loop {
+            match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
+                .fetch_one(&mut *conn)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if waited < SQLITE_BUSY_TIMEOUT_MS && error::is_busy(&e) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    waited += 20;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    sqlx::raw_sql("PRAGMA synchronous = NORMAL")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn info(&self) -> StoreResult<StoreInfo> {
+        Ok(StoreInfo {
+            backend: self.backend.name(),
+            schema_version: self.schema_version().await?,
+            known_schema_version: KNOWN_SCHEMA_VERSION,
+            pool_size: self.pool.options().get_max_connections(),
+        })
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::raw_sql("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .ctx("ping")?;
+        Ok(())
+    }
+
+    /// SQLite: `BEGIN IMMEDIATE` takes the write lock up front, so a transaction
+    /// that reads before writing waits (busy timeout) for another writer instead
+    /// of failing with SQLITE_BUSY when it upgrades its lock.
+    async fn begin(&self) -> StoreResult<Box<dyn WriteTx>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .ctx("begin transaction")?;
+        Ok(Box::new(SqlWriteTx {
+            tx,
+            backend: self.backend,
+        }))
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        read::user_by_name(&self.pool, username).await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        read::user_by_id(&self.pool, id).await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        read::users(&self.pool).await
+    }
+
+    async fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>> {
+        read::group_by_name(&self.pool, name).await
+    }
+
+    async fn groups(&self) -> StoreResult<Vec<Group>> {
+        read::groups(&self.pool).await
+    }
+
+    async fn memberships(&self) -> StoreResult<Vec<Membership>> {
+        read::memberships(&self.pool).await
+    }
+
+    async fn application_by_slug(&self, slug: &str) -> StoreResult<Option<Application>> {
+        read::application_by_slug(&self.pool, slug).await
+    }
+
+    async fn applications(&self) -> StoreResult<Vec<Application>> {
+        read::applications(&self.pool).await
+    }
+
+    async fn bindings(&self) -> StoreResult<Vec<Binding>> {
+        read::bindings(&self.pool).await
+    }
+
+    async fn recovery_keys(&self) -> StoreResult<Vec<RecoveryKey>> {
+        read::recovery_keys(&self.pool).await
+    }
+
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        read::api_tokens(&self.pool).await
+    }
+
+    async fn events(&self, filter: &EventFilter) -> StoreResult<Vec<Event>> {
+        events::list(&self.pool, filter).await
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
+        events::after(&self.pool, after, limit).await
+    }
+
+    async fn chain_head(&self) -> StoreResult<ChainHead> {
+        read::chain_head(&self.pool, false).await
+    }
+
+    async fn is_bootstrapped(&self) -> StoreResult<bool> {
+        read::is_bootstrapped(&self.pool).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-connection settings are in force on every pooled connection.
+    #[tokio::test]
+    async fn sqlite_connections_are_configured() {
+        let dir = std::env::temp_dir().join(format!("gatehouse-store-unit-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/new/../gh.db", dir.display());
+        std::fs::create_dir_all(dir.join("new")).unwrap();
+        let store = SqlStore::connect(&url, ConnectOptions::default())
+            .await
+            .unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..store.backend().default_pool_size() {
+            conns.push(store.pool.acquire().await.unwrap());
+        }
+        for conn in &mut conns {
+            let pragma = |name: &'static str| sqlx::query_scalar::<_, String>(name);
+            let mode = pragma("PRAGMA journal_mode")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+            let int = |name: &'static str| sqlx::query_scalar::<_, i64>(name);
+            assert_eq!(
+                int("PRAGMA synchronous")
+                    .fetch_one(&mut **conn)
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                int("PRAGMA foreign_keys")
+                    .fetch_one(&mut **conn)
+                    .await
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                int("PRAGMA busy_timeout")
+                    .fetch_one(&mut **conn)
+                    .await
+                    .unwrap(),
+                5000
+            );
+        }
+        drop(conns);
+        store.close().await;
+        assert!(dir.join("gh.db").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

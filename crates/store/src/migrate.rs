@@ -1,0 +1,200 @@
+//! Schema migrations: embedded SQL per backend, recorded in `schema_migrations`.
+//!
+//! Rules:
+//! - each migration runs in its own transaction together with its
+//!   `schema_migrations` row, so a crash leaves it either applied or not;
+//! - a database recording a version this binary does not know is refused with
+//!   [`StoreError::SchemaTooNew`] before anything is written;
+//! - several processes may migrate one database at once: on PostgreSQL they queue
+//!   on an advisory lock held for the whole run, on SQLite each migration's
+//!   `BEGIN IMMEDIATE` transaction re-reads the version before applying.
+
+use gatehouse_core::{Clock, StoreError, SystemClock};
+use sqlx::{AnyConnection, AnyPool, Connection};
+
+use crate::error::Ctx;
+use crate::url::Backend;
+
+/// The newest schema version this binary knows.
+pub const KNOWN_SCHEMA_VERSION: i64 = 1;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+impl Migration {
+    fn sql(&self, backend: Backend) -> &'static str {
+        match backend {
+            Backend::Sqlite => self.sqlite,
+            Backend::Postgres => self.postgres,
+        }
+    }
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "directory",
+    sqlite: include_str!("../migrations/sqlite/0001_directory.sql"),
+    postgres: include_str!("../migrations/postgres/0001_directory.sql"),
+}];
+
+const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == KNOWN_SCHEMA_VERSION);
+
+/// Key of the PostgreSQL advisory lock migrations hold ("gatehous" in ASCII).
+const PG_MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;
+
+/// What a migration run did: the schema version before and after.
+/// `from == to` when there was nothing to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub from: i64,
+    pub to: i64,
+}
+
+impl MigrationReport {
+    pub fn applied_any(&self) -> bool {
+        self.to != self.from
+    }
+}
+
+/// The version recorded in the database; 0 when it has never been migrated.
+pub(crate) async fn version(conn: &mut AnyConnection, backend: Backend) -> Result<i64, StoreError> {
+    let exists_sql = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables \
+             WHERE schemaname = current_schema() AND tablename = 'schema_migrations'"
+        }
+    };
+    let exists: i64 = sqlx::query_scalar(exists_sql)
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("read schema version")?;
+    if exists == 0 {
+        return Ok(0);
+    }
+    sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("read schema version")
+}
+
+fn check_known(found: i64) -> Result<(), StoreError> {
+    if found > KNOWN_SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: KNOWN_SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<MigrationReport, StoreError> {
+    match backend {
+        Backend::Postgres => run_postgres(pool).await,
+        Backend::Sqlite => run_sqlite(pool).await,
+    }
+}
+
+async fn run_postgres(pool: &AnyPool) -> Result<MigrationReport, StoreError> {
+    let mut conn = pool.acquire().await.ctx("migrate")?;
+    // pg_advisory_lock returns void, which sqlx's Any driver cannot decode.
+    sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_lock($1)) AS l")
+        .bind(PG_MIGRATION_LOCK)
+        .fetch_one(&mut *conn)
+        .await
+        .ctx("take the migration lock")?;
+    let result = run_postgres_locked(&mut conn).await;
+    let unlocked = sqlx::query("SELECT 1 AS unlocked WHERE pg_advisory_unlock($1)")
+        .bind(PG_MIGRATION_LOCK)
+        .fetch_optional(&mut *conn)
+        .await;
+    if !matches!(unlocked, Ok(Some(_))) {
+        // Closing the session releases the lock whatever state it is in.
+        let _ = conn.close().await;
+    }
+    result
+}
+
+async fn run_postgres_locked(conn: &mut AnyConnection) -> Result<MigrationReport, StoreError> {
+    let from = version(conn, Backend::Postgres).await?;
+    check_known(from)?;
+    let mut to = from;
+    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+        let mut tx = conn.begin().await.ctx("migrate")?;
+        apply(&mut tx, Backend::Postgres, m).await?;
+        tx.commit().await.ctx("commit migration")?;
+        to = m.version;
+    }
+    Ok(MigrationReport { from, to })
+}
+
+async fn run_sqlite(pool: &AnyPool) -> Result<MigrationReport, StoreError> {
+    let start = {
+        let mut conn = pool.acquire().await.ctx("migrate")?;
+        version(&mut conn, Backend::Sqlite).await?
+    };
+    check_known(start)?;
+    let mut from = None;
+    let mut to = start;
+    for m in MIGRATIONS.iter().filter(|m| m.version > start) {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.ctx("migrate")?;
+        // Another process may have migrated since we looked.
+        let current = version(&mut tx, Backend::Sqlite).await?;
+        check_known(current)?;
+        if current >= m.version {
+            to = current;
+            continue;
+        }
+        apply(&mut tx, Backend::Sqlite, m).await?;
+        tx.commit().await.ctx("commit migration")?;
+        from.get_or_insert(current);
+        to = m.version;
+    }
+    Ok(MigrationReport {
+        from: from.unwrap_or(to),
+        to,
+    })
+}
+
+/// Applies one migration inside the caller's transaction.
+async fn apply(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    m: &Migration,
+) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (\
+         version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .ctx("create schema_migrations")?;
+    sqlx::raw_sql(m.sql(backend))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| match crate::error::map(e, "apply migration") {
+            StoreError::Query(msg) => {
+                StoreError::Query(format!("migration {} ({}): {msg}", m.version, m.name))
+            }
+            other => other,
+        })?;
+    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+        .bind(m.version)
+        .bind(m.name)
+        .bind(SystemClock.now().millis())
+        .execute(&mut *conn)
+        .await
+        .ctx("record migration")?;
+    tracing::info!(
+        version = m.version,
+        name = m.name,
+        "applied database migration"
+    );
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Reads, each written once and run either on the pool (`&pool`) or inside a
+//! write transaction (`&mut *tx`).
+
+use gatehouse_core::names::name_key;
+use gatehouse_core::{
+    ApiToken, Application, Binding, ChainHead, Group, Membership, RecoveryKey, StoreError, User,
+};
+use sqlx::{Any, Executor};
+use uuid::Uuid;
+
+use crate::error::Ctx;
+use crate::rows::{
+    self, api_token_columns, application_columns, group_columns, recovery_key_columns, user_columns,
+};
+
+pub(crate) async fn user_by_name<'c, E>(e: E, username: &str) -> Result<Option<User>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE username_key = $1"
+    ))
+    .bind(name_key(username))
+    .fetch_optional(e)
+    .await
+    .ctx("read user")?
+    .as_ref()
+    .map(rows::user)
+    .transpose()
+}
+
+pub(crate) async fn user_by_id<'c, E>(e: E, id: Uuid) -> Result<Option<User>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(e)
+    .await
+    .ctx("read user")?
+    .as_ref()
+    .map(rows::user)
+    .transpose()
+}
+
+pub(crate) async fn users<'c, E>(e: E) -> Result<Vec<User>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users ORDER BY username_key"
+    ))
+    .fetch_all(e)
+    .await
+    .ctx("list users")?;
+    rows::all(rows, rows::user)
+}
+
+pub(crate) async fn group_by_name<'c, E>(e: E, name: &str) -> Result<Option<Group>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE name_key = $1"
+    ))
+    .bind(name_key(name))
+    .fetch_optional(e)
+    .await
+    .ctx("read group")?
+    .as_ref()
+    .map(rows::group)
+    .transpose()
+}
+
+pub(crate) async fn groups<'c, E>(e: E) -> Result<Vec<Group>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups ORDER BY name_key"
+    ))
+    .fetch_all(e)
+    .await
+    .ctx("list groups")?;
+    rows::all(rows, rows::group)
+}
+
+pub(crate) async fn memberships<'c, E>(e: E) -> Result<Vec<Membership>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query("SELECT user_id, group_id FROM memberships ORDER BY group_id, user_id")
+        .fetch_all(e)
+        .await
+        .ctx("list memberships")?;
+    rows::all(rows, rows::membership)
+}
+
+pub(crate) async fn application_by_slug<'c, E>(
+    e: E,
+    slug: &str,
+) -> Result<Option<Application>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        application_columns!(),
+        " FROM applications WHERE slug = $1"
+    ))
+    .bind(slug.to_string())
+    .fetch_optional(e)
+    .await
+    .ctx("read application")?
+    .as_ref()
+    .map(rows::application)
+    .transpose()
+}
+
+pub(crate) async fn applications<'c, E>(e: E) -> Result<Vec<Application>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        application_columns!(),
+        " FROM applications ORDER BY slug"
+    ))
+    .fetch_all(e)
+    .await
+    .ctx("list applications")?;
+    rows::all(rows, rows::application)
+}
+
+pub(crate) async fn bindings<'c, E>(e: E) -> Result<Vec<Binding>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query(
+        "SELECT application_id, group_id FROM bindings ORDER BY application_id, group_id",
+    )
+    .fetch_all(e)
+    .await
+    .ctx("list bindings")?;
+    rows::all(rows, rows::binding)
+}
+
+pub(crate) async fn recovery_keys<'c, E>(e: E) -> Result<Vec<RecoveryKey>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        recovery_key_columns!(),
+        " FROM recovery_keys ORDER BY created_at DESC, id"
+    ))
+    .fetch_all(e)
+    .await
+    .ctx("list recovery keys")?;
+    rows::all(rows, rows::recovery_key)
+}
+
+pub(crate) async fn api_tokens<'c, E>(e: E) -> Result<Vec<ApiToken>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        api_token_columns!(),
+        " FROM api_tokens ORDER BY identifier"
+    ))
+    .fetch_all(e)
+    .await
+    .ctx("list API tokens")?;
+    rows::all(rows, rows::api_token)
+}
+
+pub(crate) async fn is_bootstrapped<'c, E>(e: E) -> Result<bool, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bootstrap")
+        .fetch_one(e)
+        .await
+        .ctx("read bootstrap state")?;
+    Ok(n > 0)
+}
+
+/// The chain's ends. `lock` (PostgreSQL only) takes the row lock that
+/// serialises appenders; SQLite's write transactions are serialised already.
+pub(crate) async fn chain_head<'c, E>(e: E, lock: bool) -> Result<ChainHead, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let sql = if lock {
+        "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM event_chain WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT head_seq, head_hash, anchor_seq, anchor_hash FROM event_chain WHERE id = 1"
+    };
+    let row = sqlx::query(sql)
+        .fetch_optional(e)
+        .await
+        .ctx("read event chain head")?
+        .ok_or_else(|| StoreError::Corrupt("the event chain head row is missing".into()))?;
+    rows::chain_head(&row)
+}

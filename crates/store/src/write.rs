@@ -1,0 +1,325 @@
+//! [`WriteTx`]: one database transaction holding a change and its audit event.
+//! Dropping it without `commit` rolls back (sqlx queues the rollback on drop).
+
+use async_trait::async_trait;
+use gatehouse_core::names::name_key;
+use gatehouse_core::store::StoreResult;
+use gatehouse_core::{
+    ApiToken, Application, Binding, Event, Group, Membership, NewEvent, RecoveryKey, StoreError,
+    Timestamp, User, WriteTx,
+};
+use sqlx::any::AnyQueryResult;
+use sqlx::{Any, Transaction};
+use uuid::Uuid;
+
+use crate::error::Ctx;
+use crate::rows::{self, recovery_key_columns};
+use crate::url::Backend;
+use crate::{events, read};
+
+pub(crate) struct SqlWriteTx {
+    pub(crate) tx: Transaction<'static, Any>,
+    pub(crate) backend: Backend,
+}
+
+/// An update that must hit its row: none means it was deleted meanwhile.
+fn one_row(r: AnyQueryResult, what: &str) -> StoreResult<()> {
+    if r.rows_affected() == 0 {
+        Err(StoreError::Conflict(format!("the {what} no longer exists")))
+    } else {
+        Ok(())
+    }
+}
+
+fn millis(t: Option<Timestamp>) -> Option<i64> {
+    t.map(Timestamp::millis)
+}
+
+#[async_trait]
+impl WriteTx for SqlWriteTx {
+    async fn user_by_name(&mut self, username: &str) -> StoreResult<Option<User>> {
+        read::user_by_name(&mut *self.tx, username).await
+    }
+
+    async fn user_by_id(&mut self, id: Uuid) -> StoreResult<Option<User>> {
+        read::user_by_id(&mut *self.tx, id).await
+    }
+
+    async fn group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>> {
+        read::group_by_name(&mut *self.tx, name).await
+    }
+
+    async fn groups(&mut self) -> StoreResult<Vec<Group>> {
+        read::groups(&mut *self.tx).await
+    }
+
+    async fn application_by_slug(&mut self, slug: &str) -> StoreResult<Option<Application>> {
+        read::application_by_slug(&mut *self.tx, slug).await
+    }
+
+    async fn insert_user(&mut self, user: &User) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO users (id, username, username_key, email, name, is_active, password_hash, \
+             attributes, created_at, last_login, password_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.username.clone())
+        .bind(name_key(&user.username))
+        .bind(user.email.clone())
+        .bind(user.name.clone())
+        .bind(rows::flag_value(user.is_active))
+        .bind(user.password_hash.clone())
+        .bind(rows::json_text(&user.attributes))
+        .bind(user.created_at.millis())
+        .bind(millis(user.last_login))
+        .bind(millis(user.password_changed_at))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("create user")?;
+        Ok(())
+    }
+
+    async fn update_user(&mut self, user: &User) -> StoreResult<()> {
+        let r = sqlx::query(
+            "UPDATE users SET username = $2, username_key = $3, email = $4, name = $5, \
+             is_active = $6, password_hash = $7, attributes = $8, last_login = $9, \
+             password_changed_at = $10 WHERE id = $1",
+        )
+        .bind(user.id.to_string())
+        .bind(user.username.clone())
+        .bind(name_key(&user.username))
+        .bind(user.email.clone())
+        .bind(user.name.clone())
+        .bind(rows::flag_value(user.is_active))
+        .bind(user.password_hash.clone())
+        .bind(rows::json_text(&user.attributes))
+        .bind(millis(user.last_login))
+        .bind(millis(user.password_changed_at))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("update user")?;
+        one_row(r, "user")
+    }
+
+    async fn delete_user(&mut self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("delete user")?;
+        Ok(())
+    }
+
+    async fn insert_group(&mut self, group: &Group) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO groups (id, name, name_key, is_superuser, parent_id, attributes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(group.id.to_string())
+        .bind(group.name.clone())
+        .bind(name_key(&group.name))
+        .bind(rows::flag_value(group.is_superuser))
+        .bind(group.parent_id.map(|p| p.to_string()))
+        .bind(rows::json_text(&group.attributes))
+        .bind(group.created_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .ctx("create group")?;
+        Ok(())
+    }
+
+    async fn update_group(&mut self, group: &Group) -> StoreResult<()> {
+        let r = sqlx::query(
+            "UPDATE groups SET name = $2, name_key = $3, is_superuser = $4, parent_id = $5, \
+             attributes = $6 WHERE id = $1",
+        )
+        .bind(group.id.to_string())
+        .bind(group.name.clone())
+        .bind(name_key(&group.name))
+        .bind(rows::flag_value(group.is_superuser))
+        .bind(group.parent_id.map(|p| p.to_string()))
+        .bind(rows::json_text(&group.attributes))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("update group")?;
+        one_row(r, "group")
+    }
+
+    async fn delete_group(&mut self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM groups WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("delete group")?;
+        Ok(())
+    }
+
+    async fn add_membership(&mut self, m: Membership) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "INSERT INTO memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(m.user_id.to_string())
+        .bind(m.group_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .ctx("add group member")?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn remove_membership(&mut self, m: Membership) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND group_id = $2")
+            .bind(m.user_id.to_string())
+            .bind(m.group_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("remove group member")?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn insert_application(&mut self, app: &Application) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO applications (id, slug, name, launch_url, provider, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(app.id.to_string())
+        .bind(app.slug.clone())
+        .bind(app.name.clone())
+        .bind(app.launch_url.clone())
+        .bind(app.provider.map(|p| p.as_str().to_string()))
+        .bind(app.created_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .ctx("create application")?;
+        Ok(())
+    }
+
+    async fn update_application(&mut self, app: &Application) -> StoreResult<()> {
+        let r = sqlx::query(
+            "UPDATE applications SET slug = $2, name = $3, launch_url = $4, provider = $5 \
+             WHERE id = $1",
+        )
+        .bind(app.id.to_string())
+        .bind(app.slug.clone())
+        .bind(app.name.clone())
+        .bind(app.launch_url.clone())
+        .bind(app.provider.map(|p| p.as_str().to_string()))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("update application")?;
+        one_row(r, "application")
+    }
+
+    async fn delete_application(&mut self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM applications WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("delete application")?;
+        Ok(())
+    }
+
+    async fn add_binding(&mut self, b: Binding) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "INSERT INTO bindings (application_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(b.application_id.to_string())
+        .bind(b.group_id.to_string())
+        .execute(&mut *self.tx)
+        .await
+        .ctx("bind application")?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn remove_binding(&mut self, b: Binding) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM bindings WHERE application_id = $1 AND group_id = $2")
+            .bind(b.application_id.to_string())
+            .bind(b.group_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("unbind application")?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn insert_recovery_key(&mut self, key: &RecoveryKey) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO recovery_keys (",
+            recovery_key_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(key.id.to_string())
+        .bind(key.user_id.to_string())
+        .bind(key.token_hash.clone())
+        .bind(key.created_at.millis())
+        .bind(key.expires_at.millis())
+        .bind(millis(key.used_at))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("create recovery key")?;
+        Ok(())
+    }
+
+    async fn consume_recovery_key(
+        &mut self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<RecoveryKey>> {
+        // One statement: of two concurrent consumers the second finds used_at set.
+        sqlx::query(concat!(
+            "UPDATE recovery_keys SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING ",
+            recovery_key_columns!()
+        ))
+        .bind(now.millis())
+        .bind(token_hash.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .ctx("use recovery key")?
+        .as_ref()
+        .map(rows::recovery_key)
+        .transpose()
+    }
+
+    async fn insert_api_token(&mut self, token: &ApiToken) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, identifier, user_id, intent, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(token.id.to_string())
+        .bind(token.identifier.clone())
+        .bind(token.user_id.to_string())
+        .bind(token.intent.clone())
+        .bind(token.token_hash.clone())
+        .bind(token.created_at.millis())
+        .bind(millis(token.expires_at))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("create API token")?;
+        Ok(())
+    }
+
+    async fn claim_bootstrap(&mut self, now: Timestamp) -> StoreResult<bool> {
+        // PostgreSQL: a concurrent claimer blocks on the key until the first
+        // commits, then inserts nothing. SQLite: write transactions are serial.
+        let r = sqlx::query(
+            "INSERT INTO bootstrap (id, done_at) VALUES (1, $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(now.millis())
+        .execute(&mut *self.tx)
+        .await
+        .ctx("claim bootstrap")?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn append_event(&mut self, event: NewEvent, at: Timestamp) -> StoreResult<Event> {
+        events::append(&mut self.tx, self.backend, event, at).await
+    }
+
+    async fn prune_events(&mut self, before: Timestamp) -> StoreResult<u64> {
+        events::prune(&mut self.tx, self.backend, before).await
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.ctx("commit")
+    }
+}
