@@ -14,12 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Exit status: 0 success, 2 bad input or unknown name (nothing changed),
 /// 1 runtime failure.
 #[derive(Debug, Parser)]
-#[command(
-    name = "gatehouse",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "gatehouse", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
@@ -45,6 +40,9 @@ pub enum Command {
     App(AppCmd),
     /// Show which user may reach which application (for compliance reviews).
     Access(AccessArgs),
+    /// List and revoke sign-in sessions.
+    #[command(subcommand)]
+    Session(SessionCmd),
     /// Read, verify and prune the audit log.
     Events(EventsArgs),
     /// Check the database, the schema and the running server; exit 1 if unhealthy.
@@ -150,6 +148,22 @@ pub enum AppCmd {
     Bind { slug: String, group: String },
     /// Remove a group binding from an application.
     Unbind { slug: String, group: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCmd {
+    /// List live sessions, of everyone or of USERNAME.
+    List { username: Option<String> },
+    /// End a session by its ID, or every session of a user with --user.
+    #[command(arg_required_else_help = true)]
+    Revoke {
+        /// The session ID (from `session list`).
+        #[arg(conflicts_with = "user", required_unless_present = "user")]
+        id: Option<String>,
+        /// End all sessions of this user.
+        #[arg(long, value_name = "USERNAME")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use gatehouse_core::bootstrap::BootstrapSettings;
 use gatehouse_core::password_policy::PasswordPolicy;
+use gatehouse_core::session::SessionPolicy;
+use gatehouse_core::throttle::{Limits, ThrottlePolicy};
 use gatehouse_crypto::HashParams;
 
 /// Every setting, by its environment name (the TOML key is the lower-case name
@@ -32,10 +34,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_DATABASE_URL",
         "sqlite://PATH or postgres://USER@HOST/DB (default: SQLite file in the data directory)",
     ),
-    (
-        "GATEHOUSE_LISTEN",
-        "HTTP listen address (default 0.0.0.0:9000)",
-    ),
+    ("GATEHOUSE_LISTEN", "HTTP listen address (default 0.0.0.0:9000)"),
     (
         "GATEHOUSE_METRICS_LISTEN",
         "Prometheus metrics listen address, or 'off' (default 0.0.0.0:9300)",
@@ -69,17 +68,52 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",
         "argon2id memory cost in KiB (default 19456)",
     ),
-    (
-        "GATEHOUSE_PASSWORD_HASH_ITERATIONS",
-        "argon2id time cost (default 2)",
-    ),
-    (
-        "GATEHOUSE_PASSWORD_HASH_PARALLELISM",
-        "argon2id lanes (default 1)",
-    ),
+    ("GATEHOUSE_PASSWORD_HASH_ITERATIONS", "argon2id time cost (default 2)"),
+    ("GATEHOUSE_PASSWORD_HASH_PARALLELISM", "argon2id lanes (default 1)"),
     (
         "GATEHOUSE_EVENT_RETENTION_DAYS",
         "audit events older than this are pruned; 0 keeps them forever (default 365)",
+    ),
+    (
+        "GATEHOUSE_BRANDING_TITLE",
+        "the instance's name on every page (default Gatehouse)",
+    ),
+    (
+        "GATEHOUSE_BRANDING_LOGO",
+        "path of a PNG, SVG, JPEG or WebP logo shown on the pages",
+    ),
+    (
+        "GATEHOUSE_SESSION_IDLE_MINUTES",
+        "a session unused this long ends (default 720)",
+    ),
+    (
+        "GATEHOUSE_SESSION_MAX_HOURS",
+        "no session lives longer than this (default 168)",
+    ),
+    (
+        "GATEHOUSE_LOGIN_DELAY_AFTER",
+        "failed sign-ins per account before each attempt is delayed (default 3)",
+    ),
+    (
+        "GATEHOUSE_LOGIN_LOCK_AFTER",
+        "failed sign-ins per account that lock it temporarily (default 10)",
+    ),
+    (
+        "GATEHOUSE_LOGIN_IP_DELAY_AFTER",
+        "failed sign-ins per client address before delays (default 10)",
+    ),
+    (
+        "GATEHOUSE_LOGIN_IP_LOCK_AFTER",
+        "failed sign-ins per client address that lock it (default 50)",
+    ),
+    (
+        "GATEHOUSE_LOGIN_WINDOW_MINUTES",
+        "failures are counted over this window (default 10)",
+    ),
+    ("GATEHOUSE_LOGIN_LOCK_MINUTES", "how long a lock lasts (default 10)"),
+    (
+        "GATEHOUSE_TRUSTED_PROXIES",
+        "addresses/CIDRs whose X-Forwarded-For is believed (default loopback and private ranges)",
     ),
     (
         "GATEHOUSE_DATABASE_MAX_CONNECTIONS",
@@ -112,10 +146,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
 
 /// Names from the deployment Gatehouse replaces that mean the same thing.
 const ALIASES: &[(&str, &str)] = &[
-    (
-        "AUTHENTIK_BOOTSTRAP_PASSWORD",
-        "GATEHOUSE_BOOTSTRAP_PASSWORD",
-    ),
+    ("AUTHENTIK_BOOTSTRAP_PASSWORD", "GATEHOUSE_BOOTSTRAP_PASSWORD"),
     ("AUTHENTIK_BOOTSTRAP_EMAIL", "GATEHOUSE_BOOTSTRAP_EMAIL"),
     ("AUTHENTIK_BOOTSTRAP_TOKEN", "GATEHOUSE_BOOTSTRAP_TOKEN"),
 ];
@@ -154,7 +185,16 @@ pub struct Settings {
     pub event_retention_days: u32,
     /// `None`: the backend's default pool size.
     pub max_connections: Option<u32>,
+    pub branding_title: String,
+    pub branding_logo: Option<PathBuf>,
+    pub sessions: SessionPolicy,
+    pub throttle: ThrottlePolicy,
+    pub trusted_proxies: String,
 }
+
+/// authentik's default trusted proxy ranges: loopback and private networks.
+pub const DEFAULT_TRUSTED_PROXIES: &str =
+    "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, ::1, fe80::/10, fc00::/7";
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone)]
@@ -195,8 +235,7 @@ impl Settings {
             let iter = dotenvy::from_path_iter(&env_path)
                 .map_err(|e| ConfigError(format!("cannot read {}: {e}", env_path.display())))?;
             for item in iter {
-                let (k, v) =
-                    item.map_err(|e| ConfigError(format!("{}: {e}", env_path.display())))?;
+                let (k, v) = item.map_err(|e| ConfigError(format!("{}: {e}", env_path.display())))?;
                 vars.insert(
                     k,
                     Value {
@@ -225,46 +264,29 @@ impl Settings {
         // Unknown GATEHOUSE_* names are mistakes.
         for (k, v) in &vars {
             if k.starts_with("GATEHOUSE_") && !SETTINGS.iter().any(|(n, _)| n == k) {
-                let hint = closest(k)
-                    .map(|s| format!(" (did you mean {s}?)"))
-                    .unwrap_or_default();
-                return Err(ConfigError(format!(
-                    "unknown setting {k} in {}{hint}",
-                    v.source
-                )));
+                let hint = closest(k).map(|s| format!(" (did you mean {s}?)")).unwrap_or_default();
+                return Err(ConfigError(format!("unknown setting {k} in {}{hint}", v.source)));
             }
         }
         Settings::from_values(&vars, env_path)
     }
 
-    fn from_values(
-        vars: &BTreeMap<String, Value>,
-        env_file: PathBuf,
-    ) -> Result<Settings, ConfigError> {
+    fn from_values(vars: &BTreeMap<String, Value>, env_file: PathBuf) -> Result<Settings, ConfigError> {
         let get = |name: &str| {
             vars.get(name)
                 .map(|v| v.text.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
         let bad = |name: &str, why: &str| {
-            let source = vars
-                .get(name)
-                .map(|v| v.source.as_str())
-                .unwrap_or("default");
+            let source = vars.get(name).map(|v| v.source.as_str()).unwrap_or("default");
             ConfigError(format!("{name} (from {source}) {why}"))
         };
 
         let data_dir = PathBuf::from(get("GATEHOUSE_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = match get("GATEHOUSE_DATABASE_URL") {
             Some(url) => {
-                if !(url.starts_with("sqlite:")
-                    || url.starts_with("postgres://")
-                    || url.starts_with("postgresql://"))
-                {
-                    return Err(bad(
-                        "GATEHOUSE_DATABASE_URL",
-                        "must start with sqlite: or postgres://",
-                    ));
+                if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(bad("GATEHOUSE_DATABASE_URL", "must start with sqlite: or postgres://"));
                 }
                 url
             }
@@ -272,28 +294,20 @@ impl Settings {
         };
         let addr = |name: &str, default: &str| -> Result<SocketAddr, ConfigError> {
             let text = get(name).unwrap_or_else(|| default.into());
-            text.parse().map_err(|_| {
-                bad(
-                    name,
-                    &format!("'{text}' is not an address like 0.0.0.0:9000"),
-                )
-            })
+            text.parse()
+                .map_err(|_| bad(name, &format!("'{text}' is not an address like 0.0.0.0:9000")))
         };
         let listen = addr("GATEHOUSE_LISTEN", "0.0.0.0:9000")?;
         let metrics_listen = match get("GATEHOUSE_METRICS_LISTEN").as_deref() {
             Some("off") | Some("none") => None,
             _ => Some(addr("GATEHOUSE_METRICS_LISTEN", "0.0.0.0:9300")?),
         };
-        let external_url =
-            get("GATEHOUSE_EXTERNAL_URL").unwrap_or_else(|| "http://localhost:9000".into());
+        let external_url = get("GATEHOUSE_EXTERNAL_URL").unwrap_or_else(|| "http://localhost:9000".into());
         let after_scheme = external_url
             .strip_prefix("https://")
             .or_else(|| external_url.strip_prefix("http://"))
             .filter(|rest| {
-                !rest.is_empty()
-                    && !rest.contains(char::is_whitespace)
-                    && !rest.contains('?')
-                    && !rest.contains('#')
+                !rest.is_empty() && !rest.contains(char::is_whitespace) && !rest.contains('?') && !rest.contains('#')
             });
         if after_scheme.is_none() {
             return Err(bad(
@@ -306,10 +320,7 @@ impl Settings {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => {
-                return Err(bad(
-                    "GATEHOUSE_LOG_FORMAT",
-                    &format!("is '{other}'; use text or json"),
-                ));
+                return Err(bad("GATEHOUSE_LOG_FORMAT", &format!("is '{other}'; use text or json")));
             }
         };
         let log_level = get("GATEHOUSE_LOG_LEVEL").unwrap_or_else(|| "info".into());
@@ -326,21 +337,11 @@ impl Settings {
                     .parse::<u32>()
                     .ok()
                     .filter(|n| (min..=max).contains(n))
-                    .ok_or_else(|| {
-                        bad(
-                            name,
-                            &format!("is '{t}'; expected a whole number from {min} to {max}"),
-                        )
-                    }),
+                    .ok_or_else(|| bad(name, &format!("is '{t}'; expected a whole number from {min} to {max}"))),
             }
         };
         let hash_params = HashParams {
-            m_cost_kib: number(
-                "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",
-                19 * 1024,
-                8,
-                4 * 1024 * 1024,
-            )?,
+            m_cost_kib: number("GATEHOUSE_PASSWORD_HASH_MEMORY_KIB", 19 * 1024, 8, 4 * 1024 * 1024)?,
             t_cost: number("GATEHOUSE_PASSWORD_HASH_ITERATIONS", 2, 1, 64)?,
             p_cost: number("GATEHOUSE_PASSWORD_HASH_PARALLELISM", 1, 1, 16)?,
         };
@@ -350,7 +351,52 @@ impl Settings {
                 "must be at least 8 KiB per lane",
             ));
         }
+        let branding_logo = get("GATEHOUSE_BRANDING_LOGO").map(PathBuf::from);
+        if let Some(logo) = &branding_logo {
+            if crate::config::logo_content_type(logo).is_none() {
+                return Err(bad(
+                    "GATEHOUSE_BRANDING_LOGO",
+                    "must name a .png, .svg, .jpg, .jpeg or .webp file",
+                ));
+            }
+            if !logo.is_file() {
+                return Err(bad(
+                    "GATEHOUSE_BRANDING_LOGO",
+                    &format!("names {}, which is not a readable file", logo.display()),
+                ));
+            }
+        }
+        let trusted_proxies = get("GATEHOUSE_TRUSTED_PROXIES").unwrap_or_else(|| DEFAULT_TRUSTED_PROXIES.into());
+        if let Err(item) = gatehouse_web::client::TrustedProxies::parse(&trusted_proxies) {
+            return Err(bad(
+                "GATEHOUSE_TRUSTED_PROXIES",
+                &format!("has '{item}', which is not an address or CIDR range"),
+            ));
+        }
+        let minutes = |name: &str, default: u32, max: u32| number(name, default, 1, max).map(|m| i64::from(m) * 60);
+        let sessions = SessionPolicy {
+            idle_secs: minutes("GATEHOUSE_SESSION_IDLE_MINUTES", 720, 525_600)?,
+            absolute_secs: number("GATEHOUSE_SESSION_MAX_HOURS", 168, 1, 8760).map(|h| i64::from(h) * 3600)?,
+        };
+        let throttle = ThrottlePolicy {
+            window_secs: minutes("GATEHOUSE_LOGIN_WINDOW_MINUTES", 10, 1440)?,
+            account: Limits {
+                delay_after: i64::from(number("GATEHOUSE_LOGIN_DELAY_AFTER", 3, 1, 1000)?),
+                lock_after: i64::from(number("GATEHOUSE_LOGIN_LOCK_AFTER", 10, 1, 10_000)?),
+            },
+            client: Limits {
+                delay_after: i64::from(number("GATEHOUSE_LOGIN_IP_DELAY_AFTER", 10, 1, 10_000)?),
+                lock_after: i64::from(number("GATEHOUSE_LOGIN_IP_LOCK_AFTER", 50, 1, 100_000)?),
+            },
+            lock_secs: minutes("GATEHOUSE_LOGIN_LOCK_MINUTES", 10, 1440)?,
+            ..ThrottlePolicy::default()
+        };
         Ok(Settings {
+            branding_title: get("GATEHOUSE_BRANDING_TITLE").unwrap_or_else(|| "Gatehouse".into()),
+            branding_logo,
+            sessions,
+            throttle,
+            trusted_proxies,
             env_file,
             data_dir,
             database_url,
@@ -394,23 +440,29 @@ impl Settings {
     }
 }
 
+/// The Content-Type of a logo file, by extension.
+pub fn logo_content_type(path: &Path) -> Option<&'static str> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "png" => Some("image/png"),
+        "svg" => Some("image/svg+xml"),
+        "jpg" | "jpeg" => Some("image/jpeg"),
+        "webp" => Some("image/webp"),
+        _ => None,
+    }
+}
+
 fn read_toml(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        ConfigError(format!("{}: {}", path.display(), e.message()))
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError(format!("{}: {}", path.display(), e.message())))?;
     let mut out = Vec::new();
     for (key, value) in table {
         let name = format!("GATEHOUSE_{}", key.to_uppercase());
         if !SETTINGS.iter().any(|(n, _)| *n == name) {
             let hint = closest(&name)
-                .map(|s| {
-                    format!(
-                        " (did you mean {}?)",
-                        s.trim_start_matches("GATEHOUSE_").to_lowercase()
-                    )
-                })
+                .map(|s| format!(" (did you mean {}?)", s.trim_start_matches("GATEHOUSE_").to_lowercase()))
                 .unwrap_or_default();
             return Err(ConfigError(format!(
                 "unknown setting '{key}' in {}{hint}",
@@ -463,10 +515,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        let mut m: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut m: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         m.entry("GATEHOUSE_ENV_FILE".into())
             .or_insert_with(|| "/nonexistent/.env".into());
         m
@@ -476,10 +525,7 @@ mod tests {
     fn defaults() {
         let s = Settings::from_vars(vars(&[])).unwrap();
         assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
-        assert_eq!(
-            s.metrics_listen.map(|a| a.to_string()).as_deref(),
-            Some("0.0.0.0:9300")
-        );
+        assert_eq!(s.metrics_listen.map(|a| a.to_string()).as_deref(), Some("0.0.0.0:9300"));
         assert_eq!(s.external_url, "http://localhost:9000");
         assert_eq!(s.database_url, "sqlite://./data/gatehouse.db");
         assert_eq!(s.log_format, LogFormat::Text);
@@ -507,9 +553,7 @@ mod tests {
             ("GATEHOUSE_PASSWORD_MIN_LENGTH", "-1"),
             ("GATEHOUSE_LOG_LEVEL", "loud[[["),
         ] {
-            let e = Settings::from_vars(vars(&[(k, v)]))
-                .unwrap_err()
-                .to_string();
+            let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err().to_string();
             assert!(e.contains(k), "{k}: {e}");
         }
     }
@@ -524,8 +568,7 @@ mod tests {
             "OTHER=1\nGATEHOUSE_LISTEN=127.0.0.1:8000\nAUTHENTIK_BOOTSTRAP_PASSWORD=from-alias\n",
         )
         .unwrap();
-        let s =
-            Settings::from_vars(vars(&[("GATEHOUSE_ENV_FILE", env.to_str().unwrap())])).unwrap();
+        let s = Settings::from_vars(vars(&[("GATEHOUSE_ENV_FILE", env.to_str().unwrap())])).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8000");
         assert_eq!(s.bootstrap.password.as_deref(), Some("from-alias"));
         let s = Settings::from_vars(vars(&[
@@ -547,23 +590,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gh-toml-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("gatehouse.toml");
-        std::fs::write(
-            &f,
-            "listen = \"127.0.0.1:7000\"\npassword_min_length = 12\n",
-        )
-        .unwrap();
-        let s =
-            Settings::from_vars(vars(&[("GATEHOUSE_CONFIG_FILE", f.to_str().unwrap())])).unwrap();
+        std::fs::write(&f, "listen = \"127.0.0.1:7000\"\npassword_min_length = 12\n").unwrap();
+        let s = Settings::from_vars(vars(&[("GATEHOUSE_CONFIG_FILE", f.to_str().unwrap())])).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(s.password_policy.min_chars, 12);
         std::fs::write(&f, "lisen = \"x\"\n").unwrap();
         let e = Settings::from_vars(vars(&[("GATEHOUSE_CONFIG_FILE", f.to_str().unwrap())]))
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("lisen") && e.contains("did you mean listen"),
-            "{e}"
-        );
+        assert!(e.contains("lisen") && e.contains("did you mean listen"), "{e}");
         std::fs::remove_dir_all(dir).ok();
     }
 }

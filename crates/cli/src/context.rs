@@ -48,7 +48,36 @@ impl Context {
             Arc::new(SystemClock),
             hasher,
             self.settings.password_policy.clone(),
-        ))
+        )
+        .with_auth_policies(self.settings.sessions.clone(), self.settings.throttle.clone()))
+    }
+
+    /// What the web layer needs from the settings.
+    pub fn web_config(&self) -> CmdResult<gatehouse_web::WebConfig> {
+        let s = &self.settings;
+        let branding_logo = match &s.branding_logo {
+            Some(path) => {
+                let bytes = std::fs::read(path).map_err(|e| {
+                    Failure::input(format!(
+                        "configuration: GATEHOUSE_BRANDING_LOGO {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Some(gatehouse_web::config::Logo {
+                    bytes: bytes.into(),
+                    content_type: crate::config::logo_content_type(path).unwrap_or("application/octet-stream"),
+                })
+            }
+            None => None,
+        };
+        Ok(gatehouse_web::WebConfig {
+            external_url: s.external_url.clone(),
+            branding_title: s.branding_title.clone(),
+            branding_logo,
+            trusted_proxies: gatehouse_web::client::TrustedProxies::parse(&s.trusted_proxies).map_err(|item| {
+                Failure::input(format!("configuration: GATEHOUSE_TRUSTED_PROXIES: bad entry '{item}'"))
+            })?,
+        })
     }
 
     pub fn audit(&self) -> Audit {
@@ -65,10 +94,5 @@ fn create_private_dir(dir: &std::path::Path) -> CmdResult {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| {
-            Failure::runtime(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })
+        .map_err(|e| Failure::runtime(format!("cannot create data directory {}: {e}", dir.display())))
 }

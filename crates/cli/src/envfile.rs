@@ -43,14 +43,8 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let path = dir.join("sub/.env");
         append_secret(&path, "GATEHOUSE_BOOTSTRAP_PASSWORD", "abc").unwrap();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert_eq!(
-            fs::read_to_string(&path).unwrap(),
-            "GATEHOUSE_BOOTSTRAP_PASSWORD=abc\n"
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "GATEHOUSE_BOOTSTRAP_PASSWORD=abc\n");
 
         let other = dir.join(".env2");
         fs::write(&other, "# stack settings\nFOO=bar").unwrap();
@@ -60,10 +54,7 @@ mod tests {
             fs::read_to_string(&other).unwrap(),
             "# stack settings\nFOO=bar\nGATEHOUSE_BOOTSTRAP_PASSWORD=xyz\n"
         );
-        assert_eq!(
-            fs::metadata(&other).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&other).unwrap().permissions().mode() & 0o777, 0o600);
         fs::remove_dir_all(dir).ok();
     }
 }

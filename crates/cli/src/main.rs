@@ -28,10 +28,7 @@ fn main() -> ExitCode {
     };
     let is_server = matches!(cli.command, Command::Server);
     init_logging(&settings, is_server);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&Failure::runtime(format!("cannot start the runtime: {e}"))),
     };
@@ -52,6 +49,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Group(cmd) => commands::group::run(ctx, cmd).await,
         Command::App(cmd) => commands::app::run(ctx, cmd).await,
         Command::Access(args) => commands::access::run(ctx, args).await,
+        Command::Session(cmd) => commands::session::run(ctx, cmd).await,
         Command::Events(args) => commands::events::run(ctx, args).await,
         Command::Status => commands::status::run(ctx).await,
         Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,
@@ -72,13 +70,9 @@ fn fail(e: &Failure) -> ExitCode {
 /// The server logs at the configured level; admin commands only warn, on stderr,
 /// so their stdout stays clean for scripts.
 fn init_logging(settings: &Settings, is_server: bool) {
-    let level = if is_server {
-        settings.log_level.as_str()
-    } else {
-        "warn"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = if is_server { settings.log_level.as_str() } else { "warn" };
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

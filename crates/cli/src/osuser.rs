@@ -8,14 +8,12 @@ pub fn current() -> String {
     {
         return name;
     }
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Uid:")
-                    .and_then(|r| r.split_whitespace().next().map(str::to_string))
-            })
-        });
+    let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines().find_map(|l| {
+            l.strip_prefix("Uid:")
+                .and_then(|r| r.split_whitespace().next().map(str::to_string))
+        })
+    });
     let Some(uid) = uid else {
         return "unknown".into();
     };

@@ -63,9 +63,5 @@ pub fn yes_no(b: bool) -> &'static str {
 }
 
 pub fn or_dash(s: &str) -> String {
-    if s.is_empty() {
-        "-".into()
-    } else {
-        s.to_string()
-    }
+    if s.is_empty() { "-".into() } else { s.to_string() }
 }

@@ -18,8 +18,7 @@ pub struct GroupTree {
 
 impl GroupTree {
     pub fn new(groups: &[Group]) -> Self {
-        let index: HashMap<Uuid, usize> =
-            groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
+        let index: HashMap<Uuid, usize> = groups.iter().enumerate().map(|(i, g)| (g.id, i)).collect();
         let closure = (0..groups.len())
             .map(|start| {
                 let mut chain = vec![start];
@@ -83,11 +82,7 @@ impl GroupSet {
 }
 
 /// Each user's effective groups (direct, plus every ancestor of those).
-pub fn effective_groups(
-    tree: &GroupTree,
-    users: &[User],
-    memberships: &[Membership],
-) -> HashMap<Uuid, GroupSet> {
+pub fn effective_groups(tree: &GroupTree, users: &[User], memberships: &[Membership]) -> HashMap<Uuid, GroupSet> {
     let mut out: HashMap<Uuid, GroupSet> = users
         .iter()
         .map(|u| (u.id, GroupSet::with_capacity(tree.len())))
@@ -104,11 +99,7 @@ pub fn effective_groups(
 }
 
 /// Which groups each application is bound to (group indices); empty = open.
-pub fn bound_groups(
-    tree: &GroupTree,
-    apps: &[Application],
-    bindings: &[Binding],
-) -> Vec<Vec<usize>> {
+pub fn bound_groups(tree: &GroupTree, apps: &[Application], bindings: &[Binding]) -> Vec<Vec<usize>> {
     let app_index: HashMap<Uuid, usize> = apps.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
     let mut out = vec![Vec::new(); apps.len()];
     for b in bindings {
@@ -159,10 +150,7 @@ pub fn access_matrix(
             AccessRow {
                 username: u.username.clone(),
                 is_active: u.is_active,
-                access: bound
-                    .iter()
-                    .map(|b| may_access(u.is_active, set, b))
-                    .collect(),
+                access: bound.iter().map(|b| may_access(u.is_active, set, b)).collect(),
             }
         })
         .collect();
@@ -239,13 +227,7 @@ mod tests {
             &[wiki.clone(), grafana.clone(), pager.clone()],
             &[b(&grafana, &staff), b(&pager, &ops)],
         );
-        let row = |n: &str| {
-            matrix
-                .rows
-                .iter()
-                .find(|r| r.username == n)
-                .map(|r| r.access.clone())
-        };
+        let row = |n: &str| matrix.rows.iter().find(|r| r.username == n).map(|r| r.access.clone());
         assert_eq!(row("alice"), Some(vec![true, true, false]));
         assert_eq!(row("bob"), Some(vec![true, false, true]));
         assert_eq!(row("carol"), Some(vec![false, false, false]));

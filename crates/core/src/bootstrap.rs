@@ -6,9 +6,7 @@ use gatehouse_crypto::{random_token, sha256_hex};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::directory::{
-    ADMIN_GROUP, Audit, Directory, RECOVERY_ADMIN, admin_group, insert_group, insert_user,
-};
+use crate::directory::{ADMIN_GROUP, Audit, Directory, RECOVERY_ADMIN, admin_group, insert_group, insert_user};
 use crate::error::Result;
 use crate::events::action;
 use crate::model::{ApiToken, Membership, User};

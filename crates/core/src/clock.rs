@@ -157,10 +157,7 @@ mod tests {
         let t = Timestamp(1_764_410_400_123);
         assert_eq!(t.to_rfc3339(), "2025-11-29T10:00:00.123Z");
         let now = Timestamp(1_000_000_000);
-        assert_eq!(
-            Timestamp::parse_since("2025-11-29T10:00:00.123Z", now),
-            Some(t)
-        );
+        assert_eq!(Timestamp::parse_since("2025-11-29T10:00:00.123Z", now), Some(t));
         assert_eq!(
             Timestamp::parse_since("10m", now),
             Some(Timestamp(1_000_000_000 - 600_000))

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gatehouse_crypto::{PasswordHasher, random_token, sha256_hex};
+use gatehouse_crypto::{PasswordHasher, random_token};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -15,7 +15,9 @@ use crate::events::{ChainReport, ChainVerifier, action};
 use crate::model::*;
 use crate::names;
 use crate::password_policy::PasswordPolicy;
+use crate::session::SessionPolicy;
 use crate::store::{Store, StoreInfo, WriteTx};
+use crate::throttle::ThrottlePolicy;
 
 /// The recovery account created at bootstrap; deleting it needs `force`.
 pub const RECOVERY_ADMIN: &str = "akadmin";
@@ -101,15 +103,6 @@ pub struct UserDetail {
     pub is_superuser: bool,
 }
 
-/// A recovery key as listed for operators (never the key itself).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RecoveryKeyListing {
-    #[serde(flatten)]
-    pub key: RecoveryKey,
-    pub username: String,
-    pub state: &'static str,
-}
-
 /// The directory services.
 #[derive(Clone)]
 pub struct Directory {
@@ -117,21 +110,35 @@ pub struct Directory {
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
     policy: PasswordPolicy,
+    sessions: SessionPolicy,
+    throttle: ThrottlePolicy,
 }
 
 impl Directory {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        hasher: PasswordHasher,
-        policy: PasswordPolicy,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, hasher: PasswordHasher, policy: PasswordPolicy) -> Self {
         Directory {
             store,
             clock,
             hasher,
             policy,
+            sessions: SessionPolicy::default(),
+            throttle: ThrottlePolicy::default(),
         }
+    }
+
+    /// Replaces the session lifetimes and sign-in throttling limits.
+    pub fn with_auth_policies(mut self, sessions: SessionPolicy, throttle: ThrottlePolicy) -> Self {
+        self.sessions = sessions;
+        self.throttle = throttle;
+        self
+    }
+
+    pub fn session_policy(&self) -> &SessionPolicy {
+        &self.sessions
+    }
+
+    pub fn throttle_policy(&self) -> &ThrottlePolicy {
+        &self.throttle
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -154,7 +161,7 @@ impl Directory {
         Ok(self.store.info().await?)
     }
 
-    async fn begin(&self) -> Result<Box<dyn WriteTx>> {
+    pub(crate) async fn begin(&self) -> Result<Box<dyn WriteTx>> {
         Ok(self.store.begin().await?)
     }
 
@@ -190,10 +197,7 @@ impl Directory {
             .collect();
         inherited.sort_unstable();
         inherited.dedup();
-        let is_superuser = direct
-            .iter()
-            .chain(&inherited)
-            .any(|&g| groups[g].is_superuser);
+        let is_superuser = direct.iter().chain(&inherited).any(|&g| groups[g].is_superuser);
         let names = |idx: &[usize]| {
             let mut v: Vec<String> = idx.iter().map(|&g| groups[g].name.clone()).collect();
             v.sort();
@@ -240,18 +244,7 @@ impl Directory {
             .user_by_name(username)
             .await?
             .ok_or_else(|| Error::not_found("user", username))?;
-        user.password_hash = Some(hash);
-        user.password_changed_at = Some(self.now());
-        tx.update_user(&user).await?;
-        tx.append_event(
-            audit.event(
-                action::PASSWORD_SET,
-                Some(&user.username),
-                json!({"model": "user", "pk": user.id}),
-            ),
-            self.now(),
-        )
-        .await?;
+        store_password(&mut *tx, audit, &mut user, hash, None, self.now()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -270,11 +263,16 @@ impl Directory {
         if user.is_active != active {
             user.is_active = active;
             tx.update_user(&user).await?;
+            let ended = if active {
+                0
+            } else {
+                tx.delete_user_sessions(user.id, None).await?
+            };
             tx.append_event(
                 audit.event(
                     action::MODEL_UPDATED,
                     Some(&user.username),
-                    json!({"model": "user", "pk": user.id, "changes": {"is_active": [!active, active]}}),
+                    json!({"model": "user", "pk": user.id, "changes": {"is_active": [!active, active]}, "sessions_ended": ended}),
                 ),
                 self.now(),
             )
@@ -325,12 +323,7 @@ impl Directory {
                 direct_members: memberships.iter().filter(|m| m.group_id == g.id).count(),
             })
             .collect();
-        out.sort_by(|a, b| {
-            a.group
-                .name
-                .to_lowercase()
-                .cmp(&b.group.name.to_lowercase())
-        });
+        out.sort_by(|a, b| a.group.name.to_lowercase().cmp(&b.group.name.to_lowercase()));
         Ok(out)
     }
 
@@ -366,12 +359,7 @@ impl Directory {
     }
 
     /// Changes a group's parent (`None` makes it top-level). Refuses cycles.
-    pub async fn set_group_parent(
-        &self,
-        audit: &Audit,
-        name: &str,
-        parent: Option<&str>,
-    ) -> Result<Group> {
+    pub async fn set_group_parent(&self, audit: &Audit, name: &str, parent: Option<&str>) -> Result<Group> {
         let mut tx = self.begin().await?;
         let mut group = tx
             .group_by_name(name)
@@ -379,10 +367,7 @@ impl Directory {
             .ok_or_else(|| Error::not_found("group", name))?;
         let parent_id = match parent {
             Some(p) => {
-                let parent = tx
-                    .group_by_name(p)
-                    .await?
-                    .ok_or_else(|| Error::not_found("group", p))?;
+                let parent = tx.group_by_name(p).await?.ok_or_else(|| Error::not_found("group", p))?;
                 let tree = GroupTree::new(&tx.groups().await?);
                 if tree.would_cycle(group.id, parent.id) {
                     return Err(Error::Refused(format!(
@@ -451,13 +436,7 @@ impl Directory {
         self.change_membership(audit, group, username, false).await
     }
 
-    async fn change_membership(
-        &self,
-        audit: &Audit,
-        group: &str,
-        username: &str,
-        add: bool,
-    ) -> Result<bool> {
+    async fn change_membership(&self, audit: &Audit, group: &str, username: &str, add: bool) -> Result<bool> {
         let mut tx = self.begin().await?;
         let g = tx
             .group_by_name(group)
@@ -533,8 +512,7 @@ impl Directory {
             });
         }
         out.sort_by(|a, b| {
-            (a.via.is_some(), a.username.to_lowercase())
-                .cmp(&(b.via.is_some(), b.username.to_lowercase()))
+            (a.via.is_some(), a.username.to_lowercase()).cmp(&(b.via.is_some(), b.username.to_lowercase()))
         });
         Ok(out)
     }
@@ -551,12 +529,7 @@ impl Directory {
                 let mut bound_groups: Vec<String> = bindings
                     .iter()
                     .filter(|b| b.application_id == app.id)
-                    .filter_map(|b| {
-                        groups
-                            .iter()
-                            .find(|g| g.id == b.group_id)
-                            .map(|g| g.name.clone())
-                    })
+                    .filter_map(|b| groups.iter().find(|g| g.id == b.group_id).map(|g| g.name.clone()))
                     .collect();
                 bound_groups.sort();
                 AppSummary { app, bound_groups }
@@ -651,13 +624,7 @@ impl Directory {
         self.change_binding(audit, slug, group, false).await
     }
 
-    async fn change_binding(
-        &self,
-        audit: &Audit,
-        slug: &str,
-        group: &str,
-        add: bool,
-    ) -> Result<bool> {
+    async fn change_binding(&self, audit: &Audit, slug: &str, group: &str, add: bool) -> Result<bool> {
         let mut tx = self.begin().await?;
         let app = tx
             .application_by_slug(slug)
@@ -696,6 +663,29 @@ impl Directory {
         Ok(changed)
     }
 
+    /// The applications `user` may use, by name.
+    pub async fn applications_for(&self, user: &User) -> Result<Vec<Application>> {
+        let groups = self.store.groups().await?;
+        let memberships: Vec<Membership> = self
+            .store
+            .memberships()
+            .await?
+            .into_iter()
+            .filter(|m| m.user_id == user.id)
+            .collect();
+        let mut apps: Vec<Application> = self.store.applications().await?;
+        let bindings = self.store.bindings().await?;
+        let tree = GroupTree::new(&groups);
+        let effective = access::effective_groups(&tree, std::slice::from_ref(user), &memberships);
+        let bound = access::bound_groups(&tree, &apps, &bindings);
+        let empty = access::GroupSet::default();
+        let mine = effective.get(&user.id).unwrap_or(&empty);
+        let mut allowed = bound.iter().map(|b| access::may_access(user.is_active, mine, b));
+        apps.retain(|_| allowed.next().unwrap_or(false));
+        apps.sort_by_cached_key(|a| a.name.to_lowercase());
+        Ok(apps)
+    }
+
     /// The user × application matrix, from one snapshot of the directory.
     pub async fn access_matrix(&self) -> Result<AccessMatrix> {
         let (users, groups, memberships, apps, bindings) = (
@@ -706,13 +696,7 @@ impl Directory {
             self.store.bindings().await?,
         );
         let apps: Vec<Application> = apps.into_iter().map(|a| a.app).collect();
-        Ok(access::access_matrix(
-            &users,
-            &groups,
-            &memberships,
-            &apps,
-            &bindings,
-        ))
+        Ok(access::access_matrix(&users, &groups, &memberships, &apps, &bindings))
     }
 
     // ---- audit log -----------------------------------------------------------
@@ -762,148 +746,6 @@ impl Directory {
         tx.commit().await?;
         Ok(pruned)
     }
-
-    // ---- recovery ------------------------------------------------------------
-
-    /// Makes `username` a member of the superuser group (creating it if needed),
-    /// for an installation that lost its last admin.
-    pub async fn recovery_admin(&self, audit: &Audit, username: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let user = tx
-            .user_by_name(username)
-            .await?
-            .ok_or_else(|| Error::not_found("user", username))?;
-        let group = match tx.group_by_name(ADMIN_GROUP).await? {
-            Some(g) => g,
-            None => {
-                let g = admin_group(self.now());
-                insert_group(&mut *tx, audit, &g, None, self.now()).await?;
-                g
-            }
-        };
-        let added = tx
-            .add_membership(Membership {
-                user_id: user.id,
-                group_id: group.id,
-            })
-            .await?;
-        if added {
-            tx.append_event(
-                audit.event(action::MODEL_UPDATED, Some(&user.username), json!({"model": "group", "pk": group.id, "name": group.name, "member": {"added": user.username}, "reason": "recovery"})),
-                self.now(),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(added)
-    }
-
-    /// Creates a one-time sign-in key for `username`, valid for `minutes`.
-    /// Returns the key (shown once) and its record.
-    pub async fn create_recovery_key(
-        &self,
-        audit: &Audit,
-        username: &str,
-        minutes: i64,
-    ) -> Result<(String, RecoveryKey)> {
-        if !(1..=60 * 24 * 30).contains(&minutes) {
-            return Err(Error::invalid(
-                "minutes",
-                "must be between 1 and 43200 (30 days)",
-            ));
-        }
-        let key = random_token(32);
-        let mut tx = self.begin().await?;
-        let user = tx
-            .user_by_name(username)
-            .await?
-            .ok_or_else(|| Error::not_found("user", username))?;
-        let now = self.now();
-        let record = RecoveryKey {
-            id: Uuid::new_v4(),
-            user_id: user.id,
-            token_hash: sha256_hex(key.as_bytes()),
-            created_at: now,
-            expires_at: now.plus_seconds(minutes * 60),
-            used_at: None,
-        };
-        tx.insert_recovery_key(&record).await?;
-        tx.append_event(
-            audit.event(
-                action::RECOVERY_KEY_CREATED,
-                Some(&user.username),
-                json!({"pk": record.id, "expires": record.expires_at.millis()}),
-            ),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok((key, record))
-    }
-
-    pub async fn recovery_keys(&self) -> Result<Vec<RecoveryKeyListing>> {
-        let users = self.store.users().await?;
-        let now = self.now();
-        let mut out: Vec<RecoveryKeyListing> = self
-            .store
-            .recovery_keys()
-            .await?
-            .into_iter()
-            .map(|key| RecoveryKeyListing {
-                username: users
-                    .iter()
-                    .find(|u| u.id == key.user_id)
-                    .map(|u| u.username.clone())
-                    .unwrap_or_default(),
-                state: if key.used_at.is_some() {
-                    "used"
-                } else if key.expires_at <= now {
-                    "expired"
-                } else {
-                    "valid"
-                },
-                key,
-            })
-            .collect();
-        out.sort_by_key(|k| std::cmp::Reverse(k.key.created_at));
-        Ok(out)
-    }
-
-    /// Spends a recovery key: returns its user if the key is valid, unused and
-    /// unexpired, and makes it unusable. Any failure looks the same to the caller.
-    pub async fn consume_recovery_key(&self, audit: &Audit, key: &str) -> Result<User> {
-        let invalid = || {
-            Error::invalid(
-                "recovery key",
-                "the link is invalid, expired or already used",
-            )
-        };
-        if key.is_empty() || key.len() > 128 {
-            return Err(invalid());
-        }
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        let record = tx
-            .consume_recovery_key(&sha256_hex(key.as_bytes()), now)
-            .await?
-            .ok_or_else(invalid)?;
-        let user = tx
-            .user_by_id(record.user_id)
-            .await?
-            .filter(|u| u.is_active)
-            .ok_or_else(invalid)?;
-        tx.append_event(
-            audit.event(
-                action::RECOVERY_KEY_USED,
-                Some(&user.username),
-                json!({"pk": record.id}),
-            ),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(user)
-    }
 }
 
 pub(crate) fn admin_group(now: Timestamp) -> Group {
@@ -917,12 +759,7 @@ pub(crate) fn admin_group(now: Timestamp) -> Group {
     }
 }
 
-pub(crate) async fn insert_user(
-    tx: &mut dyn WriteTx,
-    audit: &Audit,
-    user: &User,
-    now: Timestamp,
-) -> Result<()> {
+pub(crate) async fn insert_user(tx: &mut dyn WriteTx, audit: &Audit, user: &User, now: Timestamp) -> Result<()> {
     if tx.user_by_name(&user.username).await?.is_some() {
         return Err(Error::AlreadyExists {
             kind: "user",
@@ -965,6 +802,32 @@ pub(crate) async fn insert_group(
             action::MODEL_CREATED,
             None,
             json!({"model": "group", "pk": group.id, "name": group.name, "is_superuser": group.is_superuser, "parent": parent}),
+        ),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores a new password hash and ends the user's sessions (but `keep`, the
+/// session of a person changing their own password), with its event.
+pub(crate) async fn store_password(
+    tx: &mut dyn WriteTx,
+    audit: &Audit,
+    user: &mut User,
+    hash: String,
+    keep: Option<Uuid>,
+    now: Timestamp,
+) -> Result<()> {
+    user.password_hash = Some(hash);
+    user.password_changed_at = Some(now);
+    tx.update_user(user).await?;
+    let ended = tx.delete_user_sessions(user.id, keep).await?;
+    tx.append_event(
+        audit.event(
+            action::PASSWORD_SET,
+            Some(&user.username),
+            json!({"model": "user", "pk": user.id, "sessions_ended": ended}),
         ),
         now,
     )

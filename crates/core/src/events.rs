@@ -22,6 +22,9 @@ pub mod action {
     pub const LOGIN: &str = "login";
     pub const LOGIN_FAILED: &str = "login_failed";
     pub const LOGOUT: &str = "logout";
+    pub const LOGIN_LOCKED: &str = "login_locked";
+    pub const LOGIN_UNLOCKED: &str = "login_unlocked";
+    pub const SESSION_REVOKED: &str = "session_revoked";
     pub const SECRET_ROTATE: &str = "secret_rotate";
     pub const SECRET_VIEW: &str = "secret_view";
     pub const RECOVERY_KEY_CREATED: &str = "recovery_key_created";
@@ -53,11 +56,7 @@ pub fn canonical_content(e: &Event) -> String {
 
 fn canonicalize(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), canonicalize(v)))
-                .collect(),
-        ),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), canonicalize(v))).collect()),
         Value::Array(a) => Value::Array(a.iter().map(canonicalize).collect()),
         other => other.clone(),
     }
@@ -224,24 +223,15 @@ mod tests {
     #[test]
     fn intact_chain_verifies() {
         let (head, events) = chain(5);
-        assert!(matches!(
-            verify(&head, &events),
-            ChainReport::Intact { events: 5, .. }
-        ));
-        assert!(matches!(
-            verify(&genesis(), &[]),
-            ChainReport::Intact { events: 0, .. }
-        ));
+        assert!(matches!(verify(&head, &events), ChainReport::Intact { events: 5, .. }));
+        assert!(matches!(verify(&genesis(), &[]), ChainReport::Intact { events: 0, .. }));
     }
 
     #[test]
     fn edited_event_is_named() {
         let (head, mut events) = chain(5);
         events[2].actor = "cli:mallory".into();
-        assert!(matches!(
-            verify(&head, &events),
-            ChainReport::Broken { seq: 3, .. }
-        ));
+        assert!(matches!(verify(&head, &events), ChainReport::Broken { seq: 3, .. }));
     }
 
     #[test]
@@ -249,26 +239,17 @@ mod tests {
         let (head, mut events) = chain(5);
         events[1].context = json!({"forged": true});
         events[1].hash = content_hash(&events[1]);
-        assert!(matches!(
-            verify(&head, &events),
-            ChainReport::Broken { seq: 3, .. }
-        ));
+        assert!(matches!(verify(&head, &events), ChainReport::Broken { seq: 3, .. }));
     }
 
     #[test]
     fn deleted_events_are_found() {
         let (head, mut events) = chain(5);
         events.remove(3);
-        assert!(matches!(
-            verify(&head, &events),
-            ChainReport::Broken { seq: 4, .. }
-        ));
+        assert!(matches!(verify(&head, &events), ChainReport::Broken { seq: 4, .. }));
         let (head, mut events) = chain(5);
         events.pop();
-        assert!(matches!(
-            verify(&head, &events),
-            ChainReport::Broken { seq: 5, .. }
-        ));
+        assert!(matches!(verify(&head, &events), ChainReport::Broken { seq: 5, .. }));
     }
 
     #[test]

@@ -6,21 +6,24 @@
 //! implements. It has no HTTP, no SQL and no sockets; time comes in through
 //! [`Clock`] so tests control it. Every entry point (CLI, web, worker, protocols)
 //! calls the same services in [`directory`].
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod access;
+pub mod account;
 pub mod bootstrap;
 pub mod clock;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod flow;
+pub mod login;
 pub mod model;
 pub mod names;
 pub mod password_policy;
+pub mod recovery;
+pub mod session;
 pub mod store;
+pub mod throttle;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use directory::{Audit, Directory};

@@ -203,3 +203,55 @@ pub struct EventFilter {
     pub since: Option<Timestamp>,
     pub limit: u32,
 }
+
+/// A signed-in browser. The cookie holds a 256-bit random token; only its
+/// SHA-256 is stored, so a database leak does not hand out sessions.
+#[derive(Clone, Serialize)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    #[serde(skip)]
+    pub token_hash: String,
+    /// Synchroniser token for the forms this session posts.
+    #[serde(skip)]
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen: Timestamp,
+    /// The absolute end, whatever the activity.
+    pub expires_at: Timestamp,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// How the person proved who they are (`pwd`, later `otp`, `hwk`…), RFC 8176 names.
+    pub amr: Vec<String>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sign-in (or recovery) flow in progress, bound to one browser by a cookie
+/// token whose SHA-256 is the key. `state` is owned by [`crate::flow`].
+#[derive(Clone)]
+pub struct FlowRecord {
+    pub id: Uuid,
+    pub token_hash: String,
+    pub state: Value,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Failed sign-in attempts under one key (an account or a client address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleRecord {
+    pub key: String,
+    pub failures: i64,
+    pub window_start: Timestamp,
+    pub last_failure: Timestamp,
+    pub locked_until: Option<Timestamp>,
+}

@@ -18,10 +18,7 @@ pub fn check_group_name(name: &str) -> Result<()> {
         c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | ' ')
     })?;
     if name.trim() != name {
-        return Err(Error::invalid(
-            "group name",
-            "must not start or end with a space",
-        ));
+        return Err(Error::invalid("group name", "must not start or end with a space"));
     }
     Ok(())
 }
@@ -75,10 +72,7 @@ pub fn check_url(field: &'static str, url: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            field,
-            format!("'{url}' is not an http(s) URL"),
-        ))
+        Err(Error::invalid(field, format!("'{url}' is not an http(s) URL")))
     }
 }
 
@@ -87,20 +81,12 @@ pub fn name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-fn check_chars(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    allowed: impl Fn(char) -> bool,
-) -> Result<()> {
+fn check_chars(field: &'static str, value: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<()> {
     if value.is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("longer than {max} characters"),
-        ));
+        return Err(Error::invalid(field, format!("longer than {max} characters")));
     }
     if let Some(c) = value.chars().find(|c| !allowed(*c)) {
         return Err(Error::invalid(

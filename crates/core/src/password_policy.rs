@@ -49,9 +49,7 @@ impl PasswordPolicy {
             )));
         }
         if password.chars().any(|c| c.is_control()) {
-            return Err(Error::PasswordRejected(
-                "it must not contain control characters".into(),
-            ));
+            return Err(Error::PasswordRejected("it must not contain control characters".into()));
         }
         let lower = password.to_lowercase();
         if common_passwords().binary_search(&lower.as_str()).is_ok() {
@@ -60,9 +58,7 @@ impl PasswordPolicy {
             ));
         }
         if lower == username.to_lowercase() {
-            return Err(Error::PasswordRejected(
-                "it must not be the username".into(),
-            ));
+            return Err(Error::PasswordRejected("it must not be the username".into()));
         }
         Ok(())
     }
@@ -78,10 +74,7 @@ mod tests {
         assert!(p.check("alice", "Tr0ub4dor&3-horse").is_ok());
         assert!(p.check("alice", "short").is_err());
         assert!(p.check("alice", "password").is_err());
-        assert!(
-            p.check("alice", "PASSWORD1").is_err(),
-            "case-insensitive common list"
-        );
+        assert!(p.check("alice", "PASSWORD1").is_err(), "case-insensitive common list");
         assert!(p.check("alice", "qwertyuiop").is_err());
         assert!(p.check("alicealice", "AliceAlice").is_err());
         assert!(p.check("alice", &"x".repeat(1025)).is_err());

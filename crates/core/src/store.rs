@@ -54,6 +54,21 @@ pub trait Store: Send + Sync {
     async fn chain_head(&self) -> StoreResult<ChainHead>;
 
     async fn is_bootstrapped(&self) -> StoreResult<bool>;
+
+    /// The recovery key with this hash, used or not.
+    async fn recovery_key_by_hash(&self, token_hash: &str) -> StoreResult<Option<RecoveryKey>>;
+
+    async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// All sessions, or one user's; newest first.
+    async fn sessions(&self, user_id: Option<Uuid>) -> StoreResult<Vec<Session>>;
+    /// Records activity on a session. Not audited and outside any transaction:
+    /// it runs at most once a minute per session.
+    async fn touch_session(&self, id: Uuid, at: Timestamp) -> StoreResult<()>;
+
+    async fn flow_by_hash(&self, token_hash: &str) -> StoreResult<Option<FlowRecord>>;
+    async fn throttle_records(&self, keys: &[String]) -> StoreResult<Vec<ThrottleRecord>>;
+    /// Records whose lock ended at or before `now` (their end is still to be announced).
+    async fn ended_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
@@ -88,11 +103,7 @@ pub trait WriteTx: Send {
     /// Marks the key with this hash used, if it is unused and not expired at `now`,
     /// and returns it; `None` otherwise. Atomic: of two concurrent consumers only
     /// one gets the key.
-    async fn consume_recovery_key(
-        &mut self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> StoreResult<Option<RecoveryKey>>;
+    async fn consume_recovery_key(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<RecoveryKey>>;
     async fn insert_api_token(&mut self, token: &ApiToken) -> StoreResult<()>;
 
     /// Claims the one-time bootstrap. True for exactly one caller per database,
@@ -104,6 +115,27 @@ pub trait WriteTx: Send {
     /// Deletes events older than `before`, recording the last deleted link as the
     /// chain's anchor. Returns how many were deleted.
     async fn prune_events(&mut self, before: Timestamp) -> StoreResult<u64>;
+
+    async fn insert_session(&mut self, session: &Session) -> StoreResult<()>;
+    /// Returns false when there was no such session.
+    async fn delete_session(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Ends every session of a user but `keep`; returns how many ended.
+    async fn delete_user_sessions(&mut self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64>;
+
+    async fn insert_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
+    async fn update_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
+    async fn delete_flow(&mut self, id: Uuid) -> StoreResult<()>;
+
+    /// Inserts or replaces the record with this key.
+    async fn put_throttle(&mut self, record: &ThrottleRecord) -> StoreResult<()>;
+    /// Returns false when there was no such record (someone else cleared it).
+    async fn delete_throttle(&mut self, key: &str) -> StoreResult<bool>;
+
+    /// Housekeeping: deletes sessions past their absolute end or idle since
+    /// `idle_before`, and flows past their end. Returns (sessions, flows).
+    async fn delete_expired(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<(u64, u64)>;
+    /// Deletes throttle records whose window started before `before` and that hold no lock.
+    async fn delete_stale_throttles(&mut self, before: Timestamp) -> StoreResult<u64>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

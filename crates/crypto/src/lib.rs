@@ -3,10 +3,7 @@
 //!
 //! This crate owns no state and does no I/O beyond the blocking pool that keeps
 //! password hashing off the async runtime. Secrets handled here never reach a log.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod password;
 pub mod secret;

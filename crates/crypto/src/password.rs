@@ -81,9 +81,7 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher")
-            .field("params", &self.params)
-            .finish()
+        f.debug_struct("PasswordHasher").field("params", &self.params).finish()
     }
 }
 
@@ -124,8 +122,7 @@ impl PasswordHasher {
         let current = self.params;
         let password = password.as_bytes().to_vec();
         let stored = stored.to_string();
-        self.run(move || verify_blocking(current, &password, &stored))
-            .await
+        self.run(move || verify_blocking(current, &password, &stored)).await
     }
 
     /// Spends the same work as a real verification; used when the account is unknown
@@ -133,18 +130,12 @@ impl PasswordHasher {
     pub async fn verify_dummy(&self, password: &str) -> Result<(), HashError> {
         let params = self.params;
         let password = password.as_bytes().to_vec();
-        self.run(move || hash_blocking(params, &password).map(|_| ()))
-            .await?
+        self.run(move || hash_blocking(params, &password).map(|_| ())).await?
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
         let _permit = self.permits.acquire().await.map_err(|_| HashError::Pool)?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|_| HashError::Pool)
+        tokio::task::spawn_blocking(job).await.map_err(|_| HashError::Pool)
     }
 
     /// Hashes synchronously, for command-line use outside a runtime.
@@ -268,14 +259,8 @@ mod tests {
         let h = PasswordHasher::new(cheap(), 2).unwrap();
         let phc = h.hash("correct horse").await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert_eq!(
-            h.verify("correct horse", &phc).await.unwrap(),
-            PasswordVerdict::Match
-        );
-        assert_eq!(
-            h.verify("wrong horse", &phc).await.unwrap(),
-            PasswordVerdict::Mismatch
-        );
+        assert_eq!(h.verify("correct horse", &phc).await.unwrap(), PasswordVerdict::Match);
+        assert_eq!(h.verify("wrong horse", &phc).await.unwrap(), PasswordVerdict::Mismatch);
     }
 
     #[tokio::test]
@@ -305,11 +290,7 @@ mod tests {
             "$argon2i$v=19$m=64,t=1,p=1$AAAA$AAAA",
             "$argon2id$v=19$m=99999999,t=1,p=1$AAAAAAAA$AAAA",
         ] {
-            assert_eq!(
-                h.verify("x", bad).await.unwrap(),
-                PasswordVerdict::Mismatch,
-                "{bad}"
-            );
+            assert_eq!(h.verify("x", bad).await.unwrap(), PasswordVerdict::Mismatch, "{bad}");
         }
     }
 

@@ -29,9 +29,9 @@ pub(crate) fn map(e: sqlx::Error, op: &'static str) -> StoreError {
                         .or_else(|| unique_columns(db.message()))
                         .unwrap_or_else(|| "key".into())
                 )),
-                ErrorKind::ForeignKeyViolation => StoreError::Conflict(format!(
-                    "{op}: a record it refers to does not exist (any more)"
-                )),
+                ErrorKind::ForeignKeyViolation => {
+                    StoreError::Conflict(format!("{op}: a record it refers to does not exist (any more)"))
+                }
                 _ if is_unavailable_code(&code) => {
                     StoreError::Unavailable(format!("{op}: {} (code {code})", db.message()))
                 }
@@ -43,19 +43,11 @@ pub(crate) fn map(e: sqlx::Error, op: &'static str) -> StoreError {
         sqlx::Error::PoolTimedOut => {
             StoreError::Unavailable(format!("{op}: timed out waiting for a database connection"))
         }
-        sqlx::Error::PoolClosed => {
-            StoreError::Unavailable(format!("{op}: the connection pool is closed"))
-        }
-        sqlx::Error::WorkerCrashed => {
-            StoreError::Unavailable(format!("{op}: the database worker stopped"))
-        }
+        sqlx::Error::PoolClosed => StoreError::Unavailable(format!("{op}: the connection pool is closed")),
+        sqlx::Error::WorkerCrashed => StoreError::Unavailable(format!("{op}: the database worker stopped")),
         sqlx::Error::Protocol(m) => StoreError::Unavailable(format!("{op}: protocol error: {m}")),
-        sqlx::Error::Configuration(e) => {
-            StoreError::Unavailable(format!("{op}: configuration: {e}"))
-        }
-        sqlx::Error::ColumnDecode { index, source } => {
-            StoreError::Corrupt(format!("{op}: column {index}: {source}"))
-        }
+        sqlx::Error::Configuration(e) => StoreError::Unavailable(format!("{op}: configuration: {e}")),
+        sqlx::Error::ColumnDecode { index, source } => StoreError::Corrupt(format!("{op}: column {index}: {source}")),
         sqlx::Error::Decode(e) => StoreError::Corrupt(format!("{op}: {e}")),
         other => StoreError::Query(format!("{op}: {other}")),
     }
@@ -63,9 +55,7 @@ pub(crate) fn map(e: sqlx::Error, op: &'static str) -> StoreError {
 
 /// SQLite: `UNIQUE constraint failed: users.username_key` → the column list.
 fn unique_columns(message: &str) -> Option<String> {
-    message
-        .strip_prefix("UNIQUE constraint failed: ")
-        .map(str::to_string)
+    message.strip_prefix("UNIQUE constraint failed: ").map(str::to_string)
 }
 
 /// SQLITE_BUSY / SQLITE_LOCKED and their extended codes.
@@ -81,8 +71,5 @@ pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
 /// SQLite busy (the busy timeout ran out) and PostgreSQL's connection (08…),
 /// resource (53…) and operator-intervention (57…) classes.
 fn is_unavailable_code(code: &str) -> bool {
-    is_sqlite_busy_code(code)
-        || code.starts_with("08")
-        || code.starts_with("53")
-        || code.starts_with("57")
+    is_sqlite_busy_code(code) || code.starts_with("08") || code.starts_with("53") || code.starts_with("57")
 }

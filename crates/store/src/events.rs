@@ -54,11 +54,7 @@ pub(crate) async fn append(
 /// Deletes the longest prefix of the chain (by seq) whose events are all older
 /// than `before`, and makes its last link the anchor. An old event behind a
 /// newer one stays, so the remaining chain is always contiguous.
-pub(crate) async fn prune(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    before: Timestamp,
-) -> Result<u64, StoreError> {
+pub(crate) async fn prune(conn: &mut AnyConnection, backend: Backend, before: Timestamp) -> Result<u64, StoreError> {
     // Take the head lock first, as appenders do (PostgreSQL).
     read::chain_head(&mut *conn, backend == Backend::Postgres).await?;
     let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM events WHERE at >= $1")
@@ -96,11 +92,7 @@ pub(crate) async fn list<'c, E>(e: E, filter: &EventFilter) -> Result<Vec<Event>
 where
     E: Executor<'c, Database = Any>,
 {
-    let mut sql = String::from(concat!(
-        "SELECT ",
-        event_columns!(),
-        " FROM events WHERE 1 = 1"
-    ));
+    let mut sql = String::from(concat!("SELECT ", event_columns!(), " FROM events WHERE 1 = 1"));
     let mut n = 0;
     let mut next = || {
         n += 1;
@@ -135,11 +127,7 @@ where
     } else {
         filter.limit
     };
-    let rows = q
-        .bind(i64::from(limit))
-        .fetch_all(e)
-        .await
-        .ctx("list events")?;
+    let rows = q.bind(i64::from(limit)).fetch_all(e).await.ctx("list events")?;
     rows::all(rows, rows::event)
 }
 

@@ -17,10 +17,7 @@
 //! let store = gatehouse_store::SqlStore::open("sqlite:///var/lib/gatehouse/gatehouse.db").await?;
 //! # Ok(()) }
 //! ```
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod error;
 mod events;
@@ -35,8 +32,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gatehouse_core::store::{StoreInfo, StoreResult};
 use gatehouse_core::{
-    ApiToken, Application, Binding, ChainHead, Event, EventFilter, Group, Membership, RecoveryKey,
-    Store, StoreError, User, WriteTx,
+    ApiToken, Application, Binding, ChainHead, Event, EventFilter, FlowRecord, Group, Membership, RecoveryKey, Session,
+    Store, StoreError, ThrottleRecord, Timestamp, User, WriteTx,
 };
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
@@ -79,14 +76,12 @@ impl SqlStore {
         }
         if target.in_memory {
             // The database lives as long as one connection to it does.
-            pool = pool
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
+            pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
         }
-        let pool = pool.connect(&target.sqlx_url).await.map_err(|e| {
-            StoreError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url)))
-        })?;
+        let pool = pool
+            .connect(&target.sqlx_url)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url))))?;
         Ok(SqlStore { pool, backend })
     }
 
@@ -127,9 +122,7 @@ async fn sqlite_session(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     sqlx::raw_sql("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
         .execute(&mut *conn)
         .await?;
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut *conn)
-        .await?;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut *conn).await?;
     if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
         // Switching to WAL needs an exclusive lock the busy timeout does not wait
         // for; it is a property of the file, so only the first connection to a
@@ -149,9 +142,7 @@ async fn sqlite_session(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
             }
         }
     }
-    sqlx::raw_sql("PRAGMA synchronous = NORMAL")
-        .execute(&mut *conn)
-        .await?;
+    sqlx::raw_sql("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -167,10 +158,7 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::raw_sql("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .ctx("ping")?;
+        sqlx::raw_sql("SELECT 1").execute(&self.pool).await.ctx("ping")?;
         Ok(())
     }
 
@@ -190,11 +178,11 @@ impl Store for SqlStore {
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        read::user_by_name(&self.pool, username).await
+        read::user_by_name(&self.pool, username, false).await
     }
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        read::user_by_id(&self.pool, id).await
+        read::user_by_id(&self.pool, id, false).await
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
@@ -202,7 +190,7 @@ impl Store for SqlStore {
     }
 
     async fn group_by_name(&self, name: &str) -> StoreResult<Option<Group>> {
-        read::group_by_name(&self.pool, name).await
+        read::group_by_name(&self.pool, name, false).await
     }
 
     async fn groups(&self) -> StoreResult<Vec<Group>> {
@@ -214,7 +202,7 @@ impl Store for SqlStore {
     }
 
     async fn application_by_slug(&self, slug: &str) -> StoreResult<Option<Application>> {
-        read::application_by_slug(&self.pool, slug).await
+        read::application_by_slug(&self.pool, slug, false).await
     }
 
     async fn applications(&self) -> StoreResult<Vec<Application>> {
@@ -248,6 +236,34 @@ impl Store for SqlStore {
     async fn is_bootstrapped(&self) -> StoreResult<bool> {
         read::is_bootstrapped(&self.pool).await
     }
+
+    async fn recovery_key_by_hash(&self, token_hash: &str) -> StoreResult<Option<RecoveryKey>> {
+        read::recovery_key_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        read::session_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn sessions(&self, user_id: Option<Uuid>) -> StoreResult<Vec<Session>> {
+        read::sessions(&self.pool, user_id).await
+    }
+
+    async fn touch_session(&self, id: Uuid, at: Timestamp) -> StoreResult<()> {
+        write::touch_session(&self.pool, id, at).await
+    }
+
+    async fn flow_by_hash(&self, token_hash: &str) -> StoreResult<Option<FlowRecord>> {
+        read::flow_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn throttle_records(&self, keys: &[String]) -> StoreResult<Vec<ThrottleRecord>> {
+        read::throttle_records(&self.pool, keys).await
+    }
+
+    async fn ended_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>> {
+        read::ended_locks(&self.pool, now).await
+    }
 }
 
 #[cfg(test)]
@@ -261,42 +277,19 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/new/../gh.db", dir.display());
         std::fs::create_dir_all(dir.join("new")).unwrap();
-        let store = SqlStore::connect(&url, ConnectOptions::default())
-            .await
-            .unwrap();
+        let store = SqlStore::connect(&url, ConnectOptions::default()).await.unwrap();
         let mut conns = Vec::new();
         for _ in 0..store.backend().default_pool_size() {
             conns.push(store.pool.acquire().await.unwrap());
         }
         for conn in &mut conns {
             let pragma = |name: &'static str| sqlx::query_scalar::<_, String>(name);
-            let mode = pragma("PRAGMA journal_mode")
-                .fetch_one(&mut **conn)
-                .await
-                .unwrap();
+            let mode = pragma("PRAGMA journal_mode").fetch_one(&mut **conn).await.unwrap();
             assert_eq!(mode, "wal");
             let int = |name: &'static str| sqlx::query_scalar::<_, i64>(name);
-            assert_eq!(
-                int("PRAGMA synchronous")
-                    .fetch_one(&mut **conn)
-                    .await
-                    .unwrap(),
-                1
-            );
-            assert_eq!(
-                int("PRAGMA foreign_keys")
-                    .fetch_one(&mut **conn)
-                    .await
-                    .unwrap(),
-                1
-            );
-            assert_eq!(
-                int("PRAGMA busy_timeout")
-                    .fetch_one(&mut **conn)
-                    .await
-                    .unwrap(),
-                5000
-            );
+            assert_eq!(int("PRAGMA synchronous").fetch_one(&mut **conn).await.unwrap(), 1);
+            assert_eq!(int("PRAGMA foreign_keys").fetch_one(&mut **conn).await.unwrap(), 1);
+            assert_eq!(int("PRAGMA busy_timeout").fetch_one(&mut **conn).await.unwrap(), 5000);
         }
         drop(conns);
         store.close().await;

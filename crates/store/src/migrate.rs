@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 1;
+pub const KNOWN_SCHEMA_VERSION: i64 = 2;
 
 struct Migration {
     version: i64,
@@ -34,12 +34,20 @@ impl Migration {
     }
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "directory",
-    sqlite: include_str!("../migrations/sqlite/0001_directory.sql"),
-    postgres: include_str!("../migrations/postgres/0001_directory.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "directory",
+        sqlite: include_str!("../migrations/sqlite/0001_directory.sql"),
+        postgres: include_str!("../migrations/postgres/0001_directory.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sqlite: include_str!("../migrations/sqlite/0002_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0002_sessions.sql"),
+    },
+];
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == KNOWN_SCHEMA_VERSION);
 
@@ -63,9 +71,7 @@ impl MigrationReport {
 /// The version recorded in the database; 0 when it has never been migrated.
 pub(crate) async fn version(conn: &mut AnyConnection, backend: Backend) -> Result<i64, StoreError> {
     let exists_sql = match backend {
-        Backend::Sqlite => {
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-        }
+        Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
         Backend::Postgres => {
             "SELECT COUNT(*) FROM pg_catalog.pg_tables \
              WHERE schemaname = current_schema() AND tablename = 'schema_migrations'"
@@ -163,11 +169,7 @@ async fn run_sqlite(pool: &AnyPool) -> Result<MigrationReport, StoreError> {
 }
 
 /// Applies one migration inside the caller's transaction.
-async fn apply(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    m: &Migration,
-) -> Result<(), StoreError> {
+async fn apply(conn: &mut AnyConnection, backend: Backend, m: &Migration) -> Result<(), StoreError> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (\
          version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
@@ -175,15 +177,12 @@ async fn apply(
     .execute(&mut *conn)
     .await
     .ctx("create schema_migrations")?;
-    sqlx::raw_sql(m.sql(backend))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| match crate::error::map(e, "apply migration") {
-            StoreError::Query(msg) => {
-                StoreError::Query(format!("migration {} ({}): {msg}", m.version, m.name))
-            }
+    sqlx::raw_sql(m.sql(backend)).execute(&mut *conn).await.map_err(|e| {
+        match crate::error::map(e, "apply migration") {
+            StoreError::Query(msg) => StoreError::Query(format!("migration {} ({}): {msg}", m.version, m.name)),
             other => other,
-        })?;
+        }
+    })?;
     sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
         .bind(m.version)
         .bind(m.name)
@@ -191,10 +190,6 @@ async fn apply(
         .execute(&mut *conn)
         .await
         .ctx("record migration")?;
-    tracing::info!(
-        version = m.version,
-        name = m.name,
-        "applied database migration"
-    );
+    tracing::info!(version = m.version, name = m.name, "applied database migration");
     Ok(())
 }

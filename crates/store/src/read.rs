@@ -1,27 +1,36 @@
 //! Reads, each written once and run either on the pool (`&pool`) or inside a
-//! write transaction (`&mut *tx`).
+//! write transaction (`&mut *tx`). Single-row reads take `lock`: inside a write
+//! transaction on PostgreSQL they lock the row (`FOR UPDATE`), so a
+//! read-modify-write cannot lose a concurrent change. SQLite's write
+//! transactions are serialised already.
 
 use gatehouse_core::names::name_key;
 use gatehouse_core::{
-    ApiToken, Application, Binding, ChainHead, Group, Membership, RecoveryKey, StoreError, User,
+    ApiToken, Application, Binding, ChainHead, FlowRecord, Group, Membership, RecoveryKey, Session, StoreError,
+    ThrottleRecord, Timestamp, User,
 };
-use sqlx::{Any, Executor};
+use sqlx::{Any, AssertSqlSafe, Executor};
 use uuid::Uuid;
 
 use crate::error::Ctx;
 use crate::rows::{
-    self, api_token_columns, application_columns, group_columns, recovery_key_columns, user_columns,
+    self, api_token_columns, application_columns, flow_columns, group_columns, recovery_key_columns, session_columns,
+    throttle_columns, user_columns,
 };
 
-pub(crate) async fn user_by_name<'c, E>(e: E, username: &str) -> Result<Option<User>, StoreError>
+pub(crate) async fn user_by_name<'c, E>(e: E, username: &str, lock: bool) -> Result<Option<User>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE username_key = $1"
-    ))
+    sqlx::query(if lock {
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username_key = $1 FOR UPDATE"
+        )
+    } else {
+        concat!("SELECT ", user_columns!(), " FROM users WHERE username_key = $1")
+    })
     .bind(name_key(username))
     .fetch_optional(e)
     .await
@@ -31,15 +40,15 @@ where
     .transpose()
 }
 
-pub(crate) async fn user_by_id<'c, E>(e: E, id: Uuid) -> Result<Option<User>, StoreError>
+pub(crate) async fn user_by_id<'c, E>(e: E, id: Uuid, lock: bool) -> Result<Option<User>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users WHERE id = $1"
-    ))
+    sqlx::query(if lock {
+        concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1 FOR UPDATE")
+    } else {
+        concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1")
+    })
     .bind(id.to_string())
     .fetch_optional(e)
     .await
@@ -53,26 +62,26 @@ pub(crate) async fn users<'c, E>(e: E) -> Result<Vec<User>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        user_columns!(),
-        " FROM users ORDER BY username_key"
-    ))
-    .fetch_all(e)
-    .await
-    .ctx("list users")?;
+    let rows = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users ORDER BY username_key"))
+        .fetch_all(e)
+        .await
+        .ctx("list users")?;
     rows::all(rows, rows::user)
 }
 
-pub(crate) async fn group_by_name<'c, E>(e: E, name: &str) -> Result<Option<Group>, StoreError>
+pub(crate) async fn group_by_name<'c, E>(e: E, name: &str, lock: bool) -> Result<Option<Group>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(concat!(
-        "SELECT ",
-        group_columns!(),
-        " FROM groups WHERE name_key = $1"
-    ))
+    sqlx::query(if lock {
+        concat!(
+            "SELECT ",
+            group_columns!(),
+            " FROM groups WHERE name_key = $1 FOR UPDATE"
+        )
+    } else {
+        concat!("SELECT ", group_columns!(), " FROM groups WHERE name_key = $1")
+    })
     .bind(name_key(name))
     .fetch_optional(e)
     .await
@@ -86,14 +95,10 @@ pub(crate) async fn groups<'c, E>(e: E) -> Result<Vec<Group>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        group_columns!(),
-        " FROM groups ORDER BY name_key"
-    ))
-    .fetch_all(e)
-    .await
-    .ctx("list groups")?;
+    let rows = sqlx::query(concat!("SELECT ", group_columns!(), " FROM groups ORDER BY name_key"))
+        .fetch_all(e)
+        .await
+        .ctx("list groups")?;
     rows::all(rows, rows::group)
 }
 
@@ -108,18 +113,19 @@ where
     rows::all(rows, rows::membership)
 }
 
-pub(crate) async fn application_by_slug<'c, E>(
-    e: E,
-    slug: &str,
-) -> Result<Option<Application>, StoreError>
+pub(crate) async fn application_by_slug<'c, E>(e: E, slug: &str, lock: bool) -> Result<Option<Application>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(concat!(
-        "SELECT ",
-        application_columns!(),
-        " FROM applications WHERE slug = $1"
-    ))
+    sqlx::query(if lock {
+        concat!(
+            "SELECT ",
+            application_columns!(),
+            " FROM applications WHERE slug = $1 FOR UPDATE"
+        )
+    } else {
+        concat!("SELECT ", application_columns!(), " FROM applications WHERE slug = $1")
+    })
     .bind(slug.to_string())
     .fetch_optional(e)
     .await
@@ -148,12 +154,10 @@ pub(crate) async fn bindings<'c, E>(e: E) -> Result<Vec<Binding>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    let rows = sqlx::query(
-        "SELECT application_id, group_id FROM bindings ORDER BY application_id, group_id",
-    )
-    .fetch_all(e)
-    .await
-    .ctx("list bindings")?;
+    let rows = sqlx::query("SELECT application_id, group_id FROM bindings ORDER BY application_id, group_id")
+        .fetch_all(e)
+        .await
+        .ctx("list bindings")?;
     rows::all(rows, rows::binding)
 }
 
@@ -172,6 +176,24 @@ where
     rows::all(rows, rows::recovery_key)
 }
 
+pub(crate) async fn recovery_key_by_hash<'c, E>(e: E, token_hash: &str) -> Result<Option<RecoveryKey>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        recovery_key_columns!(),
+        " FROM recovery_keys WHERE token_hash = $1"
+    ))
+    .bind(token_hash.to_string())
+    .fetch_optional(e)
+    .await
+    .ctx("read recovery key")?
+    .as_ref()
+    .map(rows::recovery_key)
+    .transpose()
+}
+
 pub(crate) async fn api_tokens<'c, E>(e: E) -> Result<Vec<ApiToken>, StoreError>
 where
     E: Executor<'c, Database = Any>,
@@ -185,6 +207,114 @@ where
     .await
     .ctx("list API tokens")?;
     rows::all(rows, rows::api_token)
+}
+
+/// On the path of every authenticated request: one lookup by the unique index.
+pub(crate) async fn session_by_hash<'c, E>(e: E, token_hash: &str) -> Result<Option<Session>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM sessions WHERE token_hash = $1"
+    ))
+    .bind(token_hash.to_string())
+    .fetch_optional(e)
+    .await
+    .ctx("read session")?
+    .as_ref()
+    .map(rows::session)
+    .transpose()
+}
+
+/// All sessions, or one user's; newest first.
+pub(crate) async fn sessions<'c, E>(e: E, user_id: Option<Uuid>) -> Result<Vec<Session>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = match user_id {
+        Some(id) => {
+            sqlx::query(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"
+            ))
+            .bind(id.to_string())
+            .fetch_all(e)
+            .await
+        }
+        None => {
+            sqlx::query(concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM sessions ORDER BY created_at DESC, id"
+            ))
+            .fetch_all(e)
+            .await
+        }
+    }
+    .ctx("list sessions")?;
+    rows::all(rows, rows::session)
+}
+
+pub(crate) async fn flow_by_hash<'c, E>(e: E, token_hash: &str) -> Result<Option<FlowRecord>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!("SELECT ", flow_columns!(), " FROM flows WHERE token_hash = $1"))
+        .bind(token_hash.to_string())
+        .fetch_optional(e)
+        .await
+        .ctx("read flow")?
+        .as_ref()
+        .map(rows::flow)
+        .transpose()
+}
+
+/// The records with these keys (those that exist), by key. The `IN` list is
+/// assembled from fixed fragments and numbered placeholders only; every key is
+/// bound. (sqlx's `QueryBuilder` cannot be used: over `Any` it writes `?`
+/// placeholders, which PostgreSQL rejects.)
+pub(crate) async fn throttle_records<'c, E>(e: E, keys: &[String]) -> Result<Vec<ThrottleRecord>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=keys.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            throttle_columns!(),
+            " FROM login_throttle WHERE key IN ({}) ORDER BY key"
+        ),
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for key in keys {
+        q = q.bind(key.clone());
+    }
+    let rows = q.fetch_all(e).await.ctx("read sign-in throttle")?;
+    rows::all(rows, rows::throttle)
+}
+
+/// Records whose lock ended at or before `now`.
+pub(crate) async fn ended_locks<'c, E>(e: E, now: Timestamp) -> Result<Vec<ThrottleRecord>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        throttle_columns!(),
+        " FROM login_throttle WHERE locked_until IS NOT NULL AND locked_until <= $1 ORDER BY key"
+    ))
+    .bind(now.millis())
+    .fetch_all(e)
+    .await
+    .ctx("list ended sign-in locks")?;
+    rows::all(rows, rows::throttle)
 }
 
 pub(crate) async fn is_bootstrapped<'c, E>(e: E) -> Result<bool, StoreError>

@@ -5,8 +5,8 @@
 //! does not parse back is reported as [`StoreError::Corrupt`].
 
 use gatehouse_core::{
-    ApiToken, Application, Binding, ChainHead, Event, Group, Membership, ProviderKind, RecoveryKey,
-    StoreError, Timestamp, User,
+    ApiToken, Application, Binding, ChainHead, Event, FlowRecord, Group, Membership, ProviderKind, RecoveryKey,
+    Session, StoreError, ThrottleRecord, Timestamp, User,
 };
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -45,9 +45,24 @@ macro_rules! event_columns {
         "seq, id, at, action, actor, username, client_ip, context, prev_hash, hash"
     };
 }
+macro_rules! session_columns {
+    () => {
+        "id, user_id, token_hash, csrf_token, created_at, last_seen, expires_at, client_ip, user_agent, amr"
+    };
+}
+macro_rules! flow_columns {
+    () => {
+        "id, token_hash, state, created_at, expires_at"
+    };
+}
+macro_rules! throttle_columns {
+    () => {
+        "key, failures, window_start, last_failure, locked_until"
+    };
+}
 pub(crate) use {
-    api_token_columns, application_columns, event_columns, group_columns, recovery_key_columns,
-    user_columns,
+    api_token_columns, application_columns, event_columns, flow_columns, group_columns, recovery_key_columns,
+    session_columns, throttle_columns, user_columns,
 };
 
 fn get<'r, T: Decode<'r, Any> + Type<Any>>(row: &'r AnyRow, col: &str) -> Result<T, StoreError> {
@@ -62,16 +77,13 @@ fn uuid(row: &AnyRow, col: &str) -> Result<Uuid, StoreError> {
 
 fn opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>, StoreError> {
     let text: Option<String> = get(row, col)?;
-    text.map(|t| {
-        Uuid::parse_str(&t).map_err(|_| StoreError::Corrupt(format!("column {col} is not a UUID")))
-    })
-    .transpose()
+    text.map(|t| Uuid::parse_str(&t).map_err(|_| StoreError::Corrupt(format!("column {col} is not a UUID"))))
+        .transpose()
 }
 
 fn json(row: &AnyRow, col: &str) -> Result<Value, StoreError> {
     let text: String = get(row, col)?;
-    serde_json::from_str(&text)
-        .map_err(|_| StoreError::Corrupt(format!("column {col} is not valid JSON")))
+    serde_json::from_str(&text).map_err(|_| StoreError::Corrupt(format!("column {col} is not valid JSON")))
 }
 
 fn flag(row: &AnyRow, col: &str) -> Result<bool, StoreError> {
@@ -89,6 +101,16 @@ fn opt_ts(row: &AnyRow, col: &str) -> Result<Option<Timestamp>, StoreError> {
 /// JSON as stored.
 pub(crate) fn json_text(v: &Value) -> String {
     v.to_string()
+}
+
+/// A list of strings as stored: a JSON array.
+pub(crate) fn json_list_text(list: &[String]) -> String {
+    Value::from(list.to_vec()).to_string()
+}
+
+fn json_list(row: &AnyRow, col: &str) -> Result<Vec<String>, StoreError> {
+    let text: String = get(row, col)?;
+    serde_json::from_str(&text).map_err(|_| StoreError::Corrupt(format!("column {col} is not a JSON list of strings")))
 }
 
 /// Booleans as stored.
@@ -132,11 +154,10 @@ pub(crate) fn membership(row: &AnyRow) -> Result<Membership, StoreError> {
 pub(crate) fn application(row: &AnyRow) -> Result<Application, StoreError> {
     let provider: Option<String> = get(row, "provider")?;
     let provider = match provider {
-        Some(p) => Some(ProviderKind::parse(&p).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "unknown provider kind '{p}' in applications.provider"
-            ))
-        })?),
+        Some(p) => Some(
+            ProviderKind::parse(&p)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown provider kind '{p}' in applications.provider")))?,
+        ),
         None => None,
     };
     Ok(Application {
@@ -179,6 +200,41 @@ pub(crate) fn api_token(row: &AnyRow) -> Result<ApiToken, StoreError> {
     })
 }
 
+pub(crate) fn session(row: &AnyRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        id: uuid(row, "id")?,
+        user_id: uuid(row, "user_id")?,
+        token_hash: get(row, "token_hash")?,
+        csrf_token: get(row, "csrf_token")?,
+        created_at: ts(row, "created_at")?,
+        last_seen: ts(row, "last_seen")?,
+        expires_at: ts(row, "expires_at")?,
+        client_ip: get(row, "client_ip")?,
+        user_agent: get(row, "user_agent")?,
+        amr: json_list(row, "amr")?,
+    })
+}
+
+pub(crate) fn flow(row: &AnyRow) -> Result<FlowRecord, StoreError> {
+    Ok(FlowRecord {
+        id: uuid(row, "id")?,
+        token_hash: get(row, "token_hash")?,
+        state: json(row, "state")?,
+        created_at: ts(row, "created_at")?,
+        expires_at: ts(row, "expires_at")?,
+    })
+}
+
+pub(crate) fn throttle(row: &AnyRow) -> Result<ThrottleRecord, StoreError> {
+    Ok(ThrottleRecord {
+        key: get(row, "key")?,
+        failures: get(row, "failures")?,
+        window_start: ts(row, "window_start")?,
+        last_failure: ts(row, "last_failure")?,
+        locked_until: opt_ts(row, "locked_until")?,
+    })
+}
+
 pub(crate) fn event(row: &AnyRow) -> Result<Event, StoreError> {
     Ok(Event {
         seq: get(row, "seq")?,
@@ -209,9 +265,6 @@ pub(crate) fn seq_and_hash(row: &AnyRow) -> Result<(i64, String), StoreError> {
 }
 
 /// Converts every row, stopping at the first that does not.
-pub(crate) fn all<T>(
-    rows: Vec<AnyRow>,
-    convert: fn(&AnyRow) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
+pub(crate) fn all<T>(rows: Vec<AnyRow>, convert: fn(&AnyRow) -> Result<T, StoreError>) -> Result<Vec<T>, StoreError> {
     rows.iter().map(convert).collect()
 }

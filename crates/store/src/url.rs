@@ -95,10 +95,7 @@ fn sqlite_target(rest: &str) -> Target {
     if path == ":memory:" || path.is_empty() || mode_memory {
         return Target {
             backend: Backend::Sqlite,
-            sqlx_url: format!(
-                "sqlite:file:gatehouse-memory-{}?mode=memory",
-                Uuid::new_v4().simple()
-            ),
+            sqlx_url: format!("sqlite:file:gatehouse-memory-{}?mode=memory", Uuid::new_v4().simple()),
             in_memory: true,
         };
     }
@@ -163,10 +160,7 @@ mod tests {
         let t = parse("postgres://u:pw@db:5432/gh").unwrap();
         assert_eq!(t.backend, Backend::Postgres);
         assert_eq!(t.sqlx_url, "postgres://u:pw@db:5432/gh");
-        assert_eq!(
-            parse("postgresql://db/gh").unwrap().backend,
-            Backend::Postgres
-        );
+        assert_eq!(parse("postgresql://db/gh").unwrap().backend, Backend::Postgres);
         let e = parse("mysql://root:secret@db/gh").unwrap_err().to_string();
         assert!(e.contains("unsupported database URL scheme 'mysql'"), "{e}");
         assert!(!e.contains("secret"));
@@ -180,10 +174,7 @@ mod tests {
             "postgres://***@db:5432/gh?sslmode=require"
         );
         assert_eq!(redact_url("postgres://db/gh"), "postgres://db/gh");
-        assert_eq!(
-            redact_url("postgres://u:p@ss@db/gh"),
-            "postgres://***@db/gh"
-        );
+        assert_eq!(redact_url("postgres://u:p@ss@db/gh"), "postgres://***@db/gh");
         assert_eq!(redact_url("sqlite:///x.db"), "sqlite:///x.db");
     }
 }

@@ -5,21 +5,28 @@ use async_trait::async_trait;
 use gatehouse_core::names::name_key;
 use gatehouse_core::store::StoreResult;
 use gatehouse_core::{
-    ApiToken, Application, Binding, Event, Group, Membership, NewEvent, RecoveryKey, StoreError,
-    Timestamp, User, WriteTx,
+    ApiToken, Application, Binding, Event, FlowRecord, Group, Membership, NewEvent, RecoveryKey, Session, StoreError,
+    ThrottleRecord, Timestamp, User, WriteTx,
 };
 use sqlx::any::AnyQueryResult;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Executor, Transaction};
 use uuid::Uuid;
 
 use crate::error::Ctx;
-use crate::rows::{self, recovery_key_columns};
+use crate::rows::{self, flow_columns, recovery_key_columns, session_columns, throttle_columns};
 use crate::url::Backend;
 use crate::{events, read};
 
 pub(crate) struct SqlWriteTx {
     pub(crate) tx: Transaction<'static, Any>,
     pub(crate) backend: Backend,
+}
+
+impl SqlWriteTx {
+    /// Whether single-row reads should lock (see `read`).
+    fn locks_rows(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
 }
 
 /// An update that must hit its row: none means it was deleted meanwhile.
@@ -35,18 +42,36 @@ fn millis(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::millis)
 }
 
+/// Records activity on a session: the one write outside a [`WriteTx`] (not
+/// audited). `last_seen` only moves forward, so a late, older touch loses.
+pub(crate) async fn touch_session<'c, E>(e: E, id: Uuid, at: Timestamp) -> StoreResult<()>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query("UPDATE sessions SET last_seen = $2 WHERE id = $1 AND last_seen < $2")
+        .bind(id.to_string())
+        .bind(at.millis())
+        .execute(e)
+        .await
+        .ctx("touch session")?;
+    Ok(())
+}
+
 #[async_trait]
 impl WriteTx for SqlWriteTx {
     async fn user_by_name(&mut self, username: &str) -> StoreResult<Option<User>> {
-        read::user_by_name(&mut *self.tx, username).await
+        let lock = self.locks_rows();
+        read::user_by_name(&mut *self.tx, username, lock).await
     }
 
     async fn user_by_id(&mut self, id: Uuid) -> StoreResult<Option<User>> {
-        read::user_by_id(&mut *self.tx, id).await
+        let lock = self.locks_rows();
+        read::user_by_id(&mut *self.tx, id, lock).await
     }
 
     async fn group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>> {
-        read::group_by_name(&mut *self.tx, name).await
+        let lock = self.locks_rows();
+        read::group_by_name(&mut *self.tx, name, lock).await
     }
 
     async fn groups(&mut self) -> StoreResult<Vec<Group>> {
@@ -54,7 +79,8 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn application_by_slug(&mut self, slug: &str) -> StoreResult<Option<Application>> {
-        read::application_by_slug(&mut *self.tx, slug).await
+        let lock = self.locks_rows();
+        read::application_by_slug(&mut *self.tx, slug, lock).await
     }
 
     async fn insert_user(&mut self, user: &User) -> StoreResult<()> {
@@ -156,14 +182,12 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn add_membership(&mut self, m: Membership) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "INSERT INTO memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(m.user_id.to_string())
-        .bind(m.group_id.to_string())
-        .execute(&mut *self.tx)
-        .await
-        .ctx("add group member")?;
+        let r = sqlx::query("INSERT INTO memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(m.user_id.to_string())
+            .bind(m.group_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("add group member")?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -220,14 +244,12 @@ impl WriteTx for SqlWriteTx {
     }
 
     async fn add_binding(&mut self, b: Binding) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "INSERT INTO bindings (application_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(b.application_id.to_string())
-        .bind(b.group_id.to_string())
-        .execute(&mut *self.tx)
-        .await
-        .ctx("bind application")?;
+        let r = sqlx::query("INSERT INTO bindings (application_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(b.application_id.to_string())
+            .bind(b.group_id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("bind application")?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -259,11 +281,7 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn consume_recovery_key(
-        &mut self,
-        token_hash: &str,
-        now: Timestamp,
-    ) -> StoreResult<Option<RecoveryKey>> {
+    async fn consume_recovery_key(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<RecoveryKey>> {
         // One statement: of two concurrent consumers the second finds used_at set.
         sqlx::query(concat!(
             "UPDATE recovery_keys SET used_at = $1 \
@@ -301,13 +319,11 @@ impl WriteTx for SqlWriteTx {
     async fn claim_bootstrap(&mut self, now: Timestamp) -> StoreResult<bool> {
         // PostgreSQL: a concurrent claimer blocks on the key until the first
         // commits, then inserts nothing. SQLite: write transactions are serial.
-        let r = sqlx::query(
-            "INSERT INTO bootstrap (id, done_at) VALUES (1, $1) ON CONFLICT DO NOTHING",
-        )
-        .bind(now.millis())
-        .execute(&mut *self.tx)
-        .await
-        .ctx("claim bootstrap")?;
+        let r = sqlx::query("INSERT INTO bootstrap (id, done_at) VALUES (1, $1) ON CONFLICT DO NOTHING")
+            .bind(now.millis())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("claim bootstrap")?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -317,6 +333,150 @@ impl WriteTx for SqlWriteTx {
 
     async fn prune_events(&mut self, before: Timestamp) -> StoreResult<u64> {
         events::prune(&mut self.tx, self.backend, before).await
+    }
+
+    async fn insert_session(&mut self, session: &Session) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(session.id.to_string())
+        .bind(session.user_id.to_string())
+        .bind(session.token_hash.clone())
+        .bind(session.csrf_token.clone())
+        .bind(session.created_at.millis())
+        .bind(session.last_seen.millis())
+        .bind(session.expires_at.millis())
+        .bind(session.client_ip.clone())
+        .bind(session.user_agent.clone())
+        .bind(rows::json_list_text(&session.amr))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("create session")?;
+        Ok(())
+    }
+
+    async fn delete_session(&mut self, id: Uuid) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("end session")?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn delete_user_sessions(&mut self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64> {
+        let r = match keep {
+            Some(keep) => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+                    .bind(user_id.to_string())
+                    .bind(keep.to_string())
+                    .execute(&mut *self.tx)
+                    .await
+            }
+            None => {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id.to_string())
+                    .execute(&mut *self.tx)
+                    .await
+            }
+        }
+        .ctx("end user sessions")?;
+        Ok(r.rows_affected())
+    }
+
+    async fn insert_flow(&mut self, flow: &FlowRecord) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO flows (",
+            flow_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(flow.id.to_string())
+        .bind(flow.token_hash.clone())
+        .bind(rows::json_text(&flow.state))
+        .bind(flow.created_at.millis())
+        .bind(flow.expires_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .ctx("create flow")?;
+        Ok(())
+    }
+
+    async fn update_flow(&mut self, flow: &FlowRecord) -> StoreResult<()> {
+        let r = sqlx::query("UPDATE flows SET token_hash = $2, state = $3, expires_at = $4 WHERE id = $1")
+            .bind(flow.id.to_string())
+            .bind(flow.token_hash.clone())
+            .bind(rows::json_text(&flow.state))
+            .bind(flow.expires_at.millis())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("update flow")?;
+        one_row(r, "flow")
+    }
+
+    async fn delete_flow(&mut self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("DELETE FROM flows WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("end flow")?;
+        Ok(())
+    }
+
+    async fn put_throttle(&mut self, record: &ThrottleRecord) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO login_throttle (",
+            throttle_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
+             window_start = excluded.window_start, last_failure = excluded.last_failure, \
+             locked_until = excluded.locked_until"
+        ))
+        .bind(record.key.clone())
+        .bind(record.failures)
+        .bind(record.window_start.millis())
+        .bind(record.last_failure.millis())
+        .bind(millis(record.locked_until))
+        .execute(&mut *self.tx)
+        .await
+        .ctx("record sign-in failure")?;
+        Ok(())
+    }
+
+    async fn delete_throttle(&mut self, key: &str) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+            .bind(key.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("clear sign-in throttle")?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn delete_expired(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<(u64, u64)> {
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen <= $2")
+            .bind(now.millis())
+            .bind(idle_before.millis())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("delete expired sessions")?
+            .rows_affected();
+        let flows = sqlx::query("DELETE FROM flows WHERE expires_at <= $1")
+            .bind(now.millis())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("delete expired flows")?
+            .rows_affected();
+        Ok((sessions, flows))
+    }
+
+    async fn delete_stale_throttles(&mut self, before: Timestamp) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM login_throttle WHERE window_start < $1 AND locked_until IS NULL")
+            .bind(before.millis())
+            .execute(&mut *self.tx)
+            .await
+            .ctx("delete stale sign-in throttles")?;
+        Ok(r.rows_affected())
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -17,10 +17,14 @@ use std::time::Duration;
 use gatehouse_core::bootstrap::{BootstrapOutcome, BootstrapSettings};
 use gatehouse_core::directory::{ADMIN_GROUP, NewUser, RECOVERY_ADMIN};
 use gatehouse_core::events::{ChainReport, GENESIS_HASH, action};
+use gatehouse_core::flow::{FLOW_LIFETIME_SECS, FlowKind, Stage};
+use gatehouse_core::login::PasswordCheck;
 use gatehouse_core::password_policy::PasswordPolicy;
+use gatehouse_core::session::ClientInfo;
+use gatehouse_core::throttle::{Limits, ThrottlePolicy};
 use gatehouse_core::{
-    Actor, Application, Audit, ChainHead, Directory, Error, Event, EventFilter, FixedClock,
-    NewEvent, ProviderKind, Store, StoreError, Timestamp,
+    Actor, Application, Audit, ChainHead, Directory, Error, Event, EventFilter, FixedClock, FlowRecord, NewEvent,
+    ProviderKind, Session, Store, StoreError, ThrottleRecord, Timestamp, User,
 };
 use gatehouse_crypto::{HashParams, PasswordHasher, PasswordVerdict, sha256_hex};
 use gatehouse_store::{ConnectOptions, KNOWN_SCHEMA_VERSION, MigrationReport, SqlStore};
@@ -68,19 +72,15 @@ impl Drop for Cleanup {
                 // runtime, since Drop cannot await.
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 let _ = std::thread::spawn(move || {
-                    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                    else {
+                    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                         return;
                     };
                     rt.block_on(async move {
                         if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin_url).await {
-                            let _ = sqlx::raw_sql(AssertSqlSafe(format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            )))
-                            .execute(&mut conn)
-                            .await;
+                            let _ =
+                                sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                                    .execute(&mut conn)
+                                    .await;
                             let _ = conn.close().await;
                         }
                     });
@@ -98,9 +98,7 @@ impl TestDb {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("gatehouse.db");
         let url = format!("sqlite://{}", path.display());
-        let store = SqlStore::connect(&url, ConnectOptions::default())
-            .await
-            .unwrap();
+        let store = SqlStore::connect(&url, ConnectOptions::default()).await.unwrap();
         let raw = AnyPoolOptions::new()
             .max_connections(1)
             .connect_lazy(&format!("sqlite:{}", path.display()))
@@ -144,13 +142,8 @@ impl TestDb {
             name: name.clone(),
         };
         let url = with_database(&admin_url, &name);
-        let store = SqlStore::connect(&url, ConnectOptions::default())
-            .await
-            .unwrap();
-        let raw = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect_lazy(&url)
-            .unwrap();
+        let store = SqlStore::connect(&url, ConnectOptions::default()).await.unwrap();
+        let raw = AnyPoolOptions::new().max_connections(1).connect_lazy(&url).unwrap();
         Some(TestDb {
             kind: Kind::Postgres,
             url,
@@ -162,9 +155,7 @@ impl TestDb {
 
     /// Another pool on the same database, as a second process would have.
     async fn second_store(&self) -> SqlStore {
-        SqlStore::connect(&self.url, ConnectOptions::default())
-            .await
-            .unwrap()
+        SqlStore::connect(&self.url, ConnectOptions::default()).await.unwrap()
     }
 
     async fn exec(&self, sql: &str) {
@@ -188,9 +179,7 @@ fn with_database(url: &str, db: &str) -> String {
         None => (url, String::new()),
     };
     let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| i + authority);
+    let path = base[authority..].find('/').map_or(base.len(), |i| i + authority);
     format!("{}/{db}{query}", &base[..path])
 }
 
@@ -239,6 +228,14 @@ conformance!(
     check_concurrent_bootstrap,
     check_concurrent_writers,
     check_dropped_transaction_leaves_nothing,
+    check_migration_from_version_1,
+    check_session_storage,
+    check_sessions,
+    check_password_checks,
+    check_sign_in_throttling,
+    check_flows,
+    check_purge_expired,
+    check_recovery_flow,
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -263,12 +260,7 @@ fn hasher() -> PasswordHasher {
 }
 
 fn directory(store: &Arc<SqlStore>, clock: &Arc<FixedClock>) -> Directory {
-    Directory::new(
-        store.clone(),
-        clock.clone(),
-        hasher(),
-        PasswordPolicy::default(),
-    )
+    Directory::new(store.clone(), clock.clone(), hasher(), PasswordPolicy::default())
 }
 
 /// Migrates and builds the services over the test database.
@@ -300,10 +292,7 @@ impl Env {
     }
 
     async fn group(&self, name: &str, parent: Option<&str>) {
-        self.dir
-            .create_group(&self.audit, name, false, parent)
-            .await
-            .unwrap();
+        self.dir.create_group(&self.audit, name, false, parent).await.unwrap();
     }
 
     async fn events(&self) -> Vec<Event> {
@@ -376,9 +365,7 @@ async fn check_migrations_apply_and_are_idempotent(db: &TestDb) {
     );
     assert!(!second.applied_any());
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM schema_migrations")
-            .await
-            .unwrap(),
+        db.count("SELECT COUNT(*) FROM schema_migrations").await.unwrap(),
         KNOWN_SCHEMA_VERSION
     );
 
@@ -424,12 +411,7 @@ async fn check_schema_too_new_is_refused(db: &TestDb) {
     ));
     // Untouched: still one row, and no table of ours was created.
     assert_eq!(db.store.schema_version().await.unwrap(), future);
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM schema_migrations")
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM schema_migrations").await.unwrap(), 1);
     assert!(db.count("SELECT COUNT(*) FROM users").await.is_err());
     assert_eq!(db.store.info().await.unwrap().schema_version, future);
 }
@@ -446,9 +428,7 @@ async fn check_concurrent_migrations(db: &TestDb) {
         "exactly one run migrates: {a:?} {b:?}"
     );
     assert_eq!(
-        db.count("SELECT COUNT(*) FROM schema_migrations")
-            .await
-            .unwrap(),
+        db.count("SELECT COUNT(*) FROM schema_migrations").await.unwrap(),
         KNOWN_SCHEMA_VERSION
     );
     assert_eq!(db.store.chain_head().await.unwrap(), genesis());
@@ -486,10 +466,7 @@ async fn check_users(db: &TestDb) {
             },
         )
         .await;
-    assert!(
-        matches!(dup, Err(Error::AlreadyExists { kind: "user", .. })),
-        "{dup:?}"
-    );
+    assert!(matches!(dup, Err(Error::AlreadyExists { kind: "user", .. })), "{dup:?}");
     assert_eq!(env.actions().await, vec![action::MODEL_CREATED]);
 
     // The store itself enforces it (a racing writer past the service's check).
@@ -497,27 +474,13 @@ async fn check_users(db: &TestDb) {
     let mut clash = alice.clone();
     clash.id = Uuid::new_v4();
     clash.username = "aLiCe".into();
-    assert!(matches!(
-        tx.insert_user(&clash).await,
-        Err(StoreError::Conflict(_))
-    ));
+    assert!(matches!(tx.insert_user(&clash).await, Err(StoreError::Conflict(_))));
     drop(tx);
 
     // Update.
-    let updated = env
-        .dir
-        .set_active(&env.audit, "alice", false)
-        .await
-        .unwrap();
+    let updated = env.dir.set_active(&env.audit, "alice", false).await.unwrap();
     assert!(!updated.is_active);
-    assert!(
-        !env.store
-            .user_by_name("alice")
-            .await
-            .unwrap()
-            .unwrap()
-            .is_active
-    );
+    assert!(!env.store.user_by_name("alice").await.unwrap().unwrap().is_active);
     env.dir.set_active(&env.audit, "alice", true).await.unwrap();
 
     // JSON attributes and optional timestamps round-trip.
@@ -542,18 +505,12 @@ async fn check_users(db: &TestDb) {
     // Password hash round-trips and verifies.
     env.clock.advance_seconds(60);
     let password = "a sturdy passphrase 42";
-    env.dir
-        .set_password(&env.audit, "alice", password)
-        .await
-        .unwrap();
+    env.dir.set_password(&env.audit, "alice", password).await.unwrap();
     let u = env.store.user_by_name("alice").await.unwrap().unwrap();
     let hash = u.password_hash.clone().unwrap();
     assert!(hash.starts_with("$argon2id$"));
     assert_eq!(u.password_changed_at, Some(T0.plus_seconds(60)));
-    assert_eq!(
-        hasher().verify(password, &hash).await.unwrap(),
-        PasswordVerdict::Match
-    );
+    assert_eq!(hasher().verify(password, &hash).await.unwrap(), PasswordVerdict::Match);
     assert_eq!(
         hasher().verify("wrong password", &hash).await.unwrap(),
         PasswordVerdict::Mismatch
@@ -562,18 +519,9 @@ async fn check_users(db: &TestDb) {
     // Delete cascades memberships, recovery keys and API tokens.
     env.user("bob").await;
     env.group("staff", None).await;
-    env.dir
-        .add_member(&env.audit, "staff", "alice")
-        .await
-        .unwrap();
-    env.dir
-        .add_member(&env.audit, "staff", "bob")
-        .await
-        .unwrap();
-    env.dir
-        .create_recovery_key(&env.audit, "alice", 30)
-        .await
-        .unwrap();
+    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap();
+    env.dir.add_member(&env.audit, "staff", "bob").await.unwrap();
+    env.dir.create_recovery_key(&env.audit, "alice", 30).await.unwrap();
     let mut tx = env.store.begin().await.unwrap();
     tx.insert_api_token(&gatehouse_core::ApiToken {
         id: Uuid::new_v4(),
@@ -592,10 +540,7 @@ async fn check_users(db: &TestDb) {
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].expires_at, Some(T0.plus_seconds(DAY)));
 
-    env.dir
-        .delete_user(&env.audit, "ALICE", false)
-        .await
-        .unwrap();
+    env.dir.delete_user(&env.audit, "ALICE", false).await.unwrap();
     assert!(env.store.user_by_name("alice").await.unwrap().is_none());
     let bob = env.store.user_by_name("bob").await.unwrap().unwrap();
     let memberships = env.store.memberships().await.unwrap();
@@ -622,49 +567,21 @@ async fn check_groups(db: &TestDb) {
     assert!(!staff.is_superuser);
     assert_eq!(env.store.groups().await.unwrap().len(), 3);
     let dup = env.dir.create_group(&env.audit, "Staff", false, None).await;
-    assert!(matches!(
-        dup,
-        Err(Error::AlreadyExists { kind: "group", .. })
-    ));
-    let missing_parent = env
-        .dir
-        .create_group(&env.audit, "qa", false, Some("nope"))
-        .await;
+    assert!(matches!(dup, Err(Error::AlreadyExists { kind: "group", .. })));
+    let missing_parent = env.dir.create_group(&env.audit, "qa", false, Some("nope")).await;
     assert!(matches!(missing_parent, Err(Error::NotFound { .. })));
 
     for u in ["alice", "bob", "carol"] {
         env.user(u).await;
     }
     let before = env.event_count().await;
-    assert!(
-        env.dir
-            .add_member(&env.audit, "devs", "alice")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !env.dir
-            .add_member(&env.audit, "devs", "alice")
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        env.event_count().await,
-        before + 1,
-        "a no-op writes no event"
-    );
-    assert!(
-        env.dir
-            .add_member(&env.audit, "staff", "bob")
-            .await
-            .unwrap()
-    );
+    assert!(env.dir.add_member(&env.audit, "devs", "alice").await.unwrap());
+    assert!(!env.dir.add_member(&env.audit, "devs", "alice").await.unwrap());
+    assert_eq!(env.event_count().await, before + 1, "a no-op writes no event");
+    assert!(env.dir.add_member(&env.audit, "staff", "bob").await.unwrap());
 
     let members = env.dir.members("staff").await.unwrap();
-    let view: Vec<(String, Option<String>)> = members
-        .iter()
-        .map(|m| (m.username.clone(), m.via.clone()))
-        .collect();
+    let view: Vec<(String, Option<String>)> = members.iter().map(|m| (m.username.clone(), m.via.clone())).collect();
     assert_eq!(
         view,
         vec![
@@ -672,67 +589,26 @@ async fn check_groups(db: &TestDb) {
             ("alice".to_string(), Some("devs".to_string()))
         ]
     );
-    assert!(
-        env.dir
-            .add_member(&env.audit, "staff", "alice")
-            .await
-            .unwrap()
-    );
-    assert!(
-        env.dir
-            .members("staff")
-            .await
-            .unwrap()
-            .iter()
-            .all(|m| m.via.is_none())
-    );
-    assert!(
-        env.dir
-            .remove_member(&env.audit, "staff", "alice")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !env.dir
-            .remove_member(&env.audit, "staff", "alice")
-            .await
-            .unwrap()
-    );
+    assert!(env.dir.add_member(&env.audit, "staff", "alice").await.unwrap());
+    assert!(env.dir.members("staff").await.unwrap().iter().all(|m| m.via.is_none()));
+    assert!(env.dir.remove_member(&env.audit, "staff", "alice").await.unwrap());
+    assert!(!env.dir.remove_member(&env.audit, "staff", "alice").await.unwrap());
     let detail = env.dir.user_detail("alice").await.unwrap();
     assert_eq!(detail.groups, vec!["devs"]);
     assert_eq!(detail.inherited_groups, vec!["staff"]);
 
     // Cycles are refused and change nothing.
-    let cycle = env
-        .dir
-        .set_group_parent(&env.audit, "staff", Some("devs"))
-        .await;
+    let cycle = env.dir.set_group_parent(&env.audit, "staff", Some("devs")).await;
     assert!(matches!(cycle, Err(Error::Refused(_))), "{cycle:?}");
-    let self_parent = env
-        .dir
-        .set_group_parent(&env.audit, "devs", Some("DEVS"))
-        .await;
+    let self_parent = env.dir.set_group_parent(&env.audit, "devs", Some("DEVS")).await;
     assert!(matches!(self_parent, Err(Error::Refused(_))));
-    assert_eq!(
-        env.store
-            .group_by_name("staff")
-            .await
-            .unwrap()
-            .unwrap()
-            .parent_id,
-        None
-    );
+    assert_eq!(env.store.group_by_name("staff").await.unwrap().unwrap().parent_id, None);
     env.dir
         .set_group_parent(&env.audit, "ops", Some("staff"))
         .await
         .unwrap();
     assert_eq!(
-        env.store
-            .group_by_name("ops")
-            .await
-            .unwrap()
-            .unwrap()
-            .parent_id,
+        env.store.group_by_name("ops").await.unwrap().unwrap().parent_id,
         Some(staff.id)
     );
     assert!(matches!(
@@ -749,34 +625,15 @@ async fn check_groups(db: &TestDb) {
     tx.commit().await.unwrap();
     let ops = env.store.group_by_name("ops").await.unwrap().unwrap();
     assert!(ops.is_superuser);
-    assert_eq!(
-        ops.attributes,
-        json!({"tags": ["a", "b"], "ldap": {"gid": 5001}})
-    );
+    assert_eq!(ops.attributes, json!({"tags": ["a", "b"], "ldap": {"gid": 5001}}));
 
     // Deleting a parent (below the services, which refuse) detaches its children
     // and drops its memberships.
     let mut tx = env.store.begin().await.unwrap();
     tx.delete_group(staff.id).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(
-        env.store
-            .group_by_name("devs")
-            .await
-            .unwrap()
-            .unwrap()
-            .parent_id,
-        None
-    );
-    assert_eq!(
-        env.store
-            .group_by_name("ops")
-            .await
-            .unwrap()
-            .unwrap()
-            .parent_id,
-        None
-    );
+    assert_eq!(env.store.group_by_name("devs").await.unwrap().unwrap().parent_id, None);
+    assert_eq!(env.store.group_by_name("ops").await.unwrap().unwrap().parent_id, None);
     assert!(
         env.store
             .memberships()
@@ -794,32 +651,16 @@ async fn check_applications(db: &TestDb) {
     let env = env(db).await;
     let grafana = env
         .dir
-        .create_application(
-            &env.audit,
-            "grafana",
-            "Grafana",
-            Some("https://grafana.example.com/"),
-        )
+        .create_application(&env.audit, "grafana", "Grafana", Some("https://grafana.example.com/"))
         .await
         .unwrap();
-    let stored = env
-        .store
-        .application_by_slug("grafana")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = env.store.application_by_slug("grafana").await.unwrap().unwrap();
     assert_eq!(stored.id, grafana.id);
     assert_eq!(stored.name, "Grafana");
-    assert_eq!(
-        stored.launch_url.as_deref(),
-        Some("https://grafana.example.com/")
-    );
+    assert_eq!(stored.launch_url.as_deref(), Some("https://grafana.example.com/"));
     assert_eq!(stored.provider, None);
     assert_eq!(stored.created_at, T0);
-    let dup = env
-        .dir
-        .create_application(&env.audit, "grafana", "Other", None)
-        .await;
+    let dup = env.dir.create_application(&env.audit, "grafana", "Other", None).await;
     assert!(matches!(
         dup,
         Err(Error::AlreadyExists {
@@ -845,12 +686,7 @@ async fn check_applications(db: &TestDb) {
     app.launch_url = None;
     tx.update_application(&app).await.unwrap();
     tx.commit().await.unwrap();
-    let app = env
-        .store
-        .application_by_slug("grafana")
-        .await
-        .unwrap()
-        .unwrap();
+    let app = env.store.application_by_slug("grafana").await.unwrap().unwrap();
     assert_eq!(app.provider, Some(ProviderKind::Oidc));
     assert_eq!(app.launch_url, None);
 
@@ -862,10 +698,7 @@ async fn check_applications(db: &TestDb) {
         env.user(u).await;
         env.dir.add_member(&env.audit, g, u).await.unwrap();
     }
-    env.dir
-        .set_active(&env.audit, "carol", false)
-        .await
-        .unwrap();
+    env.dir.set_active(&env.audit, "carol", false).await.unwrap();
     env.dir
         .create_application(&env.audit, "wiki", "Wiki", None)
         .await
@@ -899,17 +732,8 @@ async fn check_applications(db: &TestDb) {
 
     // Deleting an application or a group removes its bindings.
     env.dir.bind(&env.audit, "wiki", "ops").await.unwrap();
-    env.dir
-        .delete_application(&env.audit, "grafana")
-        .await
-        .unwrap();
-    assert!(
-        env.store
-            .application_by_slug("grafana")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    env.dir.delete_application(&env.audit, "grafana").await.unwrap();
+    assert!(env.store.application_by_slug("grafana").await.unwrap().is_none());
     let bindings = env.store.bindings().await.unwrap();
     assert_eq!(bindings.len(), 1);
     env.dir.delete_group(&env.audit, "ops").await.unwrap();
@@ -955,49 +779,25 @@ async fn check_every_write_writes_its_event(db: &TestDb) {
         Err(Error::PasswordRejected(_))
     ));
     env.group("staff", None).await;
-    env.dir
-        .add_member(&env.audit, "staff", "alice")
-        .await
-        .unwrap();
-    env.dir
-        .add_member(&env.audit, "staff", "alice")
-        .await
-        .unwrap(); // no-op
-    env.dir
-        .set_active(&env.audit, "alice", false)
-        .await
-        .unwrap();
-    env.dir
-        .set_active(&env.audit, "alice", false)
-        .await
-        .unwrap(); // no-op
+    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap();
+    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap(); // no-op
+    env.dir.set_active(&env.audit, "alice", false).await.unwrap();
+    env.dir.set_active(&env.audit, "alice", false).await.unwrap(); // no-op
     env.dir
         .set_password(&env.audit, "alice", "another fine passphrase")
         .await
         .unwrap();
-    env.dir
-        .create_recovery_key(&env.audit, "alice", 10)
-        .await
-        .unwrap();
+    env.dir.create_recovery_key(&env.audit, "alice", 10).await.unwrap();
     env.dir
         .create_application(&env.audit, "wiki", "Wiki", None)
         .await
         .unwrap();
     env.dir.bind(&env.audit, "wiki", "staff").await.unwrap();
     env.dir.unbind(&env.audit, "wiki", "staff").await.unwrap();
-    env.dir
-        .delete_application(&env.audit, "wiki")
-        .await
-        .unwrap();
-    env.dir
-        .remove_member(&env.audit, "staff", "alice")
-        .await
-        .unwrap();
+    env.dir.delete_application(&env.audit, "wiki").await.unwrap();
+    env.dir.remove_member(&env.audit, "staff", "alice").await.unwrap();
     env.dir.delete_group(&env.audit, "staff").await.unwrap();
-    env.dir
-        .delete_user(&env.audit, "alice", false)
-        .await
-        .unwrap();
+    env.dir.delete_user(&env.audit, "alice", false).await.unwrap();
 
     let events = env.events().await;
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
@@ -1048,14 +848,8 @@ async fn check_event_listing(db: &TestDb) {
         client_ip: Some("198.51.100.7".into()),
     };
     env.clock.advance_seconds(3600);
-    env.dir
-        .create_group(&by_alice, "staff", false, None)
-        .await
-        .unwrap(); // seq 3, done by alice
-    env.dir
-        .add_member(&env.audit, "staff", "bob")
-        .await
-        .unwrap(); // seq 4, about bob
+    env.dir.create_group(&by_alice, "staff", false, None).await.unwrap(); // seq 3, done by alice
+    env.dir.add_member(&env.audit, "staff", "bob").await.unwrap(); // seq 4, about bob
 
     let all = env.store.events(&EventFilter::default()).await.unwrap();
     assert_eq!(
@@ -1076,10 +870,7 @@ async fn check_event_listing(db: &TestDb) {
         action: Some(action::MODEL_CREATED.into()),
         ..EventFilter::default()
     };
-    assert_eq!(
-        seqs(env.store.events(&created).await.unwrap()),
-        vec![3, 2, 1]
-    );
+    assert_eq!(seqs(env.store.events(&created).await.unwrap()), vec![3, 2, 1]);
     let since = EventFilter {
         since: Some(T0.plus_seconds(3600)),
         ..EventFilter::default()
@@ -1105,11 +896,7 @@ async fn check_event_listing(db: &TestDb) {
     }
     tx.commit().await.unwrap();
     assert_eq!(
-        env.store
-            .events(&EventFilter::default())
-            .await
-            .unwrap()
-            .len(),
+        env.store.events(&EventFilter::default()).await.unwrap().len(),
         gatehouse_store::DEFAULT_EVENT_LIMIT as usize
     );
     let page = env.store.events_after(2, 3).await.unwrap();
@@ -1129,11 +916,9 @@ async fn four_events(db: &TestDb) -> Env {
 
 async fn check_tamper_edited_event(db: &TestDb) {
     let env = four_events(db).await;
-    db.exec("UPDATE events SET actor = 'cli:mallory' WHERE seq = 2")
-        .await;
+    db.exec("UPDATE events SET actor = 'cli:mallory' WHERE seq = 2").await;
     assert_eq!(env.broken_at().await, 2);
-    db.exec("UPDATE events SET actor = 'cli:tester' WHERE seq = 2")
-        .await;
+    db.exec("UPDATE events SET actor = 'cli:tester' WHERE seq = 2").await;
     assert_eq!(env.assert_intact().await, 4);
     db.exec("UPDATE events SET context = '{\"model\":\"user\",\"forged\":true}' WHERE seq = 3")
         .await;
@@ -1170,11 +955,7 @@ async fn check_prune_keeps_chain_verifiable(db: &TestDb) {
     let actions = env.actions().await;
     assert_eq!(
         actions,
-        vec![
-            action::MODEL_CREATED,
-            action::MODEL_CREATED,
-            action::EVENTS_PRUNED
-        ]
+        vec![action::MODEL_CREATED, action::MODEL_CREATED, action::EVENTS_PRUNED]
     );
     assert_eq!(env.assert_intact().await, 3);
     assert_eq!(env.dir.prune_events(&env.audit, 5 * DAY).await.unwrap(), 0);
@@ -1203,11 +984,7 @@ async fn check_prune_keeps_chain_verifiable(db: &TestDb) {
 async fn check_recovery_keys(db: &TestDb) {
     let env = env(db).await;
     env.user("alice").await;
-    let (key, record) = env
-        .dir
-        .create_recovery_key(&env.audit, "alice", 60)
-        .await
-        .unwrap();
+    let (key, record) = env.dir.create_recovery_key(&env.audit, "alice", 60).await.unwrap();
     assert_ne!(record.token_hash, key);
     assert_eq!(record.token_hash, sha256_hex(key.as_bytes()));
     assert_eq!(record.expires_at, T0.plus_seconds(3600));
@@ -1218,11 +995,7 @@ async fn check_recovery_keys(db: &TestDb) {
     assert_eq!(env.dir.recovery_keys().await.unwrap()[0].state, "valid");
 
     env.clock.advance_seconds(60);
-    let user = env
-        .dir
-        .consume_recovery_key(&env.audit, &key)
-        .await
-        .unwrap();
+    let user = env.dir.consume_recovery_key(&env.audit, &key).await.unwrap();
     assert_eq!(user.username, "alice");
     assert_eq!(
         env.store.recovery_keys().await.unwrap()[0].used_at,
@@ -1230,56 +1003,27 @@ async fn check_recovery_keys(db: &TestDb) {
     );
     let again = env.dir.consume_recovery_key(&env.audit, &key).await;
     assert!(matches!(again, Err(Error::Invalid { .. })), "{again:?}");
-    assert!(
-        env.dir
-            .consume_recovery_key(&env.audit, "not-a-key")
-            .await
-            .is_err()
-    );
+    assert!(env.dir.consume_recovery_key(&env.audit, "not-a-key").await.is_err());
 
     // Expired: refused and left unused.
-    let (expiring, record) = env
-        .dir
-        .create_recovery_key(&env.audit, "alice", 1)
-        .await
-        .unwrap();
+    let (expiring, record) = env.dir.create_recovery_key(&env.audit, "alice", 1).await.unwrap();
     env.clock.advance_seconds(61);
-    assert!(
-        env.dir
-            .consume_recovery_key(&env.audit, &expiring)
-            .await
-            .is_err()
-    );
+    assert!(env.dir.consume_recovery_key(&env.audit, &expiring).await.is_err());
     let keys = env.store.recovery_keys().await.unwrap();
     let stored = keys.iter().find(|k| k.id == record.id).unwrap();
     assert_eq!(stored.used_at, None);
     let listing = env.dir.recovery_keys().await.unwrap();
-    assert_eq!(
-        listing
-            .iter()
-            .find(|k| k.key.id == record.id)
-            .unwrap()
-            .state,
-        "expired"
-    );
+    assert_eq!(listing.iter().find(|k| k.key.id == record.id).unwrap().state, "expired");
 
     // Two consumers at once: exactly one wins.
-    let (contested, _) = env
-        .dir
-        .create_recovery_key(&env.audit, "alice", 10)
-        .await
-        .unwrap();
+    let (contested, _) = env.dir.create_recovery_key(&env.audit, "alice", 10).await.unwrap();
     let other_store = Arc::new(db.second_store().await);
     let other = directory(&other_store, &env.clock);
     let (a, b) = tokio::join!(
         env.dir.consume_recovery_key(&env.audit, &contested),
         other.consume_recovery_key(&env.audit, &contested)
     );
-    assert_eq!(
-        u8::from(a.is_ok()) + u8::from(b.is_ok()),
-        1,
-        "{a:?} / {b:?}"
-    );
+    assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} / {b:?}");
 
     let actions = env.actions().await;
     let count = |a: &str| actions.iter().filter(|x| *x == a).count();
@@ -1314,10 +1058,7 @@ async fn check_bootstrap(db: &TestDb) {
     assert!(detail.is_superuser);
     assert_eq!(detail.user.email, "admin@example.com");
     let hash = detail.user.password_hash.clone().unwrap();
-    assert_eq!(
-        hasher().verify(password, &hash).await.unwrap(),
-        PasswordVerdict::Match
-    );
+    assert_eq!(hasher().verify(password, &hash).await.unwrap(), PasswordVerdict::Match);
     let tokens = env.store.api_tokens().await.unwrap();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].token_hash, sha256_hex(token.as_bytes()));
@@ -1327,18 +1068,11 @@ async fn check_bootstrap(db: &TestDb) {
     assert_eq!(tokens[0].expires_at, None);
     assert_eq!(
         env.actions().await,
-        vec![
-            action::MODEL_CREATED,
-            action::MODEL_CREATED,
-            action::BOOTSTRAP
-        ]
+        vec![action::MODEL_CREATED, action::MODEL_CREATED, action::BOOTSTRAP]
     );
 
     // Second time: nothing.
-    let (users, events) = (
-        env.store.users().await.unwrap().len(),
-        env.event_count().await,
-    );
+    let (users, events) = (env.store.users().await.unwrap().len(), env.event_count().await);
     assert_eq!(
         env.dir.bootstrap(&settings).await.unwrap(),
         BootstrapOutcome::AlreadyDone
@@ -1355,11 +1089,7 @@ async fn check_bootstrap(db: &TestDb) {
 
 async fn check_bootstrap_generates_password(db: &TestDb) {
     let env = env(db).await;
-    let outcome = env
-        .dir
-        .bootstrap(&BootstrapSettings::default())
-        .await
-        .unwrap();
+    let outcome = env.dir.bootstrap(&BootstrapSettings::default()).await.unwrap();
     let BootstrapOutcome::Created {
         generated_password: Some(password),
     } = outcome
@@ -1367,12 +1097,7 @@ async fn check_bootstrap_generates_password(db: &TestDb) {
         panic!("expected a generated password: {outcome:?}");
     };
     assert!(password.len() >= 20);
-    let admin = env
-        .store
-        .user_by_name(RECOVERY_ADMIN)
-        .await
-        .unwrap()
-        .unwrap();
+    let admin = env.store.user_by_name(RECOVERY_ADMIN).await.unwrap().unwrap();
     assert_eq!(
         hasher()
             .verify(&password, admin.password_hash.as_deref().unwrap())
@@ -1480,9 +1205,7 @@ async fn check_dropped_transaction_leaves_nothing(db: &TestDb) {
         password_changed_at: None,
     };
     tx.insert_user(&user).await.unwrap();
-    tx.append_event(new_event(action::MODEL_CREATED), T0)
-        .await
-        .unwrap();
+    tx.append_event(new_event(action::MODEL_CREATED), T0).await.unwrap();
     assert!(tx.claim_bootstrap(T0).await.unwrap());
     assert!(tx.user_by_name("GHOST").await.unwrap().is_some());
     drop(tx);
@@ -1509,6 +1232,1044 @@ async fn check_dropped_transaction_leaves_nothing(db: &TestDb) {
     tx.commit().await.unwrap();
     assert!(env.store.user_by_id(user.id).await.unwrap().is_some());
     assert_eq!(env.assert_intact().await, 1);
+}
+
+// ---- sessions, sign-in, throttling, flows, recovery ----------------------------------
+
+const PW: &str = "a sturdy passphrase 42";
+
+/// A browser that is not signed in yet, as the web layer builds it.
+fn anonymous(ip: Option<&str>) -> Audit {
+    Audit {
+        actor: Actor::System,
+        client_ip: ip.map(str::to_string),
+    }
+}
+
+fn browser() -> ClientInfo {
+    ClientInfo {
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("Mozilla/5.0 (conformance)".into()),
+    }
+}
+
+impl Env {
+    async fn user_with_password(&self, name: &str, password: &str) -> User {
+        self.user(name).await;
+        self.dir.set_password(&self.audit, name, password).await.unwrap();
+        self.store.user_by_name(name).await.unwrap().unwrap()
+    }
+
+    /// A password sign-in from [`browser`]: the cookie token and its session.
+    async fn sign_in(&self, name: &str, password: &str) -> (String, Session) {
+        let audit = anonymous(Some("192.0.2.7"));
+        let check = self.dir.check_password(&audit, name, password).await.unwrap();
+        assert!(matches!(check, PasswordCheck::Accepted { .. }), "{check:?}");
+        let (token, session, user) = self
+            .dir
+            .start_password_session(&audit, check, &browser())
+            .await
+            .unwrap()
+            .expect("a session for an accepted password");
+        assert_eq!(session.user_id, user.id);
+        (token, session)
+    }
+
+    async fn events_of(&self, action: &str) -> Vec<Event> {
+        self.events().await.into_iter().filter(|e| e.action == action).collect()
+    }
+
+    async fn session_count(&self, user_id: Uuid) -> usize {
+        self.store.sessions(Some(user_id)).await.unwrap().len()
+    }
+
+    fn now(&self) -> Timestamp {
+        self.dir.now()
+    }
+}
+
+fn a_session(user_id: Uuid, token: &str, created_at: Timestamp) -> Session {
+    Session {
+        id: Uuid::new_v4(),
+        user_id,
+        token_hash: sha256_hex(token.as_bytes()),
+        csrf_token: format!("csrf-{token}"),
+        created_at,
+        last_seen: created_at,
+        expires_at: created_at.plus_seconds(DAY),
+        client_ip: None,
+        user_agent: None,
+        amr: vec!["pwd".into()],
+    }
+}
+
+fn a_throttle(key: &str, failures: i64, at: Timestamp, locked_until: Option<Timestamp>) -> ThrottleRecord {
+    ThrottleRecord {
+        key: key.into(),
+        failures,
+        window_start: at,
+        last_failure: at,
+        locked_until,
+    }
+}
+
+async fn check_migration_from_version_1(db: &TestDb) {
+    // A database as the previous binary left it: schema version 1, with data.
+    let v1 = match db.kind {
+        Kind::Sqlite => include_str!("../migrations/sqlite/0001_directory.sql"),
+        Kind::Postgres => include_str!("../migrations/postgres/0001_directory.sql"),
+    };
+    db.exec(
+        "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await;
+    db.exec(v1).await;
+    db.exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'directory', 0)")
+        .await;
+    assert_eq!(db.store.schema_version().await.unwrap(), 1);
+    assert!(db.count("SELECT COUNT(*) FROM sessions").await.is_err());
+    let store = Arc::new(db.store.clone());
+    let clock = Arc::new(FixedClock::new(T0));
+    let old = directory(&store, &clock);
+    let audit = Audit::cli("tester");
+    old.create_user(
+        &audit,
+        NewUser {
+            username: "alice".into(),
+            ..NewUser::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let report = db.store.migrate().await.unwrap();
+    assert_eq!(report, MigrationReport { from: 1, to: 2 });
+    assert_eq!(KNOWN_SCHEMA_VERSION, 2);
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+        .fetch_all(&db.raw)
+        .await
+        .unwrap();
+    assert_eq!(versions, vec![1, 2]);
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations ORDER BY version")
+        .fetch_all(&db.raw)
+        .await
+        .unwrap();
+    assert_eq!(names, vec!["directory", "sessions"]);
+    assert_eq!(db.store.schema_version().await.unwrap(), 2);
+    assert_eq!(db.store.migrate().await.unwrap(), MigrationReport { from: 2, to: 2 });
+
+    // The old data is there and works with the new tables.
+    let env = Env {
+        dir: old,
+        store,
+        clock,
+        audit,
+    };
+    env.dir.set_password(&env.audit, "alice", PW).await.unwrap();
+    let (token, _) = env.sign_in("alice", PW).await;
+    let (_, user) = env.dir.session(&token).await.unwrap().unwrap();
+    assert_eq!(user.username, "alice");
+    assert_eq!(env.assert_intact().await, 3);
+}
+
+async fn check_session_storage(db: &TestDb) {
+    let env = env(db).await;
+    let alice = env.user_with_password("alice", PW).await;
+    let bob = env.user_with_password("bob", PW).await;
+
+    // Round trip, with every optional field set and unset.
+    let mut full = a_session(alice.id, "tok-a1", T0);
+    full.client_ip = Some("2001:db8::1".into());
+    full.user_agent = Some("Agent \"quoted\" ✓".into());
+    full.amr = vec!["pwd".into(), "otp".into()];
+    let bare = a_session(alice.id, "tok-a2", T0.plus_seconds(1));
+    let bobs = a_session(bob.id, "tok-b1", T0.plus_seconds(2));
+    let mut tx = env.store.begin().await.unwrap();
+    for s in [&full, &bare, &bobs] {
+        tx.insert_session(s).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let got = env.store.session_by_hash(&full.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.id, full.id);
+    assert_eq!(got.user_id, alice.id);
+    assert_eq!(got.token_hash, full.token_hash);
+    assert_eq!(got.csrf_token, "csrf-tok-a1");
+    assert_eq!(got.created_at, T0);
+    assert_eq!(got.last_seen, T0);
+    assert_eq!(got.expires_at, T0.plus_seconds(DAY));
+    assert_eq!(got.client_ip.as_deref(), Some("2001:db8::1"));
+    assert_eq!(got.user_agent.as_deref(), Some("Agent \"quoted\" ✓"));
+    assert_eq!(got.amr, vec!["pwd", "otp"]);
+    let got = env.store.session_by_hash(&bare.token_hash).await.unwrap().unwrap();
+    assert_eq!((got.client_ip, got.user_agent), (None, None));
+    assert!(
+        env.store
+            .session_by_hash(&sha256_hex(b"unknown"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Newest first, all or one user's.
+    let ids = |v: Vec<Session>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(env.store.sessions(None).await.unwrap()),
+        vec![bobs.id, bare.id, full.id]
+    );
+    assert_eq!(
+        ids(env.store.sessions(Some(alice.id)).await.unwrap()),
+        vec![bare.id, full.id]
+    );
+    assert!(env.store.sessions(Some(Uuid::new_v4())).await.unwrap().is_empty());
+
+    // A token hash is unique; a session needs its user.
+    let mut tx = env.store.begin().await.unwrap();
+    let mut clash = a_session(bob.id, "tok-a1", T0);
+    assert!(matches!(tx.insert_session(&clash).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+    let mut tx = env.store.begin().await.unwrap();
+    clash = a_session(Uuid::new_v4(), "tok-orphan", T0);
+    assert!(matches!(tx.insert_session(&clash).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+
+    // Touching moves last_seen forward only.
+    env.store.touch_session(full.id, T0.plus_seconds(90)).await.unwrap();
+    env.store.touch_session(full.id, T0.plus_seconds(30)).await.unwrap();
+    env.store
+        .touch_session(Uuid::new_v4(), T0.plus_seconds(30))
+        .await
+        .unwrap();
+    let got = env.store.session_by_hash(&full.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.last_seen, T0.plus_seconds(90));
+
+    // Deleting: one, then a user's but one.
+    let extra = a_session(alice.id, "tok-a3", T0.plus_seconds(3));
+    let mut tx = env.store.begin().await.unwrap();
+    tx.insert_session(&extra).await.unwrap();
+    assert!(tx.delete_session(bare.id).await.unwrap());
+    assert!(!tx.delete_session(bare.id).await.unwrap());
+    assert_eq!(tx.delete_user_sessions(alice.id, Some(extra.id)).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(ids(env.store.sessions(Some(alice.id)).await.unwrap()), vec![extra.id]);
+    let mut tx = env.store.begin().await.unwrap();
+    assert_eq!(tx.delete_user_sessions(alice.id, None).await.unwrap(), 1);
+    assert_eq!(tx.delete_user_sessions(alice.id, None).await.unwrap(), 0);
+    drop(tx);
+    // Rolled back with the transaction.
+    assert_eq!(env.session_count(alice.id).await, 1);
+    assert_eq!(env.session_count(bob.id).await, 1);
+
+    // Flows: round trip, update, delete.
+    let flow = FlowRecord {
+        id: Uuid::new_v4(),
+        token_hash: sha256_hex(b"flow-1"),
+        state: json!({"stage": "identify", "nested": {"list": [1, "x", null]}}),
+        created_at: T0,
+        expires_at: T0.plus_seconds(1800),
+    };
+    let mut tx = env.store.begin().await.unwrap();
+    tx.insert_flow(&flow).await.unwrap();
+    tx.commit().await.unwrap();
+    let got = env.store.flow_by_hash(&flow.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.id, flow.id);
+    assert_eq!(got.state, flow.state);
+    assert_eq!((got.created_at, got.expires_at), (T0, T0.plus_seconds(1800)));
+    let mut changed = flow.clone();
+    changed.state = json!({"stage": "password"});
+    let mut tx = env.store.begin().await.unwrap();
+    tx.update_flow(&changed).await.unwrap();
+    tx.commit().await.unwrap();
+    let got = env.store.flow_by_hash(&flow.token_hash).await.unwrap().unwrap();
+    assert_eq!(got.state, json!({"stage": "password"}));
+    let mut tx = env.store.begin().await.unwrap();
+    tx.delete_flow(flow.id).await.unwrap();
+    assert!(matches!(tx.update_flow(&changed).await, Err(StoreError::Conflict(_))));
+    drop(tx);
+    let mut tx = env.store.begin().await.unwrap();
+    tx.delete_flow(flow.id).await.unwrap();
+    tx.delete_flow(flow.id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(env.store.flow_by_hash(&flow.token_hash).await.unwrap().is_none());
+
+    // Throttle records: upsert by key, read by one or two keys, locks, staleness.
+    let t = T0.plus_seconds(100);
+    let (a, b, c) = ("acct:a", "ip:192.0.2.1", "acct:c");
+    let mut tx = env.store.begin().await.unwrap();
+    tx.put_throttle(&a_throttle(a, 1, T0, None)).await.unwrap();
+    tx.put_throttle(&a_throttle(b, 2, T0, None)).await.unwrap();
+    let mut locked = a_throttle(c, 10, T0, Some(t));
+    locked.last_failure = T0.plus_seconds(5);
+    tx.put_throttle(&locked).await.unwrap();
+    let mut a2 = a_throttle(a, 2, T0, None);
+    a2.last_failure = T0.plus_seconds(7);
+    tx.put_throttle(&a2).await.unwrap();
+    tx.commit().await.unwrap();
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(env.store.throttle_records(&keys(&[a])).await.unwrap(), vec![a2.clone()]);
+    let two = env.store.throttle_records(&keys(&[b, a])).await.unwrap();
+    assert_eq!(two.len(), 2);
+    assert!(two.contains(&a2));
+    assert!(two.contains(&a_throttle(b, 2, T0, None)));
+    assert_eq!(
+        env.store.throttle_records(&keys(&["acct:nobody", c])).await.unwrap(),
+        vec![locked.clone()]
+    );
+    assert!(env.store.throttle_records(&[]).await.unwrap().is_empty());
+    // Values are bound, never spliced into the SQL.
+    assert!(
+        env.store
+            .throttle_records(&keys(&["x') OR ('1' = '1"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(env.store.ended_locks(t.minus_seconds(1)).await.unwrap().is_empty());
+    assert_eq!(env.store.ended_locks(t).await.unwrap(), vec![locked.clone()]);
+
+    let mut tx = env.store.begin().await.unwrap();
+    assert_eq!(tx.delete_stale_throttles(T0).await.unwrap(), 0);
+    // Both unlocked records started at T0; the locked one stays whatever its age.
+    assert_eq!(tx.delete_stale_throttles(T0.plus_seconds(1)).await.unwrap(), 2);
+    tx.delete_throttle(c).await.unwrap();
+    tx.delete_throttle("acct:nobody").await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(env.store.throttle_records(&keys(&[a, b, c])).await.unwrap().is_empty());
+}
+
+async fn check_sessions(db: &TestDb) {
+    let env = env(db).await;
+    let policy = env.dir.session_policy().clone();
+    let alice = env.user_with_password("alice", PW).await;
+    let bob = env.user_with_password("bob", PW).await;
+
+    // Signing in.
+    let start = env.now();
+    let (token, session) = env.sign_in("alice", PW).await;
+    assert_eq!(session.token_hash, sha256_hex(token.as_bytes()));
+    assert_ne!(session.token_hash, token);
+    let stored = env.store.session_by_hash(&session.token_hash).await.unwrap().unwrap();
+    assert_eq!(stored.id, session.id);
+    assert_eq!(stored.csrf_token, session.csrf_token);
+    assert_eq!(stored.created_at, start);
+    assert_eq!(stored.expires_at, start.plus_seconds(policy.absolute_secs));
+    assert_eq!(stored.amr, vec!["pwd"]);
+    assert_eq!(stored.client_ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(stored.user_agent.as_deref(), Some("Mozilla/5.0 (conformance)"));
+    assert_eq!(
+        env.store.user_by_id(alice.id).await.unwrap().unwrap().last_login,
+        Some(start)
+    );
+    let (s, u) = env.dir.session(&token).await.unwrap().unwrap();
+    assert_eq!((s.id, u.username.as_str()), (session.id, "alice"));
+    assert!(env.dir.session("not-the-token").await.unwrap().is_none());
+    assert!(env.dir.session("").await.unwrap().is_none());
+    assert!(env.dir.session(&"x".repeat(500)).await.unwrap().is_none());
+    let logins = env.events_of(action::LOGIN).await;
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].user.as_deref(), Some("alice"));
+    assert_eq!(logins[0].client_ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(logins[0].context["session"], json!(session.id));
+
+    // Activity keeps a session alive; within a minute it is not written back.
+    env.clock.advance_seconds(30);
+    env.dir.session(&token).await.unwrap().unwrap();
+    let last_seen = |id: Uuid| {
+        let store = env.store.clone();
+        async move {
+            store
+                .sessions(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.id == id)
+                .map(|s| s.last_seen)
+        }
+    };
+    assert_eq!(last_seen(session.id).await, Some(start));
+    env.clock.advance_seconds(31);
+    let (s, _) = env.dir.session(&token).await.unwrap().unwrap();
+    assert_eq!(s.last_seen, start.plus_seconds(61));
+    assert_eq!(last_seen(session.id).await, Some(start.plus_seconds(61)));
+    for _ in 0..2 {
+        env.clock.advance_seconds(policy.idle_secs - 3600);
+        assert!(env.dir.session(&token).await.unwrap().is_some());
+    }
+    assert!(env.now() > start.plus_seconds(policy.idle_secs));
+    // Idle past the limit: gone for good, even if used again.
+    env.clock.advance_seconds(policy.idle_secs);
+    assert!(env.dir.session(&token).await.unwrap().is_none());
+    assert!(env.dir.sessions(Some("alice")).await.unwrap().is_empty());
+    assert_eq!(env.session_count(alice.id).await, 1, "until purged");
+
+    // Past the absolute end, however active.
+    let start = env.now();
+    let (token, _) = env.sign_in("alice", PW).await;
+    let step = policy.idle_secs - 60;
+    while env.now().plus_seconds(step) < start.plus_seconds(policy.absolute_secs) {
+        env.clock.advance_seconds(step);
+        assert!(env.dir.session(&token).await.unwrap().is_some());
+    }
+    env.clock.set(start.plus_seconds(policy.absolute_secs).minus_seconds(1));
+    assert!(env.dir.session(&token).await.unwrap().is_some());
+    env.clock.advance_seconds(1);
+    assert!(env.dir.session(&token).await.unwrap().is_none());
+    let (purged_sessions, _) = env.dir.purge_expired().await.unwrap();
+    assert_eq!(purged_sessions, 2);
+    assert_eq!(env.session_count(alice.id).await, 0);
+
+    // Listing: live sessions with their owner's name, newest first.
+    let (a1, s_a1) = env.sign_in("alice", PW).await;
+    env.clock.advance_seconds(5);
+    let (_, s_b1) = env.sign_in("bob", PW).await;
+    env.clock.advance_seconds(5);
+    let (a2, s_a2) = env.sign_in("alice", PW).await;
+    let listed: Vec<(Uuid, String)> = env
+        .dir
+        .sessions(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.session.id, l.username))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (s_a2.id, "alice".to_string()),
+            (s_b1.id, "bob".to_string()),
+            (s_a1.id, "alice".to_string())
+        ]
+    );
+    assert_eq!(env.dir.sessions(Some("ALICE")).await.unwrap().len(), 2);
+
+    // Revoking someone else's session as its "owner": not found, nothing ends.
+    let web = Audit {
+        actor: Actor::User("bob".into()),
+        client_ip: Some("192.0.2.8".into()),
+    };
+    let refused = env.dir.revoke_session(&web, s_a1.id, Some(bob.id)).await;
+    assert!(matches!(refused, Err(Error::NotFound { .. })), "{refused:?}");
+    assert_eq!(env.session_count(alice.id).await, 2);
+    assert!(env.events_of(action::SESSION_REVOKED).await.is_empty());
+    let missing = env.dir.revoke_session(&env.audit, Uuid::new_v4(), None).await;
+    assert!(matches!(missing, Err(Error::NotFound { .. })), "{missing:?}");
+    // By its owner: ends.
+    let own = Audit {
+        actor: Actor::User("alice".into()),
+        client_ip: None,
+    };
+    env.dir.revoke_session(&own, s_a1.id, Some(alice.id)).await.unwrap();
+    assert!(env.dir.session(&a1).await.unwrap().is_none());
+    assert!(env.dir.session(&a2).await.unwrap().is_some());
+    let revoked = env.events_of(action::SESSION_REVOKED).await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].user.as_deref(), Some("alice"));
+    assert_eq!(revoked[0].actor, "user:alice");
+
+    // Signing out.
+    env.dir.end_session(&own, &s_a2, "alice").await.unwrap();
+    assert!(env.dir.session(&a2).await.unwrap().is_none());
+    env.dir.end_session(&own, &s_a2, "alice").await.unwrap();
+    let logouts = env.events_of(action::LOGOUT).await;
+    assert_eq!(logouts.len(), 1, "a second sign-out writes nothing");
+    assert_eq!(logouts[0].user.as_deref(), Some("alice"));
+    assert_eq!(logouts[0].context["session"], json!(s_a2.id));
+
+    // An operator ends every session of a user.
+    env.sign_in("bob", PW).await;
+    assert_eq!(env.dir.revoke_user_sessions(&env.audit, "bob").await.unwrap(), 2);
+    assert_eq!(env.session_count(bob.id).await, 0);
+    assert_eq!(env.dir.revoke_user_sessions(&env.audit, "bob").await.unwrap(), 0);
+    let revoked = env.events_of(action::SESSION_REVOKED).await;
+    assert_eq!(revoked.len(), 2);
+    assert_eq!(revoked[1].user.as_deref(), Some("bob"));
+    assert_eq!(revoked[1].context["sessions"], json!(2));
+    assert!(matches!(
+        env.dir.revoke_user_sessions(&env.audit, "nobody").await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // Disabling a user ends their sessions.
+    let (b1, _) = env.sign_in("bob", PW).await;
+    let (b2, _) = env.sign_in("bob", PW).await;
+    let (a3, _) = env.sign_in("alice", PW).await;
+    env.dir.set_active(&env.audit, "bob", false).await.unwrap();
+    assert!(env.dir.session(&b1).await.unwrap().is_none());
+    assert!(env.dir.session(&b2).await.unwrap().is_none());
+    assert_eq!(env.session_count(bob.id).await, 0);
+    assert!(env.dir.session(&a3).await.unwrap().is_some());
+    let disabled = env.events_of(action::MODEL_UPDATED).await.pop().unwrap();
+    assert_eq!(disabled.user.as_deref(), Some("bob"));
+    assert_eq!(disabled.context["sessions_ended"], json!(2));
+    env.dir.set_active(&env.audit, "bob", true).await.unwrap();
+
+    // An operator setting a password ends every session.
+    env.sign_in("alice", PW).await;
+    assert_eq!(env.session_count(alice.id).await, 2);
+    let new_pw = "another sturdy passphrase 43";
+    env.dir.set_password(&env.audit, "alice", new_pw).await.unwrap();
+    assert_eq!(env.session_count(alice.id).await, 0);
+    assert!(env.dir.session(&a3).await.unwrap().is_none());
+    let set = env.events_of(action::PASSWORD_SET).await.pop().unwrap();
+    assert_eq!(set.user.as_deref(), Some("alice"));
+    assert_eq!(set.context["sessions_ended"], json!(2));
+
+    // Changing one's own password keeps this session and ends the others.
+    let (mine, my_session) = env.sign_in("alice", new_pw).await;
+    let (other, _) = env.sign_in("alice", new_pw).await;
+    let (bobs, _) = env.sign_in("bob", PW).await;
+    let wrong = env
+        .dir
+        .change_own_password(&own, &my_session, "not my password", PW)
+        .await;
+    assert!(matches!(wrong, Err(Error::Invalid { .. })), "{wrong:?}");
+    assert_eq!(env.session_count(alice.id).await, 2);
+    env.dir
+        .change_own_password(&own, &my_session, new_pw, PW)
+        .await
+        .unwrap();
+    assert!(env.dir.session(&mine).await.unwrap().is_some());
+    assert!(env.dir.session(&other).await.unwrap().is_none());
+    assert!(env.dir.session(&bobs).await.unwrap().is_some());
+    let set = env.events_of(action::PASSWORD_SET).await.pop().unwrap();
+    assert_eq!(set.user.as_deref(), Some("alice"));
+    assert_eq!(set.actor, "user:alice");
+    assert_eq!(set.context["sessions_ended"], json!(1));
+    let hash = env
+        .store
+        .user_by_id(alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert_eq!(hasher().verify(PW, &hash).await.unwrap(), PasswordVerdict::Match);
+
+    // Deleting a user deletes their sessions.
+    assert_eq!(env.session_count(bob.id).await, 1);
+    env.dir.delete_user(&env.audit, "bob", false).await.unwrap();
+    assert!(env.dir.session(&bobs).await.unwrap().is_none());
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+            .bind(bob.id.to_string())
+            .fetch_one(&db.raw)
+            .await
+            .unwrap(),
+        0
+    );
+
+    let actions = env.actions().await;
+    let count = |a: &str| actions.iter().filter(|x| *x == a).count();
+    assert_eq!(count(action::LOGIN), 13);
+    assert!(
+        env.events_of(action::LOGIN)
+            .await
+            .iter()
+            .all(|e| e.actor == "system" && e.user.is_some())
+    );
+    env.assert_intact().await;
+}
+
+async fn check_password_checks(db: &TestDb) {
+    let env = env(db).await;
+    let alice = env.user_with_password("alice", PW).await;
+    env.user_with_password("dave", PW).await;
+    env.dir.set_active(&env.audit, "dave", false).await.unwrap();
+    env.user("nopass").await;
+    let audit = anonymous(None);
+
+    let attempts = [
+        ("mallory", "guess-unknown-1", "unknown_user", None),
+        ("dave", PW, "user_disabled", Some("dave")),
+        ("alice", "guess-wrong-2", "wrong_password", Some("alice")),
+        ("nopass", "guess-nopass-3", "no_password", Some("nopass")),
+    ];
+    for (identifier, password, reason, user) in attempts {
+        let before = env.events_of(action::LOGIN_FAILED).await.len();
+        let check = env.dir.check_password(&audit, identifier, password).await.unwrap();
+        assert!(matches!(check, PasswordCheck::Rejected), "{check:?}");
+        let failed = env.events_of(action::LOGIN_FAILED).await;
+        assert_eq!(failed.len(), before + 1, "{identifier}");
+        let e = failed.last().unwrap();
+        assert_eq!(e.context["reason"], json!(reason));
+        assert_eq!(e.context["identifier"], json!(identifier));
+        assert_eq!(e.user.as_deref(), user);
+        assert_eq!(e.actor, "system");
+        // A rejected attempt starts no session.
+        let none = env.dir.start_password_session(&audit, check, &browser()).await.unwrap();
+        assert!(none.is_none());
+    }
+    let everything = serde_json::to_string(&env.events().await).unwrap();
+    for secret in ["guess-unknown-1", "guess-wrong-2", "guess-nopass-3", PW] {
+        assert!(!everything.contains(secret), "an event holds a password");
+    }
+    assert!(env.events_of(action::LOGIN).await.is_empty());
+    assert!(env.store.sessions(None).await.unwrap().is_empty());
+    // Each failure counted against its account.
+    let acct = format!("acct:{}", alice.id);
+    let rec = env.store.throttle_records(&[acct]).await.unwrap();
+    assert_eq!(rec.len(), 1);
+    assert_eq!(rec[0].failures, 1);
+    let unknown = env
+        .store
+        .throttle_records(&[gatehouse_core::throttle::unknown_account_key("mallory")])
+        .await
+        .unwrap();
+    assert_eq!(unknown.len(), 1);
+
+    // An email address finds its user; the right password is accepted.
+    let check = env.dir.check_password(&audit, "ALICE@example.com", PW).await.unwrap();
+    let PasswordCheck::Accepted { user, rehash } = check else {
+        panic!("expected acceptance: {check:?}");
+    };
+    assert_eq!(user.id, alice.id);
+    assert!(rehash.is_none());
+
+    // A hash made with other parameters is upgraded when the session starts.
+    let erin = env.user_with_password("erin", PW).await;
+    let old_hasher = PasswordHasher::new(
+        HashParams {
+            m_cost_kib: 128,
+            t_cost: 1,
+            p_cost: 1,
+        },
+        1,
+    )
+    .unwrap();
+    let old_hash = old_hasher.hash(PW).await.unwrap();
+    assert!(old_hash.contains("m=128,"));
+    let mut tx = env.store.begin().await.unwrap();
+    let mut u = tx.user_by_id(erin.id).await.unwrap().unwrap();
+    u.password_hash = Some(old_hash.clone());
+    tx.update_user(&u).await.unwrap();
+    tx.commit().await.unwrap();
+    let changed_at = u.password_changed_at;
+    let check = env.dir.check_password(&audit, "erin", PW).await.unwrap();
+    let PasswordCheck::Accepted {
+        rehash: Some(ref fresh),
+        ..
+    } = check
+    else {
+        panic!("expected acceptance with a new hash: {check:?}");
+    };
+    assert!(fresh.contains("m=64,t=1,p=1$"), "{fresh}");
+    // Not stored until the session starts.
+    assert_eq!(
+        env.store.user_by_id(erin.id).await.unwrap().unwrap().password_hash,
+        Some(old_hash)
+    );
+    env.dir
+        .start_password_session(&audit, check, &browser())
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = env.store.user_by_id(erin.id).await.unwrap().unwrap();
+    let hash = stored.password_hash.unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
+    assert_eq!(hasher().verify(PW, &hash).await.unwrap(), PasswordVerdict::Match);
+    assert_eq!(stored.password_changed_at, changed_at);
+    assert_eq!(stored.last_login, Some(env.now()));
+    env.assert_intact().await;
+}
+
+async fn check_sign_in_throttling(db: &TestDb) {
+    let env = env(db).await;
+    let policy = env.dir.throttle_policy().clone();
+    let alice = env.user_with_password("alice", PW).await;
+    let ip = "198.51.100.9";
+    let audit = anonymous(Some(ip));
+    let acct = format!("acct:{}", alice.id);
+    let ip_key = format!("ip:{ip}");
+    let failed = || async { env.events_of(action::LOGIN_FAILED).await.len() };
+    let attempt = |password: &'static str| {
+        let (dir, audit) = (env.dir.clone(), audit.clone());
+        async move { dir.check_password(&audit, "alice", password).await.unwrap() }
+    };
+
+    for _ in 0..policy.account.delay_after {
+        assert!(matches!(attempt("wrong").await, PasswordCheck::Rejected));
+    }
+    let before = failed().await;
+    let throttled = attempt("wrong").await;
+    assert!(
+        matches!(throttled, PasswordCheck::Throttled { retry_after_secs: 1 }),
+        "{throttled:?}"
+    );
+    assert!(matches!(
+        attempt(PW).await,
+        PasswordCheck::Throttled { retry_after_secs: 1 }
+    ));
+    assert_eq!(failed().await, before, "a throttled attempt is not a failure");
+    let records = env
+        .store
+        .throttle_records(&[acct.clone(), ip_key.clone()])
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.failures == 3));
+
+    // Waiting out each delay, up to the lock.
+    for n in (policy.account.delay_after + 1)..=policy.account.lock_after {
+        env.clock.advance_seconds(policy.max_delay_secs + 1);
+        assert!(matches!(attempt("wrong").await, PasswordCheck::Rejected), "failure {n}");
+    }
+    let locked_at = env.now();
+    let locks = env.events_of(action::LOGIN_LOCKED).await;
+    assert_eq!(locks.len(), 1);
+    assert_eq!(locks[0].user.as_deref(), Some("alice"));
+    assert_eq!(locks[0].context["key"], json!(acct));
+    assert_eq!(locks[0].client_ip.as_deref(), Some(ip));
+    let rec = &env.store.throttle_records(std::slice::from_ref(&acct)).await.unwrap()[0];
+    assert_eq!(rec.failures, policy.account.lock_after);
+    assert_eq!(rec.locked_until, Some(locked_at.plus_seconds(policy.lock_secs)));
+
+    // Locked: even the right password waits, and costs no event.
+    let before = failed().await;
+    let check = attempt(PW).await;
+    assert!(
+        matches!(check, PasswordCheck::Throttled { retry_after_secs } if retry_after_secs == policy.lock_secs),
+        "{check:?}"
+    );
+    env.clock.advance_seconds(policy.lock_secs - 1);
+    assert!(matches!(
+        attempt(PW).await,
+        PasswordCheck::Throttled { retry_after_secs: 1 }
+    ));
+    assert_eq!(failed().await, before);
+    assert!(env.events_of(action::LOGIN_UNLOCKED).await.is_empty());
+
+    // The lock ends: announced once, and the right password works.
+    env.clock.advance_seconds(1);
+    let check = attempt(PW).await;
+    assert!(matches!(check, PasswordCheck::Accepted { .. }), "{check:?}");
+    let unlocked = env.events_of(action::LOGIN_UNLOCKED).await;
+    assert_eq!(unlocked.len(), 1);
+    assert_eq!(unlocked[0].context["key"], json!(acct));
+    assert!(
+        env.store
+            .throttle_records(std::slice::from_ref(&acct))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    env.dir
+        .start_password_session(&audit, check, &browser())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(attempt(PW).await, PasswordCheck::Accepted { .. }));
+    assert_eq!(env.events_of(action::LOGIN_UNLOCKED).await.len(), 1);
+    // The address keeps its (now stale) count until housekeeping drops it.
+    let ip_rec = env.store.throttle_records(std::slice::from_ref(&ip_key)).await.unwrap();
+    assert_eq!(ip_rec[0].failures, policy.account.lock_after);
+    let mut tx = env.store.begin().await.unwrap();
+    let stale = tx
+        .delete_stale_throttles(env.now().minus_seconds(policy.window_secs))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(stale, 1);
+
+    // A lock that ended unnoticed is announced by housekeeping.
+    let mut tx = env.store.begin().await.unwrap();
+    tx.put_throttle(&a_throttle(
+        "acct:someone",
+        policy.account.lock_after,
+        env.now(),
+        Some(env.now().plus_seconds(10)),
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    env.dir.purge_expired().await.unwrap();
+    assert_eq!(env.events_of(action::LOGIN_UNLOCKED).await.len(), 1);
+    env.clock.advance_seconds(10);
+    env.dir.purge_expired().await.unwrap();
+    let unlocked = env.events_of(action::LOGIN_UNLOCKED).await;
+    assert_eq!(unlocked.len(), 2);
+    assert_eq!(unlocked[1].context["key"], json!("acct:someone"));
+    assert!(env.store.ended_locks(env.now()).await.unwrap().is_empty());
+
+    // Per address: failures against many accounts add up on the address key.
+    let strict = env.dir.clone().with_auth_policies(
+        env.dir.session_policy().clone(),
+        ThrottlePolicy {
+            client: Limits {
+                delay_after: 2,
+                lock_after: 4,
+            },
+            ..ThrottlePolicy::default()
+        },
+    );
+    let elsewhere = anonymous(Some("203.0.113.5"));
+    for name in ["u1", "u2"] {
+        let check = strict.check_password(&elsewhere, name, "x").await.unwrap();
+        assert!(matches!(check, PasswordCheck::Rejected), "{check:?}");
+    }
+    let check = strict.check_password(&elsewhere, "u3", "x").await.unwrap();
+    assert!(
+        matches!(check, PasswordCheck::Throttled { retry_after_secs: 1 }),
+        "{check:?}"
+    );
+    // Another address is not affected.
+    let check = strict
+        .check_password(&anonymous(Some("203.0.113.6")), "alice", PW)
+        .await
+        .unwrap();
+    assert!(matches!(check, PasswordCheck::Accepted { .. }), "{check:?}");
+    let rec = env
+        .store
+        .throttle_records(&["ip:203.0.113.5".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(rec[0].failures, 2);
+    env.assert_intact().await;
+}
+
+async fn check_flows(db: &TestDb) {
+    let env = env(db).await;
+    let (token, flow) = env
+        .dir
+        .begin_flow(FlowKind::Login, Some("/application/o/authorize/?client_id=x"))
+        .await
+        .unwrap();
+    assert_eq!(flow.record.token_hash, sha256_hex(token.as_bytes()));
+    assert_eq!(flow.record.created_at, T0);
+    assert_eq!(flow.record.expires_at, T0.plus_seconds(FLOW_LIFETIME_SECS));
+    let mut loaded = env.dir.flow(&token).await.unwrap().unwrap();
+    assert_eq!(loaded.record.id, flow.record.id);
+    assert_eq!(loaded.state.kind, FlowKind::Login);
+    assert_eq!(loaded.state.stage, Stage::Identify);
+    assert_eq!(loaded.state.next, "/application/o/authorize/?client_id=x");
+    assert_eq!(loaded.state.csrf, flow.state.csrf);
+    assert!(env.dir.flow("not-the-token").await.unwrap().is_none());
+    assert!(env.dir.flow("").await.unwrap().is_none());
+    let (_, elsewhere) = env
+        .dir
+        .begin_flow(FlowKind::Login, Some("https://evil.example/"))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.state.next, "/if/user/");
+    let (_, recovery) = env.dir.begin_flow(FlowKind::Recovery, None).await.unwrap();
+    assert_eq!(recovery.state.stage, Stage::SetPassword);
+
+    // A stage change persists.
+    env.clock.advance_seconds(60);
+    loaded.state.stage = Stage::Password;
+    loaded.state.identifier = "alice".into();
+    env.dir.save_flow(&mut loaded).await.unwrap();
+    let again = env.dir.flow(&token).await.unwrap().unwrap();
+    assert_eq!(again.state.stage, Stage::Password);
+    assert_eq!(again.state.identifier, "alice");
+    assert_eq!(again.record.expires_at, flow.record.expires_at);
+
+    // Ending it.
+    env.dir.end_flow(&again).await.unwrap();
+    assert!(env.dir.flow(&token).await.unwrap().is_none());
+    assert!(env.store.flow_by_hash(&flow.record.token_hash).await.unwrap().is_none());
+    assert!(
+        env.dir.save_flow(&mut loaded).await.is_err(),
+        "a flow ended meanwhile cannot be saved"
+    );
+
+    // Expiry.
+    let (late, late_flow) = env.dir.begin_flow(FlowKind::Login, None).await.unwrap();
+    env.clock.advance_seconds(FLOW_LIFETIME_SECS - 1);
+    assert!(env.dir.flow(&late).await.unwrap().is_some());
+    env.clock.advance_seconds(1);
+    assert!(env.dir.flow(&late).await.unwrap().is_none());
+    assert!(
+        env.store
+            .flow_by_hash(&late_flow.record.token_hash)
+            .await
+            .unwrap()
+            .is_some(),
+        "until purged"
+    );
+    assert!(env.events().await.is_empty(), "flows are not audited");
+}
+
+async fn check_purge_expired(db: &TestDb) {
+    let env = env(db).await;
+    let policy = env.dir.session_policy().clone();
+    let alice = env.user_with_password("alice", PW).await;
+    let a = env.now();
+    let (idle, _) = env.sign_in("alice", PW).await;
+    env.clock.advance_seconds(policy.idle_secs - 3600);
+    let (live, _) = env.sign_in("alice", PW).await;
+    let (old_flow, old) = env.dir.begin_flow(FlowKind::Login, None).await.unwrap();
+    env.clock.set(a.plus_seconds(policy.idle_secs));
+    let (new_flow, _) = env.dir.begin_flow(FlowKind::Login, None).await.unwrap();
+    // Active, but at its absolute end.
+    let mut ending = a_session(alice.id, "ending", a);
+    ending.last_seen = env.now();
+    ending.expires_at = env.now();
+    let mut tx = env.store.begin().await.unwrap();
+    tx.insert_session(&ending).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(env.session_count(alice.id).await, 3);
+
+    let events = env.event_count().await;
+    assert_eq!(env.dir.purge_expired().await.unwrap(), (2, 1));
+    assert_eq!(env.event_count().await, events, "purging is housekeeping");
+    let left = env.store.sessions(Some(alice.id)).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].token_hash, sha256_hex(live.as_bytes()));
+    assert!(env.dir.session(&idle).await.unwrap().is_none());
+    assert!(env.dir.session(&live).await.unwrap().is_some());
+    assert!(env.store.flow_by_hash(&old.record.token_hash).await.unwrap().is_none());
+    assert!(env.dir.flow(&old_flow).await.unwrap().is_none());
+    assert!(env.dir.flow(&new_flow).await.unwrap().is_some());
+    assert_eq!(env.dir.purge_expired().await.unwrap(), (0, 0));
+}
+
+async fn check_recovery_flow(db: &TestDb) {
+    let env = env(db).await;
+    let alice = env.user_with_password("alice", PW).await;
+    let (old_token, _) = env.sign_in("alice", PW).await;
+    // A failure on record, cleared by the recovery.
+    assert!(matches!(
+        env.dir
+            .check_password(&anonymous(None), "alice", "wrong")
+            .await
+            .unwrap(),
+        PasswordCheck::Rejected
+    ));
+    let acct = format!("acct:{}", alice.id);
+    assert_eq!(
+        env.store
+            .throttle_records(std::slice::from_ref(&acct))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let (key, record) = env.dir.create_recovery_key(&env.audit, "alice", 60).await.unwrap();
+    let by_hash = env
+        .store
+        .recovery_key_by_hash(&record.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((by_hash.id, by_hash.user_id), (record.id, alice.id));
+    assert!(
+        env.store
+            .recovery_key_by_hash(&sha256_hex(b"nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Previewing does not spend the key.
+    for _ in 0..2 {
+        let (hash, user) = env.dir.recovery_key_user(&key).await.unwrap().unwrap();
+        assert_eq!(hash, record.token_hash);
+        assert_eq!(user.id, alice.id);
+    }
+    assert!(env.dir.recovery_key_user("not-a-key").await.unwrap().is_none());
+    assert!(env.dir.recovery_key_user("").await.unwrap().is_none());
+    assert_eq!(
+        env.store
+            .recovery_key_by_hash(&record.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        None
+    );
+
+    // Completing it: key spent, password set, other sessions ended, signed in.
+    env.clock.advance_seconds(120);
+    let new_pw = "a recovered passphrase 44";
+    let recover = Audit {
+        actor: Actor::System,
+        client_ip: Some("192.0.2.9".into()),
+    };
+    let (token, session, user) = env
+        .dir
+        .complete_recovery(&recover, &record.token_hash, new_pw, &browser())
+        .await
+        .unwrap();
+    assert_eq!(user.id, alice.id);
+    assert_eq!(session.user_id, alice.id);
+    assert_eq!(
+        env.store
+            .recovery_key_by_hash(&record.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        Some(env.now())
+    );
+    let stored = env.store.user_by_id(alice.id).await.unwrap().unwrap();
+    let hash = stored.password_hash.clone().unwrap();
+    assert_eq!(hasher().verify(new_pw, &hash).await.unwrap(), PasswordVerdict::Match);
+    assert_eq!(stored.password_changed_at, Some(env.now()));
+    assert!(env.dir.session(&old_token).await.unwrap().is_none());
+    let (s, u) = env.dir.session(&token).await.unwrap().unwrap();
+    assert_eq!((s.id, u.id), (session.id, alice.id));
+    assert_eq!(env.session_count(alice.id).await, 1);
+    assert!(env.store.throttle_records(&[acct]).await.unwrap().is_empty());
+    assert!(env.dir.recovery_key_user(&key).await.unwrap().is_none());
+    let tail: Vec<String> = env.actions().await.into_iter().rev().take(3).collect();
+    assert_eq!(
+        tail,
+        vec![action::LOGIN, action::PASSWORD_SET, action::RECOVERY_KEY_USED]
+    );
+    assert_eq!(
+        env.events_of(action::PASSWORD_SET).await.pop().unwrap().user.as_deref(),
+        Some("alice")
+    );
+
+    // The same key again: refused, nothing changes.
+    let events = env.event_count().await;
+    let again = env
+        .dir
+        .complete_recovery(&recover, &record.token_hash, "yet another passphrase 45", &browser())
+        .await;
+    assert!(matches!(again, Err(Error::Invalid { .. })), "{again:?}");
+    assert_eq!(env.event_count().await, events);
+    assert_eq!(
+        env.store.user_by_id(alice.id).await.unwrap().unwrap().password_hash,
+        Some(hash.clone())
+    );
+    assert_eq!(env.session_count(alice.id).await, 1);
+    let unknown = env
+        .dir
+        .complete_recovery(&recover, &sha256_hex(b"nope"), "yet another passphrase 45", &browser())
+        .await;
+    assert!(matches!(unknown, Err(Error::Invalid { .. })), "{unknown:?}");
+
+    // An expired key: refused, left unused, nothing changes.
+    let (expiring, expiring_record) = env.dir.create_recovery_key(&env.audit, "alice", 1).await.unwrap();
+    env.clock.advance_seconds(60);
+    assert!(env.dir.recovery_key_user(&expiring).await.unwrap().is_none());
+    let events = env.event_count().await;
+    let expired = env
+        .dir
+        .complete_recovery(
+            &recover,
+            &expiring_record.token_hash,
+            "yet another passphrase 45",
+            &browser(),
+        )
+        .await;
+    assert!(matches!(expired, Err(Error::Invalid { .. })), "{expired:?}");
+    assert_eq!(env.event_count().await, events);
+    assert_eq!(
+        env.store
+            .recovery_key_by_hash(&expiring_record.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at,
+        None
+    );
+    assert_eq!(
+        env.store.user_by_id(alice.id).await.unwrap().unwrap().password_hash,
+        Some(hash)
+    );
+    assert_eq!(env.session_count(alice.id).await, 1);
+    env.assert_intact().await;
 }
 
 // ---- SQLite only --------------------------------------------------------------------
@@ -1567,10 +2328,7 @@ async fn unsupported_and_unreachable_databases_are_reported_without_secrets() {
         .unwrap_err();
     assert!(matches!(e, StoreError::Unavailable(_)));
     let msg = e.to_string();
-    assert!(
-        msg.contains("unsupported database URL scheme 'mysql'"),
-        "{msg}"
-    );
+    assert!(msg.contains("unsupported database URL scheme 'mysql'"), "{msg}");
     assert!(!msg.contains("hunter2"));
 
     let e = SqlStore::connect(

@@ -4,16 +4,23 @@ use std::sync::{Arc, OnceLock};
 
 use gatehouse_core::Directory;
 
+use crate::config::WebConfig;
+use crate::pages::Branding;
+
 /// The server answers before its database is migrated (health checks must say
 /// "not yet"), so the directory arrives later, exactly once.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AppState {
     directory: Arc<OnceLock<Directory>>,
+    pub config: Arc<WebConfig>,
 }
 
 impl AppState {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(config: WebConfig) -> Self {
+        AppState {
+            directory: Arc::new(OnceLock::new()),
+            config: Arc::new(config),
+        }
     }
 
     /// Marks the server ready: migrations ran and bootstrap is done.
@@ -24,5 +31,12 @@ impl AppState {
     /// The directory, once the server is ready.
     pub fn directory(&self) -> Option<&Directory> {
         self.directory.get()
+    }
+
+    pub fn branding(&self) -> Branding {
+        Branding {
+            title: self.config.branding_title.clone(),
+            logo_url: self.config.branding_logo.as_ref().map(|_| crate::LOGO_PATH.to_string()),
+        }
     }
 }

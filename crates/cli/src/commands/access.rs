@@ -12,11 +12,7 @@ use crate::failure::CmdResult;
 pub async fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
     let dir = ctx.directory().await?;
     let matrix = dir.access_matrix().await?;
-    let format = if ctx.json {
-        MatrixFormat::Json
-    } else {
-        args.format
-    };
+    let format = if ctx.json { MatrixFormat::Json } else { args.format };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match format {
@@ -95,8 +91,13 @@ fn write_json(out: &mut impl Write, m: &AccessMatrix) -> io::Result<()> {
         .rows
         .iter()
         .map(|r| {
-            let apps: Vec<&str> =
-                m.applications.iter().zip(&r.access).filter(|(_, a)| **a).map(|(s, _)| s.as_str()).collect();
+            let apps: Vec<&str> = m
+                .applications
+                .iter()
+                .zip(&r.access)
+                .filter(|(_, a)| **a)
+                .map(|(s, _)| s.as_str())
+                .collect();
             serde_json::json!({"username": r.username, "is_active": r.is_active, "applications": apps})
         })
         .collect();

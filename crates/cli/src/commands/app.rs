@@ -47,11 +47,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
             t.print()?;
         }
-        AppCmd::Create {
-            slug,
-            name,
-            launch_url,
-        } => {
+        AppCmd::Create { slug, name, launch_url } => {
             let app = dir
                 .create_application(&audit, &slug, &name, launch_url.as_deref())
                 .await?;

@@ -15,7 +15,9 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
         None => {
             let since = match &args.since {
                 Some(s) => Some(Timestamp::parse_since(s, dir.now()).ok_or_else(|| {
-                    Failure::input(format!("--since '{s}' is not a time: use RFC 3339, a date like 2026-11-29, or an age like 12h or 7d"))
+                    Failure::input(format!(
+                        "--since '{s}' is not a time: use RFC 3339, a date like 2026-11-29, or an age like 12h or 7d"
+                    ))
                 })?),
                 None => None,
             };
@@ -32,15 +34,7 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
             if ctx.json {
                 return Ok(print_json(&events)?);
             }
-            let mut t = Table::new([
-                "SEQ",
-                "TIME",
-                "ACTION",
-                "ACTOR",
-                "USER",
-                "CLIENT IP",
-                "CONTEXT",
-            ]);
+            let mut t = Table::new(["SEQ", "TIME", "ACTION", "ACTOR", "USER", "CLIENT IP", "CONTEXT"]);
             for e in &events {
                 t.row([
                     e.seq.to_string(),
@@ -72,17 +66,15 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
                     }
                 }
                 ChainReport::Broken { seq, reason } => {
-                    return Err(Failure::runtime(format!(
-                        "audit log broken at event {seq}: {reason}"
-                    )));
+                    return Err(Failure::runtime(format!("audit log broken at event {seq}: {reason}")));
                 }
             }
         }
         Some(EventsCmd::Prune { older_than }) => {
             let keep_seconds = match older_than {
-                Some(age) => parse_age(&age).filter(|s| *s > 0).ok_or_else(|| {
-                    Failure::input(format!("--older-than '{age}' is not an age like 90d"))
-                })?,
+                Some(age) => parse_age(&age)
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| Failure::input(format!("--older-than '{age}' is not an age like 90d")))?,
                 None if ctx.settings.event_retention_days == 0 => {
                     println!("retention is 0 (keep forever); nothing pruned");
                     return Ok(());

@@ -25,22 +25,12 @@ pub async fn run(ctx: &Context, cmd: GroupCmd) -> CmdResult {
             }
             t.print()?;
         }
-        GroupCmd::Create {
-            name,
-            admin,
-            parent,
-        } => {
-            let g = dir
-                .create_group(&audit, &name, admin, parent.as_deref())
-                .await?;
+        GroupCmd::Create { name, admin, parent } => {
+            let g = dir.create_group(&audit, &name, admin, parent.as_deref()).await?;
             if ctx.json {
                 return Ok(print_json(&g)?);
             }
-            println!(
-                "created group {}{}",
-                g.name,
-                if admin { " (superuser)" } else { "" }
-            );
+            println!("created group {}{}", g.name, if admin { " (superuser)" } else { "" });
         }
         GroupCmd::Delete { name } => {
             dir.delete_group(&audit, &name).await?;
@@ -77,15 +67,9 @@ pub async fn run(ctx: &Context, cmd: GroupCmd) -> CmdResult {
             for m in &members {
                 t.row([
                     m.username.clone(),
-                    if m.name.is_empty() {
-                        "-".into()
-                    } else {
-                        m.name.clone()
-                    },
+                    if m.name.is_empty() { "-".into() } else { m.name.clone() },
                     yes_no(m.is_active).into(),
-                    m.via
-                        .as_ref()
-                        .map_or("direct".into(), |g| format!("via {g}")),
+                    m.via.as_ref().map_or("direct".into(), |g| format!("via {g}")),
                 ]);
             }
             t.print()?;

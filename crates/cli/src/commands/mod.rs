@@ -7,6 +7,7 @@ pub mod events;
 pub mod group;
 pub mod recovery;
 pub mod server;
+pub mod session;
 pub mod settings;
 pub mod status;
 pub mod user;

@@ -15,28 +15,22 @@ use crate::failure::{CmdResult, Failure};
 pub async fn run(ctx: &Context) -> CmdResult {
     let started = Instant::now();
     let settings = &ctx.settings;
-    let listener = TcpListener::bind(settings.listen).await.map_err(|e| {
-        Failure::runtime(format!(
-            "cannot listen on {} (GATEHOUSE_LISTEN): {e}",
-            settings.listen
-        ))
-    })?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| Failure::runtime(format!("cannot listen on {} (GATEHOUSE_LISTEN): {e}", settings.listen)))?;
     let metrics = match settings.metrics_listen {
         Some(addr) => {
-            let l = TcpListener::bind(addr).await.map_err(|e| {
-                Failure::runtime(format!(
-                    "cannot listen on {addr} (GATEHOUSE_METRICS_LISTEN): {e}"
-                ))
-            })?;
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|e| Failure::runtime(format!("cannot listen on {addr} (GATEHOUSE_METRICS_LISTEN): {e}")))?;
             Some((l, install_metrics()?))
         }
         None => None,
     };
-    let state = AppState::new();
+    let state = AppState::new(ctx.web_config()?);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let web = {
-        let app = gatehouse_web::router(state.clone())
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let app = gatehouse_web::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let mut rx = shutdown_rx.clone();
         tokio::spawn(async move {
             axum::serve(listener, app)
@@ -125,11 +119,7 @@ fn install_metrics() -> CmdResult<PrometheusHandle> {
         .map_err(|e| Failure::runtime(format!("metrics: {e}")))
 }
 
-fn spawn_metrics(
-    listener: TcpListener,
-    handle: PrometheusHandle,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
+fn spawn_metrics(listener: TcpListener, handle: PrometheusHandle, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let upkeep = handle.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -155,34 +145,39 @@ fn spawn_metrics(
     });
 }
 
-/// Periodic upkeep until the worker arrives: prune the audit log by retention.
+/// Periodic upkeep until the worker arrives: every five minutes, expired
+/// sessions and flows go and ended sign-in locks are announced; every hour,
+/// audit events past the retention are pruned.
 fn spawn_housekeeping(
     ctx: &Context,
     directory: gatehouse_core::Directory,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let retention_days = ctx.settings.event_retention_days;
-    if retention_days == 0 {
-        return;
-    }
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        let mut rounds: u64 = 0;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => return,
             }
-            match directory
-                .prune_events(
-                    &gatehouse_core::Audit::system(),
-                    i64::from(retention_days) * 86_400,
-                )
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(pruned = n, retention_days, "pruned old audit events"),
-                Err(e) => tracing::warn!(error = %e, "pruning audit events failed"),
+            match directory.purge_expired().await {
+                Ok((0, 0)) => {}
+                Ok((sessions, flows)) => tracing::info!(sessions, flows, "removed expired sessions and flows"),
+                Err(e) => tracing::warn!(error = %e, "removing expired sessions failed"),
             }
+            if retention_days > 0 && rounds.is_multiple_of(12) {
+                match directory
+                    .prune_events(&gatehouse_core::Audit::system(), i64::from(retention_days) * 86_400)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, retention_days, "pruned old audit events"),
+                    Err(e) => tracing::warn!(error = %e, "pruning audit events failed"),
+                }
+            }
+            rounds += 1;
         }
     });
 }

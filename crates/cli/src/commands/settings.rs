@@ -24,59 +24,35 @@ pub fn run(ctx: &Context) -> CmdResult {
             s.metrics_listen.map_or("off".into(), |a| a.to_string()),
         ),
         ("GATEHOUSE_EXTERNAL_URL", s.external_url.clone()),
-        (
-            "GATEHOUSE_LOG_FORMAT",
-            format!("{:?}", s.log_format).to_lowercase(),
-        ),
+        ("GATEHOUSE_LOG_FORMAT", format!("{:?}", s.log_format).to_lowercase()),
         ("GATEHOUSE_LOG_LEVEL", s.log_level.clone()),
-        (
-            "GATEHOUSE_BOOTSTRAP_PASSWORD",
-            hidden(&s.bootstrap.password),
-        ),
+        ("GATEHOUSE_BOOTSTRAP_PASSWORD", hidden(&s.bootstrap.password)),
         (
             "GATEHOUSE_BOOTSTRAP_EMAIL",
             s.bootstrap.email.clone().unwrap_or_else(|| "-".into()),
         ),
         ("GATEHOUSE_BOOTSTRAP_TOKEN", hidden(&s.bootstrap.token)),
-        (
-            "GATEHOUSE_PASSWORD_MIN_LENGTH",
-            s.password_policy.min_chars.to_string(),
-        ),
+        ("GATEHOUSE_PASSWORD_MIN_LENGTH", s.password_policy.min_chars.to_string()),
         (
             "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",
             s.hash_params.m_cost_kib.to_string(),
         ),
-        (
-            "GATEHOUSE_PASSWORD_HASH_ITERATIONS",
-            s.hash_params.t_cost.to_string(),
-        ),
-        (
-            "GATEHOUSE_PASSWORD_HASH_PARALLELISM",
-            s.hash_params.p_cost.to_string(),
-        ),
-        (
-            "GATEHOUSE_EVENT_RETENTION_DAYS",
-            s.event_retention_days.to_string(),
-        ),
+        ("GATEHOUSE_PASSWORD_HASH_ITERATIONS", s.hash_params.t_cost.to_string()),
+        ("GATEHOUSE_PASSWORD_HASH_PARALLELISM", s.hash_params.p_cost.to_string()),
+        ("GATEHOUSE_EVENT_RETENTION_DAYS", s.event_retention_days.to_string()),
         (
             "GATEHOUSE_DATABASE_MAX_CONNECTIONS",
-            s.max_connections
-                .map_or("default".into(), |n| n.to_string()),
+            s.max_connections.map_or("default".into(), |n| n.to_string()),
         ),
     ];
     if ctx.json {
-        let map: serde_json::Map<String, serde_json::Value> = values
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone().into()))
-            .collect();
+        let map: serde_json::Map<String, serde_json::Value> =
+            values.iter().map(|(k, v)| (k.to_string(), v.clone().into())).collect();
         return Ok(print_json(&map)?);
     }
     let mut t = Table::new(["SETTING", "VALUE", "MEANING"]);
     for (name, value) in values {
-        let meaning = SETTINGS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or("", |(_, m)| m);
+        let meaning = SETTINGS.iter().find(|(n, _)| *n == name).map_or("", |(_, m)| m);
         t.row([name.to_string(), value, meaning.to_string()]);
     }
     t.print()?;

@@ -35,10 +35,7 @@ pub async fn run(ctx: &Context) -> CmdResult {
                     )
                 };
                 rows.push(("schema version", schema));
-                rows.push((
-                    "connection pool",
-                    format!("{} connections per process", info.pool_size),
-                ));
+                rows.push(("connection pool", format!("{} connections per process", info.pool_size)));
             }
             Err(e) => {
                 healthy = false;
@@ -62,15 +59,10 @@ pub async fn run(ctx: &Context) -> CmdResult {
             format!("not reachable: {e}")
         }
     };
-    rows.push((
-        "server",
-        format!("{server} at http://{addr}/-/health/ready/"),
-    ));
+    rows.push(("server", format!("{server} at http://{addr}/-/health/ready/")));
     if ctx.json {
-        let mut map: serde_json::Map<String, serde_json::Value> = rows
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone().into()))
-            .collect();
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            rows.iter().map(|(k, v)| (k.to_string(), v.clone().into())).collect();
         map.insert("healthy".into(), healthy.into());
         print_json(&map)?;
     } else {
@@ -91,8 +83,7 @@ pub async fn run(ctx: &Context) -> CmdResult {
 async fn probe_ready(addr: SocketAddr) -> std::io::Result<u16> {
     let attempt = async {
         let mut stream = TcpStream::connect(addr).await?;
-        let req =
-            format!("GET /-/health/ready/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let req = format!("GET /-/health/ready/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream.write_all(req.as_bytes()).await?;
         let mut buf = Vec::with_capacity(256);
         stream.take(4096).read_to_end(&mut buf).await?;
@@ -100,16 +91,9 @@ async fn probe_ready(addr: SocketAddr) -> std::io::Result<u16> {
         head.split_whitespace()
             .nth(1)
             .and_then(|c| c.parse().ok())
-            .ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
-            })
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
     };
     tokio::time::timeout(Duration::from_secs(3), attempt)
         .await
-        .unwrap_or_else(|_| {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "timed out",
-            ))
-        })
+        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))
 }

@@ -44,10 +44,7 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
             t.row(["superuser", yes_no(d.is_superuser)]);
             t.row(["password", if d.has_password { "set" } else { "not set" }]);
             t.row(["groups".to_string(), or_dash(&d.groups.join(", "))]);
-            t.row([
-                "inherited groups".to_string(),
-                or_dash(&d.inherited_groups.join(", ")),
-            ]);
+            t.row(["inherited groups".to_string(), or_dash(&d.inherited_groups.join(", "))]);
             t.row(["created".to_string(), d.user.created_at.to_rfc3339()]);
             t.row([
                 "last login".to_string(),
@@ -55,11 +52,7 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
             ]);
             t.print()?;
         }
-        UserCmd::Create {
-            username,
-            email,
-            name,
-        } => {
+        UserCmd::Create { username, email, name } => {
             let user = dir
                 .create_user(
                     &audit,
@@ -99,9 +92,7 @@ async fn set_password(
     args: PasswordArgs,
 ) -> CmdResult {
     if args.link {
-        let (key, record) = dir
-            .create_recovery_key(audit, &args.username, args.minutes)
-            .await?;
+        let (key, record) = dir.create_recovery_key(audit, &args.username, args.minutes).await?;
         let link = crate::commands::recovery::link(ctx, &key);
         if ctx.json {
             return Ok(print_json(
@@ -109,10 +100,7 @@ async fn set_password(
             )?);
         }
         println!("{link}");
-        eprintln!(
-            "one-time link for {}; valid until {}",
-            args.username, record.expires_at
-        );
+        eprintln!("one-time link for {}; valid until {}", args.username, record.expires_at);
         return Ok(());
     }
     // Fail on an unknown user before asking for a password.
@@ -158,9 +146,7 @@ fn prompt_twice() -> CmdResult<String> {
     let first = rpassword::prompt_password("New password: ")?;
     let second = rpassword::prompt_password("Repeat password: ")?;
     if first != second {
-        return Err(Failure::input(
-            "the passwords do not match; nothing changed",
-        ));
+        return Err(Failure::input("the passwords do not match; nothing changed"));
     }
     Ok(first)
 }

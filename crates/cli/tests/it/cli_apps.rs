@@ -47,10 +47,7 @@ both_backends!(applications_and_access, |env: &TestEnv| {
         env.ok(&["app", "bind", "grafana", "staff"])
             .contains("restricted to staff")
     );
-    assert!(
-        env.ok(&["app", "bind", "grafana", "staff"])
-            .contains("already")
-    );
+    assert!(env.ok(&["app", "bind", "grafana", "staff"]).contains("already"));
     env.ok(&["app", "bind", "pager", "ops"]);
     env.fails(&["app", "bind", "nope", "ops"], 2);
     env.fails(&["app", "bind", "pager", "nope"], 2);
@@ -65,10 +62,7 @@ both_backends!(applications_and_access, |env: &TestEnv| {
 
     // alice reaches grafana through devs ⊂ staff; bob only pager; carol is disabled.
     let m = env.json(&["access"]);
-    assert_eq!(
-        m["applications"],
-        serde_json::json!(["grafana", "pager", "wiki"])
-    );
+    assert_eq!(m["applications"], serde_json::json!(["grafana", "pager", "wiki"]));
     let apps_of = |u: &str| {
         m["users"]
             .as_array()
@@ -88,16 +82,10 @@ both_backends!(applications_and_access, |env: &TestEnv| {
     assert!(lines.contains(&"alice,yes,yes,no,yes"), "{csv}");
     assert!(lines.contains(&"carol,no,no,no,no"), "{csv}");
     let table = env.ok(&["access"]);
-    assert!(
-        table.starts_with("USER") && table.contains("(disabled)"),
-        "{table}"
-    );
+    assert!(table.starts_with("USER") && table.contains("(disabled)"), "{table}");
 
     env.ok(&["app", "unbind", "grafana", "staff"]);
-    assert!(
-        env.ok(&["app", "unbind", "grafana", "staff"])
-            .contains("was not bound")
-    );
+    assert!(env.ok(&["app", "unbind", "grafana", "staff"]).contains("was not bound"));
     let m = env.json(&["access"]);
     let bob = m["users"]
         .as_array()
@@ -106,10 +94,7 @@ both_backends!(applications_and_access, |env: &TestEnv| {
         .find(|r| r["username"] == "bob")
         .unwrap()
         .clone();
-    assert_eq!(
-        bob["applications"],
-        serde_json::json!(["grafana", "pager", "wiki"])
-    );
+    assert_eq!(bob["applications"], serde_json::json!(["grafana", "pager", "wiki"]));
 
     env.ok(&["app", "delete", "pager"]);
     env.fails(&["app", "show", "pager"], 2);

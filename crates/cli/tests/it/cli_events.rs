@@ -24,34 +24,16 @@ both_backends!(listing_and_filters, |env: &TestEnv| {
     assert_eq!(alice.as_array().unwrap().len(), 2, "{alice}");
     let created = env.json(&["events", "--action", "model_created"]);
     assert_eq!(created.as_array().unwrap().len(), 3);
+    assert_eq!(env.json(&["events", "--limit", "2"]).as_array().unwrap().len(), 2);
+    assert_eq!(env.json(&["events", "--since", "1h"]).as_array().unwrap().len(), 5);
     assert_eq!(
-        env.json(&["events", "--limit", "2"])
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    assert_eq!(
-        env.json(&["events", "--since", "1h"])
-            .as_array()
-            .unwrap()
-            .len(),
-        5
-    );
-    assert_eq!(
-        env.json(&["events", "--since", "2999-01-01"])
-            .as_array()
-            .unwrap()
-            .len(),
+        env.json(&["events", "--since", "2999-01-01"]).as_array().unwrap().len(),
         0
     );
     env.fails(&["events", "--since", "yesterday-ish"], 2);
     env.fails(&["events", "--limit", "0"], 2);
     let table = env.ok(&["events"]);
-    assert!(
-        table.starts_with("SEQ") && table.contains("model_created"),
-        "{table}"
-    );
+    assert!(table.starts_with("SEQ") && table.contains("model_created"), "{table}");
 });
 
 both_backends!(verify_detects_tampering, |env: &TestEnv| {

@@ -14,10 +14,7 @@ both_backends!(groups_and_nesting, |env: &TestEnv| {
         env.ok(&["group", "add", "devs", "alice"])
             .contains("added alice to devs")
     );
-    assert!(
-        env.ok(&["group", "add", "devs", "alice"])
-            .contains("already")
-    );
+    assert!(env.ok(&["group", "add", "devs", "alice"]).contains("already"));
     env.ok(&["group", "add", "staff", "bob"]);
     env.fails(&["group", "add", "devs", "nobody"], 2);
     env.fails(&["group", "add", "nope", "alice"], 2);
@@ -35,31 +32,15 @@ both_backends!(groups_and_nesting, |env: &TestEnv| {
             )
         })
         .collect();
-    assert_eq!(
-        m,
-        vec![("bob".into(), None), ("alice".into(), Some("devs".into()))]
-    );
+    assert_eq!(m, vec![("bob".into(), None), ("alice".into(), Some("devs".into()))]);
     let table = env.ok(&["group", "members", "staff"]);
-    assert!(
-        table.contains("via devs") && table.contains("direct"),
-        "{table}"
-    );
+    assert!(table.contains("via devs") && table.contains("direct"), "{table}");
 
     let list = env.json(&["group", "list"]);
-    let devs = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["name"] == "devs")
-        .unwrap();
+    let devs = list.as_array().unwrap().iter().find(|g| g["name"] == "devs").unwrap();
     assert_eq!(devs["parent"], "staff");
     assert_eq!(devs["direct_members"], 1);
-    let admins = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["name"] == "admins")
-        .unwrap();
+    let admins = list.as_array().unwrap().iter().find(|g| g["name"] == "admins").unwrap();
     assert_eq!(admins["is_superuser"], true);
 
     // Superuser status flows from the group.
@@ -71,14 +52,8 @@ both_backends!(groups_and_nesting, |env: &TestEnv| {
         serde_json::json!(["staff"])
     );
 
-    assert!(
-        env.ok(&["group", "remove", "devs", "alice"])
-            .contains("removed")
-    );
-    assert!(
-        env.ok(&["group", "remove", "devs", "alice"])
-            .contains("was not")
-    );
+    assert!(env.ok(&["group", "remove", "devs", "alice"]).contains("removed"));
+    assert!(env.ok(&["group", "remove", "devs", "alice"]).contains("was not"));
     env.fails(&["group", "delete", "staff"], 2); // devs is nested in it
     env.fails(&["group", "delete", "admins"], 2);
     env.ok(&["group", "delete", "devs"]);

@@ -6,8 +6,7 @@ fn every_command_explains_itself() {
     let env = TestEnv::sqlite();
     let top = env.ok(&["--help"]);
     for cmd in [
-        "server", "user", "group", "app", "access", "events", "status", "recovery", "migrate",
-        "settings",
+        "server", "user", "group", "app", "access", "events", "status", "recovery", "migrate", "settings",
     ] {
         assert!(top.contains(cmd), "top-level help lacks {cmd}");
     }
@@ -65,52 +64,39 @@ fn every_command_explains_itself() {
 #[test]
 fn bad_settings_stop_with_one_line_naming_them() {
     let mut env = TestEnv::sqlite();
-    env.extra
-        .insert("GATEHOUSE_LISTN".into(), "0.0.0.0:1".into());
+    env.extra.insert("GATEHOUSE_LISTN".into(), "0.0.0.0:1".into());
     let err = env.fails(&["user", "list"], 2);
     assert!(
         err.contains("GATEHOUSE_LISTN") && err.contains("GATEHOUSE_LISTEN"),
         "{err}"
     );
     env.extra.clear();
-    env.extra
-        .insert("GATEHOUSE_LOG_FORMAT".into(), "xml".into());
+    env.extra.insert("GATEHOUSE_LOG_FORMAT".into(), "xml".into());
     let err = env.fails(&["server"], 2);
     assert!(err.contains("GATEHOUSE_LOG_FORMAT"), "{err}");
     env.extra.clear();
     std::fs::write(env.env_file(), "GATEHOUSE_LISTEN=everywhere\n").unwrap();
     let err = env.fails(&["status"], 2);
-    assert!(
-        err.contains("GATEHOUSE_LISTEN") && err.contains(".env"),
-        "{err}"
-    );
+    assert!(err.contains("GATEHOUSE_LISTEN") && err.contains(".env"), "{err}");
 }
 
 #[test]
 fn settings_hide_secrets() {
     let mut env = TestEnv::sqlite();
-    env.extra.insert(
-        "GATEHOUSE_BOOTSTRAP_PASSWORD".into(),
-        "hunter2-hunter2".into(),
-    );
+    env.extra
+        .insert("GATEHOUSE_BOOTSTRAP_PASSWORD".into(), "hunter2-hunter2".into());
     env.extra.insert(
         "GATEHOUSE_DATABASE_URL".into(),
         "postgres://gh:s3cret@127.0.0.1/gh".into(),
     );
     let out = env.ok(&["settings"]);
     assert!(!out.contains("hunter2") && !out.contains("s3cret"), "{out}");
-    assert!(
-        out.contains("(set, hidden)") && out.contains("***@127.0.0.1"),
-        "{out}"
-    );
+    assert!(out.contains("(set, hidden)") && out.contains("***@127.0.0.1"), "{out}");
 }
 
 both_backends!(recovery_commands, |env: &TestEnv| {
     env.ok(&["user", "create", "carol", "carol@example.com"]);
-    assert!(
-        env.ok(&["recovery", "admin", "carol"])
-            .contains("now in admins")
-    );
+    assert!(env.ok(&["recovery", "admin", "carol"]).contains("now in admins"));
     assert!(env.ok(&["recovery", "admin", "carol"]).contains("already"));
     assert_eq!(env.json(&["user", "show", "carol"])["is_superuser"], true);
     env.fails(&["recovery", "admin", "nobody"], 2);
@@ -125,9 +111,7 @@ both_backends!(recovery_commands, |env: &TestEnv| {
         .unwrap_or_else(|| panic!("unexpected link {link}"));
     assert!(key.len() >= 43, "256-bit key expected: {key}");
     // Stored hashed, never in clear, expiring in 15 minutes.
-    let stored = env
-        .sql_string("SELECT token_hash FROM recovery_keys")
-        .unwrap();
+    let stored = env.sql_string("SELECT token_hash FROM recovery_keys").unwrap();
     assert_ne!(stored, key);
     assert_eq!(stored, gatehouse_crypto::sha256_hex(key.as_bytes()));
     let ttl = env.sql_i64("SELECT expires_at - created_at FROM recovery_keys");
@@ -151,14 +135,8 @@ both_backends!(status_without_server, |env: &TestEnv| {
     assert_eq!(out.status.code(), Some(1), "no server: unhealthy");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["database status"], "reachable");
-    assert!(
-        v["schema version"].as_str().unwrap().contains("current"),
-        "{v}"
-    );
-    assert!(
-        v["server"].as_str().unwrap().contains("not reachable"),
-        "{v}"
-    );
+    assert!(v["schema version"].as_str().unwrap().contains("current"), "{v}");
+    assert!(v["server"].as_str().unwrap().contains("not reachable"), "{v}");
     assert_eq!(v["healthy"], false);
 });
 

@@ -5,18 +5,11 @@ both_backends!(user_lifecycle, |env: &TestEnv| {
     let out = env.ok(&["user", "create", "alice", "alice@example.com", "Alice"]);
     assert!(out.contains("created user alice"), "{out}");
     // Case-insensitive uniqueness, clear message, exit 2, nothing written.
-    let events_before = env
-        .json(&["events", "--limit", "1000"])
-        .as_array()
-        .unwrap()
-        .len();
+    let events_before = env.json(&["events", "--limit", "1000"]).as_array().unwrap().len();
     let err = env.fails(&["user", "create", "ALICE", "other@example.com"], 2);
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(
-        env.json(&["events", "--limit", "1000"])
-            .as_array()
-            .unwrap()
-            .len(),
+        env.json(&["events", "--limit", "1000"]).as_array().unwrap().len(),
         events_before
     );
 
@@ -26,10 +19,7 @@ both_backends!(user_lifecycle, |env: &TestEnv| {
     assert_eq!(alice["email"], "alice@example.com");
     assert_eq!(alice["name"], "Alice");
     assert_eq!(alice["is_active"], true);
-    assert!(
-        alice.get("password_hash").is_none(),
-        "hash must never be printed"
-    );
+    assert!(alice.get("password_hash").is_none(), "hash must never be printed");
     let table = env.ok(&["user", "list"]);
     assert!(
         table.starts_with("USERNAME") && table.contains("alice@example.com"),
@@ -49,24 +39,14 @@ both_backends!(passwords, |env: &TestEnv| {
     env.ok(&["user", "create", "alice", "alice@example.com", "Alice"]);
     // Policy: too short, common, too long. Nothing changes.
     for bad in ["short", "password123", &"x".repeat(1025)] {
-        let out = env.run_with_stdin(
-            &["user", "password", "alice", "--stdin"],
-            &format!("{bad}\n"),
-        );
+        let out = env.run_with_stdin(&["user", "password", "alice", "--stdin"], &format!("{bad}\n"));
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("password rejected"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert!(text(&out.stderr).contains("password rejected"), "{}", text(&out.stderr));
     }
     assert_eq!(env.json(&["user", "show", "alice"])["has_password"], false);
 
     let secret = "correct-Horse-battery-9";
-    let out = env.run_with_stdin(
-        &["user", "password", "alice", "--stdin"],
-        &format!("{secret}\n"),
-    );
+    let out = env.run_with_stdin(&["user", "password", "alice", "--stdin"], &format!("{secret}\n"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(env.json(&["user", "show", "alice"])["has_password"], true);
     // Stored as argon2id, verifiable; never as plain text.
@@ -91,20 +71,11 @@ both_backends!(passwords, |env: &TestEnv| {
 
     // The event says so, with the CLI actor, and holds neither password nor hash.
     let events = env.ok(&["--json", "events", "--action", "password_set"]);
-    assert!(
-        events.contains("cli:tester") && events.contains("alice"),
-        "{events}"
-    );
-    assert!(
-        !events.contains(secret) && !events.contains("argon2"),
-        "{events}"
-    );
+    assert!(events.contains("cli:tester") && events.contains("alice"), "{events}");
+    assert!(!events.contains(secret) && !events.contains("argon2"), "{events}");
 
     // --generate prints a working random password.
-    let generated = env
-        .ok(&["user", "password", "alice", "--generate"])
-        .trim()
-        .to_string();
+    let generated = env.ok(&["user", "password", "alice", "--generate"]).trim().to_string();
     assert!(generated.len() >= 16, "{generated}");
     let hash = env
         .sql_string("SELECT password_hash FROM users WHERE username = 'alice'")
@@ -140,12 +111,7 @@ both_backends!(disable_enable_delete, |env: &TestEnv| {
     env.ok(&["group", "add", "staff", "bob"]);
     env.ok(&["user", "delete", "bob"]);
     env.fails(&["user", "show", "bob"], 2);
-    assert!(
-        env.json(&["group", "members", "staff"])
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(env.json(&["group", "members", "staff"]).as_array().unwrap().is_empty());
     env.fails(&["user", "delete", "bob"], 2);
 
     // The recovery account is protected unless forced.
@@ -163,8 +129,7 @@ both_backends!(disable_enable_delete, |env: &TestEnv| {
         .map(|e| e["action"].as_str().unwrap().to_string())
         .collect();
     assert!(
-        actions.contains(&"model_deleted".to_string())
-            && actions.contains(&"model_updated".to_string()),
+        actions.contains(&"model_deleted".to_string()) && actions.contains(&"model_updated".to_string()),
         "{actions:?}"
     );
 });

@@ -44,10 +44,7 @@ pub struct TestEnv {
 impl TestEnv {
     pub fn sqlite() -> TestEnv {
         let dir = tempfile::tempdir().unwrap();
-        let database_url = format!(
-            "sqlite://{}",
-            dir.path().join("data/gatehouse.db").display()
-        );
+        let database_url = format!("sqlite://{}", dir.path().join("data/gatehouse.db").display());
         TestEnv {
             dir,
             database_url,
@@ -126,12 +123,7 @@ impl TestEnv {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     }
 
@@ -158,11 +150,7 @@ impl TestEnv {
             text(&out.stderr)
         );
         let err = text(&out.stderr);
-        assert_eq!(
-            err.trim_end().lines().count(),
-            1,
-            "one line of error expected: {err}"
-        );
+        assert_eq!(err.trim_end().lines().count(), 1, "one line of error expected: {err}");
         err
     }
 

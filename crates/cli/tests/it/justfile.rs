@@ -55,12 +55,7 @@ fn recipes_call_the_binary() {
         );
         text(&out.stdout)
     };
-    ok(&[
-        "authentik-user-create",
-        "alice",
-        "alice@example.com",
-        "Alice Liddell",
-    ]);
+    ok(&["authentik-user-create", "alice", "alice@example.com", "Alice Liddell"]);
     ok(&["authentik-user-create", "bob", "bob@example.com"]);
     assert!(ok(&["authentik-users"]).contains("Alice Liddell"));
     ok(&["authentik-group-create", "admins", "--admin"]);
@@ -68,10 +63,7 @@ fn recipes_call_the_binary() {
     ok(&["authentik-group-add", "admins", "alice"]);
     assert!(ok(&["authentik-group-members", "admins"]).contains("alice"));
     let groups = ok(&["authentik-groups"]);
-    assert!(
-        groups.contains("redmine-admins") && groups.contains("yes"),
-        "{groups}"
-    );
+    assert!(groups.contains("redmine-admins") && groups.contains("yes"), "{groups}");
     let generated = ok(&["authentik-user-password", "bob", "--generate"]);
     assert!(generated.trim().len() >= 16);
     assert!(ok(&["authentik-apps"]).starts_with("SLUG"));

@@ -10,10 +10,7 @@ use crate::harness::{TestEnv, free_port, text};
 pub fn server_command(env: &TestEnv, port: u16) -> Command {
     let mut c = env.command(&["server"]);
     c.env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "GATEHOUSE_METRICS_LISTEN",
-            format!("127.0.0.1:{}", free_port()),
-        )
+        .env("GATEHOUSE_METRICS_LISTEN", format!("127.0.0.1:{}", free_port()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -45,12 +42,7 @@ impl Server {
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
                 let mut err = String::new();
-                self.child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
+                self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
                 panic!("server exited early with {status}: {err}");
             }
             if get(self.port, "/-/health/ready/").map(|r| r.0) == Some(200) {
@@ -71,12 +63,7 @@ impl Server {
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 let mut err = String::new();
-                self.child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
+                self.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
                 return (status, err);
             }
             assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
@@ -106,10 +93,8 @@ pub fn get(port: u16, path: &str) -> Option<(u16, String, String)> {
 
 fn env_file_password(env: &TestEnv) -> Option<String> {
     let text = std::fs::read_to_string(env.env_file()).ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix("GATEHOUSE_BOOTSTRAP_PASSWORD=")
-            .map(str::to_string)
-    })
+    text.lines()
+        .find_map(|l| l.strip_prefix("GATEHOUSE_BOOTSTRAP_PASSWORD=").map(str::to_string))
 }
 
 both_backends!(first_start_bootstraps_once, |env: &TestEnv| {
@@ -126,17 +111,12 @@ both_backends!(first_start_bootstraps_once, |env: &TestEnv| {
     assert!(logs.contains(".env") && logs.contains("akadmin"), "{logs}");
     let content = std::fs::read_to_string(env.env_file()).unwrap();
     assert!(
-        content
-            .starts_with("# existing stack settings\nSOME_OTHER=1\nGATEHOUSE_BOOTSTRAP_PASSWORD="),
+        content.starts_with("# existing stack settings\nSOME_OTHER=1\nGATEHOUSE_BOOTSTRAP_PASSWORD="),
         "{content}"
     );
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
-        std::fs::metadata(env.env_file())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
+        std::fs::metadata(env.env_file()).unwrap().permissions().mode() & 0o777,
         0o600
     );
 
@@ -174,37 +154,28 @@ both_backends!(first_start_bootstraps_once, |env: &TestEnv| {
     env.ok(&["events", "verify"]);
 });
 
-both_backends!(
-    configured_bootstrap_password_email_and_token,
-    |env: &TestEnv| {
-        let server = Server::start_with(env, |c| {
-            c.env("AUTHENTIK_BOOTSTRAP_PASSWORD", "Configured-Pass-42")
-                .env("GATEHOUSE_BOOTSTRAP_EMAIL", "root@example.com")
-                .env(
-                    "GATEHOUSE_BOOTSTRAP_TOKEN",
-                    "bootstrap-token-value-0123456789",
-                );
-        });
-        let (status, logs) = server.stop();
-        assert!(status.success(), "{logs}");
-        assert!(
-            env_file_password(env).is_none(),
-            "nothing generated, nothing written"
-        );
-        assert!(!logs.contains("Configured-Pass-42") && !logs.contains("bootstrap-token-value"));
-        let admin = env.json(&["user", "show", "akadmin"]);
-        assert_eq!(admin["email"], "root@example.com");
-        let stored = env.sql_string("SELECT token_hash FROM api_tokens").unwrap();
-        assert_eq!(
-            stored,
-            gatehouse_crypto::sha256_hex(b"bootstrap-token-value-0123456789")
-        );
-        assert_eq!(
-            env.sql_i64("SELECT COUNT(*) FROM api_tokens WHERE expires_at IS NULL"),
-            1
-        );
-    }
-);
+both_backends!(configured_bootstrap_password_email_and_token, |env: &TestEnv| {
+    let server = Server::start_with(env, |c| {
+        c.env("AUTHENTIK_BOOTSTRAP_PASSWORD", "Configured-Pass-42")
+            .env("GATEHOUSE_BOOTSTRAP_EMAIL", "root@example.com")
+            .env("GATEHOUSE_BOOTSTRAP_TOKEN", "bootstrap-token-value-0123456789");
+    });
+    let (status, logs) = server.stop();
+    assert!(status.success(), "{logs}");
+    assert!(env_file_password(env).is_none(), "nothing generated, nothing written");
+    assert!(!logs.contains("Configured-Pass-42") && !logs.contains("bootstrap-token-value"));
+    let admin = env.json(&["user", "show", "akadmin"]);
+    assert_eq!(admin["email"], "root@example.com");
+    let stored = env.sql_string("SELECT token_hash FROM api_tokens").unwrap();
+    assert_eq!(
+        stored,
+        gatehouse_crypto::sha256_hex(b"bootstrap-token-value-0123456789")
+    );
+    assert_eq!(
+        env.sql_i64("SELECT COUNT(*) FROM api_tokens WHERE expires_at IS NULL"),
+        1
+    );
+});
 
 #[test]
 fn concurrent_first_starts_create_one_admin() {
@@ -225,10 +196,7 @@ fn concurrent_first_starts_create_one_admin() {
     let deadline = Instant::now() + Duration::from_secs(20);
     for (_, port) in &servers {
         while get(*port, "/-/health/ready/").map(|r| r.0) != Some(200) {
-            assert!(
-                Instant::now() < deadline,
-                "both servers should become ready"
-            );
+            assert!(Instant::now() < deadline, "both servers should become ready");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -239,44 +207,25 @@ fn concurrent_first_starts_create_one_admin() {
             .unwrap();
         assert!(child.wait().unwrap().success());
     }
-    assert_eq!(
-        env.sql_i64("SELECT COUNT(*) FROM users WHERE username = 'akadmin'"),
-        1
-    );
-    assert_eq!(
-        env.sql_i64("SELECT COUNT(*) FROM groups WHERE name = 'admins'"),
-        1
-    );
+    assert_eq!(env.sql_i64("SELECT COUNT(*) FROM users WHERE username = 'akadmin'"), 1);
+    assert_eq!(env.sql_i64("SELECT COUNT(*) FROM groups WHERE name = 'admins'"), 1);
     let written = [env.env_file(), second_env]
         .iter()
-        .filter(|f| {
-            std::fs::read_to_string(f).is_ok_and(|t| t.contains("GATEHOUSE_BOOTSTRAP_PASSWORD="))
-        })
+        .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("GATEHOUSE_BOOTSTRAP_PASSWORD=")))
         .count();
-    assert_eq!(
-        written, 1,
-        "exactly one server generated and wrote the password"
-    );
+    assert_eq!(written, 1, "exactly one server generated and wrote the password");
     env.ok(&["events", "verify"]);
 }
 
 both_backends!(health_metrics_and_logs, |env: &TestEnv| {
     let metrics_port = free_port();
     let server = Server::start_with(env, |c| {
-        c.env(
-            "GATEHOUSE_METRICS_LISTEN",
-            format!("127.0.0.1:{metrics_port}"),
-        )
-        .env("GATEHOUSE_LOG_FORMAT", "json");
+        c.env("GATEHOUSE_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
+            .env("GATEHOUSE_LOG_FORMAT", "json");
     });
     let (code, head, _) = get(server.port, "/-/health/ready/").unwrap();
     assert_eq!(code, 200, "{head}");
-    assert_eq!(
-        get(server.port, "/nowhere?token=secret-in-query")
-            .unwrap()
-            .0,
-        404
-    );
+    assert_eq!(get(server.port, "/nowhere?token=secret-in-query").unwrap().0, 404);
     let (code, _, body) = get(metrics_port, "/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(body.contains("gatehouse_http_requests_total"), "{body}");
@@ -316,12 +265,7 @@ fn status_with_running_server_is_healthy() {
     let mut cmd = env.command(&["status"]);
     cmd.env("GATEHOUSE_LISTEN", format!("127.0.0.1:{}", server.port));
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
     let table = text(&out.stdout);
     assert!(
         table.contains("ready") && table.contains("sqlite") && table.contains("current"),

@@ -1,0 +1,223 @@
+//! Checking a password sign-in: throttling first (before any hash is computed),
+//! then the password, with the same work and the same answer for an unknown
+//! user, a disabled user and a wrong password.
+
+use serde_json::json;
+
+use crate::directory::{Audit, Directory};
+use crate::error::Result;
+use crate::events::action;
+use crate::model::{ThrottleRecord, User};
+use crate::session::ClientInfo;
+use crate::throttle::{Verdict, account_key, client_key, unknown_account_key};
+
+/// The outcome of one password attempt.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// Right password. `rehash` is a fresh hash when the stored one uses older
+    /// parameters; [`Directory::start_password_session`] stores it.
+    Accepted { user: Box<User>, rehash: Option<String> },
+    /// Unknown user, disabled user or wrong password: callers must not tell which.
+    Rejected,
+    /// Too many recent failures: try again after this many seconds.
+    Throttled { retry_after_secs: i64 },
+}
+
+impl Directory {
+    /// Finds the user a person means by `identifier`: a username, or an email
+    /// address that belongs to exactly one user.
+    pub async fn find_user_for_sign_in(&self, identifier: &str) -> Result<Option<User>> {
+        if let Some(u) = self.store().user_by_name(identifier).await? {
+            return Ok(Some(u));
+        }
+        if !identifier.contains('@') {
+            return Ok(None);
+        }
+        let wanted = identifier.to_lowercase();
+        let mut matches = self
+            .store()
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| u.email.to_lowercase() == wanted);
+        Ok(match (matches.next(), matches.next()) {
+            (Some(u), None) => Some(u),
+            _ => None,
+        })
+    }
+
+    pub async fn check_password(&self, audit: &Audit, identifier: &str, password: &str) -> Result<PasswordCheck> {
+        let user = self.find_user_for_sign_in(identifier).await?;
+        let acct = user
+            .as_ref()
+            .map_or_else(|| unknown_account_key(identifier), |u| account_key(&u.id.to_string()));
+        let mut keys = vec![acct];
+        if let Some(ip) = &audit.client_ip {
+            keys.push(client_key(ip));
+        }
+        let now = self.now();
+        let records = self.store().throttle_records(&keys).await?;
+        self.announce_ended_locks_among(&records).await?;
+        match self.throttle_policy().verdict_all(&records, now) {
+            Verdict::Allowed => {}
+            Verdict::Wait(secs) => return Ok(PasswordCheck::Throttled { retry_after_secs: secs }),
+            Verdict::Locked { until } => {
+                return Ok(PasswordCheck::Throttled {
+                    retry_after_secs: ((until.0 - now.0) + 999) / 1000,
+                });
+            }
+        }
+
+        let verdict = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
+            Some(hash) => self.hasher().verify(password, hash).await?,
+            None => {
+                self.hasher().verify_dummy(password).await?;
+                gatehouse_crypto::PasswordVerdict::Mismatch
+            }
+        };
+        let reason = match &user {
+            None => Some("unknown_user"),
+            Some(u) if !verdict.is_match() => Some(if u.password_hash.is_none() {
+                "no_password"
+            } else {
+                "wrong_password"
+            }),
+            Some(u) if !u.is_active => Some("user_disabled"),
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            self.record_failure(audit, identifier, user.as_ref(), &keys, &records, reason)
+                .await?;
+            return Ok(PasswordCheck::Rejected);
+        }
+        let Some(user) = user else {
+            return Ok(PasswordCheck::Rejected);
+        };
+        let rehash = match verdict {
+            gatehouse_crypto::PasswordVerdict::MatchNeedsRehash => Some(self.hasher().hash(password).await?),
+            _ => None,
+        };
+        Ok(PasswordCheck::Accepted {
+            user: Box::new(user),
+            rehash,
+        })
+    }
+
+    async fn record_failure(
+        &self,
+        audit: &Audit,
+        identifier: &str,
+        user: Option<&User>,
+        keys: &[String],
+        records: &[ThrottleRecord],
+        reason: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let policy = self.throttle_policy().clone();
+        let mut tx = self.store().begin().await?;
+        let mut locked = Vec::new();
+        for key in keys {
+            let existing = records.iter().find(|r| &r.key == key);
+            let (record, now_locked) = policy.after_failure(key, existing, now);
+            tx.put_throttle(&record).await?;
+            if now_locked {
+                locked.push(record);
+            }
+        }
+        let username = user.map(|u| u.username.as_str());
+        tx.append_event(
+            audit.event(
+                action::LOGIN_FAILED,
+                username,
+                json!({"reason": reason, "identifier": identifier.chars().take(150).collect::<String>()}),
+            ),
+            now,
+        )
+        .await?;
+        for r in locked {
+            tx.append_event(
+                audit.event(
+                    action::LOGIN_LOCKED,
+                    username,
+                    json!({"key": r.key, "failures": r.failures, "until": r.locked_until}),
+                ),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Clears the throttle of an account after a successful sign-in (inside the
+    /// session's transaction). The client address keeps its count: otherwise an
+    /// attacker could reset it by signing in to an account of their own.
+    pub(crate) async fn clear_account_throttle(&self, tx: &mut dyn crate::store::WriteTx, user: &User) -> Result<()> {
+        tx.delete_throttle(&account_key(&user.id.to_string())).await?;
+        Ok(())
+    }
+
+    /// Completes a password sign-in: stores an upgraded hash, clears the account's
+    /// failure count and starts the session, in one transaction. `None` when the
+    /// account changed since the check (disabled, deleted, password reset): the
+    /// user is read again, locked, inside the transaction.
+    pub async fn start_password_session(
+        &self,
+        audit: &Audit,
+        check: PasswordCheck,
+        client: &ClientInfo,
+    ) -> Result<Option<(String, crate::model::Session, User)>> {
+        let PasswordCheck::Accepted { user: checked, rehash } = check else {
+            return Ok(None);
+        };
+        let mut tx = self.store().begin().await?;
+        let Some(mut user) = tx.user_by_id(checked.id).await?.filter(|u| u.is_active) else {
+            return Ok(None);
+        };
+        if user.password_hash != checked.password_hash {
+            return Ok(None);
+        }
+        if let Some(hash) = rehash {
+            user.password_hash = Some(hash);
+        }
+        self.clear_account_throttle(&mut *tx, &user).await?;
+        let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, &["pwd"]).await?;
+        tx.commit().await?;
+        Ok(Some((token, session, user)))
+    }
+
+    /// Announces (once) the end of locks among these records.
+    async fn announce_ended_locks_among(&self, records: &[ThrottleRecord]) -> Result<()> {
+        let now = self.now();
+        let ended: Vec<&ThrottleRecord> = records
+            .iter()
+            .filter(|r| r.locked_until.is_some_and(|u| u <= now))
+            .collect();
+        if ended.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store().begin().await?;
+        for r in ended {
+            // Of two requests finding the same ended lock, only one announces it.
+            if tx.delete_throttle(&r.key).await? {
+                tx.append_event(
+                    Audit::system().event(
+                        action::LOGIN_UNLOCKED,
+                        None,
+                        json!({"key": r.key, "locked_until": r.locked_until}),
+                    ),
+                    now,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Announces every lock that has ended (housekeeping).
+    pub async fn announce_ended_locks(&self) -> Result<()> {
+        let ended = self.store().ended_locks(self.now()).await?;
+        self.announce_ended_locks_among(&ended).await
+    }
+}

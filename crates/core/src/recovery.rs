@@ -1,0 +1,211 @@
+//! Regaining access: making someone admin again, one-time recovery keys
+//! (`gatehouse recovery key`) and the recovery flow that spends them.
+
+use gatehouse_crypto::{random_token, sha256_hex};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::directory::{ADMIN_GROUP, Audit, Directory, admin_group, insert_group, store_password};
+use crate::error::{Error, Result};
+use crate::events::action;
+use crate::model::*;
+use crate::session::ClientInfo;
+
+/// A recovery key as listed for operators (never the key itself).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecoveryKeyListing {
+    #[serde(flatten)]
+    pub key: RecoveryKey,
+    pub username: String,
+    pub state: &'static str,
+}
+
+impl Directory {
+    /// Makes `username` a member of the superuser group (creating it if needed),
+    /// for an installation that lost its last admin.
+    pub async fn recovery_admin(&self, audit: &Audit, username: &str) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let user = tx
+            .user_by_name(username)
+            .await?
+            .ok_or_else(|| Error::not_found("user", username))?;
+        let group = match tx.group_by_name(ADMIN_GROUP).await? {
+            Some(g) => g,
+            None => {
+                let g = admin_group(self.now());
+                insert_group(&mut *tx, audit, &g, None, self.now()).await?;
+                g
+            }
+        };
+        let added = tx
+            .add_membership(Membership {
+                user_id: user.id,
+                group_id: group.id,
+            })
+            .await?;
+        if added {
+            tx.append_event(
+                audit.event(action::MODEL_UPDATED, Some(&user.username), json!({"model": "group", "pk": group.id, "name": group.name, "member": {"added": user.username}, "reason": "recovery"})),
+                self.now(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// Creates a one-time sign-in key for `username`, valid for `minutes`.
+    /// Returns the key (shown once) and its record.
+    pub async fn create_recovery_key(
+        &self,
+        audit: &Audit,
+        username: &str,
+        minutes: i64,
+    ) -> Result<(String, RecoveryKey)> {
+        if !(1..=60 * 24 * 30).contains(&minutes) {
+            return Err(Error::invalid("minutes", "must be between 1 and 43200 (30 days)"));
+        }
+        let key = random_token(32);
+        let mut tx = self.begin().await?;
+        let user = tx
+            .user_by_name(username)
+            .await?
+            .ok_or_else(|| Error::not_found("user", username))?;
+        let now = self.now();
+        let record = RecoveryKey {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            token_hash: sha256_hex(key.as_bytes()),
+            created_at: now,
+            expires_at: now.plus_seconds(minutes * 60),
+            used_at: None,
+        };
+        tx.insert_recovery_key(&record).await?;
+        tx.append_event(
+            audit.event(
+                action::RECOVERY_KEY_CREATED,
+                Some(&user.username),
+                json!({"pk": record.id, "expires": record.expires_at.millis()}),
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((key, record))
+    }
+
+    pub async fn recovery_keys(&self) -> Result<Vec<RecoveryKeyListing>> {
+        let users = self.store().users().await?;
+        let now = self.now();
+        let mut out: Vec<RecoveryKeyListing> = self
+            .store()
+            .recovery_keys()
+            .await?
+            .into_iter()
+            .map(|key| RecoveryKeyListing {
+                username: users
+                    .iter()
+                    .find(|u| u.id == key.user_id)
+                    .map(|u| u.username.clone())
+                    .unwrap_or_default(),
+                state: if key.used_at.is_some() {
+                    "used"
+                } else if key.expires_at <= now {
+                    "expired"
+                } else {
+                    "valid"
+                },
+                key,
+            })
+            .collect();
+        out.sort_by_key(|k| std::cmp::Reverse(k.key.created_at));
+        Ok(out)
+    }
+
+    /// Spends a recovery key: returns its user if the key is valid, unused and
+    /// unexpired, and makes it unusable. Any failure looks the same to the caller.
+    pub async fn consume_recovery_key(&self, audit: &Audit, key: &str) -> Result<User> {
+        let invalid = || Error::invalid("recovery key", "the link is invalid, expired or already used");
+        if key.is_empty() || key.len() > 128 {
+            return Err(invalid());
+        }
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let record = tx
+            .consume_recovery_key(&sha256_hex(key.as_bytes()), now)
+            .await?
+            .ok_or_else(invalid)?;
+        let user = tx
+            .user_by_id(record.user_id)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(invalid)?;
+        tx.append_event(
+            audit.event(
+                action::RECOVERY_KEY_USED,
+                Some(&user.username),
+                json!({"pk": record.id}),
+            ),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// The user a recovery key is for, if the key is valid, unused and unexpired,
+    /// without spending it (a link preview must not burn the key).
+    pub async fn recovery_key_user(&self, key: &str) -> Result<Option<(String, User)>> {
+        if key.is_empty() || key.len() > 128 {
+            return Ok(None);
+        }
+        let hash = sha256_hex(key.as_bytes());
+        let Some(record) = self.store().recovery_key_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        if record.used_at.is_some() || record.expires_at <= self.now() {
+            return Ok(None);
+        }
+        let user = self.store().user_by_id(record.user_id).await?.filter(|u| u.is_active);
+        Ok(user.map(|u| (hash, u)))
+    }
+
+    /// Sets a new password with a recovery key and signs the person in: spends the
+    /// key, stores the password (ending other sessions) and starts a session, in
+    /// one transaction. A key already spent or expired changes nothing.
+    pub async fn complete_recovery(
+        &self,
+        audit: &Audit,
+        key_hash: &str,
+        new_password: &str,
+        client: &ClientInfo,
+    ) -> Result<(String, Session, User)> {
+        let invalid = || Error::invalid("recovery key", "the link is invalid, expired or already used");
+        let now = self.now();
+        let record = self.store().recovery_key_by_hash(key_hash).await?.ok_or_else(invalid)?;
+        let user = self.store().user_by_id(record.user_id).await?.ok_or_else(invalid)?;
+        self.policy().check(&user.username, new_password)?;
+        let hash = self.hasher().hash(new_password).await?;
+        let mut tx = self.store().begin().await?;
+        let record = tx.consume_recovery_key(key_hash, now).await?.ok_or_else(invalid)?;
+        let mut user = tx
+            .user_by_id(record.user_id)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(invalid)?;
+        tx.append_event(
+            audit.event(
+                action::RECOVERY_KEY_USED,
+                Some(&user.username),
+                json!({"pk": record.id}),
+            ),
+            now,
+        )
+        .await?;
+        store_password(&mut *tx, audit, &mut user, hash, None, now).await?;
+        self.clear_account_throttle(&mut *tx, &user).await?;
+        let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, &["pwd"]).await?;
+        tx.commit().await?;
+        Ok((token, session, user))
+    }
+}

@@ -1,0 +1,210 @@
+//! Browser sessions: started at sign-in, checked on every request, ended by
+//! sign-out, revocation, a password change or disabling the user.
+//!
+//! The cookie carries a 256-bit random token; the database holds its SHA-256.
+//! Every sign-in creates a new session (a fresh token), so a token planted before
+//! sign-in is worthless (no session fixation).
+
+use gatehouse_crypto::{random_token, sha256_hex};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::directory::{Audit, Directory};
+use crate::error::{Error, Result};
+use crate::events::action;
+use crate::model::{Session, User};
+use crate::store::WriteTx;
+
+/// How long sessions live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused this long ends.
+    pub idle_secs: i64,
+    /// No session lives longer than this.
+    pub absolute_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        SessionPolicy {
+            idle_secs: 12 * 3600,
+            absolute_secs: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Activity is written back at most this often per session.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// What the browser told us about itself, for the session list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A session with its owner's name, for listings.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionListing {
+    #[serde(flatten)]
+    pub session: Session,
+    pub username: String,
+}
+
+impl Directory {
+    /// Starts a session inside `tx` (the caller commits), writing the `login`
+    /// event and the user's last-login time. Returns the cookie token.
+    pub(crate) async fn open_session(
+        &self,
+        tx: &mut dyn WriteTx,
+        audit: &Audit,
+        user: &mut User,
+        client: &ClientInfo,
+        amr: &[&str],
+    ) -> Result<(String, Session)> {
+        let now = self.now();
+        let token = random_token(32);
+        let session = Session {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            token_hash: sha256_hex(token.as_bytes()),
+            csrf_token: random_token(32),
+            created_at: now,
+            last_seen: now,
+            expires_at: now.plus_seconds(self.session_policy().absolute_secs),
+            client_ip: client.ip.clone(),
+            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(256).collect()),
+            amr: amr.iter().map(|s| s.to_string()).collect(),
+        };
+        tx.insert_session(&session).await?;
+        user.last_login = Some(now);
+        tx.update_user(user).await?;
+        tx.append_event(
+            audit.event(
+                action::LOGIN,
+                Some(&user.username),
+                json!({"session": session.id, "amr": session.amr}),
+            ),
+            now,
+        )
+        .await?;
+        Ok((token, session))
+    }
+
+    /// The live session for a cookie token, with its user. `None` when unknown,
+    /// expired (idle or absolute) or when the user is disabled.
+    pub async fn session(&self, token: &str) -> Result<Option<(Session, User)>> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let Some(mut session) = self.store().session_by_hash(&sha256_hex(token.as_bytes())).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if session.expires_at <= now || session.last_seen.plus_seconds(self.session_policy().idle_secs) <= now {
+            return Ok(None);
+        }
+        let Some(user) = self.store().user_by_id(session.user_id).await?.filter(|u| u.is_active) else {
+            return Ok(None);
+        };
+        if now.millis() - session.last_seen.millis() >= TOUCH_EVERY_SECS * 1000 {
+            self.store().touch_session(session.id, now).await?;
+            session.last_seen = now;
+        }
+        Ok(Some((session, user)))
+    }
+
+    /// Signs out: ends the session behind this token (`logout` event).
+    pub async fn end_session(&self, audit: &Audit, session: &Session, username: &str) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        if tx.delete_session(session.id).await? {
+            tx.append_event(
+                audit.event(action::LOGOUT, Some(username), json!({"session": session.id})),
+                self.now(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Ends one session by id. With `owner`, only if it belongs to that user
+    /// (a person revoking their own sessions).
+    pub async fn revoke_session(&self, audit: &Audit, id: Uuid, owner: Option<Uuid>) -> Result<()> {
+        let sessions = self.store().sessions(owner).await?;
+        let Some(session) = sessions.iter().find(|s| s.id == id) else {
+            return Err(Error::not_found("session", id.to_string()));
+        };
+        let user = self.store().user_by_id(session.user_id).await?;
+        let username = user.map(|u| u.username).unwrap_or_default();
+        let mut tx = self.store().begin().await?;
+        if tx.delete_session(id).await? {
+            tx.append_event(
+                audit.event(action::SESSION_REVOKED, Some(&username), json!({"session": id})),
+                self.now(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of a user; returns how many.
+    pub async fn revoke_user_sessions(&self, audit: &Audit, username: &str) -> Result<u64> {
+        let mut tx = self.store().begin().await?;
+        let user = tx
+            .user_by_name(username)
+            .await?
+            .ok_or_else(|| Error::not_found("user", username))?;
+        let n = tx.delete_user_sessions(user.id, None).await?;
+        if n > 0 {
+            tx.append_event(
+                audit.event(action::SESSION_REVOKED, Some(&user.username), json!({"sessions": n})),
+                self.now(),
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+
+    /// Live sessions, all or one user's, newest first.
+    pub async fn sessions(&self, username: Option<&str>) -> Result<Vec<SessionListing>> {
+        let owner = match username {
+            Some(name) => Some(self.user(name).await?.id),
+            None => None,
+        };
+        let users = self.store().users().await?;
+        let now = self.now();
+        let idle = self.session_policy().idle_secs;
+        Ok(self
+            .store()
+            .sessions(owner)
+            .await?
+            .into_iter()
+            .filter(|s| s.expires_at > now && s.last_seen.plus_seconds(idle) > now)
+            .map(|session| SessionListing {
+                username: users
+                    .iter()
+                    .find(|u| u.id == session.user_id)
+                    .map(|u| u.username.clone())
+                    .unwrap_or_default(),
+                session,
+            })
+            .collect())
+    }
+
+    /// Housekeeping: deletes expired sessions and flows, and announces ended locks.
+    pub async fn purge_expired(&self) -> Result<(u64, u64)> {
+        let now = self.now();
+        let mut tx = self.store().begin().await?;
+        let purged = tx
+            .delete_expired(now, now.minus_seconds(self.session_policy().idle_secs))
+            .await?;
+        tx.delete_stale_throttles(now.minus_seconds(self.throttle_policy().window_secs))
+            .await?;
+        tx.commit().await?;
+        self.announce_ended_locks().await?;
+        Ok(purged)
+    }
+}

@@ -1,0 +1,38 @@
+//! What the web layer needs to know about its deployment, decided by the
+//! binary's settings and handed over as plain values.
+
+use std::net::IpAddr;
+
+use crate::client::TrustedProxies;
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Public base URL without trailing slash, e.g. `https://auth.example.com`.
+    pub external_url: String,
+    pub branding_title: String,
+    /// The operator's logo, served at [`crate::LOGO_PATH`].
+    pub branding_logo: Option<Logo>,
+    pub trusted_proxies: TrustedProxies,
+}
+
+#[derive(Debug, Clone)]
+pub struct Logo {
+    pub bytes: std::sync::Arc<[u8]>,
+    pub content_type: &'static str,
+}
+
+impl WebConfig {
+    /// Cookies get `Secure` whenever the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.external_url.starts_with("https://")
+    }
+
+    pub fn for_tests(external_url: &str) -> Self {
+        WebConfig {
+            external_url: external_url.trim_end_matches('/').to_string(),
+            branding_title: "Gatehouse".into(),
+            branding_logo: None,
+            trusted_proxies: TrustedProxies::new(Vec::<(IpAddr, u8)>::new()),
+        }
+    }
+}

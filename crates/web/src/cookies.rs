@@ -1,0 +1,36 @@
+//! The two cookies Gatehouse sets: the session, and the in-progress flow.
+//! Both `HttpOnly`, `SameSite=Lax`, `Path=/`, and `Secure` on https.
+
+use axum::http::{HeaderMap, HeaderValue};
+
+pub const SESSION: &str = "gatehouse_session";
+pub const FLOW: &str = "gatehouse_flow";
+
+/// The value of cookie `name` in the request, if present.
+pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A `Set-Cookie` value. `max_age` `None` makes a browser-session cookie.
+pub fn set(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    // Tokens are URL-safe base64, so this is always a valid header value.
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+pub fn clear(name: &str, secure: bool) -> HeaderValue {
+    set(name, "", Some(0), secure)
+}
