@@ -323,7 +323,7 @@ impl Directory {
                 direct_members: memberships.iter().filter(|m| m.group_id == g.id).count(),
             })
             .collect();
-        out.sort_by(|a, b| a.group.name.to_lowercase().cmp(&b.group.name.to_lowercase()));
+        out.sort_by_cached_key(|g| g.group.name.to_lowercase());
         Ok(out)
     }
 
