@@ -2,11 +2,13 @@
 //!
 //! Hashing runs on tokio's blocking pool behind a semaphore sized to the number of
 //! cores, so a login storm queues instead of allocating `m_cost` KiB per request.
-//! Each blocking thread keeps its argon2 work area and reuses it, which keeps the
-//! resident memory flat (at most one work area per core).
+//! Each blocking thread keeps its argon2 work area and reuses it while hashes
+//! queue, which keeps the resident memory flat (at most one work area per core),
+//! and frees it when the queue is empty, so an idle server holds none.
 
 use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
@@ -77,6 +79,8 @@ impl PasswordVerdict {
 pub struct PasswordHasher {
     params: HashParams,
     permits: Arc<Semaphore>,
+    /// Hashes queued for a permit.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -96,6 +100,7 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -134,14 +139,32 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|_| HashError::Pool)?;
-        tokio::task::spawn_blocking(job).await.map_err(|_| HashError::Pool)
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit = permit.map_err(|_| HashError::Pool)?;
+        let waiting = self.waiting.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = job();
+            // Keep the work area while hashes queue (a sign-in storm); hand it
+            // back when nobody waits, so an idle server holds no argon2 memory.
+            if waiting.load(Ordering::SeqCst) == 0 {
+                release_work_area();
+            }
+            out
+        })
+        .await
+        .map_err(|_| HashError::Pool)
     }
 
     /// Hashes synchronously, for command-line use outside a runtime.
     pub fn hash_now(&self, password: &str) -> Result<String, HashError> {
         hash_blocking(self.params, password.as_bytes())
     }
+}
+
+fn release_work_area() {
+    WORK_AREA.with(|area| *area.borrow_mut() = Vec::new());
 }
 
 fn argon2_raw(params: HashParams, password: &[u8], salt: &[u8]) -> Result<Vec<u8>, HashError> {

@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Foundation benchmark: cold start, idle memory, CLI latency and the access
+# matrix at 10,000 users x 200 applications, on release builds. Prints a
+# Markdown report on stdout (progress on stderr). Runnable from anywhere:
+#
+#   bench/foundation.sh > /tmp/foundation.md
+#   GATEHOUSE_BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres bench/foundation.sh
+#   bench/foundation.sh --no-build   # use the release binaries already in target/
+#
+# Everything runs on loopback in a temporary directory that is removed on exit,
+# with every process it started; a PostgreSQL database made for the run is dropped.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS_START=5      # cold starts (fresh data directory each)
+RUNS_CLI=20       # runs of each small CLI command
+RUNS_ACCESS=5     # runs of each `gatehouse access` format
+REQUESTS=1000     # health requests before the second memory reading
+LATE_S=15         # seconds after ready of the last memory reading
+BIG_USERS=10000 BIG_APPS=200 BIG_GROUPS=50
+BUILD=1
+for arg in "$@"; do
+    case $arg in
+        --no-build) BUILD=0 ;;
+        -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) printf 'unknown argument: %s (try --help)\n' "$arg" >&2; exit 2 ;;
+    esac
+done
+
+# The binary refuses unknown GATEHOUSE_* names, so take ours out of the
+# environment, and drop any others so that each run starts from defaults.
+PG_URL=${GATEHOUSE_BENCH_PG_URL:-}
+while read -r name; do unset "$name"; done < <(compgen -e | grep '^GATEHOUSE_' || true)
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+# Microseconds since the epoch, without forking (bash 5), else via date.
+if [[ -n ${EPOCHREALTIME:-} ]]; then
+    now_us() { local t=${EPOCHREALTIME//[.,]/}; printf '%s' "$t"; }
+else
+    now_us() { printf '%s' $(( $(date +%s%N) / 1000 )); }
+fi
+ms_since() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+
+# stats "v1 v2 ...": "median min p90" (nearest-rank p90, median averages the middle pair).
+stats() {
+    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '
+        { v[NR] = $1 }
+        END {
+            n = NR; med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+            p = int(0.9 * n); if (p < 0.9 * n) p++; if (p < 1) p = 1
+            printf "%.1f %.1f %.1f", med, v[1], v[p]
+        }'
+}
+
+# ---- clean-up -----------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+SERVER_PID="" PORT="" PG_DB=""
+cleanup() {
+    [[ -n $SERVER_PID ]] && stop_server
+    if [[ -n $PG_DB ]]; then
+        psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$PG_DB\"" >/dev/null 2>&1 \
+            || log "could not drop PostgreSQL database $PG_DB"
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- build --------------------------------------------------------------------
+if (( BUILD )); then
+    log "building release binaries (cargo may wait for the build directory lock)"
+    (cd "$ROOT" && cargo build --release -p gatehouse --bin gatehouse --example seed_directory >&2)
+fi
+TARGET=$(cd "$ROOT" && cargo metadata --no-deps --format-version 1 \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+BIN=$TARGET/release/gatehouse
+SEED=$TARGET/release/examples/seed_directory
+[[ -x $BIN && -x $SEED ]] || die "release binaries not found under $TARGET/release"
+
+# ---- helpers ------------------------------------------------------------------
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+    local p
+    for _ in $(seq 100); do
+        p=$(( 20000 + RANDOM % 40000 ))
+        port_in_use "$p" || { printf '%s' "$p"; return 0; }
+    done
+    die "no free loopback port found"
+}
+
+# Runs the gatehouse binary with settings for data directory $1 (and optional
+# database URL in DB_URL); the remaining arguments are the command.
+gh() {
+    local dir=$1; shift
+    env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" \
+        ${DB_URL:+GATEHOUSE_DATABASE_URL="$DB_URL"} "$BIN" "$@"
+}
+
+# start_server DIR: spawns `gatehouse server`, waits for /-/health/ready/ to say
+# 200 and sets START_MS (spawn to first 200, ms).
+start_server() {
+    local dir=$1 t0 code deadline
+    PORT=$(free_port)
+    local mport; mport=$(free_port)
+    t0=$(now_us)
+    # `env` execs the server, so $! is the server's own PID.
+    env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" \
+        GATEHOUSE_LISTEN="127.0.0.1:$PORT" GATEHOUSE_METRICS_LISTEN="127.0.0.1:$mport" \
+        GATEHOUSE_EXTERNAL_URL="http://127.0.0.1:$PORT" GATEHOUSE_LOG_FORMAT=json \
+        "$BIN" server >>"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
+    deadline=$(( t0 + 15000000 ))
+    while :; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+            "http://127.0.0.1:$PORT/-/health/ready/" || true)
+        [[ $code == 200 ]] && break
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            tail -n 20 "$dir/server.log" >&2; die "server exited before it was ready"
+        fi
+        (( $(now_us) < deadline )) || { tail -n 20 "$dir/server.log" >&2; die "server not ready after 15 s"; }
+    done
+    START_MS=$(ms_since "$t0")
+}
+
+stop_server() {
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# time_runs N DIR ARGS...: runs `gatehouse ARGS` N times (after 2 warm-ups),
+# stdout to /dev/null; sets TIMES to the durations in ms.
+time_runs() {
+    local n=$1 dir=$2 t0; shift 2
+    gh "$dir" "$@" >/dev/null; gh "$dir" "$@" >/dev/null
+    TIMES=""
+    for _ in $(seq "$n"); do
+        t0=$(now_us)
+        gh "$dir" "$@" >/dev/null
+        TIMES+=" $(ms_since "$t0")"
+    done
+}
+
+# hyperfine_runs N DIR ARGS...: the same through hyperfine (needs jq to read it).
+hyperfine_runs() {
+    local n=$1 dir=$2 json="$WORK/hyperfine.json" cmd; shift 2
+    cmd=$(printf '%q ' env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" \
+        ${DB_URL:+GATEHOUSE_DATABASE_URL="$DB_URL"} "$BIN" "$@")
+    hyperfine -N --warmup 2 --runs "$n" --export-json "$json" "$cmd" >&2
+    TIMES=$(jq -r '.results[0].times[] * 1000' "$json" | tr '\n' ' ')
+}
+
+cli_row() {  # cli_row LABEL DIR ARGS...
+    local label=$1 dir=$2; shift 2
+    if command -v hyperfine >/dev/null && command -v jq >/dev/null; then
+        hyperfine_runs "$RUNS_CLI" "$dir" "$@"; TOOL=hyperfine
+    else
+        time_runs "$RUNS_CLI" "$dir" "$@"; TOOL="shell loop"
+    fi
+    read -r med _ p90 <<<"$(stats "$TIMES")"
+    ROWS+=("| $label (small DB, $RUNS_CLI runs, $TOOL) | median $med ms, p90 $p90 ms | - |")
+}
+
+# access_rows LABEL DIR: seeds DB_URL (or DIR's SQLite file) with the big
+# directory, then times both formats of `gatehouse access`.
+access_rows() {
+    local label=$1 dir=$2 url t0 seed_ms seed_summary lines med min peak
+    url=${DB_URL:-sqlite://$dir/data/gatehouse.db}
+    mkdir -p "$dir/data"
+    log "$label: seeding $BIG_USERS users, $BIG_APPS apps, $BIG_GROUPS groups"
+    t0=$(now_us)
+    "$SEED" "$url" --users "$BIG_USERS" --apps "$BIG_APPS" --groups "$BIG_GROUPS" 2>"$dir/seed.log" \
+        || { tail -n 20 "$dir/seed.log" >&2; die "seeding failed"; }
+    seed_ms=$(ms_since "$t0")
+    seed_summary=$(grep '^seeded' "$dir/seed.log" | sed 's/^seeded //; s/ in [0-9.]* s \[/ [/')
+    ROWS+=("| seeding $label through Directory services (info) | $(awk -v m="$seed_ms" 'BEGIN { printf "%.1f s", m / 1000 }'): $seed_summary | - |")
+
+    lines=$(gh "$dir" access --format csv | wc -l)
+    (( lines == BIG_USERS + 1 )) || die "access --format csv printed $lines lines, expected $(( BIG_USERS + 1 ))"
+    local fmt
+    for fmt in csv table; do
+        log "$label: timing gatehouse access --format $fmt"
+        TIMES=""
+        for _ in $(seq "$RUNS_ACCESS"); do
+            t0=$(now_us)
+            gh "$dir" access --format "$fmt" >/dev/null
+            TIMES+=" $(ms_since "$t0")"
+        done
+        read -r med min _ <<<"$(stats "$TIMES")"
+        peak=""
+        if [[ -x /usr/bin/time ]]; then
+            peak=$( { /usr/bin/time -f '%M' env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" \
+                ${DB_URL:+GATEHOUSE_DATABASE_URL="$DB_URL"} "$BIN" access --format "$fmt" >/dev/null; } 2>&1 | tail -n 1)
+            peak=", peak RSS $(awk -v k="$peak" 'BEGIN { printf "%.0f", k / 1024 }') MiB"
+        fi
+        ROWS+=("| \`gatehouse access --format $fmt > /dev/null\`, $label ($RUNS_ACCESS runs) | median $med ms (min $min)$peak | well under 1 s |")
+    done
+}
+
+ROWS=()
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- cold start and restart ---------------------------------------------------
+log "cold starts: $RUNS_START x fresh data directory"
+COLD="" WARM="" INNER="" MIGRATE="" BOOT=""
+# Seconds since midnight of the first JSON log line whose message starts with $2.
+log_at() {
+    grep -m1 "\"message\":\"$2" "$1" | sed -E 's/.*"timestamp":"[^T]*T([0-9:.]*)Z?".*/\1/' \
+        | awk -F: '{ printf "%.6f", $1 * 3600 + $2 * 60 + $3 }'
+}
+span_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+for i in $(seq "$RUNS_START"); do
+    d="$WORK/start-$i"; mkdir -p "$d"
+    start_server "$d"; COLD+=" $START_MS"
+    INNER+=" $(grep -o '"startup_ms":[0-9]*' "$d/server.log" | tail -n 1 | cut -d: -f2 || true)"
+    t_listen=$(log_at "$d/server.log" "gatehouse .* listening" || true)
+    t_migrated=$(log_at "$d/server.log" "database migrated" || true)
+    t_ready=$(log_at "$d/server.log" "ready" || true)
+    if [[ -n $t_listen && -n $t_migrated && -n $t_ready ]]; then
+        MIGRATE+=" $(span_ms "$t_listen" "$t_migrated")"
+        BOOT+=" $(span_ms "$t_migrated" "$t_ready")"
+    fi
+    stop_server
+    start_server "$d"; WARM+=" $START_MS"
+    stop_server
+    rm -rf "$d"
+done
+read -r med min _ <<<"$(stats "$COLD")"
+ROWS+=("| cold start to ready, fresh SQLite data dir (spawn to first 200 on /-/health/ready/, $RUNS_START runs; includes migrations and argon2id hash of the bootstrap password) | median $med ms (min $min) | < 100 ms |")
+read -r med min _ <<<"$(stats "$INNER")"
+ROWS+=("| of which inside the server (its \`startup_ms\` log field: bind, migrate, bootstrap) (info) | median $med ms (min $min) | - |")
+if [[ -n $MIGRATE ]]; then
+    read -r med min _ <<<"$(stats "$MIGRATE")"
+    ROWS+=("| of which connect + migrations (log: listening to database migrated) (info) | median $med ms (min $min) | - |")
+    read -r med min _ <<<"$(stats "$BOOT")"
+    ROWS+=("| of which bootstrap: argon2id hash (19 MiB, t=2) + admin writes (log: migrated to ready) (info) | median $med ms (min $min) | - |")
+fi
+
+log "cold starts with the cheapest argon2 parameters, to isolate the hash"
+CHEAP=""
+for i in $(seq "$RUNS_START"); do
+    d="$WORK/cheap-$i"; mkdir -p "$d"
+    printf 'GATEHOUSE_PASSWORD_HASH_MEMORY_KIB=8\nGATEHOUSE_PASSWORD_HASH_ITERATIONS=1\n' >"$d/.env"
+    start_server "$d"; CHEAP+=" $START_MS"
+    stop_server
+    rm -rf "$d"
+done
+read -r med min _ <<<"$(stats "$CHEAP")"
+ROWS+=("| cold start, same but argon2 at m=8 KiB, t=1 (info: cost of everything except the hash) | median $med ms (min $min) | - |")
+read -r med min _ <<<"$(stats "$WARM")"
+ROWS+=("| restart on an existing data dir (already migrated and bootstrapped) (info) | median $med ms (min $min) | - |")
+
+# ---- memory ---------------------------------------------------------------------
+log "idle memory"
+d="$WORK/memory"; mkdir -p "$d"
+start_server "$d"
+READY_US=$(now_us)
+sleep 2
+IDLE=$(rss_mib "$SERVER_PID")
+ROWS+=("| idle resident memory (VmRSS, 2 s after ready) | $IDLE MiB | < 20 MB |")
+URL="http://127.0.0.1:$PORT/-/health/ready/"
+t0=$(now_us)
+if command -v oha >/dev/null; then
+    oha -n "$REQUESTS" -c 16 --no-tui "$URL" >"$d/load.txt" 2>&1
+    LOAD="oha, 16 connections"
+    OK=$(grep -Eo '\[200\] [0-9]+' "$d/load.txt" | awk '{ print $2 }' || true)
+else
+    for _ in $(seq "$REQUESTS"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$URL"; done >"$d/curl.cfg"
+    curl -s --parallel --parallel-max 16 -w '%{http_code}\n' -K "$d/curl.cfg" >"$d/load.txt"
+    LOAD="curl, 16 in parallel"
+    OK=$(grep -c '^200$' "$d/load.txt" || true)
+fi
+LOAD_MS=$(ms_since "$t0")
+sleep 1
+AFTER=$(rss_mib "$SERVER_PID")
+ROWS+=("| resident memory after $REQUESTS requests to /-/health/ready/ ($LOAD; ${OK:-?} x 200 in $(printf '%.0f' "$LOAD_MS") ms) | $AFTER MiB | < 20 MB |")
+# tokio ends an idle blocking-pool thread after 10 s; the bootstrap hash ran on one.
+while (( $(now_us) < READY_US + LATE_S * 1000000 )); do sleep 0.2; done
+LATE=$(rss_mib "$SERVER_PID")
+ROWS+=("| resident memory ${LATE_S} s after ready (info: after tokio's idle blocking thread, which ran the bootstrap hash, has exited) | $LATE MiB | < 20 MB |")
+stop_server
+d="$WORK/memory"
+start_server "$d"
+sleep 2
+ROWS+=("| idle resident memory after a restart on that data dir (no hash at start) (info) | $(rss_mib "$SERVER_PID") MiB | < 20 MB |")
+stop_server
+
+# ---- CLI latency ------------------------------------------------------------------
+log "CLI latency on a small directory"
+d="$WORK/small"; mkdir -p "$d/data"
+"$SEED" "sqlite://$d/data/gatehouse.db" --users 100 --apps 20 --groups 10 2>"$d/seed.log" \
+    || { tail -n 20 "$d/seed.log" >&2; die "seeding the small directory failed"; }
+cli_row '`gatehouse user list`' "$d" user list
+cli_row '`gatehouse group list`' "$d" group list
+
+# ---- access matrix -----------------------------------------------------------------
+d="$WORK/big"; mkdir -p "$d"
+access_rows "SQLite" "$d"
+TIMES=""
+for _ in $(seq "$RUNS_ACCESS"); do t0=$(now_us); gh "$d" user list >/dev/null; TIMES+=" $(ms_since "$t0")"; done
+read -r med min _ <<<"$(stats "$TIMES")"
+ROWS+=("| \`gatehouse user list\` with $BIG_USERS users, SQLite (info, $RUNS_ACCESS runs) | median $med ms (min $min) | - |")
+
+if [[ -n $PG_URL ]]; then
+    host=$(sed -E 's#^[a-z]+://([^@/]*@)?(\[[^]]*\]|[^:/?]*).*#\2#' <<<"$PG_URL")
+    case $host in
+        127.0.0.1|localhost|'[::1]') ;;
+        *) die "GATEHOUSE_BENCH_PG_URL must point at a loopback address, not '$host'" ;;
+    esac
+    PG_DB="gatehouse_bench_$(date +%s)_$$_$RANDOM"
+    log "PostgreSQL: creating database $PG_DB"
+    psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+    base=${PG_URL%%\?*}; query=""
+    [[ $PG_URL == *\?* ]] && query="?${PG_URL#*\?}"
+    DB_URL="${base%/*}/$PG_DB$query"
+    d="$WORK/pg"; mkdir -p "$d"
+    access_rows "PostgreSQL" "$d"
+    unset DB_URL
+fi
+
+# ---- report ---------------------------------------------------------------------------
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] && commit+=" (with uncommitted changes)"
+echo "# Gatehouse foundation benchmark"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
+echo "- load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes times noisy)"
+echo "- build: release profile (\`cargo build --release\`), $(rustc --version 2>/dev/null || echo 'rustc ?'), commit $commit"
+echo "- these are release-build figures; times are wall clock, measured from the shell"
+echo
+echo "| metric | result | target |"
+echo "| --- | --- | --- |"
+printf '%s\n' "${ROWS[@]}"
