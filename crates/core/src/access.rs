@@ -197,6 +197,8 @@ mod tests {
             name: slug.into(),
             launch_url: None,
             provider: None,
+            provider_config: serde_json::json!({}),
+            provider_key: None,
             created_at: Timestamp(0),
         }
     }

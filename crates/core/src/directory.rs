@@ -57,6 +57,16 @@ impl Audit {
     }
 }
 
+/// A protocol provider for an application, as its protocol crate built it.
+#[derive(Debug, Clone)]
+pub struct ProviderSpec {
+    pub kind: ProviderKind,
+    pub key: Option<String>,
+    pub config: Value,
+    /// The settings as an audit event may show them (secrets masked).
+    pub shown: Value,
+}
+
 /// What a new user starts with.
 #[derive(Debug, Clone, Default)]
 pub struct NewUser {
@@ -556,6 +566,18 @@ impl Directory {
         name: &str,
         launch_url: Option<&str>,
     ) -> Result<Application> {
+        self.create_application_with(audit, slug, name, launch_url, None).await
+    }
+
+    /// Creates an application, optionally with its protocol provider.
+    pub async fn create_application_with(
+        &self,
+        audit: &Audit,
+        slug: &str,
+        name: &str,
+        launch_url: Option<&str>,
+        provider: Option<ProviderSpec>,
+    ) -> Result<Application> {
         names::check_slug(slug)?;
         names::check_display_name(name)?;
         if name.trim().is_empty() {
@@ -564,12 +586,18 @@ impl Directory {
         if let Some(url) = launch_url {
             names::check_url("launch URL", url)?;
         }
+        let (kind, key, config, shown) = match provider {
+            Some(p) => (Some(p.kind), p.key, p.config, p.shown),
+            None => (None, None, json!({}), json!(null)),
+        };
         let app = Application {
             id: Uuid::new_v4(),
             slug: slug.to_string(),
             name: name.to_string(),
             launch_url: launch_url.map(str::to_string),
-            provider: None,
+            provider: kind,
+            provider_config: config,
+            provider_key: key,
             created_at: self.now(),
         };
         let mut tx = self.begin().await?;
@@ -586,13 +614,58 @@ impl Directory {
             audit.event(
                 action::MODEL_CREATED,
                 None,
-                json!({"model": "application", "pk": app.id, "slug": app.slug, "name": app.name}),
+                json!({"model": "application", "pk": app.id, "slug": app.slug, "name": app.name,
+                       "provider": app.provider.map(|p| p.as_str()), "provider_config": shown}),
             ),
             self.now(),
         )
         .await?;
         tx.commit().await?;
         Ok(app)
+    }
+
+    /// Replaces an application's provider settings (a protocol's `app update`,
+    /// a secret rotation). `action` names the event (`model_updated`,
+    /// `secret_rotate`); `shown` is what the event may record (no secrets).
+    pub async fn update_provider(
+        &self,
+        audit: &Audit,
+        slug: &str,
+        spec: ProviderSpec,
+        action: &str,
+    ) -> Result<Application> {
+        let mut tx = self.begin().await?;
+        let mut app = tx
+            .application_by_slug(slug)
+            .await?
+            .ok_or_else(|| Error::not_found("application", slug))?;
+        app.provider = Some(spec.kind);
+        app.provider_config = spec.config;
+        app.provider_key = spec.key;
+        tx.update_application(&app)
+            .await
+            .map_err(|e| conflict_as_exists(e, "provider key", slug))?;
+        tx.append_event(
+            audit.event(
+                action,
+                None,
+                json!({"model": "application", "pk": app.id, "slug": app.slug, "provider_config": spec.shown}),
+            ),
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    /// The application a protocol knows by `key` (OIDC client id, proxy host…).
+    pub async fn application_by_provider_key(&self, kind: ProviderKind, key: &str) -> Result<Option<Application>> {
+        Ok(self.store.application_by_provider_key(kind, key).await?)
+    }
+
+    /// May `user` use `app`? The one access rule, for protocols at sign-in time.
+    pub async fn may_use(&self, user: &User, app: &Application) -> Result<bool> {
+        Ok(self.applications_for(user).await?.iter().any(|a| a.id == app.id))
     }
 
     pub async fn delete_application(&self, audit: &Audit, slug: &str) -> Result<()> {

@@ -102,6 +102,11 @@ pub struct Application {
     pub name: String,
     pub launch_url: Option<String>,
     pub provider: Option<ProviderKind>,
+    /// The provider's settings, owned by its protocol crate (JSON; secrets only as hashes).
+    pub provider_config: Value,
+    /// What the protocol finds the application by (OIDC client id, proxy external
+    /// host, SAML audience); unique per provider kind.
+    pub provider_key: Option<String>,
     pub created_at: Timestamp,
 }
 

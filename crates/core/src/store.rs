@@ -42,6 +42,7 @@ pub trait Store: Send + Sync {
 
     async fn application_by_slug(&self, slug: &str) -> StoreResult<Option<Application>>;
     async fn applications(&self) -> StoreResult<Vec<Application>>;
+    async fn application_by_provider_key(&self, kind: ProviderKind, key: &str) -> StoreResult<Option<Application>>;
     async fn bindings(&self) -> StoreResult<Vec<Binding>>;
 
     async fn recovery_keys(&self) -> StoreResult<Vec<RecoveryKey>>;
@@ -54,6 +55,11 @@ pub trait Store: Send + Sync {
     async fn chain_head(&self) -> StoreResult<ChainHead>;
 
     async fn is_bootstrapped(&self) -> StoreResult<bool>;
+
+    /// A number that grows with every committed change (every change writes an
+    /// event, so this is the event chain's head). Caches compare it to know
+    /// whether anything changed, on this node or another.
+    async fn change_seq(&self) -> StoreResult<i64>;
 
     /// The recovery key with this hash, used or not.
     async fn recovery_key_by_hash(&self, token_hash: &str) -> StoreResult<Option<RecoveryKey>>;

@@ -48,6 +48,14 @@ pub(crate) async fn append(
         .execute(&mut *conn)
         .await
         .ctx("advance event chain head")?;
+    if backend == Backend::Postgres {
+        // Delivered at commit, to every node listening (see `changes`).
+        sqlx::query("SELECT pg_notify('gatehouse_changes', $1)")
+            .bind(event.seq.to_string())
+            .execute(&mut *conn)
+            .await
+            .ctx("notify change")?;
+    }
     Ok(event)
 }
 

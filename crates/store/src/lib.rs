@@ -19,6 +19,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod changes;
 mod error;
 mod events;
 mod migrate;
@@ -32,8 +33,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gatehouse_core::store::{StoreInfo, StoreResult};
 use gatehouse_core::{
-    ApiToken, Application, Binding, ChainHead, Event, EventFilter, FlowRecord, Group, Membership, RecoveryKey, Session,
-    Store, StoreError, ThrottleRecord, Timestamp, User, WriteTx,
+    ApiToken, Application, Binding, ChainHead, Event, EventFilter, FlowRecord, Group, Membership, ProviderKind,
+    RecoveryKey, Session, Store, StoreError, ThrottleRecord, Timestamp, User, WriteTx,
 };
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
@@ -54,6 +55,8 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The URL sqlx connects to (for the PostgreSQL change listener).
+    url: String,
 }
 
 impl SqlStore {
@@ -82,7 +85,11 @@ impl SqlStore {
             .connect(&target.sqlx_url)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to {}: {e}", redact_url(url))))?;
-        Ok(SqlStore { pool, backend })
+        Ok(SqlStore {
+            pool,
+            backend,
+            url: target.sqlx_url,
+        })
     }
 
     /// Connects with default options and migrates (for the command line).
@@ -102,6 +109,23 @@ impl SqlStore {
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await.ctx("read schema version")?;
         migrate::version(&mut conn, self.backend).await
+    }
+
+    /// Follows [`gatehouse_core::Store::change_seq`] for in-process caches: the
+    /// receiver sees a new value within about a second of any committed change,
+    /// on this node or another. PostgreSQL pushes (`LISTEN gatehouse_changes`,
+    /// notified in each event's transaction) with a slow poll as a safety net;
+    /// SQLite is polled, which costs one indexed read per 250 ms.
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<i64> {
+        changes::watch(self.clone())
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn backend(&self) -> Backend {
@@ -207,6 +231,14 @@ impl Store for SqlStore {
 
     async fn applications(&self) -> StoreResult<Vec<Application>> {
         read::applications(&self.pool).await
+    }
+
+    async fn application_by_provider_key(&self, kind: ProviderKind, key: &str) -> StoreResult<Option<Application>> {
+        read::application_by_provider_key(&self.pool, kind, key).await
+    }
+
+    async fn change_seq(&self) -> StoreResult<i64> {
+        Ok(read::chain_head(&self.pool, false).await?.head_seq)
     }
 
     async fn bindings(&self) -> StoreResult<Vec<Binding>> {

@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 2;
+pub const KNOWN_SCHEMA_VERSION: i64 = 3;
 
 struct Migration {
     version: i64,
@@ -46,6 +46,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "sessions",
         sqlite: include_str!("../migrations/sqlite/0002_sessions.sql"),
         postgres: include_str!("../migrations/postgres/0002_sessions.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "providers",
+        sqlite: include_str!("../migrations/sqlite/0003_providers.sql"),
+        postgres: include_str!("../migrations/postgres/0003_providers.sql"),
     },
 ];
 

@@ -6,8 +6,8 @@
 
 use gatehouse_core::names::name_key;
 use gatehouse_core::{
-    ApiToken, Application, Binding, ChainHead, FlowRecord, Group, Membership, RecoveryKey, Session, StoreError,
-    ThrottleRecord, Timestamp, User,
+    ApiToken, Application, Binding, ChainHead, FlowRecord, Group, Membership, ProviderKind, RecoveryKey, Session,
+    StoreError, ThrottleRecord, Timestamp, User,
 };
 use sqlx::{Any, AssertSqlSafe, Executor};
 use uuid::Uuid;
@@ -127,6 +127,29 @@ where
         concat!("SELECT ", application_columns!(), " FROM applications WHERE slug = $1")
     })
     .bind(slug.to_string())
+    .fetch_optional(e)
+    .await
+    .ctx("read application")?
+    .as_ref()
+    .map(rows::application)
+    .transpose()
+}
+
+pub(crate) async fn application_by_provider_key<'c, E>(
+    e: E,
+    kind: ProviderKind,
+    key: &str,
+) -> Result<Option<Application>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        application_columns!(),
+        " FROM applications WHERE provider = $1 AND provider_key = $2"
+    ))
+    .bind(kind.as_str().to_string())
+    .bind(key.to_string())
     .fetch_optional(e)
     .await
     .ctx("read application")?

@@ -27,7 +27,7 @@ macro_rules! group_columns {
 }
 macro_rules! application_columns {
     () => {
-        "id, slug, name, launch_url, provider, created_at"
+        "id, slug, name, launch_url, provider, provider_config, provider_key, created_at"
     };
 }
 macro_rules! recovery_key_columns {
@@ -166,6 +166,8 @@ pub(crate) fn application(row: &AnyRow) -> Result<Application, StoreError> {
         name: get(row, "name")?,
         launch_url: get(row, "launch_url")?,
         provider,
+        provider_config: json(row, "provider_config")?,
+        provider_key: get(row, "provider_key")?,
         created_at: ts(row, "created_at")?,
     })
 }

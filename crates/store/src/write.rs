@@ -203,14 +203,16 @@ impl WriteTx for SqlWriteTx {
 
     async fn insert_application(&mut self, app: &Application) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO applications (id, slug, name, launch_url, provider, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO applications (id, slug, name, launch_url, provider, provider_config, provider_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(app.id.to_string())
         .bind(app.slug.clone())
         .bind(app.name.clone())
         .bind(app.launch_url.clone())
         .bind(app.provider.map(|p| p.as_str().to_string()))
+        .bind(rows::json_text(&app.provider_config))
+        .bind(app.provider_key.clone())
         .bind(app.created_at.millis())
         .execute(&mut *self.tx)
         .await
@@ -220,14 +222,16 @@ impl WriteTx for SqlWriteTx {
 
     async fn update_application(&mut self, app: &Application) -> StoreResult<()> {
         let r = sqlx::query(
-            "UPDATE applications SET slug = $2, name = $3, launch_url = $4, provider = $5 \
-             WHERE id = $1",
+            "UPDATE applications SET slug = $2, name = $3, launch_url = $4, provider = $5, \
+             provider_config = $6, provider_key = $7 WHERE id = $1",
         )
         .bind(app.id.to_string())
         .bind(app.slug.clone())
         .bind(app.name.clone())
         .bind(app.launch_url.clone())
         .bind(app.provider.map(|p| p.as_str().to_string()))
+        .bind(rows::json_text(&app.provider_config))
+        .bind(app.provider_key.clone())
         .execute(&mut *self.tx)
         .await
         .ctx("update application")?;

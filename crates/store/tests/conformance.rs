@@ -1343,20 +1343,31 @@ async fn check_migration_from_version_1(db: &TestDb) {
     .unwrap();
 
     let report = db.store.migrate().await.unwrap();
-    assert_eq!(report, MigrationReport { from: 1, to: 2 });
-    assert_eq!(KNOWN_SCHEMA_VERSION, 2);
+    assert_eq!(
+        report,
+        MigrationReport {
+            from: 1,
+            to: KNOWN_SCHEMA_VERSION
+        }
+    );
     let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
         .fetch_all(&db.raw)
         .await
         .unwrap();
-    assert_eq!(versions, vec![1, 2]);
+    assert_eq!(versions, (1..=KNOWN_SCHEMA_VERSION).collect::<Vec<_>>());
     let names: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations ORDER BY version")
         .fetch_all(&db.raw)
         .await
         .unwrap();
-    assert_eq!(names, vec!["directory", "sessions"]);
-    assert_eq!(db.store.schema_version().await.unwrap(), 2);
-    assert_eq!(db.store.migrate().await.unwrap(), MigrationReport { from: 2, to: 2 });
+    assert_eq!(&names[..3], &["directory", "sessions", "providers"]);
+    assert_eq!(db.store.schema_version().await.unwrap(), KNOWN_SCHEMA_VERSION);
+    assert_eq!(
+        db.store.migrate().await.unwrap(),
+        MigrationReport {
+            from: KNOWN_SCHEMA_VERSION,
+            to: KNOWN_SCHEMA_VERSION
+        }
+    );
 
     // The old data is there and works with the new tables.
     let env = Env {
