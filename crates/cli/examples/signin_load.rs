@@ -174,16 +174,18 @@ async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     let permits = std::thread::available_parallelism().map_or(1, |n| n.get());
     let stored = Arc::new(hasher.hash("bench-password-1").await?);
     let done = Arc::new(AtomicUsize::new(0));
+    let all = Arc::new(AtomicUsize::new(0));
     let cpu0 = cpu_seconds();
     let mut tasks: JoinSet<Result<(), BoxError>> = JoinSet::new();
     for _ in 0..concurrency.max(1) {
-        let (hasher, stored, done) = (hasher.clone(), stored.clone(), done.clone());
+        let (hasher, stored, done, all) = (hasher.clone(), stored.clone(), done.clone(), all.clone());
         tasks.spawn(async move {
             while Instant::now() < win.closes {
                 let verdict = hasher.verify("bench-password-1", &stored).await?;
                 if !verdict.is_match() {
                     return Err("the stored hash did not verify".into());
                 }
+                all.fetch_add(1, Ordering::Relaxed);
                 if win.contains(Instant::now()) {
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -207,7 +209,9 @@ async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
         permits as f64 * 1000.0 / rate.max(1e-9),
     );
     println!(
-        "mode=hash hashes={n} window_s={:.2} rate={rate:.2} permits={permits} concurrency={concurrency} cpu_s={cpu:.2}",
+        "mode=hash hashes={n} hashes_all={} window_s={:.2} rate={rate:.2} permits={permits} concurrency={concurrency} \
+         cpu_s={cpu:.2}",
+        all.load(Ordering::Relaxed),
         win.seconds()
     );
     Ok(())
@@ -224,6 +228,8 @@ struct Tally {
     steps: [Vec<u64>; 4],
     /// Failed sign-ins, by cause.
     errors: BTreeMap<String, usize>,
+    /// Successful sign-ins, window or not.
+    ok_all: usize,
     connects: usize,
 }
 
@@ -252,6 +258,9 @@ async fn http_mode(
                 let started = Instant::now();
                 let outcome = sign_in(&mut conn, &format!("bench{k}"), &password).await;
                 let ended = Instant::now();
+                if outcome.is_ok() {
+                    tally.ok_all += 1;
+                }
                 match outcome {
                     // Successes count inside the window only; errors count always.
                     Ok(_) if !win.contains(ended) => {}
@@ -283,6 +292,7 @@ async fn http_mode(
             *all.errors.entry(k).or_default() += v;
         }
         all.connects += t.connects;
+        all.ok_all += t.ok_all;
     }
     let cpu = cpu_seconds() - cpu0;
     all.ok.sort_unstable();
@@ -309,9 +319,10 @@ async fn http_mode(
         eprintln!("  error x{count}: {cause}");
     }
     println!(
-        "mode=http signins={n} errors={errors} window_s={:.2} rate={rate:.2} p50_ms={p50:.1} p99_ms={p99:.1} \
+        "mode=http signins={n} signins_all={} errors={errors} window_s={:.2} rate={rate:.2} p50_ms={p50:.1} p99_ms={p99:.1} \
          step1_p50_ms={:.1} step2_p50_ms={:.1} step3_p50_ms={:.1} step4_p50_ms={:.1} concurrency={concurrency} \
          connections={} client_cpu_s={cpu:.2}",
+        all.ok_all,
         win.seconds(),
         step_p50[0],
         step_p50[1],

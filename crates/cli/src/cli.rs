@@ -131,16 +131,9 @@ pub enum AppCmd {
     List,
     /// Show one application.
     Show { slug: String },
-    /// Create an application shown in the portal (protocol providers come with
-    /// their features).
-    Create {
-        slug: String,
-        #[arg(long)]
-        name: String,
-        /// Where the portal tile links to.
-        #[arg(long, value_name = "URL")]
-        launch_url: Option<String>,
-    },
+    /// Create an application: a portal link, or with a protocol provider
+    /// (--provider), whose options follow.
+    Create(AppCreateArgs),
     /// Delete an application and its bindings.
     Delete { slug: String },
     /// Restrict an application to GROUP (and groups nested in it). An application
@@ -148,6 +141,32 @@ pub enum AppCmd {
     Bind { slug: String, group: String },
     /// Remove a group binding from an application.
     Unbind { slug: String, group: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AppCreateArgs {
+    pub slug: String,
+    #[arg(long)]
+    pub name: String,
+    /// Where the portal tile links to.
+    #[arg(long, value_name = "URL")]
+    pub launch_url: Option<String>,
+    /// The protocol the application signs people in with.
+    #[arg(long, value_enum)]
+    pub provider: Option<ProviderChoice>,
+    /// Restrict the application to these groups (repeat for several).
+    #[arg(long = "allow-group", value_name = "GROUP")]
+    pub allow_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// OAuth 2.0 / OpenID Connect.
+    Oidc,
+    /// Forward-auth for nginx, Traefik and Caddy.
+    Proxy,
+    /// SAML 2.0.
+    Saml,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use gatehouse_core::Directory;
+use tokio::sync::watch;
 
 use crate::config::WebConfig;
 use crate::pages::Branding;
@@ -12,6 +13,7 @@ use crate::pages::Branding;
 #[derive(Clone)]
 pub struct AppState {
     directory: Arc<OnceLock<Directory>>,
+    changes: Arc<OnceLock<watch::Receiver<i64>>>,
     pub config: Arc<WebConfig>,
 }
 
@@ -19,13 +21,22 @@ impl AppState {
     pub fn new(config: WebConfig) -> Self {
         AppState {
             directory: Arc::new(OnceLock::new()),
+            changes: Arc::new(OnceLock::new()),
             config: Arc::new(config),
         }
     }
 
-    /// Marks the server ready: migrations ran and bootstrap is done.
-    pub fn set_ready(&self, directory: Directory) {
+    /// Marks the server ready: migrations ran and bootstrap is done. `changes`
+    /// follows the store's change sequence (see `SqlStore::watch_changes`);
+    /// in-process caches drop what they hold when it moves.
+    pub fn set_ready(&self, directory: Directory, changes: watch::Receiver<i64>) {
+        let _ = self.changes.set(changes);
         let _ = self.directory.set(directory);
+    }
+
+    /// The change sequence receiver, once ready.
+    pub fn changes(&self) -> Option<watch::Receiver<i64>> {
+        self.changes.get().cloned()
     }
 
     /// The directory, once the server is ready.

@@ -1,8 +1,10 @@
 //! `gatehouse app …`
 
-use crate::cli::AppCmd;
+use gatehouse_core::{Audit, Directory};
+
+use crate::cli::{AppCmd, AppCreateArgs};
 use crate::context::Context;
-use crate::failure::CmdResult;
+use crate::failure::{CmdResult, Failure};
 use crate::output::{Table, print_json};
 
 pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
@@ -47,15 +49,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
             t.print()?;
         }
-        AppCmd::Create { slug, name, launch_url } => {
-            let app = dir
-                .create_application(&audit, &slug, &name, launch_url.as_deref())
-                .await?;
-            if ctx.json {
-                return Ok(print_json(&app)?);
-            }
-            println!("created application {} ({})", app.slug, app.id);
-        }
+        AppCmd::Create(args) => create(ctx, &dir, &audit, args).await?,
         AppCmd::Delete { slug } => {
             dir.delete_application(&audit, &slug).await?;
             println!("deleted application {slug}");
@@ -83,6 +77,35 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             );
         }
     }
+    Ok(())
+}
+
+async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateArgs) -> CmdResult {
+    // Check the groups first: a typo must not leave a half-made application.
+    for g in &args.allow_groups {
+        dir.store()
+            .group_by_name(g)
+            .await?
+            .ok_or_else(|| gatehouse_core::Error::not_found("group", g.as_str()))?;
+    }
+    let provider = match args.provider {
+        None => None,
+        Some(other) => {
+            return Err(Failure::input(format!(
+                "--provider {other:?} is not available in this version of gatehouse"
+            )));
+        }
+    };
+    let app = dir
+        .create_application_with(audit, &args.slug, &args.name, args.launch_url.as_deref(), provider)
+        .await?;
+    for g in &args.allow_groups {
+        dir.bind(audit, &app.slug, g).await?;
+    }
+    if ctx.json {
+        return Ok(print_json(&app)?);
+    }
+    println!("created application {} ({})", app.slug, app.id);
     Ok(())
 }
 

@@ -47,13 +47,14 @@ pub async fn run(ctx: &Context) -> CmdResult {
     }
     tokio::spawn(forward_signals(shutdown_tx));
 
-    let directory = {
+    let (directory, changes) = {
         let store = ctx.connect().await?;
         let report = store.migrate().await?;
         if report.from != report.to {
             tracing::info!(from = report.from, to = report.to, "database migrated");
         }
-        ctx.directory_on(store)?
+        let changes = store.watch_changes();
+        (ctx.directory_on(store)?, changes)
     };
     match directory.bootstrap(&settings.bootstrap).await? {
         BootstrapOutcome::AlreadyDone => {}
@@ -77,7 +78,7 @@ pub async fn run(ctx: &Context) -> CmdResult {
         }
     }
     spawn_housekeeping(ctx, directory.clone(), shutdown_rx.clone());
-    state.set_ready(directory);
+    state.set_ready(directory, changes);
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
 
     match web.await {

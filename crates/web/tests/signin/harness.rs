@@ -47,7 +47,7 @@ impl World {
             Default::default(),
         );
         let state = AppState::new(WebConfig::for_tests(external_url));
-        state.set_ready(dir.clone());
+        state.set_ready(dir.clone(), tokio::sync::watch::channel(0).1);
         World {
             dir,
             clock,
