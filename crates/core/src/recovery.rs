@@ -5,11 +5,13 @@ use gatehouse_crypto::{random_token, sha256_hex};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::clock::Timestamp;
 use crate::directory::{ADMIN_GROUP, Audit, Directory, admin_group, insert_group, store_password};
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::*;
 use crate::session::ClientInfo;
+use crate::store::WriteTx;
 
 /// A recovery key as listed for operators (never the key itself).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -131,24 +133,9 @@ impl Directory {
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        let record = tx
-            .consume_recovery_key(&sha256_hex(key.as_bytes()), now)
+        let user = spend_key(&mut *tx, audit, &sha256_hex(key.as_bytes()), now)
             .await?
             .ok_or_else(invalid)?;
-        let user = tx
-            .user_by_id(record.user_id)
-            .await?
-            .filter(|u| u.is_active)
-            .ok_or_else(invalid)?;
-        tx.append_event(
-            audit.event(
-                action::RECOVERY_KEY_USED,
-                Some(&user.username),
-                json!({"pk": record.id}),
-            ),
-            now,
-        )
-        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -187,25 +174,33 @@ impl Directory {
         self.policy().check(&user.username, new_password)?;
         let hash = self.hasher().hash(new_password).await?;
         let mut tx = self.store().begin().await?;
-        let record = tx.consume_recovery_key(key_hash, now).await?.ok_or_else(invalid)?;
-        let mut user = tx
-            .user_by_id(record.user_id)
-            .await?
-            .filter(|u| u.is_active)
-            .ok_or_else(invalid)?;
-        tx.append_event(
-            audit.event(
-                action::RECOVERY_KEY_USED,
-                Some(&user.username),
-                json!({"pk": record.id}),
-            ),
-            now,
-        )
-        .await?;
+        let mut user = spend_key(&mut *tx, audit, key_hash, now).await?.ok_or_else(invalid)?;
         store_password(&mut *tx, audit, &mut user, hash, None, now).await?;
         self.clear_account_throttle(&mut *tx, &user).await?;
         let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, &["pwd"]).await?;
         tx.commit().await?;
         Ok((token, session, user))
     }
+}
+
+/// Spends the key with this hash inside `tx` and returns its (active) user, with
+/// the `recovery_key_used` event; `None` when the key is invalid, spent, expired
+/// or its user disabled.
+async fn spend_key(tx: &mut dyn WriteTx, audit: &Audit, key_hash: &str, now: Timestamp) -> Result<Option<User>> {
+    let Some(record) = tx.consume_recovery_key(key_hash, now).await? else {
+        return Ok(None);
+    };
+    let Some(user) = tx.user_by_id(record.user_id).await?.filter(|u| u.is_active) else {
+        return Ok(None);
+    };
+    tx.append_event(
+        audit.event(
+            action::RECOVERY_KEY_USED,
+            Some(&user.username),
+            json!({"pk": record.id}),
+        ),
+        now,
+    )
+    .await?;
+    Ok(Some(user))
 }

@@ -201,20 +201,7 @@ pub async fn password_post(
         return Ok(render_step(&state, &flow, Some(SIGN_IN_FAILED.into()), StatusCode::OK));
     };
     directory.end_flow(&flow).await?;
-    let secure = state.config.secure_cookies();
-    let mut res = Redirect::to(&flow.state.next).into_response();
-    let h = res.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        cookies::set(
-            cookies::SESSION,
-            &token,
-            Some(directory.session_policy().absolute_secs),
-            secure,
-        ),
-    );
-    h.append(header::SET_COOKIE, cookies::clear(cookies::FLOW, secure));
-    Ok(res)
+    Ok(super::signed_in(&state, &directory, &token, &flow.state.next))
 }
 
 /// GET /login/restart: "Not you?" — back to the identify step, same `next`.

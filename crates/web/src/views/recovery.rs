@@ -5,7 +5,7 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use gatehouse_core::Actor;
 use gatehouse_core::flow::FlowKind;
 use serde::Deserialize;
@@ -116,20 +116,7 @@ pub async fn recovery_post(
     {
         Ok((token, _session, _user)) => {
             directory.end_flow(&flow).await?;
-            let secure = state.config.secure_cookies();
-            let mut res = Redirect::to("/if/user/").into_response();
-            let h = res.headers_mut();
-            h.append(
-                header::SET_COOKIE,
-                cookies::set(
-                    cookies::SESSION,
-                    &token,
-                    Some(directory.session_policy().absolute_secs),
-                    secure,
-                ),
-            );
-            h.append(header::SET_COOKIE, cookies::clear(cookies::FLOW, secure));
-            Ok(res)
+            Ok(super::signed_in(&state, &directory, &token, "/if/user/"))
         }
         Err(gatehouse_core::Error::PasswordRejected(why)) => Ok(form_page(
             &state,
