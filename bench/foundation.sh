@@ -11,129 +11,18 @@
 # with every process it started; a PostgreSQL database made for the run is dropped.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS_START=5      # cold starts (fresh data directory each)
 RUNS_CLI=20       # runs of each small CLI command
 RUNS_ACCESS=5     # runs of each `gatehouse access` format
 REQUESTS=1000     # health requests before the second memory reading
 LATE_S=15         # seconds after ready of the last memory reading
 BIG_USERS=10000 BIG_APPS=200 BIG_GROUPS=50
-BUILD=1
-for arg in "$@"; do
-    case $arg in
-        --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) printf 'unknown argument: %s (try --help)\n' "$arg" >&2; exit 2 ;;
-    esac
-done
 
-# The binary refuses unknown GATEHOUSE_* names, so take ours out of the
-# environment, and drop any others so that each run starts from defaults.
-PG_URL=${GATEHOUSE_BENCH_PG_URL:-}
-while read -r name; do unset "$name"; done < <(compgen -e | grep '^GATEHOUSE_' || true)
-
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
-
-# Microseconds since the epoch, without forking (bash 5), else via date.
-if [[ -n ${EPOCHREALTIME:-} ]]; then
-    now_us() { local t=${EPOCHREALTIME//[.,]/}; printf '%s' "$t"; }
-else
-    now_us() { printf '%s' $(( $(date +%s%N) / 1000 )); }
-fi
-ms_since() { awk -v a="$1" -v b="$(now_us)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
-
-# stats "v1 v2 ...": "median min p90" (nearest-rank p90, median averages the middle pair).
-stats() {
-    tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '
-        { v[NR] = $1 }
-        END {
-            n = NR; med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-            p = int(0.9 * n); if (p < 0.9 * n) p++; if (p < 1) p = 1
-            printf "%.1f %.1f %.1f", med, v[1], v[p]
-        }'
-}
-
-# ---- clean-up -----------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
-SERVER_PID="" PORT="" PG_DB=""
-cleanup() {
-    [[ -n $SERVER_PID ]] && stop_server
-    if [[ -n $PG_DB ]]; then
-        psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$PG_DB\"" >/dev/null 2>&1 \
-            || log "could not drop PostgreSQL database $PG_DB"
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# ---- build --------------------------------------------------------------------
-if (( BUILD )); then
-    log "building release binaries (cargo may wait for the build directory lock)"
-    (cd "$ROOT" && cargo build --release -p gatehouse --bin gatehouse --example seed_directory >&2)
-fi
-TARGET=$(cd "$ROOT" && cargo metadata --no-deps --format-version 1 \
-    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-BIN=$TARGET/release/gatehouse
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+parse_args "$@"
+build_release seed_directory
 SEED=$TARGET/release/examples/seed_directory
-[[ -x $BIN && -x $SEED ]] || die "release binaries not found under $TARGET/release"
-
-# ---- helpers ------------------------------------------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 100); do
-        p=$(( 20000 + RANDOM % 40000 ))
-        port_in_use "$p" || { printf '%s' "$p"; return 0; }
-    done
-    die "no free loopback port found"
-}
-
-# Runs the gatehouse binary with settings for data directory $1 (and optional
-# database URL in DB_URL); the remaining arguments are the command.
-gh() {
-    local dir=$1; shift
-    env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" \
-        ${DB_URL:+GATEHOUSE_DATABASE_URL="$DB_URL"} "$BIN" "$@"
-}
-
-# start_server DIR: spawns `gatehouse server`, waits for /-/health/ready/ to say
-# 200 and sets START_MS (spawn to first 200, ms).
-start_server() {
-    local dir=$1 t0 code deadline
-    PORT=$(free_port)
-    local mport; mport=$(free_port)
-    t0=$(now_us)
-    # `env` execs the server, so $! is the server's own PID.
-    env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" \
-        GATEHOUSE_LISTEN="127.0.0.1:$PORT" GATEHOUSE_METRICS_LISTEN="127.0.0.1:$mport" \
-        GATEHOUSE_EXTERNAL_URL="http://127.0.0.1:$PORT" GATEHOUSE_LOG_FORMAT=json \
-        "$BIN" server >>"$dir/server.log" 2>&1 &
-    SERVER_PID=$!
-    deadline=$(( t0 + 15000000 ))
-    while :; do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
-            "http://127.0.0.1:$PORT/-/health/ready/" || true)
-        [[ $code == 200 ]] && break
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            tail -n 20 "$dir/server.log" >&2; die "server exited before it was ready"
-        fi
-        (( $(now_us) < deadline )) || { tail -n 20 "$dir/server.log" >&2; die "server not ready after 15 s"; }
-    done
-    START_MS=$(ms_since "$t0")
-}
-
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-
-rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
 # time_runs N DIR ARGS...: runs `gatehouse ARGS` N times (after 2 warm-ups),
 # stdout to /dev/null; sets TIMES to the durations in ms.
@@ -205,7 +94,6 @@ access_rows() {
 }
 
 ROWS=()
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- cold start and restart ---------------------------------------------------
 log "cold starts: $RUNS_START x fresh data directory"
@@ -309,31 +197,14 @@ read -r med min _ <<<"$(stats "$TIMES")"
 ROWS+=("| \`gatehouse user list\` with $BIG_USERS users, SQLite (info, $RUNS_ACCESS runs) | median $med ms (min $min) | - |")
 
 if [[ -n $PG_URL ]]; then
-    host=$(sed -E 's#^[a-z]+://([^@/]*@)?(\[[^]]*\]|[^:/?]*).*#\2#' <<<"$PG_URL")
-    case $host in
-        127.0.0.1|localhost|'[::1]') ;;
-        *) die "GATEHOUSE_BENCH_PG_URL must point at a loopback address, not '$host'" ;;
-    esac
-    PG_DB="gatehouse_bench_$(date +%s)_$$_$RANDOM"
-    log "PostgreSQL: creating database $PG_DB"
-    psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
-    base=${PG_URL%%\?*}; query=""
-    [[ $PG_URL == *\?* ]] && query="?${PG_URL#*\?}"
-    DB_URL="${base%/*}/$PG_DB$query"
+    pg_create_db
     d="$WORK/pg"; mkdir -p "$d"
     access_rows "PostgreSQL" "$d"
-    unset DB_URL
+    DB_URL=""
 fi
 
 # ---- report ---------------------------------------------------------------------------
-commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -n $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] && commit+=" (with uncommitted changes)"
-echo "# Gatehouse foundation benchmark"
-echo
-echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
-echo "- load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes times noisy)"
-echo "- build: release profile (\`cargo build --release\`), $(rustc --version 2>/dev/null || echo 'rustc ?'), commit $commit"
+report_header "Gatehouse foundation benchmark"
 echo "- these are release-build figures; times are wall clock, measured from the shell"
 echo
 echo "| metric | result | target |"

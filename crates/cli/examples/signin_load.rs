@@ -147,15 +147,19 @@ fn window(warmup: f64, seconds: f64) -> Result<Window, BoxError> {
     })
 }
 
-/// CPU seconds (user + system) this process has used.
-fn cpu_seconds() -> f64 {
+/// CPU seconds (user + system) this process has used, and its minor page faults.
+fn usage() -> (f64, i64) {
     // SAFETY: getrusage fills the struct we hand it.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
-        return f64::NAN;
+        return (f64::NAN, 0);
     }
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
+    (tv(ru.ru_utime) + tv(ru.ru_stime), ru.ru_minflt as i64)
+}
+
+fn cpu_seconds() -> f64 {
+    usage().0
 }
 
 /// Nearest-rank percentile of sorted microseconds, in ms.
@@ -175,7 +179,7 @@ async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     let stored = Arc::new(hasher.hash("bench-password-1").await?);
     let done = Arc::new(AtomicUsize::new(0));
     let all = Arc::new(AtomicUsize::new(0));
-    let cpu0 = cpu_seconds();
+    let (cpu0, faults0) = usage();
     let mut tasks: JoinSet<Result<(), BoxError>> = JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let (hasher, stored, done, all) = (hasher.clone(), stored.clone(), done.clone(), all.clone());
@@ -196,12 +200,13 @@ async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     while let Some(r) = tasks.join_next().await {
         r??;
     }
-    let cpu = cpu_seconds() - cpu0;
+    let (cpu1, faults1) = usage();
+    let (cpu, faults) = (cpu1 - cpu0, faults1 - faults0);
     let n = done.load(Ordering::Relaxed);
     let rate = n as f64 / win.seconds();
     eprintln!(
         "argon2id m={} KiB t={} p={}: {n} verifications in {:.1} s = {rate:.1}/s with {permits} permits \
-         ({:.1} ms of a core each; {concurrency} in flight; process CPU {cpu:.1} s)",
+         ({:.1} ms of a core each; {concurrency} in flight; process CPU {cpu:.1} s, {faults} minor page faults)",
         HashParams::default().m_cost_kib,
         HashParams::default().t_cost,
         HashParams::default().p_cost,
@@ -210,7 +215,7 @@ async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     );
     println!(
         "mode=hash hashes={n} hashes_all={} window_s={:.2} rate={rate:.2} permits={permits} concurrency={concurrency} \
-         cpu_s={cpu:.2}",
+         cpu_s={cpu:.2} minflt={faults}",
         all.load(Ordering::Relaxed),
         win.seconds()
     );

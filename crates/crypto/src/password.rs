@@ -2,12 +2,11 @@
 //!
 //! Hashing runs on tokio's blocking pool behind a semaphore sized to the number of
 //! cores, so a login storm queues instead of allocating `m_cost` KiB per request.
-//! Each blocking thread keeps its argon2 work area and reuses it while hashes
-//! queue, which keeps the resident memory flat (at most one work area per core),
-//! and frees it when the queue is empty, so an idle server holds none.
+//! argon2 work areas are pooled and reused while hashes queue, which keeps the
+//! resident memory flat (at most one work area per permit), and freed when the
+//! queue is empty, so an idle server holds none.
 
-use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -89,9 +88,11 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
-thread_local! {
-    static WORK_AREA: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
-}
+/// argon2 work areas not in use. A hash takes one (or allocates), and gives it
+/// back; since at most `concurrency` hashes run at once, the pool never holds
+/// more than that many. (Per-thread areas would multiply: tokio may run the
+/// same permits' hashes on more threads than there are permits.)
+static WORK_AREAS: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 
 impl PasswordHasher {
     /// A hasher with `params`, running at most `concurrency` hashes at once.
@@ -164,24 +165,26 @@ impl PasswordHasher {
 }
 
 fn release_work_area() {
-    WORK_AREA.with(|area| *area.borrow_mut() = Vec::new());
+    if let Ok(mut pool) = WORK_AREAS.lock() {
+        pool.clear();
+    }
 }
 
 fn argon2_raw(params: HashParams, password: &[u8], salt: &[u8]) -> Result<Vec<u8>, HashError> {
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2()?);
     let blocks = params.m_cost_kib as usize;
     let mut out = vec![0u8; OUTPUT_LEN];
-    WORK_AREA.with(|area| {
-        let mut area = area.borrow_mut();
-        if area.len() != blocks {
-            area.clear();
-            area.shrink_to_fit();
-            area.resize(blocks, Block::default());
-        }
-        argon
-            .hash_password_into_with_memory(password, salt, &mut out, area.as_mut_slice())
-            .map_err(|e| HashError::Argon2(e.to_string()))
-    })?;
+    let mut area = WORK_AREAS.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+    if area.len() != blocks {
+        area = vec![Block::default(); blocks];
+    }
+    let result = argon
+        .hash_password_into_with_memory(password, salt, &mut out, area.as_mut_slice())
+        .map_err(|e| HashError::Argon2(e.to_string()));
+    if let Ok(mut pool) = WORK_AREAS.lock() {
+        pool.push(area);
+    }
+    result?;
     Ok(out)
 }
 
