@@ -25,6 +25,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the provider options does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server: web, health checks and metrics; applies migrations and
     /// creates the recovery admin on first start.
@@ -50,6 +52,11 @@ pub enum Command {
     /// Regain access: make someone admin, or issue a one-time sign-in link.
     #[command(subcommand)]
     Recovery(RecoveryCmd),
+    // ---- OIDC provider
+    /// List and rotate the signing keys of tokens (OIDC, forward-auth JWTs).
+    #[command(subcommand)]
+    Key(crate::commands::key::KeyCmd),
+    // ---- end OIDC provider
     /// Apply pending database migrations and exit.
     Migrate,
     /// List every setting Gatehouse reads, with its current value (secrets hidden).
@@ -141,6 +148,14 @@ pub enum AppCmd {
     Bind { slug: String, group: String },
     /// Remove a group binding from an application.
     Unbind { slug: String, group: String },
+    // ---- OIDC provider
+    /// Change an application's provider settings (the options of `app create`;
+    /// a list option given replaces the whole list).
+    Update(crate::commands::app_oidc::AppUpdateArgs),
+    /// Client secrets.
+    #[command(subcommand)]
+    Secret(crate::commands::app_oidc::SecretCmd),
+    // ---- end OIDC provider
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +172,14 @@ pub struct AppCreateArgs {
     /// Restrict the application to these groups (repeat for several).
     #[arg(long = "allow-group", value_name = "GROUP")]
     pub allow_groups: Vec<String>,
+    // ---- OIDC provider
+    #[command(flatten)]
+    pub oidc: crate::commands::app_oidc::OidcArgs,
+    // ---- end OIDC provider
+    // ---- forward-auth (proxy provider)
+    #[command(flatten)]
+    pub proxy: crate::commands::app_proxy::ProxyArgs,
+    // ---- end forward-auth
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -142,6 +142,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_TEST_JUST",
         "test suite only: the `just` binary to test the justfile with",
     ),
+    (
+        "GATEHOUSE_TEST_CLOCK_FILE",
+        "test suite only: shift the clock by the seconds written in this file (never in production)",
+    ),
 ];
 
 /// Names from the deployment Gatehouse replaces that mean the same thing.
@@ -190,6 +194,8 @@ pub struct Settings {
     pub sessions: SessionPolicy,
     pub throttle: ThrottlePolicy,
     pub trusted_proxies: String,
+    /// Test only: GATEHOUSE_TEST_CLOCK_FILE (see `test_clock`).
+    pub test_clock_file: Option<PathBuf>,
 }
 
 /// authentik's default trusted proxy ranges: loopback and private networks.
@@ -397,6 +403,7 @@ impl Settings {
             sessions,
             throttle,
             trusted_proxies,
+            test_clock_file: get("GATEHOUSE_TEST_CLOCK_FILE").map(PathBuf::from),
             env_file,
             data_dir,
             database_url,

@@ -43,13 +43,15 @@ impl Context {
     pub fn directory_on(&self, store: SqlStore) -> CmdResult<Directory> {
         let hasher = PasswordHasher::with_default_concurrency(self.settings.hash_params)
             .map_err(|e| Failure::input(format!("configuration: password hashing: {e}")))?;
-        Ok(Directory::new(
-            Arc::new(store),
-            Arc::new(SystemClock),
-            hasher,
-            self.settings.password_policy.clone(),
+        // Test only: a clock the black-box tests move (GATEHOUSE_TEST_CLOCK_FILE).
+        let clock: Arc<dyn gatehouse_core::Clock> = match &self.settings.test_clock_file {
+            Some(path) => Arc::new(crate::test_clock::FileOffsetClock::new(path.clone())),
+            None => Arc::new(SystemClock),
+        };
+        Ok(
+            Directory::new(Arc::new(store), clock, hasher, self.settings.password_policy.clone())
+                .with_auth_policies(self.settings.sessions.clone(), self.settings.throttle.clone()),
         )
-        .with_auth_policies(self.settings.sessions.clone(), self.settings.throttle.clone()))
     }
 
     /// What the web layer needs from the settings.

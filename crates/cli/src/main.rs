@@ -10,6 +10,7 @@ mod envfile;
 mod failure;
 mod osuser;
 mod output;
+mod test_clock; // OIDC provider: GATEHOUSE_TEST_CLOCK_FILE
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Events(args) => commands::events::run(ctx, args).await,
         Command::Status => commands::status::run(ctx).await,
         Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,
+        Command::Key(cmd) => commands::key::run(ctx, cmd).await, // OIDC provider
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;
             println!("schema version {} (was {})", report.to, report.from);

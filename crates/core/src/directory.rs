@@ -122,6 +122,8 @@ pub struct Directory {
     policy: PasswordPolicy,
     sessions: SessionPolicy,
     throttle: ThrottlePolicy,
+    // ---- OAuth grants and signing keys: caches for the protocol hot paths
+    oauth: Arc<crate::oauth::cache::OAuthCaches>,
 }
 
 impl Directory {
@@ -133,8 +135,22 @@ impl Directory {
             policy,
             sessions: SessionPolicy::default(),
             throttle: ThrottlePolicy::default(),
+            oauth: Arc::default(),
         }
     }
+
+    // ---- OAuth grants and signing keys
+    /// Lets in-process caches (signing keys, OIDC clients, discovery) live until
+    /// the store's change sequence moves. Without a feed nothing is cached.
+    /// Set once, by the server, before it serves.
+    pub fn set_change_feed(&self, feed: Arc<dyn crate::oauth::cache::ChangeFeed>) {
+        let _ = self.oauth.feed.set(feed);
+    }
+
+    pub(crate) fn oauth_caches(&self) -> &crate::oauth::cache::OAuthCaches {
+        &self.oauth
+    }
+    // ---- end OAuth grants and signing keys
 
     /// Replaces the session lifetimes and sign-in throttling limits.
     pub fn with_auth_policies(mut self, sessions: SessionPolicy, throttle: ThrottlePolicy) -> Self {

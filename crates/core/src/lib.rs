@@ -16,9 +16,16 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod flow;
+// ---- forward-auth (proxy provider)
+pub mod forward_auth;
+// ---- end forward-auth
 pub mod login;
 pub mod model;
 pub mod names;
+// ---- OIDC provider: signing keys and OAuth grants
+pub mod keys;
+pub mod oauth;
+// ---- end OIDC provider
 pub mod password_policy;
 pub mod recovery;
 pub mod session;

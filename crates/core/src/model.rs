@@ -41,6 +41,12 @@ impl User {
     pub fn has_password(&self) -> bool {
         self.password_hash.is_some()
     }
+
+    /// The stable pseudonymous id protocols hand out (`X-authentik-uid`, the
+    /// OIDC `hashed` subject): SHA-256 of the user's UUID, as authentik does.
+    pub fn hashed_uid(&self) -> String {
+        gatehouse_crypto::sha256_hex(self.id.to_string().as_bytes())
+    }
 }
 
 /// A group. Membership is inherited upward through `parent`: a member of a child

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::model::*;
+use crate::oauth::model::{AuthCode, Consent, DeviceCode, Grant, Redeemed, RefreshToken, SigningKeyRecord};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -75,6 +76,20 @@ pub trait Store: Send + Sync {
     async fn throttle_records(&self, keys: &[String]) -> StoreResult<Vec<ThrottleRecord>>;
     /// Records whose lock ended at or before `now` (their end is still to be announced).
     async fn ended_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>>;
+
+    // ---- OAuth grants and signing keys
+    /// Every signing key, of every algorithm, oldest generation first.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    async fn server_secret(&self, name: &str) -> StoreResult<Option<String>>;
+    async fn oauth_grant(&self, id: Uuid) -> StoreResult<Option<Grant>>;
+    async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// `user_code` as normalised by the caller.
+    async fn device_code_by_user_code(&self, user_code: &str) -> StoreResult<Option<DeviceCode>>;
+    /// Whether this access-token id is on the revocation list.
+    async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// One user's remembered consents.
+    async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<Consent>>;
+    // ---- end OAuth grants and signing keys
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
@@ -131,6 +146,12 @@ pub trait WriteTx: Send {
     async fn insert_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
     async fn update_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
     async fn delete_flow(&mut self, id: Uuid) -> StoreResult<()>;
+    // ---- forward-auth: single-use hand-off codes
+    /// Deletes the unexpired flow record with this hash and returns it; `None`
+    /// when there is none (never was, expired, or already consumed). Atomic: of
+    /// two concurrent consumers only one gets the record.
+    async fn consume_flow(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<FlowRecord>>;
+    // ---- end forward-auth
 
     /// Inserts or replaces the record with this key.
     async fn put_throttle(&mut self, record: &ThrottleRecord) -> StoreResult<()>;
@@ -142,6 +163,49 @@ pub trait WriteTx: Send {
     async fn delete_expired(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<(u64, u64)>;
     /// Deletes throttle records whose window started before `before` and that hold no lock.
     async fn delete_stale_throttles(&mut self, before: Timestamp) -> StoreResult<u64>;
+
+    // ---- OAuth grants and signing keys
+    async fn signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Fails with [`StoreError::Conflict`] when the (alg, generation) exists.
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> StoreResult<()>;
+    async fn set_signing_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()>;
+    /// Deletes keys no longer published at `now`; returns how many.
+    async fn delete_unpublished_signing_keys(&mut self, now: Timestamp) -> StoreResult<u64>;
+    /// Inserts the secret unless one of that name exists; false when it did.
+    async fn insert_server_secret(&mut self, name: &str, value: &str, now: Timestamp) -> StoreResult<bool>;
+    async fn insert_grant(&mut self, grant: &Grant) -> StoreResult<()>;
+    async fn oauth_grant(&mut self, id: Uuid) -> StoreResult<Option<Grant>>;
+    /// Marks the grant revoked (if it was not); false when nothing changed.
+    async fn revoke_grant(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool>;
+    /// Revokes every live grant of a user for an application; returns how many.
+    async fn revoke_user_grants(&mut self, user_id: Uuid, application_id: Uuid, now: Timestamp) -> StoreResult<u64>;
+    async fn insert_auth_code(&mut self, code: &AuthCode) -> StoreResult<()>;
+    /// Spends the code with this hash. Atomic: of two concurrent callers one
+    /// gets `Fresh`, the other `AlreadyUsed`. `None`: no such code.
+    async fn consume_auth_code(&mut self, code_hash: &str, now: Timestamp) -> StoreResult<Option<Redeemed<AuthCode>>>;
+    async fn insert_refresh_token(&mut self, token: &RefreshToken) -> StoreResult<()>;
+    /// As [`WriteTx::consume_auth_code`], for refresh tokens.
+    async fn consume_refresh_token(
+        &mut self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<Redeemed<RefreshToken>>>;
+    async fn insert_device_code(&mut self, code: &DeviceCode) -> StoreResult<()>;
+    async fn device_code_by_hash(&mut self, device_code_hash: &str) -> StoreResult<Option<DeviceCode>>;
+    async fn device_code_by_user_code(&mut self, user_code: &str) -> StoreResult<Option<DeviceCode>>;
+    /// Writes status, last poll and grant of an existing device code.
+    async fn update_device_code(&mut self, code: &DeviceCode) -> StoreResult<()>;
+    /// Moves an approved device code to consumed; false when it was not approved
+    /// (someone else consumed it).
+    async fn consume_device_code(&mut self, device_code_hash: &str) -> StoreResult<bool>;
+    /// Puts an access-token id on the revocation list until `expires_at`.
+    async fn revoke_token(&mut self, jti: &str, expires_at: Timestamp) -> StoreResult<()>;
+    async fn put_consent(&mut self, consent: &Consent) -> StoreResult<()>;
+    async fn delete_consent(&mut self, user_id: Uuid, application_id: Uuid) -> StoreResult<bool>;
+    /// Housekeeping: deletes expired codes, refresh tokens, device codes,
+    /// revocation entries and grants. Returns how many rows went.
+    async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64>;
+    // ---- end OAuth grants and signing keys
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -7,6 +7,10 @@
 
 pub mod password;
 pub mod secret;
+// ---- OIDC provider: JWT signing keys and keyed hashes of client secrets
+pub mod mac;
+pub mod signing;
+// ---- end OIDC provider
 
 pub use password::{HashParams, PasswordHasher, PasswordVerdict};
 pub use secret::{constant_time_eq, random_token, sha256_hex};

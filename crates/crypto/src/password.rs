@@ -6,8 +6,8 @@
 //! resident memory flat (at most one work area per permit), and freed when the
 //! queue is empty, so an idle server holds none.
 
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
@@ -174,7 +174,11 @@ fn argon2_raw(params: HashParams, password: &[u8], salt: &[u8]) -> Result<Vec<u8
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2()?);
     let blocks = params.m_cost_kib as usize;
     let mut out = vec![0u8; OUTPUT_LEN];
-    let mut area = WORK_AREAS.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+    let mut area = WORK_AREAS
+        .lock()
+        .ok()
+        .and_then(|mut pool| pool.pop())
+        .unwrap_or_default();
     if area.len() != blocks {
         area = vec![Block::default(); blocks];
     }

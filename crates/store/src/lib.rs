@@ -22,6 +22,7 @@
 mod changes;
 mod error;
 mod events;
+mod grants; // OIDC provider
 mod migrate;
 mod read;
 mod rows;
@@ -31,6 +32,7 @@ mod write;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use gatehouse_core::oauth::model as oauth;
 use gatehouse_core::store::{StoreInfo, StoreResult};
 use gatehouse_core::{
     ApiToken, Application, Binding, ChainHead, Event, EventFilter, FlowRecord, Group, Membership, ProviderKind,
@@ -296,6 +298,36 @@ impl Store for SqlStore {
     async fn ended_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>> {
         read::ended_locks(&self.pool, now).await
     }
+
+    // ---- OAuth grants and signing keys
+    async fn signing_keys(&self) -> StoreResult<Vec<oauth::SigningKeyRecord>> {
+        grants::signing_keys(&self.pool).await
+    }
+
+    async fn server_secret(&self, name: &str) -> StoreResult<Option<String>> {
+        grants::server_secret(&self.pool, name).await
+    }
+
+    async fn oauth_grant(&self, id: Uuid) -> StoreResult<Option<oauth::Grant>> {
+        grants::grant(&self.pool, id, false).await
+    }
+
+    async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<oauth::RefreshToken>> {
+        grants::refresh_token_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn device_code_by_user_code(&self, user_code: &str) -> StoreResult<Option<oauth::DeviceCode>> {
+        grants::device_code_by_user_code(&self.pool, user_code, false).await
+    }
+
+    async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        grants::is_token_revoked(&self.pool, jti).await
+    }
+
+    async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<oauth::Consent>> {
+        grants::consents(&self.pool, user_id).await
+    }
+    // ---- end OAuth grants and signing keys
 }
 
 #[cfg(test)]

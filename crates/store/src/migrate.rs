@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 3;
+pub const KNOWN_SCHEMA_VERSION: i64 = 4;
 
 struct Migration {
     version: i64,
@@ -53,6 +53,14 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_providers.sql"),
         postgres: include_str!("../migrations/postgres/0003_providers.sql"),
     },
+    // ---- OIDC provider
+    Migration {
+        version: 4,
+        name: "oidc",
+        sqlite: include_str!("../migrations/sqlite/0004_oidc.sql"),
+        postgres: include_str!("../migrations/postgres/0004_oidc.sql"),
+    },
+    // ---- end OIDC provider
 ];
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == KNOWN_SCHEMA_VERSION);

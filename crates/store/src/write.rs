@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::error::Ctx;
 use crate::rows::{self, flow_columns, recovery_key_columns, session_columns, throttle_columns};
 use crate::url::Backend;
-use crate::{events, read};
+use crate::{events, grants, read};
+use gatehouse_core::oauth::model as oauth;
 
 pub(crate) struct SqlWriteTx {
     pub(crate) tx: Transaction<'static, Any>,
@@ -428,6 +429,24 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
+    // ---- forward-auth: single-use hand-off codes
+    async fn consume_flow(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<FlowRecord>> {
+        // One statement: of two concurrent consumers the second deletes nothing.
+        sqlx::query(concat!(
+            "DELETE FROM flows WHERE token_hash = $1 AND expires_at > $2 RETURNING ",
+            flow_columns!()
+        ))
+        .bind(token_hash.to_string())
+        .bind(now.millis())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .ctx("consume flow")?
+        .as_ref()
+        .map(rows::flow)
+        .transpose()
+    }
+    // ---- end forward-auth
+
     async fn put_throttle(&mut self, record: &ThrottleRecord) -> StoreResult<()> {
         sqlx::query(concat!(
             "INSERT INTO login_throttle (",
@@ -482,6 +501,107 @@ impl WriteTx for SqlWriteTx {
             .ctx("delete stale sign-in throttles")?;
         Ok(r.rows_affected())
     }
+
+    // ---- OAuth grants and signing keys (SQL in `grants`)
+    async fn signing_keys(&mut self) -> StoreResult<Vec<oauth::SigningKeyRecord>> {
+        grants::signing_keys(&mut *self.tx).await
+    }
+
+    async fn insert_signing_key(&mut self, key: &oauth::SigningKeyRecord) -> StoreResult<()> {
+        grants::insert_signing_key(&mut self.tx, key).await
+    }
+
+    async fn set_signing_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()> {
+        grants::set_signing_key_publish_until(&mut self.tx, kid, until).await
+    }
+
+    async fn delete_unpublished_signing_keys(&mut self, now: Timestamp) -> StoreResult<u64> {
+        grants::delete_unpublished_signing_keys(&mut self.tx, now).await
+    }
+
+    async fn insert_server_secret(&mut self, name: &str, value: &str, now: Timestamp) -> StoreResult<bool> {
+        grants::insert_server_secret(&mut self.tx, name, value, now).await
+    }
+
+    async fn insert_grant(&mut self, grant: &oauth::Grant) -> StoreResult<()> {
+        grants::insert_grant(&mut self.tx, grant).await
+    }
+
+    async fn oauth_grant(&mut self, id: Uuid) -> StoreResult<Option<oauth::Grant>> {
+        let lock = self.locks_rows();
+        grants::grant(&mut *self.tx, id, lock).await
+    }
+
+    async fn revoke_grant(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool> {
+        grants::revoke_grant(&mut self.tx, id, now).await
+    }
+
+    async fn revoke_user_grants(&mut self, user_id: Uuid, application_id: Uuid, now: Timestamp) -> StoreResult<u64> {
+        grants::revoke_user_grants(&mut self.tx, user_id, application_id, now).await
+    }
+
+    async fn insert_auth_code(&mut self, code: &oauth::AuthCode) -> StoreResult<()> {
+        grants::insert_auth_code(&mut self.tx, code).await
+    }
+
+    async fn consume_auth_code(
+        &mut self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<oauth::Redeemed<oauth::AuthCode>>> {
+        grants::consume_auth_code(&mut self.tx, code_hash, now).await
+    }
+
+    async fn insert_refresh_token(&mut self, token: &oauth::RefreshToken) -> StoreResult<()> {
+        grants::insert_refresh_token(&mut self.tx, token).await
+    }
+
+    async fn consume_refresh_token(
+        &mut self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<oauth::Redeemed<oauth::RefreshToken>>> {
+        grants::consume_refresh_token(&mut self.tx, token_hash, now).await
+    }
+
+    async fn insert_device_code(&mut self, code: &oauth::DeviceCode) -> StoreResult<()> {
+        grants::insert_device_code(&mut self.tx, code).await
+    }
+
+    async fn device_code_by_hash(&mut self, device_code_hash: &str) -> StoreResult<Option<oauth::DeviceCode>> {
+        let lock = self.locks_rows();
+        grants::device_code_by_hash(&mut *self.tx, device_code_hash, lock).await
+    }
+
+    async fn device_code_by_user_code(&mut self, user_code: &str) -> StoreResult<Option<oauth::DeviceCode>> {
+        let lock = self.locks_rows();
+        grants::device_code_by_user_code(&mut *self.tx, user_code, lock).await
+    }
+
+    async fn update_device_code(&mut self, code: &oauth::DeviceCode) -> StoreResult<()> {
+        grants::update_device_code(&mut self.tx, code).await
+    }
+
+    async fn consume_device_code(&mut self, device_code_hash: &str) -> StoreResult<bool> {
+        grants::consume_device_code(&mut self.tx, device_code_hash).await
+    }
+
+    async fn revoke_token(&mut self, jti: &str, expires_at: Timestamp) -> StoreResult<()> {
+        grants::revoke_token(&mut self.tx, jti, expires_at).await
+    }
+
+    async fn put_consent(&mut self, consent: &oauth::Consent) -> StoreResult<()> {
+        grants::put_consent(&mut self.tx, consent).await
+    }
+
+    async fn delete_consent(&mut self, user_id: Uuid, application_id: Uuid) -> StoreResult<bool> {
+        grants::delete_consent(&mut self.tx, user_id, application_id).await
+    }
+
+    async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64> {
+        grants::delete_expired(&mut self.tx, now).await
+    }
+    // ---- end OAuth grants and signing keys
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await.ctx("commit")

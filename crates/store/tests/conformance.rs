@@ -236,6 +236,9 @@ conformance!(
     check_flows,
     check_purge_expired,
     check_recovery_flow,
+    check_oauth_grants,         // OIDC provider
+    check_signing_keys,         // OIDC provider
+    check_forward_auth_handoff, // forward-auth
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -2367,3 +2370,507 @@ fn test_database_urls() {
     );
     assert_eq!(with_database("postgres://h", "gh_x"), "postgres://h/gh_x");
 }
+
+// ---- forward-auth: the sign-in hand-off and proxy sessions -------------------
+
+async fn check_forward_auth_handoff(db: &TestDb) {
+    use gatehouse_core::directory::ProviderSpec;
+    use gatehouse_core::forward_auth::{CODE_LIFETIME_SECS, ProxyGrant};
+
+    let env = env(db).await;
+    env.user_with_password("alice", PW).await;
+    env.user_with_password("bob", PW).await;
+    let (token, _) = env.sign_in("alice", PW).await;
+    let (session, alice) = env.dir.session(&token).await.unwrap().unwrap();
+    let spec = ProviderSpec {
+        kind: ProviderKind::Proxy,
+        key: Some("wiki.test".into()),
+        config: json!({"mode": "forward_single", "external_host": "http://wiki.test"}),
+        shown: json!(null),
+    };
+    let app = env
+        .dir
+        .create_application_with(&env.audit, "wiki", "Wiki", None, Some(spec))
+        .await
+        .unwrap();
+    let events_before = env.event_count().await;
+
+    // The state, then a code for it; two concurrent redemptions: one wins.
+    let state = env
+        .dir
+        .begin_proxy_sign_in(app.id, "http://wiki.test/x", "http://wiki.test")
+        .await
+        .unwrap();
+    let ProxyGrant::Granted { code, callback_origin } =
+        env.dir.grant_proxy_code(&session, &alice, &state).await.unwrap()
+    else {
+        panic!("alice may use wiki");
+    };
+    assert_eq!(callback_origin, "http://wiki.test");
+    let redeem = |code: String, state: String| {
+        let dir = env.dir.clone();
+        let audit = env.audit.clone();
+        tokio::spawn(async move { dir.redeem_proxy_code(&audit, &code, &state, app.id).await.unwrap() })
+    };
+    let (a, b) = (redeem(code.clone(), state.clone()), redeem(code.clone(), state.clone()));
+    let wins: Vec<_> = [a.await.unwrap(), b.await.unwrap()].into_iter().flatten().collect();
+    assert_eq!(wins.len(), 1, "a code opens one session");
+    let signed_in = &wins[0];
+    assert_eq!(signed_in.rd, "http://wiki.test/x");
+    assert_eq!(signed_in.expires_at, session.expires_at);
+    assert_eq!(env.event_count().await, events_before + 1);
+    assert_eq!(env.actions().await.last().unwrap(), "authorize_application");
+    let last = env.events().await.pop().unwrap();
+    assert_eq!(last.actor, "user:alice");
+    assert!(
+        !last.context.to_string().contains(&signed_in.token),
+        "no token in the log"
+    );
+
+    // The proxy session lives on its parent, for its application only.
+    let live = env.dir.proxy_session(&signed_in.token, app.id).await.unwrap().unwrap();
+    assert_eq!((live.session_id, live.user.id), (session.id, alice.id));
+    assert!(
+        env.dir
+            .proxy_session(&signed_in.token, Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.dir.session(&signed_in.token).await.unwrap().is_none(),
+        "not a Gatehouse session"
+    );
+    assert!(
+        env.dir.flow(&signed_in.token).await.unwrap().is_none(),
+        "not a sign-in flow"
+    );
+
+    // A code for another browser's state, an unknown code, an expired code.
+    let state2 = env
+        .dir
+        .begin_proxy_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
+        .await
+        .unwrap();
+    let ProxyGrant::Granted { code: code2, .. } = env.dir.grant_proxy_code(&session, &alice, &state2).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(
+        env.dir
+            .redeem_proxy_code(&env.audit, &code2, &state, app.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.dir
+            .redeem_proxy_code(&env.audit, &code2, &state2, app.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "spent by the mismatch"
+    );
+    let state3 = env
+        .dir
+        .begin_proxy_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
+        .await
+        .unwrap();
+    let ProxyGrant::Granted { code: code3, .. } = env.dir.grant_proxy_code(&session, &alice, &state3).await.unwrap()
+    else {
+        panic!()
+    };
+    env.clock.advance_seconds(CODE_LIFETIME_SECS);
+    assert!(
+        env.dir
+            .redeem_proxy_code(&env.audit, &code3, &state3, app.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        env.dir.grant_proxy_code(&session, &alice, "not-a-state").await.unwrap(),
+        ProxyGrant::Expired
+    ));
+
+    // Bob, outside the bound group, gets no code.
+    env.group("staff", None).await;
+    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap();
+    env.dir.bind(&env.audit, "wiki", "staff").await.unwrap();
+    let (bob_token, _) = env.sign_in("bob", PW).await;
+    let (bob_session, bob) = env.dir.session(&bob_token).await.unwrap().unwrap();
+    let state4 = env
+        .dir
+        .begin_proxy_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
+        .await
+        .unwrap();
+    assert!(matches!(
+        env.dir.grant_proxy_code(&bob_session, &bob, &state4).await.unwrap(),
+        ProxyGrant::Denied { .. }
+    ));
+
+    // Signing out through the proxy ends the parent session, with its event.
+    assert!(env.dir.end_proxy_session(&env.audit, &signed_in.token).await.unwrap());
+    assert_eq!(env.actions().await.last().unwrap(), "logout");
+    assert!(env.dir.session(&token).await.unwrap().is_none());
+    assert!(env.dir.proxy_session(&signed_in.token, app.id).await.unwrap().is_none());
+    assert!(!env.dir.end_proxy_session(&env.audit, &signed_in.token).await.unwrap());
+    assert!(
+        !env.dir.end_proxy_session(&env.audit, &bob_token).await.unwrap(),
+        "only proxy tokens"
+    );
+    assert!(env.dir.session(&bob_token).await.unwrap().is_some());
+
+    // consume_flow: once, and never an expired record.
+    let mut tx = env.store.begin().await.unwrap();
+    let flow = FlowRecord {
+        id: Uuid::new_v4(),
+        token_hash: "h".repeat(64),
+        state: json!({}),
+        created_at: env.now(),
+        expires_at: env.now().plus_seconds(10),
+    };
+    tx.insert_flow(&flow).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = env.store.begin().await.unwrap();
+    assert!(
+        tx.consume_flow(&flow.token_hash, env.now().plus_seconds(10))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        tx.consume_flow(&flow.token_hash, env.now()).await.unwrap().unwrap().id,
+        flow.id
+    );
+    assert!(tx.consume_flow(&flow.token_hash, env.now()).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+    env.assert_intact().await;
+}
+// ---- end forward-auth
+
+// ---- OIDC provider: grants, codes, refresh tokens, device codes, keys ------------
+
+fn oidc_app_spec(client_id: &str) -> gatehouse_core::directory::ProviderSpec {
+    gatehouse_core::directory::ProviderSpec {
+        kind: ProviderKind::Oidc,
+        key: Some(client_id.into()),
+        config: json!({"client_id": client_id, "client_type": "public"}),
+        shown: json!(null),
+    }
+}
+
+fn a_grant(app: &Application, user: &User, now: Timestamp) -> gatehouse_core::oauth::model::Grant {
+    gatehouse_core::oauth::model::Grant {
+        id: Uuid::new_v4(),
+        application_id: app.id,
+        user_id: user.id,
+        session_id: None,
+        scopes: vec!["openid".into(), "offline_access".into()],
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        nonce: Some("n".into()),
+        created_at: now,
+        expires_at: now.plus_seconds(DAY),
+        revoked_at: None,
+    }
+}
+
+async fn check_oauth_grants(db: &TestDb) {
+    use gatehouse_core::oauth::grants::{CodeRedemption, RefreshRotation};
+    use gatehouse_core::oauth::model::{AuthCode, DeviceCode, DeviceStatus, RefreshToken};
+
+    let env = env(db).await;
+    env.user("alice").await;
+    let alice = env.store.user_by_name("alice").await.unwrap().unwrap();
+    let app = env
+        .dir
+        .create_application_with(&env.audit, "grafana", "Grafana", None, Some(oidc_app_spec("grafana")))
+        .await
+        .unwrap();
+    assert_eq!(
+        env.dir.oidc_client("grafana").await.unwrap().map(|a| a.id),
+        Some(app.id)
+    );
+    let now = gatehouse_core::Clock::now(&*env.clock);
+
+    // A code: spent once; the second spend is a replay that revokes the grant.
+    let grant = a_grant(&app, &alice, now);
+    let code = AuthCode {
+        code_hash: sha256_hex(b"code-1"),
+        grant_id: grant.id,
+        redirect_uri: "https://app.example/cb".into(),
+        code_challenge: Some("c".repeat(43)),
+        code_challenge_method: Some("S256".into()),
+        created_at: now,
+        expires_at: now.plus_seconds(60),
+        used_at: None,
+    };
+    env.dir
+        .record_authorization(&env.audit, &app, &alice, &grant, &code)
+        .await
+        .unwrap();
+    assert_eq!(env.actions().await.last().unwrap(), "authorize_application");
+    let CodeRedemption::Redeemed { code: spent, grant: g } =
+        env.dir.redeem_code(&env.audit, &code.code_hash).await.unwrap()
+    else {
+        panic!("fresh code")
+    };
+    assert_eq!(*g, grant);
+    assert_eq!(spent.code_challenge, code.code_challenge);
+    assert_eq!(spent.used_at, Some(now));
+    assert_eq!(
+        env.dir.redeem_code(&env.audit, &code.code_hash).await.unwrap(),
+        CodeRedemption::Replayed
+    );
+    assert!(
+        env.dir
+            .oauth_grant(grant.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    let last = env.events().await.pop().unwrap();
+    assert_eq!(last.action, "suspicious_request");
+    assert_eq!(last.context["reason"], "authorization code replay");
+    assert_eq!(
+        env.dir.redeem_code(&env.audit, "unknown").await.unwrap(),
+        CodeRedemption::Unknown
+    );
+
+    // Two concurrent spenders of one code (two connection pools): one wins.
+    let grant2 = a_grant(&app, &alice, now);
+    let code2 = AuthCode {
+        code_hash: sha256_hex(b"code-2"),
+        grant_id: grant2.id,
+        ..code.clone()
+    };
+    env.dir
+        .record_authorization(&env.audit, &app, &alice, &grant2, &code2)
+        .await
+        .unwrap();
+    let other_store = Arc::new(db.second_store().await);
+    let other = directory(&other_store, &env.clock);
+    let (a, b) = tokio::join!(
+        env.dir.redeem_code(&env.audit, &code2.code_hash),
+        other.redeem_code(&env.audit, &code2.code_hash)
+    );
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, CodeRedemption::Redeemed { .. }))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+
+    // Refresh tokens rotate; reusing a spent one revokes the family.
+    let grant3 = a_grant(&app, &alice, now);
+    let code3 = AuthCode {
+        code_hash: sha256_hex(b"code-3"),
+        grant_id: grant3.id,
+        ..code.clone()
+    };
+    env.dir
+        .record_authorization(&env.audit, &app, &alice, &grant3, &code3)
+        .await
+        .unwrap();
+    let rt = |hash: &str| RefreshToken {
+        token_hash: hash.into(),
+        grant_id: grant3.id,
+        scopes: grant3.scopes.clone(),
+        created_at: now,
+        expires_at: now.plus_seconds(3600),
+        used_at: None,
+    };
+    env.dir.store_refresh_token(&rt("r1")).await.unwrap();
+    let rotated = env
+        .dir
+        .rotate_refresh_token(&env.audit, "r1", |old, g, user| {
+            assert_eq!(old.grant_id, g.id);
+            assert_eq!(user.map(|u| u.username.as_str()), Some("alice"));
+            Ok::<_, ()>(rt("r2"))
+        })
+        .await
+        .unwrap();
+    assert!(matches!(rotated, RefreshRotation::Rotated { .. }));
+    assert_eq!(env.dir.refresh_token("r2").await.unwrap().unwrap().used_at, None);
+    assert!(env.dir.refresh_token("r1").await.unwrap().unwrap().used_at.is_some());
+    let refused = env
+        .dir
+        .rotate_refresh_token(&env.audit, "r2", |_, _, _| Err::<RefreshToken, _>("no"))
+        .await
+        .unwrap();
+    assert!(matches!(refused, RefreshRotation::Refused("no")));
+    let reused = env
+        .dir
+        .rotate_refresh_token(&env.audit, "r1", |_, _, _| Ok::<_, ()>(rt("r3")))
+        .await
+        .unwrap();
+    assert!(matches!(reused, RefreshRotation::Reused));
+    assert!(env.dir.refresh_token("r3").await.unwrap().is_none());
+    assert!(!env.dir.oauth_grant(grant3.id).await.unwrap().unwrap().is_live(now));
+
+    // Access-token revocation list.
+    assert!(!env.dir.is_access_token_revoked("jti-1").await.unwrap());
+    env.dir
+        .revoke_access_token("jti-1", now.plus_seconds(60))
+        .await
+        .unwrap();
+    env.dir
+        .revoke_access_token("jti-1", now.plus_seconds(60))
+        .await
+        .unwrap();
+    assert!(env.dir.is_access_token_revoked("jti-1").await.unwrap());
+
+    // Device codes: pending → approved (with a grant) → consumed by one poll.
+    let device = DeviceCode {
+        device_code_hash: sha256_hex(b"device-1"),
+        user_code: "BCDFGHJK".into(),
+        application_id: app.id,
+        scopes: vec!["openid".into()],
+        created_at: now,
+        expires_at: now.plus_seconds(600),
+        interval_secs: 5,
+        last_poll_at: None,
+        status: DeviceStatus::Pending,
+        grant_id: None,
+    };
+    env.dir.start_device_authorization(&device).await.unwrap();
+    assert!(matches!(
+        env.dir.start_device_authorization(&device).await,
+        Err(Error::Store(StoreError::Conflict(_)))
+    ));
+    assert!(env.dir.pending_device_code("BCDFGHJK").await.unwrap().is_some());
+    let g4 = a_grant(&app, &alice, now);
+    assert!(
+        env.dir
+            .decide_device_code(&env.audit, "BCDFGHJK", &alice, &app, Some(g4.clone()))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !env.dir
+            .decide_device_code(&env.audit, "BCDFGHJK", &alice, &app, None)
+            .await
+            .unwrap(),
+        "decided once"
+    );
+    let polled = env
+        .dir
+        .poll_device_code(&device.device_code_hash, |d, g| {
+            assert_eq!(g.map(|g| g.id), Some(g4.id));
+            d.status = DeviceStatus::Consumed;
+            d.last_poll_at = Some(now);
+            d.status
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(polled.0, DeviceStatus::Consumed);
+    assert!(env.dir.pending_device_code("BCDFGHJK").await.unwrap().is_none());
+
+    // Consent: remembered, listed, withdrawn (revoking the user's grants).
+    let g5 = a_grant(&app, &alice, now);
+    let code5 = AuthCode {
+        code_hash: sha256_hex(b"code-5"),
+        grant_id: g5.id,
+        ..code.clone()
+    };
+    env.dir
+        .record_authorization(&env.audit, &app, &alice, &g5, &code5)
+        .await
+        .unwrap();
+    env.dir
+        .remember_consent(&env.audit, &alice, &app, &["openid".into()])
+        .await
+        .unwrap();
+    assert_eq!(env.dir.consents_of(&alice).await.unwrap().len(), 1);
+    assert!(env.dir.consent(&alice, &app).await.unwrap().is_some());
+    assert!(env.dir.withdraw_consent(&env.audit, &alice, "grafana").await.unwrap());
+    assert!(!env.dir.withdraw_consent(&env.audit, &alice, "grafana").await.unwrap());
+    assert!(env.dir.oauth_grant(g5.id).await.unwrap().unwrap().revoked_at.is_some());
+
+    // Housekeeping, then deleting the application takes its records along.
+    env.clock.advance_seconds(2 * DAY);
+    assert!(env.dir.purge_expired_oauth().await.unwrap() > 0);
+    assert!(!env.dir.is_access_token_revoked("jti-1").await.unwrap());
+    env.dir.delete_application(&env.audit, "grafana").await.unwrap();
+    env.assert_intact().await;
+    other_store.close().await;
+}
+
+async fn check_signing_keys(db: &TestDb) {
+    use gatehouse_crypto::signing::{SigningAlg, UnverifiedJwt};
+
+    let env = env(db).await;
+    let other_store = Arc::new(db.second_store().await);
+    let other = directory(&other_store, &env.clock);
+    // Two nodes creating the first key at once end up with the same key.
+    let (a, b) = tokio::join!(
+        env.dir.signing_key(SigningAlg::EdDsa),
+        other.signing_key(SigningAlg::EdDsa)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.kid(), b.kid());
+    assert_eq!(env.store.signing_keys().await.unwrap().len(), 1);
+    let token = a.sign_jwt(&json!({"sub": "x"})).unwrap();
+    let jwt = UnverifiedJwt::parse(&token).unwrap();
+    jwt.verify_with(&token, &env.dir.verifying_key(a.kid()).await.unwrap().unwrap())
+        .unwrap();
+    // The same client-secret key on both nodes.
+    let h1 = env.dir.hash_client_secret("s").await.unwrap();
+    let h2 = other.hash_client_secret("s").await.unwrap();
+    assert_eq!(h1, h2);
+    assert!(other.client_secret_matches("s", &h1).await.unwrap());
+
+    // Rotation: published now, signs after the delay; the old key stays
+    // published until every token it signed has expired.
+    let rotated = env
+        .dir
+        .rotate_signing_keys(&env.audit, &[SigningAlg::EdDsa], 600)
+        .await
+        .unwrap();
+    assert_eq!(rotated[0].generation, 2);
+    let jwks = env.dir.published_jwks().await.unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(env.dir.signing_key(SigningAlg::EdDsa).await.unwrap().kid(), a.kid());
+    env.clock.advance_seconds(601);
+    let new = env.dir.signing_key(SigningAlg::EdDsa).await.unwrap();
+    assert_eq!(new.kid(), rotated[0].kid);
+    assert!(
+        env.dir.verifying_key(a.kid()).await.unwrap().is_some(),
+        "still published"
+    );
+    let statuses: Vec<&str> = env
+        .dir
+        .signing_key_list()
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.status)
+        .collect();
+    assert!(
+        statuses.contains(&"signing") && statuses.contains(&"retiring"),
+        "{statuses:?}"
+    );
+    env.clock
+        .advance_seconds(gatehouse_core::keys::MAX_SIGNED_TOKEN_LIFETIME_SECS + 600);
+    assert!(env.dir.verifying_key(a.kid()).await.unwrap().is_none());
+    assert_eq!(
+        env.dir.published_jwks().await.unwrap()["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(env.dir.purge_retired_keys().await.unwrap(), 1);
+    // A key row that does not parse is reported, not used.
+    db.exec("UPDATE signing_keys SET private_key = 'AAAA'").await;
+    assert!(env.dir.signing_key(SigningAlg::EdDsa).await.is_err());
+    other_store.close().await;
+}
+// ---- end OIDC provider

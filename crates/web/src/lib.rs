@@ -10,7 +10,11 @@ pub mod config;
 pub mod cookies;
 pub mod errors;
 pub mod health;
+pub mod oidc; // OIDC provider
 pub mod pages;
+// ---- forward-auth (proxy provider)
+pub mod proxy;
+// ---- end forward-auth
 pub mod request;
 pub mod security;
 pub mod state;
@@ -35,6 +39,7 @@ pub const LOGO_PATH: &str = "/-/branding/logo";
 /// The public router (port 9000).
 pub fn router(state: AppState) -> Router {
     use views::{account, login, logout, portal, recovery};
+    let forward_auth = proxy::ForwardAuth::new(&state); // forward-auth (proxy provider)
     Router::new()
         .route("/-/health/live/", get(health::live))
         .route("/-/health/ready/", get(health::ready))
@@ -58,11 +63,15 @@ pub fn router(state: AppState) -> Router {
             "/recovery/use-token/{key}/",
             get(recovery::recovery_get).post(recovery::recovery_post),
         )
+        .merge(forward_auth.pages()) // forward-auth: the sign-in pages
+        .merge(oidc::routes()) // OIDC provider
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(telemetry::observe))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // forward-auth: the checks, after the page middleware on purpose (see `proxy::ForwardAuth`)
+        .merge(forward_auth.checks())
 }
 
 async fn logo(State(state): State<AppState>) -> Response {

@@ -26,7 +26,9 @@ pub async fn observe(req: Request, next: Next) -> Response {
     metrics::histogram!("gatehouse_http_request_duration_seconds", "method" => method.to_string(), "route" => route)
         .record(elapsed.as_secs_f64());
     // Health probes arrive every few seconds; keep them out of the info log.
-    if path.starts_with("/-/health/") {
+    // So do OIDC discovery and JWKS fetches (public documents that clients and
+    // resource servers poll; logging each one halves their throughput).
+    if path.starts_with("/-/health/") || crate::oidc::is_polled_document(&path) {
         tracing::debug!(%method, %path, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
     } else {
         tracing::info!(%method, %path, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");

@@ -2,7 +2,7 @@
 
 use gatehouse_core::{Audit, Directory};
 
-use crate::cli::{AppCmd, AppCreateArgs};
+use crate::cli::{AppCmd, AppCreateArgs, ProviderChoice};
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::output::{Table, print_json};
@@ -46,10 +46,16 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
                 a.app.launch_url.clone().unwrap_or_else(|| "-".into()),
             ]);
             t.row(["access".to_string(), access_label(&a.bound_groups)]);
+            crate::commands::app_oidc::show_rows(ctx, &a.app, &mut t); // OIDC provider
+            crate::commands::app_proxy::show_rows(&a.app, &mut t); // forward-auth
             t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
             t.print()?;
         }
         AppCmd::Create(args) => create(ctx, &dir, &audit, args).await?,
+        // ---- OIDC provider
+        AppCmd::Update(args) => crate::commands::app_oidc::update(ctx, &dir, &audit, args).await?,
+        AppCmd::Secret(cmd) => crate::commands::app_oidc::secret(ctx, &dir, &audit, cmd).await?,
+        // ---- end OIDC provider
         AppCmd::Delete { slug } => {
             dir.delete_application(&audit, &slug).await?;
             println!("deleted application {slug}");
@@ -81,6 +87,12 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
 }
 
 async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateArgs) -> CmdResult {
+    let mut oidc_secret = None; // OIDC provider: the new client secret, printed once
+    if args.oidc.any() && args.provider != Some(ProviderChoice::Oidc) {
+        return Err(Failure::input(
+            "the OIDC options (--redirect-uri, --public, …) need --provider oidc",
+        ));
+    }
     // Check the groups first: a typo must not leave a half-made application.
     for g in &args.allow_groups {
         dir.store()
@@ -88,8 +100,19 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
             .await?
             .ok_or_else(|| gatehouse_core::Error::not_found("group", g.as_str()))?;
     }
+    crate::commands::app_proxy::check_unused(&args.proxy, args.provider)?; // forward-auth
     let provider = match args.provider {
         None => None,
+        // ---- forward-auth (proxy provider)
+        Some(ProviderChoice::Proxy) => Some(crate::commands::app_proxy::spec(dir, &args.proxy).await?),
+        // ---- end forward-auth
+        // ---- OIDC provider
+        Some(ProviderChoice::Oidc) => {
+            let (spec, secret) = crate::commands::app_oidc::create_spec(dir, &args.slug, &args.oidc).await?;
+            oidc_secret = secret;
+            Some(spec)
+        }
+        // ---- end OIDC provider
         Some(other) => {
             return Err(Failure::input(format!(
                 "--provider {other:?} is not available in this version of gatehouse"
@@ -97,10 +120,23 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
         }
     };
     let app = dir
-        .create_application_with(audit, &args.slug, &args.name, args.launch_url.as_deref(), provider)
+        .create_application_with(
+            audit,
+            &args.slug,
+            &args.name,
+            // forward-auth: a single-host proxy application links to its host by default
+            args.launch_url
+                .clone()
+                .or_else(|| crate::commands::app_proxy::launch_url(&args.proxy, args.provider))
+                .as_deref(),
+            provider,
+        )
         .await?;
     for g in &args.allow_groups {
         dir.bind(audit, &app.slug, g).await?;
+    }
+    if app.provider == Some(gatehouse_core::ProviderKind::Oidc) {
+        return crate::commands::app_oidc::print_created(ctx, &app, oidc_secret.as_deref()); // OIDC provider
     }
     if ctx.json {
         return Ok(print_json(&app)?);

@@ -3,8 +3,11 @@
 
 pub mod access;
 pub mod app;
+pub mod app_oidc; // OIDC provider
+pub mod app_proxy; // forward-auth (proxy provider)
 pub mod events;
 pub mod group;
+pub mod key; // OIDC provider: signing keys
 pub mod recovery;
 pub mod server;
 pub mod session;

@@ -54,7 +54,10 @@ pub async fn run(ctx: &Context) -> CmdResult {
             tracing::info!(from = report.from, to = report.to, "database migrated");
         }
         let changes = store.watch_changes();
-        (ctx.directory_on(store)?, changes)
+        let directory = ctx.directory_on(store)?;
+        // OIDC provider: caches (keys, clients) live until the change feed moves.
+        directory.set_change_feed(std::sync::Arc::new(WatchFeed(changes.clone())));
+        (directory, changes)
     };
     match directory.bootstrap(&settings.bootstrap).await? {
         BootstrapOutcome::AlreadyDone => {}
@@ -168,6 +171,10 @@ fn spawn_housekeeping(
                 Ok((sessions, flows)) => tracing::info!(sessions, flows, "removed expired sessions and flows"),
                 Err(e) => tracing::warn!(error = %e, "removing expired sessions failed"),
             }
+            // OIDC provider: expired grants, tokens, device codes; keys past publication.
+            if let Err(e) = directory.purge_expired_oauth().await {
+                tracing::warn!(error = %e, "removing expired OAuth records failed");
+            }
             if retention_days > 0 && rounds.is_multiple_of(12) {
                 match directory
                     .prune_events(&gatehouse_core::Audit::system(), i64::from(retention_days) * 86_400)
@@ -181,4 +188,13 @@ fn spawn_housekeeping(
             rounds += 1;
         }
     });
+}
+
+/// The store's change watcher as the Directory's change feed (OIDC provider).
+struct WatchFeed(tokio::sync::watch::Receiver<i64>);
+
+impl gatehouse_core::oauth::cache::ChangeFeed for WatchFeed {
+    fn current(&self) -> i64 {
+        *self.0.borrow()
+    }
 }

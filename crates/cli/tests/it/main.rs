@@ -9,6 +9,7 @@ mod cli_apps;
 mod cli_events;
 mod cli_groups;
 mod cli_misc;
+mod cli_proxy; // forward-auth
 mod cli_sessions;
 mod cli_users;
 mod justfile;

@@ -29,6 +29,8 @@ pub const SIGN_IN_FAILED: &str = "The username or password is not correct.";
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Sign in again even with a live session (OIDC `prompt=login`, `max_age`).
+    force: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -67,8 +69,9 @@ pub async fn login_get(
 ) -> Result<Response, PageError> {
     let (parts, _) = req.into_parts();
     let next = q.next.as_deref().and_then(gatehouse_core::flow::safe_next);
-    // Already signed in: single sign-on, straight on.
-    if current_session(&directory, &parts).await?.is_some() {
+    // Already signed in: single sign-on, straight on (unless asked to sign in again).
+    let force = q.force.as_deref().is_some_and(|f| f == "1");
+    if !force && current_session(&directory, &parts).await?.is_some() {
         return Ok(Redirect::to(next.as_deref().unwrap_or("/if/user/")).into_response());
     }
     let mut set_cookie = None;

@@ -1,0 +1,134 @@
+//! Proxy sessions: checked when a forward-auth cache misses, ended by
+//! `/outpost.goauthentik.io/sign_out`.
+
+use gatehouse_crypto::sha256_hex;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{ProxyRecord, plausible_token};
+use crate::clock::Timestamp;
+use crate::directory::{Audit, Directory};
+use crate::error::Result;
+use crate::events::action;
+use crate::model::{Actor, Session, User};
+
+/// Activity on a proxy session keeps its parent alive, written back at most
+/// this often (as for Gatehouse's own pages).
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// A proxy session that is valid now.
+#[derive(Debug, Clone)]
+pub struct LiveProxySession {
+    pub user: User,
+    /// The parent Gatehouse session.
+    pub session_id: Uuid,
+    /// When it ends unless used again: the parent's idle or absolute end,
+    /// whichever is first. Caches must not keep a decision past this.
+    pub valid_until: Timestamp,
+}
+
+impl Directory {
+    /// The proxy session behind a cookie token, for application `app_id`:
+    /// `None` when unknown, for another application, or when its parent session
+    /// ended or its user is disabled. Use keeps the parent session alive. Whether
+    /// the user may still use the application is the caller's second question
+    /// (see [`super::AccessSnapshot`]).
+    pub async fn proxy_session(&self, token: &str, app_id: Uuid) -> Result<Option<LiveProxySession>> {
+        if !plausible_token(token) {
+            return Ok(None);
+        }
+        let Some(record) = self.store().flow_by_hash(&sha256_hex(token.as_bytes())).await? else {
+            return Ok(None);
+        };
+        if record.expires_at <= self.now() {
+            return Ok(None);
+        }
+        let Some(ProxyRecord::Session {
+            app_id: scoped_to,
+            user_id,
+            session_id,
+        }) = ProxyRecord::from_state(&record.state)
+        else {
+            return Ok(None);
+        };
+        if scoped_to != app_id {
+            return Ok(None);
+        }
+        let Some((mut parent, user)) = self.live_parent(user_id, session_id).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if now.millis() - parent.last_seen.millis() >= TOUCH_EVERY_SECS * 1000 {
+            self.store().touch_session(parent.id, now).await?;
+            parent.last_seen = now;
+        }
+        let idle_end = parent.last_seen.plus_seconds(self.session_policy().idle_secs);
+        Ok(Some(LiveProxySession {
+            user,
+            session_id: parent.id,
+            valid_until: idle_end.min(parent.expires_at),
+        }))
+    }
+
+    /// `/sign_out`: ends the proxy session behind the token and its parent
+    /// Gatehouse session (a `logout` event), so every application signed in
+    /// through it is signed out too. Returns whether a session ended.
+    pub async fn end_proxy_session(&self, audit: &Audit, token: &str) -> Result<bool> {
+        if !plausible_token(token) {
+            return Ok(false);
+        }
+        let mut tx = self.store().begin().await?;
+        let Some(record) = tx.consume_flow(&sha256_hex(token.as_bytes()), self.now()).await? else {
+            return Ok(false);
+        };
+        let Some(ProxyRecord::Session {
+            user_id, session_id, ..
+        }) = ProxyRecord::from_state(&record.state)
+        else {
+            // Not a proxy session: leave whatever it was alone.
+            return Ok(false);
+        };
+        let ended = tx.delete_session(session_id).await?;
+        if ended {
+            let username = tx.user_by_id(user_id).await?.map(|u| u.username);
+            let audit = Audit {
+                actor: username.clone().map_or(Actor::System, Actor::User),
+                client_ip: audit.client_ip.clone(),
+            };
+            tx.append_event(
+                audit.event(
+                    action::LOGOUT,
+                    username.as_deref(),
+                    json!({"session": session_id, "via": "proxy_sign_out"}),
+                ),
+                self.now(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// The parent session if it is live (not past its idle or absolute end),
+    /// with its user if active.
+    pub(crate) async fn live_parent(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<(Session, User)>> {
+        let now = self.now();
+        let idle = self.session_policy().idle_secs;
+        let Some(parent) = self
+            .store()
+            .sessions(Some(user_id))
+            .await?
+            .into_iter()
+            .find(|s| s.id == session_id)
+        else {
+            return Ok(None);
+        };
+        if parent.expires_at <= now || parent.last_seen.plus_seconds(idle) <= now {
+            return Ok(None);
+        }
+        let Some(user) = self.store().user_by_id(user_id).await?.filter(|u| u.is_active) else {
+            return Ok(None);
+        };
+        Ok(Some((parent, user)))
+    }
+}

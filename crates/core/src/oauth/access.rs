@@ -1,0 +1,29 @@
+//! The access rule on the token path: forward-auth's [`AccessSnapshot`] (the
+//! same rule as the portal and the access matrix), cached until the change
+//! sequence moves, so a refresh or a userinfo call does not read the whole
+//! directory.
+
+use std::sync::Arc;
+
+use crate::directory::Directory;
+use crate::error::Result;
+pub use crate::forward_auth::AccessSnapshot;
+
+impl Directory {
+    /// The access snapshot, cached until the change sequence moves (read anew
+    /// on every call without a change feed).
+    /// A snapshot that knows `app_id` (an application newer than the cached
+    /// snapshot, created a moment ago, makes it load again).
+    pub async fn oauth_access(&self, app_id: uuid::Uuid) -> Result<Arc<AccessSnapshot>> {
+        let caches = self.oauth_caches();
+        let seq = caches.seq();
+        if let Some(s) = caches.access.get(seq)
+            && s.applications().iter().any(|a| a.id == app_id)
+        {
+            return Ok(s);
+        }
+        let snapshot = Arc::new(self.access_snapshot().await?);
+        caches.access.put(seq, snapshot.clone());
+        Ok(snapshot)
+    }
+}

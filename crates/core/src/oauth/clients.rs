@@ -1,0 +1,129 @@
+//! OAuth clients: applications looked up by client id or slug (cached until
+//! the change sequence moves), and client secrets.
+//!
+//! Secrets are 256-bit random tokens, stored as HMAC-SHA256 under a server key
+//! (`server_secrets.client_secret_hmac`, 32 random bytes created at first use):
+//! fast enough for the token endpoint, and a copy of the applications table
+//! alone does not let anyone test guesses offline.
+
+use std::sync::Arc;
+
+use gatehouse_crypto::mac::{keyed_hash, keyed_hash_matches};
+use gatehouse_crypto::random_token;
+use serde_json::json;
+
+use crate::directory::{Audit, Directory};
+use crate::error::{Error, Result};
+use crate::events::action;
+use crate::model::{Application, ProviderKind};
+
+const SECRET_KEY_NAME: &str = "client_secret_hmac";
+
+impl Directory {
+    /// The application whose OIDC client id is `client_id`.
+    pub async fn oidc_client(&self, client_id: &str) -> Result<Option<Arc<Application>>> {
+        if client_id.is_empty() || client_id.len() > 255 {
+            return Ok(None);
+        }
+        let caches = self.oauth_caches();
+        let seq = caches.seq();
+        if let Some(hit) = caches.clients.get(seq, client_id) {
+            return Ok(hit);
+        }
+        let app = self
+            .store()
+            .application_by_provider_key(ProviderKind::Oidc, client_id)
+            .await?
+            .map(Arc::new);
+        caches.clients.put(seq, client_id, app.clone());
+        Ok(app)
+    }
+
+    /// An application by slug, cached (discovery, JWKS, end-session).
+    pub async fn application_by_slug_cached(&self, slug: &str) -> Result<Option<Arc<Application>>> {
+        if slug.is_empty() || slug.len() > 255 {
+            return Ok(None);
+        }
+        let caches = self.oauth_caches();
+        let seq = caches.seq();
+        if let Some(hit) = caches.slugs.get(seq, slug) {
+            return Ok(hit);
+        }
+        let app = self.store().application_by_slug(slug).await?.map(Arc::new);
+        caches.slugs.put(seq, slug, app.clone());
+        Ok(app)
+    }
+
+    /// A new client secret: 256 random bits, URL-safe.
+    pub fn generate_client_secret(&self) -> String {
+        random_token(32)
+    }
+
+    /// The stored form of a client secret.
+    pub async fn hash_client_secret(&self, secret: &str) -> Result<String> {
+        let key = self.client_secret_key().await?;
+        Ok(keyed_hash(&key[..], secret))
+    }
+
+    /// Whether `secret` is the one stored as `stored` (constant time).
+    pub async fn client_secret_matches(&self, secret: &str, stored: &str) -> Result<bool> {
+        let key = self.client_secret_key().await?;
+        Ok(keyed_hash_matches(&key[..], secret, stored))
+    }
+
+    /// The server's HMAC key for client secrets, created at first use. It never
+    /// changes, so once read it is kept for the life of the process.
+    async fn client_secret_key(&self) -> Result<Arc<[u8; 32]>> {
+        let caches = self.oauth_caches();
+        if let Some(k) = caches.server_key.get() {
+            return Ok(k.clone());
+        }
+        let stored = match self.store().server_secret(SECRET_KEY_NAME).await? {
+            Some(v) => v,
+            None => {
+                let mut tx = self.store().begin().await?;
+                let fresh = hex::encode(random_bytes());
+                if tx.insert_server_secret(SECRET_KEY_NAME, &fresh, self.now()).await? {
+                    tx.append_event(
+                        Audit::system().event(
+                            action::MODEL_CREATED,
+                            None,
+                            json!({"model": "server_secret", "name": SECRET_KEY_NAME}),
+                        ),
+                        self.now(),
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                // Whoever won the insert, the stored value is the one.
+                self.store()
+                    .server_secret(SECRET_KEY_NAME)
+                    .await?
+                    .ok_or_else(|| Error::Refused("the client-secret key could not be created".into()))?
+            }
+        };
+        let bytes = hex::decode(stored.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                Error::Store(crate::error::StoreError::Corrupt(
+                    "the client-secret key is malformed".into(),
+                ))
+            })?;
+        let key = Arc::new(bytes);
+        let _ = caches.server_key.set(key.clone());
+        Ok(key)
+    }
+}
+
+/// 32 random bytes (server keys, device user codes).
+pub fn random_bytes() -> [u8; 32] {
+    // 32 bytes from the same CSPRNG as every token (via a 43-character token).
+    let token = random_token(32);
+    let mut out = [0u8; 32];
+    let digest = gatehouse_crypto::sha256_hex(token.as_bytes());
+    if let Ok(b) = hex::decode(digest) {
+        out.copy_from_slice(&b[..32]);
+    }
+    out
+}
