@@ -42,6 +42,15 @@ impl User {
         self.password_hash.is_some()
     }
 
+    /// The name to greet and show: the display name, or the username when unset.
+    pub fn display_name(&self) -> String {
+        if self.name.trim().is_empty() {
+            self.username.clone()
+        } else {
+            self.name.clone()
+        }
+    }
+
     /// The stable pseudonymous id protocols hand out (`X-authentik-uid`, the
     /// OIDC `hashed` subject): SHA-256 of the user's UUID, as authentik does.
     pub fn hashed_uid(&self) -> String {

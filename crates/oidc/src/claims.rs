@@ -50,11 +50,7 @@ pub fn scope_claims(config: &OidcConfig, user: &User, groups: &[String], scopes:
         m.insert("email_verified".into(), Value::from(true));
     }
     if scope::has(scopes, scope::PROFILE) {
-        let name = if user.name.trim().is_empty() {
-            user.username.clone()
-        } else {
-            user.name.clone()
-        };
+        let name = user.display_name();
         m.insert("name".into(), Value::from(name.clone()));
         m.insert("given_name".into(), Value::from(name));
         m.insert("preferred_username".into(), Value::from(user.username.clone()));

@@ -41,11 +41,7 @@ pub async fn consents_get(
     Ok(render(&ConsentsPage {
         branding: state.branding(),
         csrf: me.session.csrf_token.clone(),
-        display_name: if me.user.name.is_empty() {
-            me.user.username.clone()
-        } else {
-            me.user.name.clone()
-        },
+        display_name: me.user.display_name(),
         username: me.user.username.clone(),
         logout_url: "/logout".into(),
         consents,

@@ -115,6 +115,33 @@ fn code_page(state: &AppState, me: &SignedIn, code: &str, error: &str) -> Respon
 
 const UNKNOWN_CODE: &str = "This code is not valid or has expired. Check the code on your device.";
 
+/// The device request a posted form names: checks the CSRF token, then finds the
+/// pending code and its application. `Err(page)` is the answer to show instead.
+async fn pending_request(
+    state: &AppState,
+    dir: &gatehouse_core::Directory,
+    me: &SignedIn,
+    form: &CodeForm,
+) -> Result<Result<(String, DeviceCode, gatehouse_core::Application), Response>, PageError> {
+    if !csrf_ok(&me.session.csrf_token, &form.csrf_token) {
+        return Err(PageError::Forbidden(
+            "The form was not sent from this page. Start again.",
+        ));
+    }
+    let unknown = || Ok(Err(code_page(state, me, &form.user_code, UNKNOWN_CODE)));
+    let Some(code) = device::normalize_user_code(&form.user_code) else {
+        return unknown();
+    };
+    let Some(pending) = dir.pending_device_code(&code).await? else {
+        return unknown();
+    };
+    let apps = dir.store().applications().await.map_err(gatehouse_core::Error::from)?;
+    let Some(app) = apps.into_iter().find(|a| a.id == pending.application_id) else {
+        return unknown();
+    };
+    Ok(Ok((code, pending, app)))
+}
+
 /// POST /device: the code was typed; show what asks.
 pub async fn verify_post(
     State(state): State<AppState>,
@@ -122,26 +149,9 @@ pub async fn verify_post(
     me: SignedIn,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    if !csrf_ok(&me.session.csrf_token, &form.csrf_token) {
-        return Err(PageError::Forbidden(
-            "The form was not sent from this page. Start again.",
-        ));
-    }
-    let Some(code) = device::normalize_user_code(&form.user_code) else {
-        return Ok(code_page(&state, &me, &form.user_code, UNKNOWN_CODE));
-    };
-    let Some(pending) = dir.pending_device_code(&code).await? else {
-        return Ok(code_page(&state, &me, &form.user_code, UNKNOWN_CODE));
-    };
-    let Some(app) = dir
-        .store()
-        .applications()
-        .await
-        .map_err(gatehouse_core::Error::from)?
-        .into_iter()
-        .find(|a| a.id == pending.application_id)
-    else {
-        return Ok(code_page(&state, &me, &form.user_code, UNKNOWN_CODE));
+    let (code, pending, app) = match pending_request(&state, &dir, &me, &form).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
     };
     if !dir.may_use(&me.user, &app).await? {
         return Ok(message(
@@ -171,26 +181,9 @@ pub async fn confirm_post(
     me: SignedIn,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PageError> {
-    if !csrf_ok(&me.session.csrf_token, &form.csrf_token) {
-        return Err(PageError::Forbidden(
-            "The form was not sent from this page. Start again.",
-        ));
-    }
-    let Some(code) = device::normalize_user_code(&form.user_code) else {
-        return Ok(code_page(&state, &me, &form.user_code, UNKNOWN_CODE));
-    };
-    let Some(pending) = dir.pending_device_code(&code).await? else {
-        return Ok(code_page(&state, &me, &form.user_code, UNKNOWN_CODE));
-    };
-    let Some(app) = dir
-        .store()
-        .applications()
-        .await
-        .map_err(gatehouse_core::Error::from)?
-        .into_iter()
-        .find(|a| a.id == pending.application_id)
-    else {
-        return Ok(code_page(&state, &me, &form.user_code, UNKNOWN_CODE));
+    let (code, pending, app) = match pending_request(&state, &dir, &me, &form).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
     };
     let audit = caller.audit(Actor::User(me.user.username.clone()));
     let allow = form.decision == "allow";

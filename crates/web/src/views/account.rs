@@ -77,11 +77,7 @@ async fn render_account(
         &AccountPage {
             branding: state.branding(),
             csrf: me.session.csrf_token.clone(),
-            display_name: if me.user.name.is_empty() {
-                me.user.username.clone()
-            } else {
-                me.user.name.clone()
-            },
+            display_name: me.user.display_name(),
             username: me.user.username.clone(),
             email: me.user.email.clone(),
             password_error,

@@ -15,11 +15,7 @@ pub async fn portal_get(
     me: SignedIn,
 ) -> Result<Response, PageError> {
     let apps = directory.applications_for(&me.user).await?;
-    let display_name = if me.user.name.trim().is_empty() {
-        me.user.username.clone()
-    } else {
-        me.user.name.clone()
-    };
+    let display_name = me.user.display_name();
     Ok(render(&PortalPage {
         branding: state.branding(),
         csrf: me.session.csrf_token.clone(),
