@@ -97,9 +97,16 @@ impl Directory {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
-        let Some(mut session) = self.store().session_by_hash(&sha256_hex(token.as_bytes())).await? else {
+        let Some(session) = self.store().session_by_hash(&sha256_hex(token.as_bytes())).await? else {
             return Ok(None);
         };
+        self.live_session(session).await
+    }
+
+    /// A stored session with its user, if it is still live (before its absolute
+    /// end, not idle, user active); records the activity. The one check behind
+    /// Gatehouse's own pages and forward-auth's proxy sessions.
+    pub(crate) async fn live_session(&self, mut session: Session) -> Result<Option<(Session, User)>> {
         let now = self.now();
         if session.expires_at <= now || session.last_seen.plus_seconds(self.session_policy().idle_secs) <= now {
             return Ok(None);

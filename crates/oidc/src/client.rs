@@ -40,12 +40,23 @@ impl Client {
 }
 
 /// The credentials a request presented.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Presented {
     pub client_id: String,
     /// `None`: no secret (public client, `none`).
     pub secret: Option<String>,
     pub via_basic: bool,
+}
+
+// Written by hand so a client secret can never reach a log line.
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("via_basic", &self.via_basic)
+            .finish()
+    }
 }
 
 /// Reads the client's credentials from the `Authorization` header and the

@@ -187,11 +187,20 @@ pub fn issues_refresh_token(scopes: &[String]) -> bool {
 }
 
 /// Signed tokens of one response.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Minted {
     pub access_token: String,
     pub id_token: Option<String>,
     pub expires_in: i64,
+}
+
+// Written by hand so a bearer token can never reach a log line.
+impl std::fmt::Debug for Minted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Minted")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Signs the access token (and the ID token, when there is one).

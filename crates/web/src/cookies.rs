@@ -6,16 +6,10 @@ use axum::http::{HeaderMap, HeaderValue};
 pub const SESSION: &str = "gatehouse_session";
 pub const FLOW: &str = "gatehouse_flow";
 
-/// The value of cookie `name` in the request, if present.
+/// The value of cookie `name` in the request, if present and not empty (one
+/// parser for Gatehouse's own cookies and the forward-auth ones).
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all("cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    gatehouse_proxy::cookie::read(headers, name).map(str::to_string)
 }
 
 /// A `Set-Cookie` value. `max_age` `None` makes a browser-session cookie.

@@ -17,7 +17,6 @@ pub const START_LIFETIME_SECS: i64 = 30 * 60;
 pub const CODE_LIFETIME_SECS: i64 = 60;
 
 /// What Gatehouse answers a signed-in person coming from `/start`.
-#[derive(Debug)]
 pub enum ProxyGrant {
     /// Go to `callback_origin` + `/outpost.goauthentik.io/callback?code=…`.
     Granted { code: String, callback_origin: String },
@@ -28,13 +27,36 @@ pub enum ProxyGrant {
 }
 
 /// A redeemed code: the proxy session's cookie token and where to go.
-#[derive(Debug)]
 pub struct ProxySignIn {
     pub token: String,
     pub rd: String,
     pub user: User,
     /// The parent session's absolute end (the cookie's lifetime).
     pub expires_at: Timestamp,
+}
+
+// Both carry a one-time secret (a code, a cookie token): their `Debug` leaves it out.
+impl std::fmt::Debug for ProxyGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyGrant::Granted { callback_origin, .. } => f
+                .debug_struct("Granted")
+                .field("callback_origin", callback_origin)
+                .finish_non_exhaustive(),
+            ProxyGrant::Denied { app } => f.debug_struct("Denied").field("app", &app.slug).finish(),
+            ProxyGrant::Expired => f.write_str("Expired"),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProxySignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxySignIn")
+            .field("rd", &self.rd)
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Directory {

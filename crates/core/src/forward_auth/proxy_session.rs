@@ -12,10 +12,6 @@ use crate::error::Result;
 use crate::events::action;
 use crate::model::{Actor, Session, User};
 
-/// Activity on a proxy session keeps its parent alive, written back at most
-/// this often (as for Gatehouse's own pages).
-const TOUCH_EVERY_SECS: i64 = 60;
-
 /// A proxy session that is valid now.
 #[derive(Debug, Clone)]
 pub struct LiveProxySession {
@@ -54,14 +50,10 @@ impl Directory {
         if scoped_to != app_id {
             return Ok(None);
         }
-        let Some((mut parent, user)) = self.live_parent(user_id, session_id).await? else {
+        // Use keeps the parent alive, as for Gatehouse's own pages.
+        let Some((parent, user)) = self.live_parent(user_id, session_id).await? else {
             return Ok(None);
         };
-        let now = self.now();
-        if now.millis() - parent.last_seen.millis() >= TOUCH_EVERY_SECS * 1000 {
-            self.store().touch_session(parent.id, now).await?;
-            parent.last_seen = now;
-        }
         let idle_end = parent.last_seen.plus_seconds(self.session_policy().idle_secs);
         Ok(Some(LiveProxySession {
             user,
@@ -109,26 +101,18 @@ impl Directory {
         Ok(ended)
     }
 
-    /// The parent session if it is live (not past its idle or absolute end),
-    /// with its user if active.
+    /// The parent session if it is live (see `Directory::live_session`), with
+    /// its user; records the activity.
     pub(crate) async fn live_parent(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<(Session, User)>> {
-        let now = self.now();
-        let idle = self.session_policy().idle_secs;
-        let Some(parent) = self
+        let parent = self
             .store()
             .sessions(Some(user_id))
             .await?
             .into_iter()
-            .find(|s| s.id == session_id)
-        else {
-            return Ok(None);
-        };
-        if parent.expires_at <= now || parent.last_seen.plus_seconds(idle) <= now {
-            return Ok(None);
+            .find(|s| s.id == session_id);
+        match parent {
+            Some(parent) => self.live_session(parent).await,
+            None => Ok(None),
         }
-        let Some(user) = self.store().user_by_id(user_id).await?.filter(|u| u.is_active) else {
-            return Ok(None);
-        };
-        Ok(Some((parent, user)))
     }
 }
