@@ -1,13 +1,13 @@
 //! Schema migrations: embedded SQL per backend, recorded in `schema_migrations`.
 //!
 //! Rules:
-//! - each migration runs in its own transaction together with its
-//!   `schema_migrations` row, so a crash leaves it either applied or not;
+//! - each migration runs in a transaction together with its `schema_migrations`
+//!   row, so a crash leaves it either applied or not;
 //! - a database recording a version this binary does not know is refused with
 //!   [`StoreError::SchemaTooNew`] before anything is written;
 //! - several processes may migrate one database at once: on PostgreSQL they queue
-//!   on an advisory lock held for the whole run, on SQLite each migration's
-//!   `BEGIN IMMEDIATE` transaction re-reads the version before applying.
+//!   on an advisory lock held for the whole run, on SQLite the whole run is
+//!   one `BEGIN IMMEDIATE` transaction.
 
 use gatehouse_core::{Clock, StoreError, SystemClock};
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -155,31 +155,19 @@ async fn run_postgres_locked(conn: &mut AnyConnection) -> Result<MigrationReport
 }
 
 async fn run_sqlite(pool: &AnyPool) -> Result<MigrationReport, StoreError> {
-    let start = {
-        let mut conn = pool.acquire().await.ctx("migrate")?;
-        version(&mut conn, Backend::Sqlite).await?
-    };
-    check_known(start)?;
-    let mut from = None;
-    let mut to = start;
-    for m in MIGRATIONS.iter().filter(|m| m.version > start) {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.ctx("migrate")?;
-        // Another process may have migrated since we looked.
-        let current = version(&mut tx, Backend::Sqlite).await?;
-        check_known(current)?;
-        if current >= m.version {
-            to = current;
-            continue;
-        }
+    // One `BEGIN IMMEDIATE` transaction for the whole run: SQLite's DDL is
+    // transactional, and the write lock queues concurrent runs so exactly one
+    // of them migrates while the others find the schema current.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.ctx("migrate")?;
+    let from = version(&mut tx, Backend::Sqlite).await?;
+    check_known(from)?;
+    let mut to = from;
+    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
         apply(&mut tx, Backend::Sqlite, m).await?;
-        tx.commit().await.ctx("commit migration")?;
-        from.get_or_insert(current);
         to = m.version;
     }
-    Ok(MigrationReport {
-        from: from.unwrap_or(to),
-        to,
-    })
+    tx.commit().await.ctx("commit migration")?;
+    Ok(MigrationReport { from, to })
 }
 
 /// Applies one migration inside the caller's transaction.
