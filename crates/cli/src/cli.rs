@@ -57,6 +57,14 @@ pub enum Command {
     #[command(subcommand)]
     Key(crate::commands::key::KeyCmd),
     // ---- end OIDC provider
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
     /// Apply pending database migrations and exit.
     Migrate,
     /// List every setting Gatehouse reads, with its current value (secrets hidden).
@@ -78,6 +86,14 @@ pub enum UserCmd {
     },
     /// Set a user's password: prompted twice, or --stdin, --generate, --link.
     Password(PasswordArgs),
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
     /// Delete a user and their memberships.
     Delete {
         username: String,
@@ -180,6 +196,14 @@ pub struct AppCreateArgs {
     #[command(flatten)]
     pub proxy: crate::commands::app_proxy::ProxyArgs,
     // ---- end forward-auth
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

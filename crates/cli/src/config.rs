@@ -146,6 +146,14 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_TEST_CLOCK_FILE",
         "test suite only: shift the clock by the seconds written in this file (never in production)",
     ),
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
 ];
 
 /// Names from the deployment Gatehouse replaces that mean the same thing.

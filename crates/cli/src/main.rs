@@ -56,6 +56,14 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Status => commands::status::run(ctx).await,
         Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,
         Command::Key(cmd) => commands::key::run(ctx, cmd).await, // OIDC provider
+        // ---- SAML provider
+        // ---- end SAML provider
+        // ---- mail and worker
+        // ---- end mail and worker
+        // ---- MFA
+        // ---- end MFA
+        // ---- blueprints and SSO drift
+        // ---- end blueprints and SSO drift
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;
             println!("schema version {} (was {})", report.to, report.from);

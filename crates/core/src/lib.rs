@@ -26,6 +26,14 @@ pub mod names;
 pub mod keys;
 pub mod oauth;
 // ---- end OIDC provider
+// ---- SAML provider
+// ---- end SAML provider
+// ---- mail and worker
+// ---- end mail and worker
+// ---- MFA
+// ---- end MFA
+// ---- blueprints and SSO drift
+// ---- end blueprints and SSO drift
 pub mod password_policy;
 pub mod recovery;
 pub mod session;

@@ -90,6 +90,14 @@ pub trait Store: Send + Sync {
     /// One user's remembered consents.
     async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<Consent>>;
     // ---- end OAuth grants and signing keys
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
@@ -206,6 +214,14 @@ pub trait WriteTx: Send {
     /// revocation entries and grants. Returns how many rows went.
     async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64>;
     // ---- end OAuth grants and signing keys
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

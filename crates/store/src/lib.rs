@@ -44,7 +44,7 @@ use uuid::Uuid;
 
 use crate::error::Ctx;
 pub use crate::events::DEFAULT_EVENT_LIMIT;
-pub use crate::migrate::{KNOWN_SCHEMA_VERSION, MigrationReport};
+pub use crate::migrate::{KNOWN_SCHEMA_VERSION, MIGRATION_COUNT, MigrationReport};
 pub use crate::url::{Backend, ConnectOptions, redact_url};
 use crate::write::SqlWriteTx;
 
@@ -328,6 +328,14 @@ impl Store for SqlStore {
         grants::consents(&self.pool, user_id).await
     }
     // ---- end OAuth grants and signing keys
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
 }
 
 #[cfg(test)]

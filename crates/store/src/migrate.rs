@@ -61,9 +61,20 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0004_oidc.sql"),
     },
     // ---- end OIDC provider
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
 ];
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == KNOWN_SCHEMA_VERSION);
+
+/// How many migrations this binary carries (rows a fully migrated database records).
+pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
 
 /// Key of the PostgreSQL advisory lock migrations hold ("gatehous" in ASCII).
 const PG_MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;

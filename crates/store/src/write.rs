@@ -602,6 +602,14 @@ impl WriteTx for SqlWriteTx {
         grants::delete_expired(&mut self.tx, now).await
     }
     // ---- end OAuth grants and signing keys
+    // ---- SAML provider
+    // ---- end SAML provider
+    // ---- mail and worker
+    // ---- end mail and worker
+    // ---- MFA
+    // ---- end MFA
+    // ---- blueprints and SSO drift
+    // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await.ctx("commit")

@@ -15,6 +15,14 @@ pub mod pages;
 // ---- forward-auth (proxy provider)
 pub mod proxy;
 // ---- end forward-auth
+// ---- SAML provider
+// ---- end SAML provider
+// ---- mail and worker
+// ---- end mail and worker
+// ---- MFA
+// ---- end MFA
+// ---- blueprints and SSO drift
+// ---- end blueprints and SSO drift
 pub mod request;
 pub mod security;
 pub mod state;
@@ -65,6 +73,14 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(forward_auth.pages()) // forward-auth: the sign-in pages
         .merge(oidc::routes()) // OIDC provider
+        // ---- SAML provider
+        // ---- end SAML provider
+        // ---- mail and worker
+        // ---- end mail and worker
+        // ---- MFA
+        // ---- end MFA
+        // ---- blueprints and SSO drift
+        // ---- end blueprints and SSO drift
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(security::headers))

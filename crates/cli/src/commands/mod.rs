@@ -8,6 +8,14 @@ pub mod app_proxy; // forward-auth (proxy provider)
 pub mod events;
 pub mod group;
 pub mod key; // OIDC provider: signing keys
+// ---- SAML provider
+// ---- end SAML provider
+// ---- mail and worker
+// ---- end mail and worker
+// ---- MFA
+// ---- end MFA
+// ---- blueprints and SSO drift
+// ---- end blueprints and SSO drift
 pub mod recovery;
 pub mod server;
 pub mod session;
