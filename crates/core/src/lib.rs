@@ -29,6 +29,7 @@ pub mod oauth;
 // ---- SAML provider
 // ---- end SAML provider
 // ---- mail and worker
+pub mod jobs;
 // ---- end mail and worker
 // ---- MFA
 // ---- end MFA

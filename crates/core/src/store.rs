@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::clock::Timestamp;
 use crate::error::StoreError;
+use crate::jobs::{Job, JobEffect, JobFilter, NewJob, WorkerRecord}; // mail and worker
 use crate::model::*;
 use crate::oauth::model::{AuthCode, Consent, DeviceCode, Grant, Redeemed, RefreshToken, SigningKeyRecord};
 
@@ -93,6 +94,34 @@ pub trait Store: Send + Sync {
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
+    /// Claims the next due job (queued and due, or running with an expired
+    /// lease) for `worker_id` until `now + lease_ms`, counting an attempt.
+    /// Atomic: two workers never claim one job (PostgreSQL `FOR UPDATE SKIP
+    /// LOCKED`; SQLite's single writer).
+    async fn claim_job(&self, worker_id: &str, now: Timestamp, lease_ms: i64) -> StoreResult<Option<Job>>;
+    /// Extends the leases of the jobs `worker_id` holds; returns how many.
+    async fn extend_job_leases(&self, worker_id: &str, until: Timestamp) -> StoreResult<u64>;
+    /// Marks a claimed job done, if this worker's claim (`attempts`) still holds it.
+    async fn finish_job(&self, id: Uuid, worker_id: &str, attempts: i64, now: Timestamp) -> StoreResult<bool>;
+    /// Records a failed attempt: back to the queue at `retry_at`, or dead when
+    /// `retry_at` is `None`. Only while this worker's claim holds the job.
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        attempts: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Newest first, at most `filter.limit`.
+    async fn jobs(&self, filter: &JobFilter) -> StoreResult<Vec<Job>>;
+    async fn job(&self, id: Uuid) -> StoreResult<Option<Job>>;
+    async fn job_effect(&self, effect_key: &str) -> StoreResult<Option<JobEffect>>;
+    /// Inserts or updates a worker's heartbeat row.
+    async fn put_worker(&self, worker: &WorkerRecord) -> StoreResult<()>;
+    /// Every worker row, latest heartbeat first.
+    async fn workers(&self) -> StoreResult<Vec<WorkerRecord>>;
     // ---- end mail and worker
     // ---- MFA
     // ---- end MFA
@@ -217,6 +246,25 @@ pub trait WriteTx: Send {
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
+    /// Enqueues a job (due at `job.run_at`); `None` when a job with the same
+    /// idempotency key exists. On PostgreSQL, wakes listening workers at commit.
+    async fn enqueue_job(&mut self, job: &NewJob, now: Timestamp) -> StoreResult<Option<Uuid>>;
+    /// Puts a dead or queued job back in the queue, due now, attempts reset;
+    /// `None` when there is no such job or it is running or done.
+    async fn requeue_job(&mut self, id: Uuid, now: Timestamp) -> StoreResult<Option<Job>>;
+    /// Records a job's side effect under its key; false when already recorded.
+    async fn record_job_effect(
+        &mut self,
+        effect_key: &str,
+        job_id: Uuid,
+        detail: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+    /// Deletes done and dead jobs finished before `before`, and effect records
+    /// older than that. Returns how many jobs went.
+    async fn delete_finished_jobs(&mut self, before: Timestamp) -> StoreResult<u64>;
+    /// Deletes recovery keys that expired before `before`.
+    async fn delete_expired_recovery_keys(&mut self, before: Timestamp) -> StoreResult<u64>;
     // ---- end mail and worker
     // ---- MFA
     // ---- end MFA

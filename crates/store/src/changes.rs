@@ -66,3 +66,59 @@ async fn connect_listener(url: &str) -> Option<PgListener> {
         }
     }
 }
+
+// ---- mail and worker: waking job workers
+/// A [`tokio::sync::Notify`] poked whenever a job is enqueued (PostgreSQL
+/// `LISTEN gatehouse_jobs`); never poked on SQLite, where workers poll.
+pub(crate) fn watch_jobs(store: SqlStore) -> std::sync::Arc<tokio::sync::Notify> {
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    if store.backend() != Backend::Postgres {
+        return notify;
+    }
+    let weak = std::sync::Arc::downgrade(&notify);
+    tokio::spawn(async move {
+        let mut listener: Option<PgListener> = None;
+        loop {
+            let Some(notify) = weak.upgrade() else { return };
+            match listener.as_mut() {
+                None => {
+                    listener = connect_channel(store.url(), crate::jobs::JOBS_CHANNEL).await;
+                    if listener.is_none() {
+                        drop(notify);
+                        tokio::time::sleep(POSTGRES_POLL).await;
+                    } else {
+                        // Jobs enqueued while we were not listening: let the worker look.
+                        notify.notify_one();
+                    }
+                }
+                Some(l) => match tokio::time::timeout(POSTGRES_POLL, l.recv()).await {
+                    Ok(Ok(_)) => notify.notify_one(),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "job listener lost its connection; reconnecting");
+                        listener = None;
+                    }
+                    Err(_) => {}
+                },
+            }
+        }
+    });
+    notify
+}
+
+async fn connect_channel(url: &str, channel: &str) -> Option<PgListener> {
+    let mut l = match PgListener::connect(url).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for jobs; polling instead");
+            return None;
+        }
+    };
+    match l.listen(channel).await {
+        Ok(()) => Some(l),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for jobs; polling instead");
+            None
+        }
+    }
+}
+// ---- end mail and worker

@@ -23,6 +23,7 @@ mod changes;
 mod error;
 mod events;
 mod grants; // OIDC provider
+mod jobs; // mail and worker
 mod migrate;
 mod read;
 mod rows;
@@ -41,6 +42,8 @@ use gatehouse_core::{
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
 use uuid::Uuid;
+
+use gatehouse_core::jobs::Job as JobRow; // mail and worker
 
 use crate::error::Ctx;
 pub use crate::events::DEFAULT_EVENT_LIMIT;
@@ -331,6 +334,49 @@ impl Store for SqlStore {
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
+    async fn claim_job(&self, worker_id: &str, now: Timestamp, lease_ms: i64) -> StoreResult<Option<JobRow>> {
+        jobs::claim(&self.pool, self.backend, worker_id, now, lease_ms).await
+    }
+
+    async fn extend_job_leases(&self, worker_id: &str, until: Timestamp) -> StoreResult<u64> {
+        jobs::extend_leases(&self.pool, worker_id, until).await
+    }
+
+    async fn finish_job(&self, id: Uuid, worker_id: &str, attempts: i64, now: Timestamp) -> StoreResult<bool> {
+        jobs::finish(&self.pool, id, worker_id, attempts, now).await
+    }
+
+    async fn fail_job(
+        &self,
+        id: Uuid,
+        worker_id: &str,
+        attempts: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        jobs::fail(&self.pool, id, worker_id, attempts, error, retry_at, now).await
+    }
+
+    async fn jobs(&self, filter: &gatehouse_core::jobs::JobFilter) -> StoreResult<Vec<JobRow>> {
+        jobs::list(&self.pool, filter).await
+    }
+
+    async fn job(&self, id: Uuid) -> StoreResult<Option<JobRow>> {
+        jobs::by_id(&self.pool, id).await
+    }
+
+    async fn job_effect(&self, effect_key: &str) -> StoreResult<Option<gatehouse_core::jobs::JobEffect>> {
+        jobs::effect(&self.pool, effect_key).await
+    }
+
+    async fn put_worker(&self, worker: &gatehouse_core::jobs::WorkerRecord) -> StoreResult<()> {
+        jobs::put_worker(&self.pool, worker).await
+    }
+
+    async fn workers(&self) -> StoreResult<Vec<gatehouse_core::jobs::WorkerRecord>> {
+        jobs::workers(&self.pool).await
+    }
     // ---- end mail and worker
     // ---- MFA
     // ---- end MFA

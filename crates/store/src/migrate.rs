@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 4;
+pub const KNOWN_SCHEMA_VERSION: i64 = 6;
 
 struct Migration {
     version: i64,
@@ -64,6 +64,12 @@ const MIGRATIONS: &[Migration] = &[
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
+    Migration {
+        version: 6,
+        name: "jobs",
+        sqlite: include_str!("../migrations/sqlite/0006_jobs.sql"),
+        postgres: include_str!("../migrations/postgres/0006_jobs.sql"),
+    },
     // ---- end mail and worker
     // ---- MFA
     // ---- end MFA

@@ -605,6 +605,35 @@ impl WriteTx for SqlWriteTx {
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
+    async fn enqueue_job(
+        &mut self,
+        job: &gatehouse_core::jobs::NewJob,
+        now: Timestamp,
+    ) -> StoreResult<Option<Uuid>> {
+        crate::jobs::enqueue(&mut self.tx, self.backend, job, now).await
+    }
+
+    async fn requeue_job(&mut self, id: Uuid, now: Timestamp) -> StoreResult<Option<gatehouse_core::jobs::Job>> {
+        crate::jobs::requeue(&mut self.tx, self.backend, id, now).await
+    }
+
+    async fn record_job_effect(
+        &mut self,
+        effect_key: &str,
+        job_id: Uuid,
+        detail: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        crate::jobs::record_effect(&mut self.tx, effect_key, job_id, detail, now).await
+    }
+
+    async fn delete_finished_jobs(&mut self, before: Timestamp) -> StoreResult<u64> {
+        crate::jobs::delete_finished(&mut self.tx, before).await
+    }
+
+    async fn delete_expired_recovery_keys(&mut self, before: Timestamp) -> StoreResult<u64> {
+        crate::jobs::delete_expired_recovery_keys(&mut self.tx, before).await
+    }
     // ---- end mail and worker
     // ---- MFA
     // ---- end MFA
