@@ -250,11 +250,7 @@ impl Directory {
             };
         };
         tx.append_event(
-            audit.event(
-                action::JOB_RETRIED,
-                None,
-                json!({"pk": job.id, "kind": job.kind}),
-            ),
+            audit.event(action::JOB_RETRIED, None, json!({"pk": job.id, "kind": job.kind})),
             now,
         )
         .await?;
@@ -339,7 +335,9 @@ impl Directory {
         let target = user.filter(|u| u.is_active && !u.email.trim().is_empty());
         match (&target, account_allowed) {
             (Some(u), true) => {
-                let id = tx.enqueue_job(&recovery_job(u, minutes, "self-service", now), now).await?;
+                let id = tx
+                    .enqueue_job(&recovery_job(u, minutes, "self-service", now), now)
+                    .await?;
                 tx.append_event(
                     audit.event(
                         action::RECOVERY_MAIL_QUEUED,

@@ -126,12 +126,13 @@ pub(crate) async fn claim(
 }
 
 pub(crate) async fn extend_leases(pool: &AnyPool, worker_id: &str, until: Timestamp) -> Result<u64> {
-    let r = sqlx::query("UPDATE jobs SET lease_until = $2 WHERE worker_id = $1 AND state = 'running' AND lease_until < $2")
-        .bind(worker_id.to_string())
-        .bind(until.millis())
-        .execute(pool)
-        .await
-        .ctx("extend job leases")?;
+    let r =
+        sqlx::query("UPDATE jobs SET lease_until = $2 WHERE worker_id = $1 AND state = 'running' AND lease_until < $2")
+            .bind(worker_id.to_string())
+            .bind(until.millis())
+            .execute(pool)
+            .await
+            .ctx("extend job leases")?;
     Ok(r.rows_affected())
 }
 
@@ -185,7 +186,11 @@ pub(crate) async fn fail(
 }
 
 pub(crate) async fn list<'c, E: Executor<'c, Database = Any>>(e: E, filter: &JobFilter) -> Result<Vec<Job>> {
-    let limit = if filter.limit == 0 { 100 } else { filter.limit.min(10_000) };
+    let limit = if filter.limit == 0 {
+        100
+    } else {
+        filter.limit.min(10_000)
+    };
     let rows = sqlx::query(concat!(
         "SELECT ",
         job_columns!(),

@@ -605,11 +605,7 @@ impl WriteTx for SqlWriteTx {
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
-    async fn enqueue_job(
-        &mut self,
-        job: &gatehouse_core::jobs::NewJob,
-        now: Timestamp,
-    ) -> StoreResult<Option<Uuid>> {
+    async fn enqueue_job(&mut self, job: &gatehouse_core::jobs::NewJob, now: Timestamp) -> StoreResult<Option<Uuid>> {
         crate::jobs::enqueue(&mut self.tx, self.backend, job, now).await
     }
 

@@ -239,6 +239,11 @@ conformance!(
     check_oauth_grants,         // OIDC provider
     check_signing_keys,         // OIDC provider
     check_forward_auth_handoff, // forward-auth
+    // mail and worker (checks at the end of the file)
+    check_job_queue_lifecycle,
+    check_job_claims_are_exclusive,
+    check_job_effects_and_workers,
+    check_password_reset_requests,
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -2874,3 +2879,387 @@ async fn check_signing_keys(db: &TestDb) {
     other_store.close().await;
 }
 // ---- end OIDC provider
+
+// ---- mail and worker: the job queue ------------------------------------------
+
+use gatehouse_core::jobs::{self as jobs, JobFilter, JobState, NewJob, ResetRequest, WorkerRecord};
+
+async fn check_job_queue_lifecycle(db: &TestDb) {
+    let env = env(db).await;
+    let store = &env.store;
+    let job = NewJob::new("test.kind", json!({"n": 1}), T0);
+    let id = env.dir.enqueue_job(&job).await.unwrap().expect("enqueued");
+    assert_eq!(
+        env.dir.enqueue_job(&job).await.unwrap(),
+        None,
+        "same idempotency key: one job"
+    );
+    // Not due yet: nothing to claim.
+    let later = NewJob {
+        run_at: T0.plus_seconds(60),
+        ..NewJob::new("test.kind", json!({}), T0)
+    };
+    let later_id = env.dir.enqueue_job(&later).await.unwrap().unwrap();
+
+    let claimed = store.claim_job("w-a", T0, 10_000).await.unwrap().expect("claim");
+    assert_eq!(claimed.id, id);
+    assert_eq!(claimed.state, JobState::Running);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.worker_id.as_deref(), Some("w-a"));
+    assert_eq!(claimed.lease_until, Some(T0.plus_seconds(10)));
+    assert_eq!(claimed.payload, json!({"n": 1}));
+    assert!(
+        store
+            .claim_job("w-b", T0.plus_seconds(5), 10_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "leased, and the other is not due"
+    );
+
+    // A heartbeat extends the lease; when it lapses another worker takes over.
+    assert_eq!(store.extend_job_leases("w-a", T0.plus_seconds(20)).await.unwrap(), 1);
+    assert!(
+        store
+            .claim_job("w-b", T0.plus_seconds(15), 10_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store
+        .claim_job("w-b", T0.plus_seconds(21), 10_000)
+        .await
+        .unwrap()
+        .expect("lease lapsed");
+    assert_eq!((again.id, again.attempts), (id, 2));
+    // The first worker's late outcome is fenced off.
+    assert!(!store.finish_job(id, "w-a", 1, T0.plus_seconds(22)).await.unwrap());
+    assert!(
+        !store
+            .fail_job(id, "w-a", 1, "late", None, T0.plus_seconds(22))
+            .await
+            .unwrap()
+    );
+
+    // Failure with a retry time: queued again, not claimable before it.
+    let retry_at = T0.plus_seconds(40);
+    assert!(
+        store
+            .fail_job(id, "w-b", 2, "smtp down", Some(retry_at), T0.plus_seconds(22))
+            .await
+            .unwrap()
+    );
+    let stored = store.job(id).await.unwrap().unwrap();
+    assert_eq!(stored.state, JobState::Queued);
+    assert_eq!(stored.last_error.as_deref(), Some("smtp down"));
+    assert_eq!(stored.lease_until, None);
+    assert!(
+        store
+            .claim_job("w-b", T0.plus_seconds(39), 10_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let third = store.claim_job("w-b", retry_at, 10_000).await.unwrap().unwrap();
+    assert_eq!((third.id, third.attempts), (id, 3));
+    // Out of attempts: dead, kept, listed by state.
+    assert!(
+        store
+            .fail_job(id, "w-b", 3, "smtp still down", None, T0.plus_seconds(41))
+            .await
+            .unwrap()
+    );
+    let dead = env
+        .dir
+        .jobs(&JobFilter {
+            state: Some(JobState::Dead),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, id);
+    assert_eq!(dead[0].finished_at, Some(T0.plus_seconds(41)));
+    assert_eq!(env.dir.jobs(&JobFilter::default()).await.unwrap().len(), 2);
+    let kind = env
+        .dir
+        .jobs(&JobFilter {
+            kind: Some("other".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(kind.is_empty());
+
+    // Retry by an operator: queued, attempts reset, audited.
+    env.clock.set(T0.plus_seconds(50));
+    let retried = env.dir.retry_job(&env.audit, id).await.unwrap();
+    assert_eq!((retried.state, retried.attempts), (JobState::Queued, 0));
+    let events = env
+        .dir
+        .events(&EventFilter {
+            action: Some(jobs::action::JOB_RETRIED.into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    // Running and done jobs cannot be retried; unknown ids are not found.
+    let c = store
+        .claim_job("w-c", T0.plus_seconds(60), 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        env.dir.retry_job(&env.audit, c.id).await,
+        Err(Error::Refused(_))
+    ));
+    assert!(matches!(
+        env.dir.retry_job(&env.audit, Uuid::new_v4()).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        store
+            .finish_job(c.id, "w-c", c.attempts, T0.plus_seconds(61))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_job(c.id, "w-c", c.attempts, T0.plus_seconds(61))
+            .await
+            .unwrap(),
+        "done once"
+    );
+    let c2 = store
+        .claim_job("w-c", T0.plus_seconds(62), 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(c2.id, c.id);
+    assert!(
+        store
+            .finish_job(c2.id, "w-c", c2.attempts, T0.plus_seconds(62))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.job(later_id).await.unwrap().unwrap().state, JobState::Done);
+
+    // Housekeeping removes finished jobs after the retention only.
+    env.clock.set(T0.plus_seconds(100));
+    assert_eq!(env.dir.purge_finished_jobs(3600).await.unwrap().0, 0);
+    env.clock.set(T0.plus_seconds(4000));
+    assert_eq!(env.dir.purge_finished_jobs(3600).await.unwrap().0, 2);
+    assert!(store.job(id).await.unwrap().is_none());
+}
+
+/// Many jobs, several workers on separate pools claiming at once: every job is
+/// claimed exactly once.
+async fn check_job_claims_are_exclusive(db: &TestDb) {
+    let env = env(db).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..40 {
+        let id = env
+            .dir
+            .enqueue_job(&NewJob::new("test.kind", json!({"i": i}), T0))
+            .await
+            .unwrap()
+            .unwrap();
+        ids.insert(id);
+    }
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = db.second_store().await;
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            let worker = format!("w-{w}");
+            while let Some(job) = store.claim_job(&worker, T0, 60_000).await.unwrap() {
+                got.push(job.id);
+                assert!(store.finish_job(job.id, &worker, job.attempts, T0).await.unwrap());
+            }
+            got
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    let unique: std::collections::BTreeSet<Uuid> = claimed.iter().copied().collect();
+    assert_eq!(claimed.len(), 40, "no job claimed twice");
+    assert_eq!(unique, ids);
+}
+
+async fn check_job_effects_and_workers(db: &TestDb) {
+    let env = env(db).await;
+    let job = Uuid::new_v4();
+    assert!(env.dir.job_effect("mail:k1").await.unwrap().is_none());
+    assert!(env.dir.record_job_effect("mail:k1", job, "250 OK").await.unwrap());
+    assert!(
+        !env.dir.record_job_effect("mail:k1", job, "250 again").await.unwrap(),
+        "recorded once"
+    );
+    let effect = env.dir.job_effect("mail:k1").await.unwrap().unwrap();
+    assert_eq!(
+        (effect.job_id, effect.detail.as_str(), effect.done_at),
+        (job, "250 OK", T0)
+    );
+
+    let mut w = WorkerRecord {
+        id: "worker-1".into(),
+        host: "node-a".into(),
+        pid: 42,
+        version: "0.1.0".into(),
+        started_at: T0,
+        heartbeat_at: T0,
+        stopped_at: None,
+    };
+    env.store.put_worker(&w).await.unwrap();
+    w.heartbeat_at = T0.plus_seconds(10);
+    env.store.put_worker(&w).await.unwrap();
+    let other = WorkerRecord {
+        id: "worker-2".into(),
+        heartbeat_at: T0.plus_seconds(5),
+        ..w.clone()
+    };
+    env.store.put_worker(&other).await.unwrap();
+    let workers = env.dir.workers().await.unwrap();
+    assert_eq!(workers.len(), 2);
+    assert_eq!(workers[0].id, "worker-1");
+    assert_eq!(workers[0].heartbeat_at, T0.plus_seconds(10));
+    assert_eq!(workers[0].started_at, T0);
+    w.stopped_at = Some(T0.plus_seconds(11));
+    env.store.put_worker(&w).await.unwrap();
+    assert_eq!(
+        env.dir.workers().await.unwrap()[0].stopped_at,
+        Some(T0.plus_seconds(11))
+    );
+}
+
+async fn check_password_reset_requests(db: &TestDb) {
+    let env = env(db).await;
+    env.user("alice").await;
+    let web = Audit {
+        actor: Actor::System,
+        client_ip: Some("192.0.2.7".into()),
+    };
+    let recovery_jobs = || async {
+        env.dir
+            .jobs(&JobFilter {
+                kind: Some(jobs::kinds::RECOVERY_MAIL.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    };
+    // By username and by email: one job each; unknown names and empty input: none.
+    assert_eq!(
+        env.dir.request_password_reset(&web, "alice", 30).await.unwrap(),
+        ResetRequest::Accepted
+    );
+    assert_eq!(recovery_jobs().await.len(), 1);
+    env.clock.advance_seconds(1);
+    assert_eq!(
+        env.dir
+            .request_password_reset(&web, "Alice@Example.com", 30)
+            .await
+            .unwrap(),
+        ResetRequest::Accepted
+    );
+    assert_eq!(recovery_jobs().await.len(), 2);
+    assert_eq!(
+        env.dir
+            .request_password_reset(&web, "nobody@example.com", 30)
+            .await
+            .unwrap(),
+        ResetRequest::Accepted
+    );
+    assert_eq!(
+        env.dir.request_password_reset(&web, "  ", 30).await.unwrap(),
+        ResetRequest::Accepted
+    );
+    assert_eq!(recovery_jobs().await.len(), 2);
+    let payload: jobs::RecoveryMailPayload = serde_json::from_value(recovery_jobs().await[0].payload.clone()).unwrap();
+    assert_eq!(payload.minutes, 30);
+    assert!(
+        !recovery_jobs().await[0].payload.to_string().contains("token"),
+        "no secret in the queue"
+    );
+    // The account's third request in a row is accepted; the next one is silently dropped.
+    env.clock.advance_seconds(2);
+    env.dir.request_password_reset(&web, "alice", 30).await.unwrap();
+    assert_eq!(recovery_jobs().await.len(), 3);
+    assert_eq!(
+        env.dir.request_password_reset(&web, "alice", 30).await.unwrap(),
+        ResetRequest::Accepted
+    );
+    assert_eq!(
+        recovery_jobs().await.len(),
+        3,
+        "throttled per account, answer unchanged"
+    );
+    // A disabled user gets nothing.
+    env.user("bob").await;
+    env.dir.set_active(&env.audit, "bob", false).await.unwrap();
+    let other_ip = Audit {
+        actor: Actor::System,
+        client_ip: Some("192.0.2.8".into()),
+    };
+    env.dir.request_password_reset(&other_ip, "bob", 30).await.unwrap();
+    assert_eq!(recovery_jobs().await.len(), 3);
+    // Per address: many requests for different names end in a wait.
+    let mut too_many = false;
+    for i in 0..12 {
+        if let ResetRequest::TooMany { retry_after_secs } = env
+            .dir
+            .request_password_reset(&other_ip, &format!("user{i}"), 30)
+            .await
+            .unwrap()
+        {
+            assert!(retry_after_secs > 0);
+            too_many = true;
+        }
+    }
+    assert!(too_many, "the address is throttled");
+    // The worker's side: a key for the user, usable once, stored hashed, with its event.
+    let alice = env.store.user_by_name("alice").await.unwrap().unwrap();
+    let (key, user, expires) = env
+        .dir
+        .create_mailed_recovery_key(alice.id, 30, Uuid::new_v4())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.username, "alice");
+    assert_eq!(expires, env.dir.now().plus_seconds(1800));
+    assert!(
+        env.store
+            .recovery_key_by_hash(&sha256_hex(key.as_bytes()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        env.dir.consume_recovery_key(&env.audit, &key).await.unwrap().username,
+        "alice"
+    );
+    let bob = env.store.user_by_name("bob").await.unwrap().unwrap();
+    assert!(
+        env.dir
+            .create_mailed_recovery_key(bob.id, 30, Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_none(),
+        "disabled"
+    );
+    // Admin-driven: refused without an email address.
+    let q = env.dir.queue_recovery_mail(&env.audit, "alice", 60).await.unwrap();
+    assert_eq!(q.1.username, "alice");
+    assert!(matches!(
+        env.dir.queue_recovery_mail(&env.audit, "bob", 60).await,
+        Err(Error::Refused(_))
+    ));
+    assert!(matches!(
+        env.dir.queue_recovery_mail(&env.audit, "ghost", 60).await,
+        Err(Error::NotFound { .. })
+    ));
+}
