@@ -28,9 +28,10 @@ pub struct Cli {
 // Parsed once per process: the size of the provider options does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
-    /// Run the server: web, health checks and metrics; applies migrations and
-    /// creates the recovery admin on first start.
-    Server,
+    /// Run the server: web, health checks and metrics, and the background worker
+    /// (unless --no-worker); applies migrations and creates the recovery admin on
+    /// first start.
+    Server(crate::commands::worker::ServerArgs),
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
@@ -60,6 +61,11 @@ pub enum Command {
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
+    /// Run the background worker (mail, housekeeping) alone, or inspect its jobs.
+    Worker(crate::commands::worker::WorkerArgs),
+    /// Outgoing mail (GATEHOUSE_EMAIL__* settings).
+    #[command(subcommand)]
+    Email(crate::commands::email::EmailCmd),
     // ---- end mail and worker
     // ---- MFA
     // ---- end MFA
@@ -84,7 +90,9 @@ pub enum UserCmd {
         /// Display name.
         name: Option<String>,
     },
-    /// Set a user's password: prompted twice, or --stdin, --generate, --link.
+    /// Set a user's password: prompted twice, or --stdin, --generate, --link
+    /// (mailed when email is configured and the user has an address; --print
+    /// prints it instead).
     Password(PasswordArgs),
     // ---- SAML provider
     // ---- end SAML provider
@@ -116,9 +124,13 @@ pub struct PasswordArgs {
     /// Generate a random password, set it and print it.
     #[arg(long, conflicts_with = "link")]
     pub generate: bool,
-    /// Print a one-time link where the user sets a password themselves.
+    /// A one-time link where the user sets a password themselves: mailed to the
+    /// user when email is configured and they have an address, else printed.
     #[arg(long)]
     pub link: bool,
+    /// With --link: print the link instead of mailing it.
+    #[arg(long, requires = "link")]
+    pub print: bool,
     /// Validity of the --link in minutes.
     #[arg(long, default_value_t = 60, requires = "link")]
     pub minutes: i64,

@@ -149,6 +149,58 @@ pub const SETTINGS: &[(&str, &str)] = &[
     // ---- SAML provider
     // ---- end SAML provider
     // ---- mail and worker
+    (
+        "GATEHOUSE_EMAIL__HOST",
+        "SMTP server; unset disables mail (password reset by email, `email test`)",
+    ),
+    ("GATEHOUSE_EMAIL__PORT", "SMTP port (default 25)"),
+    ("GATEHOUSE_EMAIL__USERNAME", "SMTP user name (unset: no authentication)"),
+    ("GATEHOUSE_EMAIL__PASSWORD", "SMTP password"),
+    (
+        "GATEHOUSE_EMAIL__USE_TLS",
+        "true: STARTTLS, required (default false; both TLS flags false means plain SMTP)",
+    ),
+    (
+        "GATEHOUSE_EMAIL__USE_SSL",
+        "true: TLS from the first byte, usually port 465 (default false)",
+    ),
+    ("GATEHOUSE_EMAIL__TIMEOUT", "SMTP timeout in seconds (default 10)"),
+    (
+        "GATEHOUSE_EMAIL__FROM",
+        "sender, 'Name <address>' or an address (default gatehouse@localhost)",
+    ),
+    (
+        "GATEHOUSE_RECOVERY_EMAIL_MINUTES",
+        "validity of a password reset link sent by email (default 30)",
+    ),
+    (
+        "GATEHOUSE_WORKER__POLL_MS",
+        "how often an idle worker looks for due jobs, in ms (default 5000)",
+    ),
+    (
+        "GATEHOUSE_WORKER__LEASE_MS",
+        "how long a claimed job stays with a worker that stopped heartbeating, in ms (default 60000)",
+    ),
+    (
+        "GATEHOUSE_WORKER__HEARTBEAT_MS",
+        "worker heartbeat and lease renewal interval in ms (default 10000)",
+    ),
+    (
+        "GATEHOUSE_WORKER__RETRY_BASE_MS",
+        "first retry delay of a failed job in ms, doubled per attempt (default 30000)",
+    ),
+    (
+        "GATEHOUSE_WORKER__RETRY_MAX_MS",
+        "longest retry delay in ms (default 3600000)",
+    ),
+    (
+        "GATEHOUSE_WORKER__MAX_ATTEMPTS",
+        "attempts before a job is dead (dead letter; default 8)",
+    ),
+    (
+        "GATEHOUSE_WORKER__HOUSEKEEPING_SECONDS",
+        "how often expired sessions, codes, tokens and links are purged (default 300)",
+    ),
     // ---- end mail and worker
     // ---- MFA
     // ---- end MFA
@@ -202,6 +254,8 @@ pub struct Settings {
     pub sessions: SessionPolicy,
     pub throttle: ThrottlePolicy,
     pub trusted_proxies: String,
+    /// Mail and worker: GATEHOUSE_EMAIL__*, GATEHOUSE_WORKER__*.
+    pub mail_worker: crate::mail_settings::MailWorkerSettings,
     /// Test only: GATEHOUSE_TEST_CLOCK_FILE (see `test_clock`).
     pub test_clock_file: Option<PathBuf>,
 }
@@ -405,7 +459,9 @@ impl Settings {
             lock_secs: minutes("GATEHOUSE_LOGIN_LOCK_MINUTES", 10, 1440)?,
             ..ThrottlePolicy::default()
         };
+        let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
         Ok(Settings {
+            mail_worker,
             branding_title: get("GATEHOUSE_BRANDING_TITLE").unwrap_or_else(|| "Gatehouse".into()),
             branding_logo,
             sessions,

@@ -79,6 +79,8 @@ impl Context {
             trusted_proxies: gatehouse_web::client::TrustedProxies::parse(&s.trusted_proxies).map_err(|item| {
                 Failure::input(format!("configuration: GATEHOUSE_TRUSTED_PROXIES: bad entry '{item}'"))
             })?,
+            // mail and worker
+            recovery_email_minutes: s.mail_worker.email.as_ref().map(|_| s.mail_worker.recovery_minutes),
         })
     }
 

@@ -8,6 +8,7 @@ mod config;
 mod context;
 mod envfile;
 mod failure;
+mod mail_settings; // mail and worker
 mod osuser;
 mod output;
 mod test_clock; // OIDC provider: GATEHOUSE_TEST_CLOCK_FILE
@@ -28,7 +29,8 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&Failure::from(e)),
     };
-    let is_server = matches!(cli.command, Command::Server);
+    let is_server =
+        matches!(cli.command, Command::Server(_)) || matches!(&cli.command, Command::Worker(a) if a.command.is_none()); // mail and worker: the worker logs too
     init_logging(&settings, is_server);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -46,7 +48,7 @@ fn main() -> ExitCode {
 
 async fn run(ctx: &Context, command: Command) -> CmdResult {
     match command {
-        Command::Server => commands::server::run(ctx).await,
+        Command::Server(args) => commands::server::run(ctx, &args).await,
         Command::User(cmd) => commands::user::run(ctx, cmd).await,
         Command::Group(cmd) => commands::group::run(ctx, cmd).await,
         Command::App(cmd) => commands::app::run(ctx, cmd).await,
@@ -59,6 +61,8 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         // ---- SAML provider
         // ---- end SAML provider
         // ---- mail and worker
+        Command::Worker(args) => commands::worker::run(ctx, args).await,
+        Command::Email(cmd) => commands::email::run(ctx, cmd).await,
         // ---- end mail and worker
         // ---- MFA
         // ---- end MFA

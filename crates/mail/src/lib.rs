@@ -160,7 +160,11 @@ impl Mailer {
     pub async fn send(&self, out: &Outgoing) -> Result<String, MailError> {
         let message = self.build(out)?;
         match self.transport.send(message).await {
-            Ok(response) => Ok(format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" "))),
+            Ok(response) => Ok(format!(
+                "{} {}",
+                response.code(),
+                response.message().collect::<Vec<_>>().join(" ")
+            )),
             Err(e) if e.is_permanent() => Err(MailError::Rejected(describe(&e))),
             Err(e) => Err(MailError::Transient(describe(&e))),
         }

@@ -103,7 +103,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.subject, "Reset your Acme <Login> password");
-        assert!(r.html.contains("Acme &#60;Login&#62;") || r.html.contains("Acme &lt;Login&gt;"), "{}", r.html);
+        assert!(
+            r.html.contains("Acme &#60;Login&#62;") || r.html.contains("Acme &lt;Login&gt;"),
+            "{}",
+            r.html
+        );
         assert!(!r.html.contains("<Login>"));
         assert!(r.html.contains("Bob &#38; Co") || r.html.contains("Bob &amp; Co"));
         assert!(r.html.contains("https://auth.example.com/recovery/use-token/abc/"));

@@ -13,6 +13,9 @@ pub struct WebConfig {
     /// The operator's logo, served at [`crate::LOGO_PATH`].
     pub branding_logo: Option<Logo>,
     pub trusted_proxies: TrustedProxies,
+    /// Mail and worker: validity of mailed reset links; `None` when email is not
+    /// configured (the forgot-password page then says to ask an administrator).
+    pub recovery_email_minutes: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +36,7 @@ impl WebConfig {
             branding_title: "Gatehouse".into(),
             branding_logo: None,
             trusted_proxies: TrustedProxies::new(Vec::<(IpAddr, u8)>::new()),
+            recovery_email_minutes: Some(30),
         }
     }
 }

@@ -76,6 +76,14 @@ pub fn router(state: AppState) -> Router {
         // ---- SAML provider
         // ---- end SAML provider
         // ---- mail and worker
+        .route(
+            views::forgot::FORGOT_PATH,
+            get(views::forgot::forgot_get).post(views::forgot::forgot_post),
+        )
+        .route(
+            views::forgot::AUTHENTIK_RECOVERY_PATH,
+            get(views::forgot::forgot_get).post(views::forgot::forgot_post),
+        )
         // ---- end mail and worker
         // ---- MFA
         // ---- end MFA

@@ -27,7 +27,14 @@ impl JobHandler for PurgeExpired {
         let oauth = dir.purge_expired_oauth().await?;
         let (jobs, keys) = dir.purge_finished_jobs(FINISHED_JOB_RETENTION_SECS).await?;
         if sessions + flows + oauth + jobs + keys > 0 {
-            tracing::info!(sessions, flows, oauth, jobs, recovery_keys = keys, "removed expired records");
+            tracing::info!(
+                sessions,
+                flows,
+                oauth,
+                jobs,
+                recovery_keys = keys,
+                "removed expired records"
+            );
         }
         Ok(())
     }
@@ -48,7 +55,11 @@ impl JobHandler for PruneEvents {
             .prune_events(&Audit::system(), i64::from(self.retention_days) * 86_400)
             .await?;
         if n > 0 {
-            tracing::info!(pruned = n, retention_days = self.retention_days, "pruned old audit events");
+            tracing::info!(
+                pruned = n,
+                retention_days = self.retention_days,
+                "pruned old audit events"
+            );
         }
         Ok(())
     }

@@ -218,11 +218,7 @@ impl Worker {
                 break;
             }
             let now = dir.now();
-            match dir
-                .store()
-                .claim_job(self.id(), now, millis(self.settings.lease))
-                .await
-            {
+            match dir.store().claim_job(self.id(), now, millis(self.settings.lease)).await {
                 Ok(Some(job)) => {
                     self.run_job(job).await;
                     continue;
@@ -300,7 +296,12 @@ impl Worker {
     }
 }
 
-async fn heartbeat(dir: Directory, mut record: WorkerRecord, settings: WorkerSettings, mut shutdown: watch::Receiver<bool>) {
+async fn heartbeat(
+    dir: Directory,
+    mut record: WorkerRecord,
+    settings: WorkerSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(settings.heartbeat) => {}
@@ -327,7 +328,12 @@ pub fn slot_key(kind: &str, every: Duration, now_ms: i64) -> String {
     format!("periodic:{kind}:{}", now_ms.div_euclid(every_ms))
 }
 
-async fn schedule(dir: Directory, periodic: Vec<Periodic>, settings: WorkerSettings, mut shutdown: watch::Receiver<bool>) {
+async fn schedule(
+    dir: Directory,
+    periodic: Vec<Periodic>,
+    settings: WorkerSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
     if periodic.is_empty() {
         return;
     }
@@ -370,7 +376,11 @@ fn hostname() -> String {
 
 /// Health of the workers as `gatehouse status` reports it: the newest live
 /// heartbeat's age, if any worker is alive.
-pub fn live_workers(workers: &[WorkerRecord], now: gatehouse_core::Timestamp, stale_after: Duration) -> Vec<WorkerRecord> {
+pub fn live_workers(
+    workers: &[WorkerRecord],
+    now: gatehouse_core::Timestamp,
+    stale_after: Duration,
+) -> Vec<WorkerRecord> {
     workers
         .iter()
         .filter(|w| w.stopped_at.is_none() && now.millis() - w.heartbeat_at.millis() <= millis(stale_after))

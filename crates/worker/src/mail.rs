@@ -121,7 +121,11 @@ impl JobHandler for RecoveryMail {
         let to = if user.name.trim().is_empty() {
             user.email.clone()
         } else {
-            format!("\"{}\" <{}>", user.name.replace(['"', '\\', '\r', '\n'], ""), user.email)
+            format!(
+                "\"{}\" <{}>",
+                user.name.replace(['"', '\\', '\r', '\n'], ""),
+                user.email
+            )
         };
         let out = Outgoing {
             to,

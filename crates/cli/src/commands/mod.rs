@@ -11,6 +11,8 @@ pub mod key; // OIDC provider: signing keys
 // ---- SAML provider
 // ---- end SAML provider
 // ---- mail and worker
+pub mod email;
+pub mod worker;
 // ---- end mail and worker
 // ---- MFA
 // ---- end MFA

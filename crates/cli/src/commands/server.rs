@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 
-pub async fn run(ctx: &Context) -> CmdResult {
+pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> CmdResult {
     let started = Instant::now();
     let settings = &ctx.settings;
     let listener = TcpListener::bind(settings.listen)
@@ -47,17 +47,17 @@ pub async fn run(ctx: &Context) -> CmdResult {
     }
     tokio::spawn(forward_signals(shutdown_tx));
 
-    let (directory, changes) = {
+    let (directory, changes, store) = {
         let store = ctx.connect().await?;
         let report = store.migrate().await?;
         if report.from != report.to {
             tracing::info!(from = report.from, to = report.to, "database migrated");
         }
         let changes = store.watch_changes();
-        let directory = ctx.directory_on(store)?;
+        let directory = ctx.directory_on(store.clone())?;
         // OIDC provider: caches (keys, clients) live until the change feed moves.
         directory.set_change_feed(std::sync::Arc::new(WatchFeed(changes.clone())));
-        (directory, changes)
+        (directory, changes, store)
     };
     match directory.bootstrap(&settings.bootstrap).await? {
         BootstrapOutcome::AlreadyDone => {}
@@ -80,11 +80,23 @@ pub async fn run(ctx: &Context) -> CmdResult {
             );
         }
     }
-    spawn_housekeeping(ctx, directory.clone(), shutdown_rx.clone());
+    // mail and worker: the worker runs mail and housekeeping jobs (once per
+    // cluster), unless --no-worker leaves that to `gatehouse worker`.
+    let worker = if args.no_worker {
+        tracing::info!("--no-worker: run `gatehouse worker` somewhere for mail and housekeeping");
+        None
+    } else {
+        let worker = crate::commands::worker::build(ctx, directory.clone(), &store)?;
+        Some(tokio::spawn(worker.run(shutdown_rx.clone())))
+    };
     state.set_ready(directory, changes);
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
 
-    match web.await {
+    let served = web.await;
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    match served {
         Ok(Ok(())) => {
             tracing::info!("stopped");
             Ok(())
@@ -145,47 +157,6 @@ fn spawn_metrics(listener: TcpListener, handle: PrometheusHandle, mut shutdown: 
         });
         if let Err(e) = served.await {
             tracing::error!(error = %e, "metrics listener failed");
-        }
-    });
-}
-
-/// Periodic upkeep until the worker arrives: every five minutes, expired
-/// sessions and flows go and ended sign-in locks are announced; every hour,
-/// audit events past the retention are pruned.
-fn spawn_housekeeping(
-    ctx: &Context,
-    directory: gatehouse_core::Directory,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let retention_days = ctx.settings.event_retention_days;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
-        let mut rounds: u64 = 0;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            match directory.purge_expired().await {
-                Ok((0, 0)) => {}
-                Ok((sessions, flows)) => tracing::info!(sessions, flows, "removed expired sessions and flows"),
-                Err(e) => tracing::warn!(error = %e, "removing expired sessions failed"),
-            }
-            // OIDC provider: expired grants, tokens, device codes; keys past publication.
-            if let Err(e) = directory.purge_expired_oauth().await {
-                tracing::warn!(error = %e, "removing expired OAuth records failed");
-            }
-            if retention_days > 0 && rounds.is_multiple_of(12) {
-                match directory
-                    .prune_events(&gatehouse_core::Audit::system(), i64::from(retention_days) * 86_400)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(pruned = n, retention_days, "pruned old audit events"),
-                    Err(e) => tracing::warn!(error = %e, "pruning audit events failed"),
-                }
-            }
-            rounds += 1;
         }
     });
 }

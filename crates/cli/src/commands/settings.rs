@@ -14,7 +14,7 @@ pub fn run(ctx: &Context) -> CmdResult {
             "-".to_string()
         }
     };
-    let values: Vec<(&str, String)> = vec![
+    let mut values: Vec<(&str, String)> = vec![
         ("GATEHOUSE_ENV_FILE", s.env_file.display().to_string()),
         ("GATEHOUSE_DATA_DIR", s.data_dir.display().to_string()),
         ("GATEHOUSE_DATABASE_URL", s.database_url_redacted()),
@@ -45,6 +45,7 @@ pub fn run(ctx: &Context) -> CmdResult {
             s.max_connections.map_or("default".into(), |n| n.to_string()),
         ),
     ];
+    values.extend(crate::mail_settings::shown(&s.mail_worker)); // mail and worker
     if ctx.json {
         let map: serde_json::Map<String, serde_json::Value> =
             values.iter().map(|(k, v)| (k.to_string(), v.clone().into())).collect();

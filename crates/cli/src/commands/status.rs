@@ -36,6 +36,10 @@ pub async fn run(ctx: &Context) -> CmdResult {
                 };
                 rows.push(("schema version", schema));
                 rows.push(("connection pool", format!("{} connections per process", info.pool_size)));
+                // mail and worker: a live worker heartbeat is part of health.
+                if info.schema_version >= 6 && !crate::commands::worker::status_rows(ctx, &store, &mut rows).await {
+                    healthy = false;
+                }
             }
             Err(e) => {
                 healthy = false;

@@ -92,6 +92,20 @@ async fn set_password(
     args: PasswordArgs,
 ) -> CmdResult {
     if args.link {
+        // mail and worker: mailed when email is configured and the user has an address.
+        let has_email = dir.user(&args.username).await?.email.trim().contains('@');
+        if !args.print && has_email && ctx.settings.mail_worker.email.is_some() {
+            let minutes = args.minutes;
+            let (job, user) = dir.queue_recovery_mail(audit, &args.username, minutes).await?;
+            if ctx.json {
+                return Ok(print_json(&serde_json::json!({"mailed_to": user.email, "job": job}))?);
+            }
+            println!(
+                "queued a one-time link (valid {minutes} minutes) to {} as job {job}",
+                user.email
+            );
+            return Ok(());
+        }
         let (key, record) = dir.create_recovery_key(audit, &args.username, args.minutes).await?;
         let link = crate::commands::recovery::link(ctx, &key);
         if ctx.json {
