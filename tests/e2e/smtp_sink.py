@@ -30,7 +30,12 @@ class Sink:
             self.stall_next -= 1
             self.stalled.set()
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, self.release.wait, 60)
+            try:
+                await loop.run_in_executor(None, self.release.wait, 60)
+            except asyncio.CancelledError:
+                # aiosmtpd cancels the handler when the client's connection drops.
+                self.aborted += 1
+                raise
             if server.transport is None or server.transport.is_closing():
                 # The client died before we said 250: the message was never accepted.
                 self.aborted += 1
