@@ -1362,7 +1362,10 @@ async fn check_migration_from_version_1(db: &TestDb) {
         .fetch_all(&db.raw)
         .await
         .unwrap();
-    assert_eq!(versions, (1..=KNOWN_SCHEMA_VERSION).collect::<Vec<_>>());
+    // Versions may have gaps while feature branches are apart.
+    assert_eq!(versions.len(), MIGRATION_COUNT);
+    assert!(versions.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!((versions[0], versions[versions.len() - 1]), (1, KNOWN_SCHEMA_VERSION));
     let names: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations ORDER BY version")
         .fetch_all(&db.raw)
         .await
