@@ -123,8 +123,9 @@ impl NewJob {
     }
 }
 
-/// Attempts before a job is dead, unless the worker settings say otherwise.
-pub const DEFAULT_MAX_ATTEMPTS: i64 = 8;
+/// A job's own attempt cap when its producer sets none: effectively "as the
+/// worker says" (`GATEHOUSE_WORKER__MAX_ATTEMPTS`, default 8, applies below it).
+pub const DEFAULT_MAX_ATTEMPTS: i64 = 1000;
 
 /// What a listing asks for.
 #[derive(Debug, Clone, Default)]

@@ -121,7 +121,7 @@ pub struct WorkerSettings {
     /// First retry delay; doubled per attempt up to `retry_max`.
     pub retry_base: Duration,
     pub retry_max: Duration,
-    /// Attempts before a job is dead.
+    /// Attempts before a job is dead (a job may set a lower cap of its own).
     pub max_attempts: i64,
 }
 
@@ -133,7 +133,7 @@ impl Default for WorkerSettings {
             heartbeat: Duration::from_secs(10),
             retry_base: Duration::from_secs(30),
             retry_max: Duration::from_secs(3600),
-            max_attempts: gatehouse_core::jobs::DEFAULT_MAX_ATTEMPTS,
+            max_attempts: 8,
         }
     }
 }
