@@ -183,6 +183,23 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
     text
 }
 
+/// `"Display Name" <address>` when the name makes a valid mailbox, else the bare
+/// address (a name with odd characters must not make a mail undeliverable).
+pub fn recipient(name: &str, address: &str) -> String {
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    let name = name.trim();
+    if name.is_empty() {
+        return address.to_string();
+    }
+    match address.parse::<lettre::Address>() {
+        Ok(addr) => Mailbox::new(Some(name.to_string()), addr).to_string(),
+        Err(_) => address.to_string(),
+    }
+}
+
 /// A Message-ID that is a function of an idempotency key: the same job sends
 /// the same Message-ID however often it runs.
 pub fn message_id_for(idem_key: &str, domain: &str) -> String {
@@ -211,6 +228,17 @@ mod tests {
         let text = format!("{:?}", Mailer::new(settings()).unwrap());
         assert!(!text.contains("s3cret"));
         assert!(text.contains("(hidden)"));
+    }
+
+    #[test]
+    fn recipients_keep_odd_names_deliverable() {
+        assert_eq!(recipient("", "a@example.com"), "a@example.com");
+        let r = recipient("Dana \"D\" Scully\r\n", "dana@example.com");
+        let parsed: Mailbox = r.parse().unwrap();
+        assert_eq!(parsed.email.to_string(), "dana@example.com");
+        assert_eq!(parsed.name.as_deref(), Some("Dana D Scully"));
+        let utf8: Mailbox = recipient("Zoë Ångström", "z@example.com").parse().unwrap();
+        assert_eq!(utf8.name.as_deref(), Some("Zoë Ångström"));
     }
 
     #[test]

@@ -118,15 +118,7 @@ impl JobHandler for RecoveryMail {
         let link = format!("{}/recovery/use-token/{key}/", self.0.external_url);
         let r = templates::recovery(&self.0.brand, &user.display_name(), &user.username, &link, p.minutes)
             .map_err(|e| JobError::Permanent(format!("template: {e}")))?;
-        let to = if user.name.trim().is_empty() {
-            user.email.clone()
-        } else {
-            format!(
-                "\"{}\" <{}>",
-                user.name.replace(['"', '\\', '\r', '\n'], ""),
-                user.email
-            )
-        };
+        let to = gatehouse_mail::recipient(&user.name, &user.email);
         let out = Outgoing {
             to,
             subject: r.subject,
