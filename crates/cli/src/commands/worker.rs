@@ -2,8 +2,6 @@
 //! letters included), retry a dead job, show worker heartbeats. Also builds
 //! the worker `gatehouse server` runs inside itself unless `--no-worker`.
 
-use std::time::Duration;
-
 use clap::{Args, Subcommand, ValueEnum};
 use gatehouse_core::Directory;
 use gatehouse_core::jobs::{JobFilter, JobState};
@@ -270,7 +268,3 @@ pub async fn status_rows(ctx: &Context, store: &SqlStore, rows: &mut Vec<(&'stat
         }
     }
 }
-
-/// Waits up to `timeout` for a live worker heartbeat (used by tests through `status`).
-#[allow(dead_code)]
-pub const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
