@@ -12,5 +12,6 @@ mod cli_misc;
 mod cli_proxy; // forward-auth
 mod cli_sessions;
 mod cli_users;
+mod cli_worker; // mail and worker
 mod justfile;
 mod server;
