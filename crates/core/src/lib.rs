@@ -31,6 +31,7 @@ pub mod oauth;
 // ---- mail and worker
 // ---- end mail and worker
 // ---- MFA
+pub mod mfa;
 // ---- end MFA
 // ---- blueprints and SSO drift
 // ---- end blueprints and SSO drift
