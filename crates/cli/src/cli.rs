@@ -62,6 +62,9 @@ pub enum Command {
     // ---- mail and worker
     // ---- end mail and worker
     // ---- MFA
+    /// Set who must use two-factor authentication.
+    #[command(subcommand)]
+    Policy(crate::commands::policy::PolicyCmd),
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift
@@ -91,6 +94,9 @@ pub enum UserCmd {
     // ---- mail and worker
     // ---- end mail and worker
     // ---- MFA
+    /// List or reset a user's two-factor authenticators.
+    #[command(subcommand)]
+    Mfa(crate::commands::mfa::UserMfaCmd),
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift

@@ -61,6 +61,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         // ---- mail and worker
         // ---- end mail and worker
         // ---- MFA
+        Command::Policy(cmd) => commands::policy::run(ctx, cmd).await,
         // ---- end MFA
         // ---- blueprints and SSO drift
         // ---- end blueprints and SSO drift

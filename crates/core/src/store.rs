@@ -98,7 +98,10 @@ pub trait Store: Send + Sync {
     /// One user's authenticators, oldest first.
     async fn mfa_authenticators(&self, user_id: Uuid) -> StoreResult<Vec<crate::mfa::Authenticator>>;
     /// The WebAuthn authenticator with this credential id (base64url).
-    async fn mfa_authenticator_by_credential(&self, credential_id: &str) -> StoreResult<Option<crate::mfa::Authenticator>>;
+    async fn mfa_authenticator_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> StoreResult<Option<crate::mfa::Authenticator>>;
     /// How many unused recovery codes a user has.
     async fn mfa_recovery_codes_left(&self, user_id: Uuid) -> StoreResult<i64>;
     /// The stored MFA policy (JSON), if one was ever set.
@@ -240,7 +243,8 @@ pub trait WriteTx: Send {
     /// Deletes a user's authenticators and recovery codes; returns how many authenticators.
     async fn delete_user_mfa(&mut self, user_id: Uuid) -> StoreResult<u64>;
     /// Replaces a user's recovery codes with these hashes (none: just deletes).
-    async fn replace_mfa_recovery_codes(&mut self, user_id: Uuid, hashes: &[String], now: Timestamp) -> StoreResult<()>;
+    async fn replace_mfa_recovery_codes(&mut self, user_id: Uuid, hashes: &[String], now: Timestamp)
+    -> StoreResult<()>;
     /// Spends the unused code with this hash. Atomic: one winner.
     async fn consume_mfa_recovery_code(&mut self, user_id: Uuid, hash: &str, now: Timestamp) -> StoreResult<bool>;
     async fn put_mfa_policy(&mut self, policy: &str, now: Timestamp) -> StoreResult<()>;

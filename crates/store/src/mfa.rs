@@ -173,13 +173,15 @@ pub(crate) async fn replace_recovery_codes(
         .await
         .ctx("delete recovery codes")?;
     for h in hashes {
-        sqlx::query("INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at, used_at) VALUES ($1, $2, $3, NULL)")
-            .bind(user_id.to_string())
-            .bind(h.clone())
-            .bind(now.millis())
-            .execute(&mut *conn)
-            .await
-            .ctx("create recovery code")?;
+        sqlx::query(
+            "INSERT INTO mfa_recovery_codes (user_id, code_hash, created_at, used_at) VALUES ($1, $2, $3, NULL)",
+        )
+        .bind(user_id.to_string())
+        .bind(h.clone())
+        .bind(now.millis())
+        .execute(&mut *conn)
+        .await
+        .ctx("create recovery code")?;
     }
     Ok(())
 }

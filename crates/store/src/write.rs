@@ -631,7 +631,12 @@ impl WriteTx for SqlWriteTx {
         crate::mfa::delete_user_mfa(&mut self.tx, user_id).await
     }
 
-    async fn replace_mfa_recovery_codes(&mut self, user_id: Uuid, hashes: &[String], now: Timestamp) -> StoreResult<()> {
+    async fn replace_mfa_recovery_codes(
+        &mut self,
+        user_id: Uuid,
+        hashes: &[String],
+        now: Timestamp,
+    ) -> StoreResult<()> {
         crate::mfa::replace_recovery_codes(&mut self.tx, user_id, hashes, now).await
     }
 

@@ -20,6 +20,7 @@ pub mod proxy;
 // ---- mail and worker
 // ---- end mail and worker
 // ---- MFA
+pub mod mfa;
 // ---- end MFA
 // ---- blueprints and SSO drift
 // ---- end blueprints and SSO drift
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         // ---- mail and worker
         // ---- end mail and worker
         // ---- MFA
+        .merge(mfa::routes())
         // ---- end MFA
         // ---- blueprints and SSO drift
         // ---- end blueprints and SSO drift

@@ -13,6 +13,8 @@ pub mod key; // OIDC provider: signing keys
 // ---- mail and worker
 // ---- end mail and worker
 // ---- MFA
+pub mod mfa;
+pub mod policy;
 // ---- end MFA
 // ---- blueprints and SSO drift
 // ---- end blueprints and SSO drift

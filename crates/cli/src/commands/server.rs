@@ -55,6 +55,8 @@ pub async fn run(ctx: &Context) -> CmdResult {
         }
         let changes = store.watch_changes();
         let directory = ctx.directory_on(store)?;
+        // MFA: the seed key (generated into the .env file on first start) and the relying party.
+        let directory = directory.with_mfa(crate::commands::mfa::server_config(settings)?);
         // OIDC provider: caches (keys, clients) live until the change feed moves.
         directory.set_change_feed(std::sync::Arc::new(WatchFeed(changes.clone())));
         (directory, changes)

@@ -46,7 +46,8 @@ impl SecretCipher {
         prk.expand(&[INFO], Len(32))
             .and_then(|okm| okm.fill(&mut bytes))
             .map_err(|_| Error::invalid("GATEHOUSE_SECRET_KEY", "key derivation failed"))?;
-        let key = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| Error::invalid("GATEHOUSE_SECRET_KEY", "bad key"))?;
+        let key =
+            UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| Error::invalid("GATEHOUSE_SECRET_KEY", "bad key"))?;
         bytes.fill(0);
         Ok(SecretCipher {
             key: LessSafeKey::new(key),

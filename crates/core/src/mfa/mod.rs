@@ -173,7 +173,9 @@ pub enum FactorCheck {
     /// Passed; the `amr` value of the method used.
     Passed(&'static str),
     Rejected,
-    Throttled { retry_after_secs: i64 },
+    Throttled {
+        retry_after_secs: i64,
+    },
 }
 
 fn mfa_key(user_id: Uuid) -> String {
@@ -207,7 +209,11 @@ fn clean_name(name: &str, default: &str) -> Result<String> {
     if name.chars().any(char::is_control) || name.chars().count() > 64 {
         return Err(Error::invalid("name", "at most 64 characters, no control characters"));
     }
-    Ok(if name.is_empty() { default.to_string() } else { name.to_string() })
+    Ok(if name.is_empty() {
+        default.to_string()
+    } else {
+        name.to_string()
+    })
 }
 
 impl Directory {
@@ -345,8 +351,12 @@ impl Directory {
             .ok_or_else(|| Error::invalid("enrolment", "expired or not for this account; start again"))?;
         let code = totp::parse_code(code).ok_or_else(|| Error::invalid("code", "enter the 6 digits the app shows"))?;
         let now = self.now();
-        let step = totp::verify(&seed, code, totp::step_at(now.millis() / 1000), None)
-            .ok_or_else(|| Error::invalid("code", "that code is not right; check the app's clock and try the next one"))?;
+        let step = totp::verify(&seed, code, totp::step_at(now.millis() / 1000), None).ok_or_else(|| {
+            Error::invalid(
+                "code",
+                "that code is not right; check the app's clock and try the next one",
+            )
+        })?;
         let id = Uuid::new_v4();
         let auth = Authenticator {
             id,
@@ -673,6 +683,9 @@ mod tests {
     #[test]
     fn amr_combination() {
         assert_eq!(combine_amr(&["pwd".into()], "otp"), vec!["pwd", "otp", "mfa"]);
-        assert_eq!(combine_amr(&["pwd".into(), "otp".into(), "mfa".into()], "hwk"), vec!["pwd", "otp", "mfa", "hwk"]);
+        assert_eq!(
+            combine_amr(&["pwd".into(), "otp".into(), "mfa".into()], "hwk"),
+            vec!["pwd", "otp", "mfa", "hwk"]
+        );
     }
 }

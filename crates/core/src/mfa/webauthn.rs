@@ -48,10 +48,9 @@ pub struct PasskeyPassed {
 
 impl Directory {
     fn rp(&self) -> Result<&webauthn_rs::Webauthn> {
-        self.mfa_config()?
-            .webauthn
-            .as_ref()
-            .ok_or_else(|| Error::Refused("passkeys are not available: GATEHOUSE_EXTERNAL_URL has no usable host".into()))
+        self.mfa_config()?.webauthn.as_ref().ok_or_else(|| {
+            Error::Refused("passkeys are not available: GATEHOUSE_EXTERNAL_URL has no usable host".into())
+        })
     }
 
     /// Whether passkeys can be used on this server.
@@ -72,13 +71,19 @@ impl Directory {
     pub async fn begin_passkey_registration(&self, user: &User, session_id: Uuid) -> Result<(String, Value)> {
         let rp = self.rp()?;
         let existing = self.authenticators(user.id).await?;
-        let exclude: Vec<CredentialID> = Self::passkeys_of(&existing).iter().map(|p| p.cred_id().clone()).collect();
+        let exclude: Vec<CredentialID> = Self::passkeys_of(&existing)
+            .iter()
+            .map(|p| p.cred_id().clone())
+            .collect();
         let (ccr, state) = rp
             .start_passkey_registration(user.id, &user.username, &user.display_name(), Some(exclude))
             .map_err(webauthn_error)?;
         // Discoverable credentials, so the passkey can sign in without a username.
         let mut options = to_json(&ccr)?;
-        if let Some(sel) = options.pointer_mut("/publicKey/authenticatorSelection").and_then(Value::as_object_mut) {
+        if let Some(sel) = options
+            .pointer_mut("/publicKey/authenticatorSelection")
+            .and_then(Value::as_object_mut)
+        {
             sel.insert("residentKey".into(), json!("preferred"));
         }
         let token = random_token(32);
@@ -127,7 +132,9 @@ impl Directory {
             .ok_or_else(|| Error::invalid("passkey", "the registration expired; start again"))?;
         let answer: RegisterPublicKeyCredential =
             serde_json::from_value(credential.clone()).map_err(|e| Error::invalid("passkey", e.to_string()))?;
-        let passkey = rp.finish_passkey_registration(&answer, &state).map_err(webauthn_error)?;
+        let passkey = rp
+            .finish_passkey_registration(&answer, &state)
+            .map_err(webauthn_error)?;
         let id = Uuid::new_v4();
         let auth = Authenticator {
             id,
@@ -196,11 +203,14 @@ impl Directory {
             if expected != user.id.to_string() {
                 return Ok(None);
             }
-            let st: Option<PasskeyAuthentication> = state.get("state").cloned().and_then(|v| serde_json::from_value(v).ok());
+            let st: Option<PasskeyAuthentication> =
+                state.get("state").cloned().and_then(|v| serde_json::from_value(v).ok());
             st.map(|st| rp.finish_passkey_authentication(&answer, &st))
         } else {
-            let st: Option<DiscoverableAuthentication> =
-                state.get("discoverable").cloned().and_then(|v| serde_json::from_value(v).ok());
+            let st: Option<DiscoverableAuthentication> = state
+                .get("discoverable")
+                .cloned()
+                .and_then(|v| serde_json::from_value(v).ok());
             match (st, rp.identify_discoverable_authentication(&answer)) {
                 (Some(st), Ok((handle, _))) if handle == user.id => {
                     Some(rp.finish_discoverable_authentication_v2(&answer, st, &passkey))
@@ -227,4 +237,20 @@ impl Directory {
             }
         }
     }
+}
+
+/// The relying party for the public URL: its host is the RP id, its origin the
+/// only origin allowed. `None` when the URL has no host browsers accept as an
+/// RP id (an IP address).
+pub fn relying_party(external_url: &str, name: &str) -> Option<webauthn_rs::Webauthn> {
+    let url = webauthn_rs::prelude::Url::parse(external_url).ok()?;
+    let host = url.host_str()?.to_string();
+    if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+        return None;
+    }
+    webauthn_rs::WebauthnBuilder::new(&host, &url)
+        .ok()?
+        .rp_name(name)
+        .build()
+        .ok()
 }
