@@ -114,11 +114,8 @@ fn totp_page(
     error: Option<String>,
 ) -> Response {
     render_with_status(
-        if error.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        },
+        // A wrong code is an answer, not a bad request (as for passwords).
+        StatusCode::OK,
         &SecurityTotpPage {
             branding: state.branding(),
             csrf: me.session.csrf_token.clone(),

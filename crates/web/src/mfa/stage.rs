@@ -357,11 +357,8 @@ fn enrol_page(
     error: Option<String>,
 ) -> Response {
     render_with_status(
-        if error.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        },
+        // A wrong code is an answer, not a bad request (as for passwords).
+        StatusCode::OK,
         &MfaEnrolPage {
             branding: state.branding(),
             csrf: flow.state.csrf.clone(),

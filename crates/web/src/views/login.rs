@@ -90,16 +90,10 @@ pub async fn login_get(
             f
         }
     };
-    // MFA: a flow waiting for its second factor goes back to it.
-    match flow.state.stage {
-        Stage::Mfa if flow.state.mfa.is_some() => return Ok(Redirect::to(crate::mfa::stage::MFA_PATH).into_response()),
-        Stage::MfaEnrol if flow.state.mfa.is_some() => {
-            return Ok(Redirect::to(crate::mfa::stage::ENROL_PATH).into_response());
-        }
-        _ => {}
-    }
     if flow.state.stage != Stage::Identify && flow.state.stage != Stage::Password {
         flow.state.stage = Stage::Identify;
+        flow.state.mfa = None; // MFA: coming back to /login starts over
+        flow.state.ceremony = None;
         directory.save_flow(&mut flow).await?;
     }
     let mut res = render_step(&state, &flow, None, StatusCode::OK);
