@@ -239,17 +239,19 @@ impl Directory {
         policy.groups.dedup();
         policy.apps.sort();
         policy.apps.dedup();
-        for g in &policy.groups {
+        // Names already in the policy may stand for groups still to come (the
+        // default's `admins` before the first start); new names must exist.
+        let before = self.mfa_policy().await?;
+        for g in policy.groups.iter().filter(|g| !before.groups.contains(g)) {
             if self.store().group_by_name(g).await?.is_none() {
                 return Err(Error::not_found("group", g));
             }
         }
-        for a in &policy.apps {
+        for a in policy.apps.iter().filter(|a| !before.apps.contains(a)) {
             if self.store().application_by_slug(a).await?.is_none() {
                 return Err(Error::not_found("application", a));
             }
         }
-        let before = self.mfa_policy().await?;
         let text = serde_json::to_string(&policy).map_err(|e| Error::invalid("policy", e.to_string()))?;
         let now = self.now();
         let mut tx = self.begin().await?;
