@@ -55,8 +55,6 @@ pub async fn run(ctx: &Context) -> CmdResult {
         }
         let changes = store.watch_changes();
         let directory = ctx.directory_on(store)?;
-        // MFA: the seed key (generated into the .env file on first start) and the relying party.
-        let directory = directory.with_mfa(crate::commands::mfa::server_config(settings)?);
         // OIDC provider: caches (keys, clients) live until the change feed moves.
         directory.set_change_feed(std::sync::Arc::new(WatchFeed(changes.clone())));
         (directory, changes)
@@ -82,6 +80,9 @@ pub async fn run(ctx: &Context) -> CmdResult {
             );
         }
     }
+    // MFA: the seed key (generated into the .env file on first start, after the
+    // bootstrap password) and the WebAuthn relying party.
+    let directory = directory.with_mfa(crate::commands::mfa::server_config(settings)?);
     spawn_housekeeping(ctx, directory.clone(), shutdown_rx.clone());
     state.set_ready(directory, changes);
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
