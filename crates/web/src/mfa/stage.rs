@@ -252,10 +252,10 @@ pub async fn mfa_get(
     Ready(directory): Ready,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    if let Some((flow, user)) = staged(&directory, &headers, Stage::Mfa).await? {
-        if flow.state.kind == FlowKind::Login {
-            return render_stage(&state, &directory, &flow, &user, MFA_PATH, None, StatusCode::OK).await;
-        }
+    if let Some((flow, user)) = staged(&directory, &headers, Stage::Mfa).await?
+        && flow.state.kind == FlowKind::Login
+    {
+        return render_stage(&state, &directory, &flow, &user, MFA_PATH, None, StatusCode::OK).await;
     }
     if staged(&directory, &headers, Stage::MfaEnrol).await?.is_some() {
         return Ok(Redirect::to(ENROL_PATH).into_response());

@@ -229,9 +229,15 @@ pub async fn recovery_post(
         .complete_recovery_with(&audit, &hash, &form.new_password, &caller.client, &amr)
         .await
     {
-        Ok((token, _session, _user)) => {
+        Ok((token, session, user)) => {
             directory.end_flow(&flow).await?;
-            Ok(super::signed_in(&state, &directory, &token, "/if/user/"))
+            // MFA: someone policy requires MFA of, without any, enrols before going on.
+            let to = if !session.amr.iter().any(|a| a == "mfa") && directory.mfa_required_for(&user).await? {
+                crate::mfa::step_up_url("/if/user/")
+            } else {
+                "/if/user/".to_string()
+            };
+            Ok(super::signed_in(&state, &directory, &token, &to))
         }
         Err(gatehouse_core::Error::PasswordRejected(why)) => Ok(form_page(
             &state,
