@@ -176,3 +176,25 @@ def test_recovery_link_demands_the_second_factor(sqlite_install, browser):
     expect(page).to_have_url(f"{server.url}/if/user/")
     sessions = inst.cli("session", "list", "--json").stdout
     assert re.search(r'"amr":\s*\[\s*"pwd",\s*"otp",\s*"mfa"\s*\]', sessions), sessions
+
+
+def test_recovery_link_of_an_admin_without_mfa_leads_to_enrolment(sqlite_install):
+    """Plain HTTP: the link sets the password, then enrolment comes before anything else."""
+    import requests
+
+    from conftest import WebClient
+
+    inst = sqlite_install
+    server = inst.server()
+    inst.user("root", PASSWORD)
+    inst.cli("group", "add", "admins", "root")
+    link = re.search(r"(/recovery/use-token/[^/\s]+/)", inst.cli("recovery", "key", "root").stdout).group(1)
+    http = requests.Session()
+    page = http.get(f"{server.url}{link}")
+    assert "Set a new password" in page.text and "Verify it" not in page.text
+    r = http.post(f"{server.url}{link}", data={"csrf_token": WebClient.CSRF.search(page.text).group(1),
+                                                "new_password": "Fresh-Meadow-Path-18", "new_password_repeat": "Fresh-Meadow-Path-18"},
+                  allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"] == "/login/mfa/step-up?next=/if/user/", r.headers
+    r = http.get(f"{server.url}{r.headers['Location']}")
+    assert r.url == f"{server.url}/login/mfa/enrol" and "Set up two-factor authentication" in r.text
