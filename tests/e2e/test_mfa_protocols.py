@@ -117,7 +117,6 @@ def test_forward_auth_app_requiring_mfa_steps_a_password_session_up(sqlite_insta
     host = f"wiki.localtest:{port}"
     inst.user("alice", PASSWORD)
     inst.cli("app", "create", "wiki", "--name", "Wiki", "--provider", "proxy", "--external-host", f"http://{host}")
-    inst.cli("policy", "mfa", "require-app", "wiki")
     gh = inst.server()
     upstream = Upstream()
     proxy = nginx(int(gh.url.rsplit(":", 1)[1]), upstream.port, "wiki.localtest", port=port)
@@ -135,8 +134,15 @@ def test_forward_auth_app_requiring_mfa_steps_a_password_session_up(sqlite_insta
                 "csrf_token": CSRF.search(page.text).group(1), "pending": pending, "name": "Phone", "code": pyotp.TOTP(secret).now()})
             assert "Your recovery codes" in r.text
 
-            # The protected host: nginx → /start → hand-off → step-up asks for the code.
+            # Before the application requires MFA, the password session opens it.
             original = f"http://{host}/docs/?x=1"
+            r = person.http.get(original)
+            assert r.status_code == 200 and r.url == original, r.url
+
+            # Then it does: the same proxy session is sent through sign-in again,
+            # nginx → /start → hand-off → step-up asks for the code.
+            inst.cli("policy", "mfa", "require-app", "wiki")
+            time.sleep(1.5)  # the change feed flushes cached decisions (SQLite polls every 250 ms)
             r = person.http.get(original)
             assert r.url.startswith(f"{gh.url}/login/mfa"), [h.headers.get("Location") for h in r.history] + [r.url]
             assert any("/login/mfa/step-up?next=/application/proxy/authorize/" in (h.headers.get("Location") or "") for h in r.history)
