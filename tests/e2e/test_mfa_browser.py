@@ -5,6 +5,7 @@ import re
 import time
 
 import pyotp
+import pytest
 from playwright.sync_api import expect
 
 from mfa_support import PASSWORD, browser, enrol_totp_in_portal, events, localhost_server, next_code, password_step, sign_out  # noqa: F401
@@ -143,8 +144,9 @@ def test_admins_member_is_made_to_enrol(sqlite_install, browser, screenshots):
     expect(page).to_have_url(f"{server.url}/if/user/")
 
 
-def test_recovery_link_demands_the_second_factor(sqlite_install, browser):
-    inst = sqlite_install
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_recovery_link_demands_the_second_factor(backend, request, browser):
+    inst = request.getfixturevalue("pg_install" if backend == "postgres" else "sqlite_install")
     inst.user("bob", PASSWORD, "Bob")
     server = localhost_server(inst)
     page = browser.new_page()

@@ -5,6 +5,7 @@ passkey as second factor after the password, and sign-in without a username."""
 import json
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from mfa_support import PASSWORD, browser, events, localhost_server, password_step, sign_out  # noqa: F401
@@ -33,8 +34,9 @@ def session_amrs(inst, user: str) -> list[list[str]]:
     return [s["amr"] for s in sessions if s["username"] == user]
 
 
-def test_passkey_register_and_sign_in_with_and_without_username(sqlite_install, browser, screenshots):
-    inst = sqlite_install
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_passkey_register_and_sign_in_with_and_without_username(backend, request, browser, screenshots):
+    inst = request.getfixturevalue("pg_install" if backend == "postgres" else "sqlite_install")
     inst.user("carol", PASSWORD, "Carol")
     server = localhost_server(inst)
     page = browser.new_page()
