@@ -68,6 +68,9 @@ pub enum Command {
     Email(crate::commands::email::EmailCmd),
     // ---- end mail and worker
     // ---- MFA
+    /// Set who must use two-factor authentication.
+    #[command(subcommand)]
+    Policy(crate::commands::policy::PolicyCmd),
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift
@@ -99,6 +102,9 @@ pub enum UserCmd {
     // ---- mail and worker
     // ---- end mail and worker
     // ---- MFA
+    /// List or reset a user's two-factor authenticators.
+    #[command(subcommand)]
+    Mfa(crate::commands::mfa::UserMfaCmd),
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift

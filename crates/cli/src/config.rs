@@ -203,6 +203,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     // ---- end mail and worker
     // ---- MFA
+    (
+        "GATEHOUSE_SECRET_KEY",
+        "key for MFA secrets at rest (TOTP seeds); generated into the .env file on first start if unset",
+    ),
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift
@@ -258,6 +262,8 @@ pub struct Settings {
     pub mail_worker: crate::mail_settings::MailWorkerSettings,
     /// Test only: GATEHOUSE_TEST_CLOCK_FILE (see `test_clock`).
     pub test_clock_file: Option<PathBuf>,
+    /// MFA: GATEHOUSE_SECRET_KEY (the server generates one when unset).
+    pub secret_key: Option<String>,
 }
 
 /// authentik's default trusted proxy ranges: loopback and private networks.
@@ -468,6 +474,7 @@ impl Settings {
             throttle,
             trusted_proxies,
             test_clock_file: get("GATEHOUSE_TEST_CLOCK_FILE").map(PathBuf::from),
+            secret_key: get("GATEHOUSE_SECRET_KEY"), // MFA
             env_file,
             data_dir,
             database_url,

@@ -65,6 +65,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Email(cmd) => commands::email::run(ctx, cmd).await,
         // ---- end mail and worker
         // ---- MFA
+        Command::Policy(cmd) => commands::policy::run(ctx, cmd).await,
         // ---- end MFA
         // ---- blueprints and SSO drift
         // ---- end blueprints and SSO drift

@@ -124,6 +124,9 @@ pub struct Directory {
     throttle: ThrottlePolicy,
     // ---- OAuth grants and signing keys: caches for the protocol hot paths
     oauth: Arc<crate::oauth::cache::OAuthCaches>,
+    // ---- MFA: the seed cipher and WebAuthn relying party (set by the server)
+    mfa: Option<Arc<crate::mfa::MfaConfig>>,
+    // ---- end MFA
 }
 
 impl Directory {
@@ -136,8 +139,22 @@ impl Directory {
             sessions: SessionPolicy::default(),
             throttle: ThrottlePolicy::default(),
             oauth: Arc::default(),
+            mfa: None, // MFA
         }
     }
+
+    // ---- MFA
+    /// Gives the MFA services their key and relying party (the server does;
+    /// without it, CLI commands that only list or reset still work).
+    pub fn with_mfa(mut self, config: crate::mfa::MfaConfig) -> Self {
+        self.mfa = Some(Arc::new(config));
+        self
+    }
+
+    pub(crate) fn mfa_settings(&self) -> Option<&crate::mfa::MfaConfig> {
+        self.mfa.as_deref()
+    }
+    // ---- end MFA
 
     // ---- OAuth grants and signing keys
     /// Lets in-process caches (signing keys, OIDC clients, discovery) live until

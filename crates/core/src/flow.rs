@@ -3,7 +3,8 @@
 //! CSRF token and stage; a protocol (OIDC, SAML, forward-auth) starts a flow
 //! with the local URL to return to.
 //!
-//! Stages: identify → password → (MFA, added by the MFA feature) → done.
+//! Stages: identify → password → (second factor, or enrolment where policy
+//! requires MFA) → done.
 
 use gatehouse_crypto::{random_token, sha256_hex};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,25 @@ pub enum Stage {
     Password,
     /// Recovery: the key was valid; the person chooses a new password.
     SetPassword,
+    /// A second factor (login, step-up, or a recovery link of a person with one).
+    Mfa,
+    /// Policy requires MFA of a person who has none: enrol one now.
+    MfaEnrol,
+}
+
+/// A flow's MFA stage: who passed the first factor and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaPending {
+    pub user_id: Uuid,
+    /// The password's change time at the check: a reset meanwhile voids the flow.
+    pub password_changed_at: Option<crate::clock::Timestamp>,
+    /// `amr` so far (`pwd`, or a step-up's session's).
+    pub amr: Vec<String>,
+    /// Step-up: the session the new one replaces.
+    pub replace_session: Option<Uuid>,
+    /// Recovery: the second factor was passed.
+    #[serde(default)]
+    pub passed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +65,14 @@ pub struct FlowState {
     /// A local path to return to when done (see [`safe_next`]).
     pub next: String,
     pub csrf: String,
+    // ---- MFA
+    /// The MFA stage's state, once the first factor passed.
+    #[serde(default)]
+    pub mfa: Option<MfaPending>,
+    /// A WebAuthn ceremony in progress (server-side state, never sent out).
+    #[serde(default)]
+    pub ceremony: Option<serde_json::Value>,
+    // ---- end MFA
 }
 
 /// A flow as loaded for a request.
@@ -65,14 +93,20 @@ pub fn safe_next(next: &str) -> Option<String> {
     ok.then(|| next.to_string())
 }
 
-/// The stages a person must still pass after a correct password, in order.
-/// None yet: this is where the MFA feature adds its stage (for users with an
-/// authenticator, or where policy enforces one).
-pub fn stages_after_password(_user: &crate::model::User) -> Vec<Stage> {
-    Vec::new()
-}
-
 impl Directory {
+    /// The stages a person must still pass after a correct password, in order:
+    /// a second factor for anyone with an authenticator; enrolment for someone
+    /// policy requires MFA of and who has none.
+    pub async fn stages_after_password(&self, user: &crate::model::User) -> Result<Vec<Stage>> {
+        if !self.authenticators(user.id).await?.is_empty() {
+            return Ok(vec![Stage::Mfa]);
+        }
+        if self.mfa_required_for(user).await? {
+            return Ok(vec![Stage::MfaEnrol]);
+        }
+        Ok(Vec::new())
+    }
+
     /// Starts a flow; returns the cookie token (shown once) and the flow.
     pub async fn begin_flow(&self, kind: FlowKind, next: Option<&str>) -> Result<(String, Flow)> {
         let token = random_token(32);
@@ -88,6 +122,8 @@ impl Directory {
             recovery_key_hash: None,
             next: next.and_then(safe_next).unwrap_or_else(|| "/if/user/".into()),
             csrf: random_token(32),
+            mfa: None,
+            ceremony: None,
         };
         let record = FlowRecord {
             id: Uuid::new_v4(),

@@ -32,6 +32,7 @@ pub mod oauth;
 pub mod jobs;
 // ---- end mail and worker
 // ---- MFA
+pub mod mfa;
 // ---- end MFA
 // ---- blueprints and SSO drift
 // ---- end blueprints and SSO drift

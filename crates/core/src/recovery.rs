@@ -167,6 +167,20 @@ impl Directory {
         new_password: &str,
         client: &ClientInfo,
     ) -> Result<(String, Session, User)> {
+        self.complete_recovery_with(audit, key_hash, new_password, client, &["pwd"])
+            .await
+    }
+
+    /// [`Self::complete_recovery`] with the session's `amr` (MFA: a recovery
+    /// link whose person passed a second factor first).
+    pub async fn complete_recovery_with(
+        &self,
+        audit: &Audit,
+        key_hash: &str,
+        new_password: &str,
+        client: &ClientInfo,
+        amr: &[&str],
+    ) -> Result<(String, Session, User)> {
         let invalid = || Error::invalid("recovery key", "the link is invalid, expired or already used");
         let now = self.now();
         let record = self.store().recovery_key_by_hash(key_hash).await?.ok_or_else(invalid)?;
@@ -177,7 +191,7 @@ impl Directory {
         let mut user = spend_key(&mut *tx, audit, key_hash, now).await?.ok_or_else(invalid)?;
         store_password(&mut *tx, audit, &mut user, hash, None, now).await?;
         self.clear_account_throttle(&mut *tx, &user).await?;
-        let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, &["pwd"]).await?;
+        let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, amr).await?;
         tx.commit().await?;
         Ok((token, session, user))
     }

@@ -124,6 +124,17 @@ pub trait Store: Send + Sync {
     async fn workers(&self) -> StoreResult<Vec<WorkerRecord>>;
     // ---- end mail and worker
     // ---- MFA
+    /// One user's authenticators, oldest first.
+    async fn mfa_authenticators(&self, user_id: Uuid) -> StoreResult<Vec<crate::mfa::Authenticator>>;
+    /// The WebAuthn authenticator with this credential id (base64url).
+    async fn mfa_authenticator_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> StoreResult<Option<crate::mfa::Authenticator>>;
+    /// How many unused recovery codes a user has.
+    async fn mfa_recovery_codes_left(&self, user_id: Uuid) -> StoreResult<i64>;
+    /// The stored MFA policy (JSON), if one was ever set.
+    async fn mfa_policy(&self) -> StoreResult<Option<String>>;
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift
@@ -267,6 +278,24 @@ pub trait WriteTx: Send {
     async fn delete_expired_recovery_keys(&mut self, before: Timestamp) -> StoreResult<u64>;
     // ---- end mail and worker
     // ---- MFA
+    async fn mfa_authenticators(&mut self, user_id: Uuid) -> StoreResult<Vec<crate::mfa::Authenticator>>;
+    /// Fails with [`StoreError::Conflict`] when the credential id is registered.
+    async fn insert_mfa_authenticator(&mut self, auth: &crate::mfa::Authenticator) -> StoreResult<()>;
+    /// Returns false when the user had no such authenticator.
+    async fn delete_mfa_authenticator(&mut self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Records that a TOTP code of `step` was used, only if `step` is later than
+    /// the last one used. Atomic: of two uses of one code exactly one gets true.
+    async fn use_totp_step(&mut self, id: Uuid, step: i64, at: Timestamp) -> StoreResult<bool>;
+    /// Stores a WebAuthn credential's new state (signature counter) and its use.
+    async fn update_mfa_authenticator_secret(&mut self, id: Uuid, secret: &str, at: Timestamp) -> StoreResult<()>;
+    /// Deletes a user's authenticators and recovery codes; returns how many authenticators.
+    async fn delete_user_mfa(&mut self, user_id: Uuid) -> StoreResult<u64>;
+    /// Replaces a user's recovery codes with these hashes (none: just deletes).
+    async fn replace_mfa_recovery_codes(&mut self, user_id: Uuid, hashes: &[String], now: Timestamp)
+    -> StoreResult<()>;
+    /// Spends the unused code with this hash. Atomic: one winner.
+    async fn consume_mfa_recovery_code(&mut self, user_id: Uuid, hash: &str, now: Timestamp) -> StoreResult<bool>;
+    async fn put_mfa_policy(&mut self, policy: &str, now: Timestamp) -> StoreResult<()>;
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift

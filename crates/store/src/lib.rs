@@ -24,6 +24,7 @@ mod error;
 mod events;
 mod grants; // OIDC provider
 mod jobs; // mail and worker
+mod mfa; // MFA
 mod migrate;
 mod read;
 mod rows;
@@ -379,6 +380,24 @@ impl Store for SqlStore {
     }
     // ---- end mail and worker
     // ---- MFA
+    async fn mfa_authenticators(&self, user_id: Uuid) -> StoreResult<Vec<gatehouse_core::mfa::Authenticator>> {
+        mfa::authenticators(&self.pool, user_id).await
+    }
+
+    async fn mfa_authenticator_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> StoreResult<Option<gatehouse_core::mfa::Authenticator>> {
+        mfa::authenticator_by_credential(&self.pool, credential_id).await
+    }
+
+    async fn mfa_recovery_codes_left(&self, user_id: Uuid) -> StoreResult<i64> {
+        mfa::recovery_codes_left(&self.pool, user_id).await
+    }
+
+    async fn mfa_policy(&self) -> StoreResult<Option<String>> {
+        mfa::policy(&self.pool).await
+    }
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift

@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 6;
+pub const KNOWN_SCHEMA_VERSION: i64 = 7;
 
 struct Migration {
     version: i64,
@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
     },
     // ---- end mail and worker
     // ---- MFA
+    Migration {
+        version: 7,
+        name: "mfa",
+        sqlite: include_str!("../migrations/sqlite/0007_mfa.sql"),
+        postgres: include_str!("../migrations/postgres/0007_mfa.sql"),
+    },
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift

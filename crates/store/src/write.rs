@@ -632,6 +632,46 @@ impl WriteTx for SqlWriteTx {
     }
     // ---- end mail and worker
     // ---- MFA
+    async fn mfa_authenticators(&mut self, user_id: Uuid) -> StoreResult<Vec<gatehouse_core::mfa::Authenticator>> {
+        crate::mfa::authenticators(&mut *self.tx, user_id).await
+    }
+
+    async fn insert_mfa_authenticator(&mut self, auth: &gatehouse_core::mfa::Authenticator) -> StoreResult<()> {
+        crate::mfa::insert_authenticator(&mut self.tx, auth).await
+    }
+
+    async fn delete_mfa_authenticator(&mut self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        crate::mfa::delete_authenticator(&mut self.tx, user_id, id).await
+    }
+
+    async fn use_totp_step(&mut self, id: Uuid, step: i64, at: Timestamp) -> StoreResult<bool> {
+        crate::mfa::use_totp_step(&mut self.tx, id, step, at).await
+    }
+
+    async fn update_mfa_authenticator_secret(&mut self, id: Uuid, secret: &str, at: Timestamp) -> StoreResult<()> {
+        crate::mfa::update_secret(&mut self.tx, id, secret, at).await
+    }
+
+    async fn delete_user_mfa(&mut self, user_id: Uuid) -> StoreResult<u64> {
+        crate::mfa::delete_user_mfa(&mut self.tx, user_id).await
+    }
+
+    async fn replace_mfa_recovery_codes(
+        &mut self,
+        user_id: Uuid,
+        hashes: &[String],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        crate::mfa::replace_recovery_codes(&mut self.tx, user_id, hashes, now).await
+    }
+
+    async fn consume_mfa_recovery_code(&mut self, user_id: Uuid, hash: &str, now: Timestamp) -> StoreResult<bool> {
+        crate::mfa::consume_recovery_code(&mut self.tx, user_id, hash, now).await
+    }
+
+    async fn put_mfa_policy(&mut self, policy: &str, now: Timestamp) -> StoreResult<()> {
+        crate::mfa::put_policy(&mut self.tx, policy, now).await
+    }
     // ---- end MFA
     // ---- blueprints and SSO drift
     // ---- end blueprints and SSO drift

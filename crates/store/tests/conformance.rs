@@ -244,6 +244,9 @@ conformance!(
     check_job_claims_are_exclusive,
     check_job_effects_and_workers,
     check_password_reset_requests,
+    check_mfa_totp_and_replay,  // MFA
+    check_mfa_recovery_codes,   // MFA
+    check_mfa_policy_and_reset, // MFA
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -1362,9 +1365,9 @@ async fn check_migration_from_version_1(db: &TestDb) {
         .fetch_all(&db.raw)
         .await
         .unwrap();
-    // Versions may have gaps while feature branches are apart.
+    // Every migration, in order; numbers may have gaps while feature branches are apart.
     assert_eq!(versions.len(), MIGRATION_COUNT);
-    assert!(versions.windows(2).all(|w| w[0] < w[1]));
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
     assert_eq!((versions[0], versions[versions.len() - 1]), (1, KNOWN_SCHEMA_VERSION));
     let names: Vec<String> = sqlx::query_scalar("SELECT name FROM schema_migrations ORDER BY version")
         .fetch_all(&db.raw)
@@ -3265,4 +3268,309 @@ async fn check_password_reset_requests(db: &TestDb) {
         env.dir.queue_recovery_mail(&env.audit, "ghost", 60).await,
         Err(Error::NotFound { .. })
     ));
+}
+
+// ---- MFA ---------------------------------------------------------------------
+
+fn mfa_directory(store: &Arc<SqlStore>, clock: &Arc<FixedClock>) -> Directory {
+    directory(store, clock).with_mfa(gatehouse_core::mfa::MfaConfig {
+        cipher: gatehouse_core::mfa::SecretCipher::from_secret_key("conformance-secret-key-0123456789").unwrap(),
+        webauthn: gatehouse_core::mfa::webauthn::relying_party("https://auth.example.com", "Example"),
+        issuer: "Example".into(),
+    })
+}
+
+fn totp_now(secret_b32: &str, clock: &FixedClock, steps_later: i64) -> String {
+    use gatehouse_core::Clock;
+    use gatehouse_core::mfa::totp;
+    let seed = totp::base32_decode(secret_b32).unwrap();
+    totp::format_code(totp::code_at_step(
+        &seed,
+        totp::step_at(clock.now().millis() / 1000) + steps_later,
+    ))
+}
+
+async fn check_mfa_totp_and_replay(db: &TestDb) {
+    use gatehouse_core::mfa::{FactorCheck, SecondFactor};
+    let e = env(db).await;
+    let dir = mfa_directory(&e.store, &e.clock);
+    e.user("alice").await;
+    let alice = dir.user("alice").await.unwrap();
+    assert!(dir.stages_after_password(&alice).await.unwrap().is_empty());
+
+    let en = dir.begin_totp(&alice).unwrap();
+    // Another user's pending enrolment does not verify for alice.
+    e.user("bob").await;
+    let bob = dir.user("bob").await.unwrap();
+    let code = totp_now(&en.secret_base32, &e.clock, 0);
+    assert!(dir.finish_totp(&e.audit, &bob, "x", &en.pending, &code).await.is_err());
+    assert!(
+        dir.finish_totp(&e.audit, &alice, "Phone", &en.pending, "000000")
+            .await
+            .is_err()
+            || code == "000000"
+    );
+    let (auth, codes) = dir
+        .finish_totp(&e.audit, &alice, "Phone", &en.pending, &code)
+        .await
+        .unwrap();
+    assert_eq!(codes.unwrap().len(), 10);
+    let stored = e.store.mfa_authenticators(alice.id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, auth.id);
+    assert!(stored[0].secret.starts_with("v1.") && !stored[0].secret.contains(&en.secret_base32));
+    assert_eq!(dir.stages_after_password(&alice).await.unwrap(), vec![Stage::Mfa]);
+
+    // The enrolment's code is spent; so is its step.
+    let audit = Audit {
+        actor: Actor::System,
+        client_ip: Some("192.0.2.1".into()),
+    };
+    assert_eq!(
+        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&code))
+            .await
+            .unwrap(),
+        FactorCheck::Rejected
+    );
+    let next = totp_now(&en.secret_base32, &e.clock, 1);
+    assert_eq!(
+        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&next))
+            .await
+            .unwrap(),
+        FactorCheck::Passed("otp")
+    );
+    assert_eq!(
+        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&next))
+            .await
+            .unwrap(),
+        FactorCheck::Rejected
+    );
+    // Two steps ahead is outside the window even later on; after 60 s it is current.
+    e.clock.advance_seconds(60);
+    let now_code = totp_now(&en.secret_base32, &e.clock, 0);
+    assert_eq!(
+        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&now_code))
+            .await
+            .unwrap(),
+        FactorCheck::Passed("otp")
+    );
+
+    // Of two concurrent uses of one step, exactly one wins.
+    let id = auth.id;
+    let step = 10_000_000_000i64;
+    let second = Arc::new(db.second_store().await);
+    let (a, b) = tokio::join!(
+        async {
+            let mut tx = e.store.begin().await.unwrap();
+            let won = tx.use_totp_step(id, step, T0).await.unwrap();
+            tx.commit().await.unwrap();
+            won
+        },
+        async {
+            let mut tx = second.begin().await.unwrap();
+            let won = tx.use_totp_step(id, step, T0).await.unwrap();
+            tx.commit().await.unwrap();
+            won
+        }
+    );
+    assert!(a ^ b, "exactly one use of a step wins: {a} {b}");
+
+    // Failures count towards the throttle, like passwords.
+    for _ in 0..12 {
+        let _ = dir
+            .check_second_factor(&audit, &alice, SecondFactor::Totp("123456"))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        dir.check_second_factor(&audit, &alice, SecondFactor::Totp("123456"))
+            .await
+            .unwrap(),
+        FactorCheck::Throttled { .. }
+    ));
+    let actions = e.actions().await;
+    assert!(actions.iter().any(|a| a == "mfa_authenticator_added"));
+    assert!(actions.iter().any(|a| a == "mfa_failed"));
+
+    // A credential id is unique.
+    let mut dup = stored[0].clone();
+    dup.id = Uuid::new_v4();
+    dup.credential_id = Some("cred-1".into());
+    let mut tx = e.store.begin().await.unwrap();
+    tx.insert_mfa_authenticator(&dup).await.unwrap();
+    let mut dup2 = dup.clone();
+    dup2.id = Uuid::new_v4();
+    assert!(matches!(
+        tx.insert_mfa_authenticator(&dup2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    drop(tx);
+    assert!(
+        e.store
+            .mfa_authenticator_by_credential("cred-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    e.assert_intact().await;
+}
+
+async fn check_mfa_recovery_codes(db: &TestDb) {
+    use gatehouse_core::mfa::{FactorCheck, SecondFactor};
+    let e = env(db).await;
+    let dir = mfa_directory(&e.store, &e.clock);
+    e.user("alice").await;
+    let alice = dir.user("alice").await.unwrap();
+    // No codes without an authenticator.
+    assert!(dir.regenerate_recovery_codes(&e.audit, &alice).await.is_err());
+    let en = dir.begin_totp(&alice).unwrap();
+    let code = totp_now(&en.secret_base32, &e.clock, 0);
+    let (auth, codes) = dir
+        .finish_totp(&e.audit, &alice, "Phone", &en.pending, &code)
+        .await
+        .unwrap();
+    let codes = codes.unwrap();
+    assert_eq!(e.store.mfa_recovery_codes_left(alice.id).await.unwrap(), 10);
+    let used = codes[3].clone();
+    assert_eq!(
+        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&used))
+            .await
+            .unwrap(),
+        FactorCheck::Passed("otp")
+    );
+    assert_eq!(
+        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&used))
+            .await
+            .unwrap(),
+        FactorCheck::Rejected
+    );
+    assert_eq!(e.store.mfa_recovery_codes_left(alice.id).await.unwrap(), 9);
+    assert!(e.actions().await.iter().any(|a| a == "mfa_recovery_code_used"));
+    // Codes are stored hashed.
+    let plain = db
+        .count(&format!(
+            "SELECT COUNT(*) FROM mfa_recovery_codes WHERE code_hash = '{}'",
+            codes[0]
+        ))
+        .await
+        .unwrap();
+    assert_eq!(plain, 0);
+
+    // Concurrent spending of one code: one winner.
+    let hash_of = |c: &str| {
+        let normal: String = c.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        sha256_hex(format!("{}:{normal}", alice.id).as_bytes())
+    };
+    let h = hash_of(&codes[5]);
+    let second = Arc::new(db.second_store().await);
+    let (a, b) = tokio::join!(
+        async {
+            let mut tx = e.store.begin().await.unwrap();
+            let won = tx.consume_mfa_recovery_code(alice.id, &h, T0).await.unwrap();
+            tx.commit().await.unwrap();
+            won
+        },
+        async {
+            let mut tx = second.begin().await.unwrap();
+            let won = tx.consume_mfa_recovery_code(alice.id, &h, T0).await.unwrap();
+            tx.commit().await.unwrap();
+            won
+        }
+    );
+    assert!(a ^ b, "exactly one spend wins: {a} {b}");
+
+    // New codes replace the old ones.
+    let fresh = dir.regenerate_recovery_codes(&e.audit, &alice).await.unwrap();
+    assert_eq!(e.store.mfa_recovery_codes_left(alice.id).await.unwrap(), 10);
+    assert_eq!(
+        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&codes[0]))
+            .await
+            .unwrap(),
+        FactorCheck::Rejected
+    );
+    // Removing the last authenticator takes the codes with it.
+    dir.remove_authenticator(&e.audit, &alice, auth.id).await.unwrap();
+    assert_eq!(e.store.mfa_recovery_codes_left(alice.id).await.unwrap(), 0);
+    assert!(dir.remove_authenticator(&e.audit, &alice, auth.id).await.is_err());
+    assert_eq!(
+        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&fresh[0]))
+            .await
+            .unwrap(),
+        FactorCheck::Rejected
+    );
+    e.assert_intact().await;
+}
+
+async fn check_mfa_policy_and_reset(db: &TestDb) {
+    use gatehouse_core::mfa::{MfaMode, MfaPolicy};
+    let e = env(db).await;
+    let dir = mfa_directory(&e.store, &e.clock);
+    // Default: admins, before the group even exists.
+    assert_eq!(dir.mfa_policy().await.unwrap(), MfaPolicy::default());
+    e.user("root").await;
+    e.user("alice").await;
+    dir.create_group(&e.audit, ADMIN_GROUP, true, None).await.unwrap();
+    e.group("ops", Some(ADMIN_GROUP)).await;
+    dir.add_member(&e.audit, "ops", "root").await.unwrap();
+    let root = dir.user("root").await.unwrap();
+    let alice = dir.user("alice").await.unwrap();
+    assert!(dir.mfa_required_for(&root).await.unwrap(), "nested admins member");
+    assert!(!dir.mfa_required_for(&alice).await.unwrap());
+    assert_eq!(dir.stages_after_password(&root).await.unwrap(), vec![Stage::MfaEnrol]);
+
+    // Unknown groups and applications are refused, and nothing changes.
+    let bad = MfaPolicy {
+        mode: MfaMode::Groups,
+        groups: vec!["nope".into()],
+        apps: vec![],
+    };
+    assert!(matches!(
+        dir.set_mfa_policy(&e.audit, bad).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(dir.mfa_policy().await.unwrap(), MfaPolicy::default());
+    let everyone = MfaPolicy {
+        mode: MfaMode::Everyone,
+        groups: vec![ADMIN_GROUP.into()],
+        apps: vec![],
+    };
+    dir.set_mfa_policy(&e.audit, everyone.clone()).await.unwrap();
+    assert_eq!(dir.mfa_policy().await.unwrap(), everyone);
+    assert!(dir.mfa_required_for(&alice).await.unwrap());
+    let off = MfaPolicy {
+        mode: MfaMode::Off,
+        ..everyone
+    };
+    dir.set_mfa_policy(&e.audit, off).await.unwrap();
+    assert!(!dir.mfa_required_for(&root).await.unwrap());
+    assert_eq!(
+        e.actions().await.iter().filter(|a| *a == "mfa_policy_changed").count(),
+        2
+    );
+
+    // Reset: authenticators and codes gone, sessions ended, an event.
+    let en = dir.begin_totp(&root).unwrap();
+    let code = totp_now(&en.secret_base32, &e.clock, 0);
+    dir.finish_totp(&e.audit, &root, "Phone", &en.pending, &code)
+        .await
+        .unwrap();
+    assert_eq!(dir.reset_mfa(&e.audit, "root").await.unwrap(), 1);
+    assert!(e.store.mfa_authenticators(root.id).await.unwrap().is_empty());
+    assert_eq!(e.store.mfa_recovery_codes_left(root.id).await.unwrap(), 0);
+    assert!(e.actions().await.iter().any(|a| a == "mfa_reset"));
+    assert!(matches!(
+        dir.reset_mfa(&e.audit, "nobody").await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // Deleting a user deletes their MFA rows.
+    let en = dir.begin_totp(&alice).unwrap();
+    let code = totp_now(&en.secret_base32, &e.clock, 0);
+    dir.finish_totp(&e.audit, &alice, "Phone", &en.pending, &code)
+        .await
+        .unwrap();
+    dir.delete_user(&e.audit, "alice", false).await.unwrap();
+    assert_eq!(db.count("SELECT COUNT(*) FROM mfa_authenticators").await.unwrap(), 0);
+    assert_eq!(db.count("SELECT COUNT(*) FROM mfa_recovery_codes").await.unwrap(), 0);
+    e.assert_intact().await;
 }

@@ -8,12 +8,14 @@ use axum::response::{IntoResponse, Response};
 
 const STYLESHEET: &[u8] = include_bytes!("../static/gatehouse.css");
 const FAVICON: &[u8] = include_bytes!("../static/favicon.svg");
+const MFA_SCRIPT: &[u8] = include_bytes!("../static/mfa.js"); // MFA: WebAuthn ceremonies
 
 /// Looks up an embedded asset: `(body, content type)`.
 pub fn lookup(name: &str) -> Option<(&'static [u8], &'static str)> {
     match name {
         "gatehouse.css" => Some((STYLESHEET, "text/css; charset=utf-8")),
         "favicon.svg" => Some((FAVICON, "image/svg+xml")),
+        "mfa.js" => Some((MFA_SCRIPT, "text/javascript; charset=utf-8")), // MFA
         _ => None,
     }
 }

@@ -20,6 +20,7 @@ pub mod proxy;
 // ---- mail and worker
 // ---- end mail and worker
 // ---- MFA
+pub mod mfa;
 // ---- end MFA
 // ---- blueprints and SSO drift
 // ---- end blueprints and SSO drift
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         )
         // ---- end mail and worker
         // ---- MFA
+        .merge(mfa::routes())
         // ---- end MFA
         // ---- blueprints and SSO drift
         // ---- end blueprints and SSO drift

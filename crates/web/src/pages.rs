@@ -30,6 +30,8 @@ pub struct LoginIdentifyPage {
     pub identifier: String,
     /// Form action URL.
     pub action: String,
+    /// MFA: offer "Sign in with a passkey".
+    pub passkey: bool,
 }
 
 /// Sign-in step 2: ask for the password of `identifier`.

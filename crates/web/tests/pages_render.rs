@@ -31,6 +31,7 @@ fn identify(error: Option<&str>) -> LoginIdentifyPage {
         error: error.map(Into::into),
         identifier: EVIL.into(),
         action: "/login/identify".into(),
+        passkey: false,
     }
 }
 

@@ -15,6 +15,8 @@ pub mod email;
 pub mod worker;
 // ---- end mail and worker
 // ---- MFA
+pub mod mfa;
+pub mod policy;
 // ---- end MFA
 // ---- blueprints and SSO drift
 // ---- end blueprints and SSO drift

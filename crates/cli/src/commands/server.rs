@@ -80,6 +80,9 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
             );
         }
     }
+    // MFA: the seed key (generated into the .env file on first start, after the
+    // bootstrap password) and the WebAuthn relying party.
+    let directory = directory.with_mfa(crate::commands::mfa::server_config(settings)?);
     // mail and worker: the worker runs mail and housekeeping jobs (once per
     // cluster), unless --no-worker leaves that to `gatehouse worker`.
     let worker = if args.no_worker {

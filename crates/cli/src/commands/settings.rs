@@ -32,6 +32,7 @@ pub fn run(ctx: &Context) -> CmdResult {
             s.bootstrap.email.clone().unwrap_or_else(|| "-".into()),
         ),
         ("GATEHOUSE_BOOTSTRAP_TOKEN", hidden(&s.bootstrap.token)),
+        ("GATEHOUSE_SECRET_KEY", hidden(&s.secret_key)), // MFA
         ("GATEHOUSE_PASSWORD_MIN_LENGTH", s.password_policy.min_chars.to_string()),
         (
             "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",

@@ -69,6 +69,7 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
             println!("created user {} ({})", user.username, user.id);
         }
         UserCmd::Password(args) => set_password(ctx, &dir, &audit, args).await?,
+        UserCmd::Mfa(cmd) => return crate::commands::mfa::run(ctx, cmd).await, // MFA
         UserCmd::Delete { username, force } => {
             dir.delete_user(&audit, &username, force).await?;
             println!("deleted user {username}");

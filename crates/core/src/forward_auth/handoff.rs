@@ -24,6 +24,8 @@ pub enum ProxyGrant {
     Denied { app: Application },
     /// Unknown or expired state, or the application is gone: start again.
     Expired,
+    /// MFA: the session must pass a second factor first (then come back).
+    StepUp,
 }
 
 /// A redeemed code: the proxy session's cookie token and where to go.
@@ -45,6 +47,7 @@ impl std::fmt::Debug for ProxyGrant {
                 .finish_non_exhaustive(),
             ProxyGrant::Denied { app } => f.debug_struct("Denied").field("app", &app.slug).finish(),
             ProxyGrant::Expired => f.write_str("Expired"),
+            ProxyGrant::StepUp => f.write_str("StepUp"),
         }
     }
 }
@@ -102,6 +105,9 @@ impl Directory {
         };
         if !self.may_use(user, &app).await? {
             return Ok(ProxyGrant::Denied { app });
+        }
+        if self.needs_step_up(session, user, &app.slug).await? {
+            return Ok(ProxyGrant::StepUp); // MFA
         }
         let code = random_token(32);
         let grant = ProxyRecord::Code {

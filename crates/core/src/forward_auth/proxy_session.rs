@@ -21,6 +21,8 @@ pub struct LiveProxySession {
     /// When it ends unless used again: the parent's idle or absolute end,
     /// whichever is first. Caches must not keep a decision past this.
     pub valid_until: Timestamp,
+    /// MFA: the parent session used a second factor.
+    pub mfa: bool,
 }
 
 impl Directory {
@@ -59,6 +61,7 @@ impl Directory {
             user,
             session_id: parent.id,
             valid_until: idle_end.min(parent.expires_at),
+            mfa: parent.amr.iter().any(|a| a == "mfa"),
         }))
     }
 

@@ -156,6 +156,17 @@ async fn authorize(
         consent_on_file,
         consent_now,
     );
+    // ---- MFA: a session without a second factor is stepped up, not refused.
+    if let (Step::AskConsent | Step::Grant, Some((s, user))) = (&step, &session)
+        && dir.needs_step_up(s, user, &client.app.slug).await?
+    {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.pairs())
+            .finish();
+        let back = format!("{}?{}", paths::AUTHORIZE, query);
+        return Ok(Redirect::to(&crate::mfa::step_up_url(&back)).into_response());
+    }
+    // ---- end MFA
     match step {
         Step::Login { return_to, force } => {
             let mut to = format!("/login?next={}", encode(&return_to));

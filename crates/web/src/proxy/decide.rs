@@ -33,6 +33,11 @@ pub(crate) async fn decide(
     if !allowed {
         return Ok((Decision::Forbidden, until));
     }
+    // MFA: an application that requires MFA sends a session without it through
+    // sign-in again, where the hand-off steps it up (no query for MFA sessions).
+    if !session.mfa && live.directory.app_requires_mfa(&app.slug).await? {
+        return Ok((Decision::SignIn, until));
+    }
     let user = &session.user;
     // authentik's `uid`: SHA-256 (hex) of the user id, the same value as the
     // OIDC provider's default `sub` (gatehouse-oidc `hashed_uid`).

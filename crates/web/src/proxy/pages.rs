@@ -72,8 +72,14 @@ pub async fn authorize_get(
     Ready(directory): Ready,
     me: SignedIn,
     Query(q): Query<StateQuery>,
+    uri: Uri,
 ) -> Result<Response, PageError> {
     match directory.grant_proxy_code(&me.session, &me.user, &q.state).await? {
+        // MFA: through the second factor and back here.
+        ProxyGrant::StepUp => {
+            let back = uri.path_and_query().map_or("/", |p| p.as_str());
+            Ok(found(&crate::mfa::step_up_url(back)))
+        }
         ProxyGrant::Granted { code, callback_origin } => Ok(found(&redirect::callback_url(&callback_origin, &code))),
         ProxyGrant::Denied { app } => Ok(message(
             &state,

@@ -8,7 +8,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gatehouse_core::flow::{Flow, FlowKind, Stage, stages_after_password};
+use gatehouse_core::flow::{Flow, FlowKind, MfaPending, Stage};
 use gatehouse_core::login::PasswordCheck;
 use gatehouse_core::{Actor, Directory};
 use serde::Deserialize;
@@ -92,6 +92,8 @@ pub async fn login_get(
     };
     if flow.state.stage != Stage::Identify && flow.state.stage != Stage::Password {
         flow.state.stage = Stage::Identify;
+        flow.state.mfa = None; // MFA: coming back to /login starts over
+        flow.state.ceremony = None;
         directory.save_flow(&mut flow).await?;
     }
     let mut res = render_step(&state, &flow, None, StatusCode::OK);
@@ -122,6 +124,7 @@ fn render_step(state: &AppState, flow: &Flow, error: Option<String>, status: Sta
                 error,
                 identifier: flow.state.identifier.clone(),
                 action: LOGIN_PATH.into(),
+                passkey: state.directory().is_some_and(|d| d.passkeys_available()), // MFA
             },
         ),
     }
@@ -161,6 +164,8 @@ pub async fn login_post(
     // Whether the user exists is not revealed here: every identifier gets the password step.
     flow.state.identifier = identifier.to_string();
     flow.state.stage = Stage::Password;
+    flow.state.mfa = None; // MFA: a new identity starts over
+    flow.state.ceremony = None;
     directory.save_flow(&mut flow).await?;
     Ok(Redirect::to(LOGIN_PATH).into_response())
 }
@@ -193,11 +198,25 @@ pub async fn password_post(
             return Ok(res);
         }
     };
-    // The hook where further stages (MFA) join the flow.
-    if let Some(_stage) = stages_after_password(&user).into_iter().next() {
-        return Err(PageError::Forbidden(
-            "This account needs a sign-in step this server does not offer yet.",
-        ));
+    // MFA: a second factor (or enrolment, where policy requires MFA) before the session.
+    if let Some(stage) = directory.stages_after_password(&user).await?.into_iter().next() {
+        let mut flow = flow;
+        flow.state.stage = stage;
+        flow.state.ceremony = None;
+        flow.state.mfa = Some(MfaPending {
+            user_id: user.id,
+            password_changed_at: user.password_changed_at,
+            amr: vec!["pwd".into()],
+            replace_session: None,
+            passed: false,
+        });
+        directory.save_flow(&mut flow).await?;
+        let to = if stage == Stage::Mfa {
+            crate::mfa::stage::MFA_PATH
+        } else {
+            crate::mfa::stage::ENROL_PATH
+        };
+        return Ok(Redirect::to(to).into_response());
     }
     let audit = caller.audit(Actor::User(user.username.clone()));
     let Some((token, _session, _user)) = directory.start_password_session(&audit, check, &caller.client).await? else {
@@ -212,6 +231,8 @@ pub async fn restart_get(Ready(directory): Ready, headers: axum::http::HeaderMap
     if let Some(mut flow) = login_flow(&directory, &headers).await? {
         flow.state.stage = Stage::Identify;
         flow.state.identifier.clear();
+        flow.state.mfa = None; // MFA
+        flow.state.ceremony = None;
         directory.save_flow(&mut flow).await?;
     }
     Ok(Redirect::to(LOGIN_PATH).into_response())

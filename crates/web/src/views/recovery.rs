@@ -1,17 +1,22 @@
 //! `/recovery/use-token/<key>/`: a one-time link from `gatehouse recovery key`.
 //! GET shows the form without spending the key (so link previews cannot burn
 //! it); POST spends it, sets the new password and signs the person in.
+//!
+//! MFA: a person with an authenticator must pass it (or use a recovery code)
+//! first; the flow remembers that, for this key only, and the new password is
+//! refused without it.
 
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use gatehouse_core::Actor;
-use gatehouse_core::flow::FlowKind;
+use gatehouse_core::flow::{Flow, FlowKind, MfaPending, Stage};
 use serde::Deserialize;
 
 use crate::cookies;
 use crate::errors::PageError;
+use crate::mfa::stage::{CodeForm, check_typed, render_stage};
 use crate::pages::{MessagePage, RecoveryPage, render_with_status};
 use crate::request::{Caller, Ready, csrf_ok};
 use crate::state::AppState;
@@ -24,6 +29,12 @@ pub struct RecoveryForm {
     new_password_repeat: String,
     #[serde(default)]
     csrf_token: String,
+    // ---- MFA: the second factor, when the person has one
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    recovery_code: String,
+    // ---- end MFA
 }
 
 fn invalid_link(state: &AppState) -> Response {
@@ -61,21 +72,79 @@ fn form_page(
     )
 }
 
+/// The recovery flow of this browser for this key, if any.
+async fn key_flow(
+    directory: &gatehouse_core::Directory,
+    headers: &axum::http::HeaderMap,
+    hash: &str,
+) -> Result<Option<Flow>, PageError> {
+    Ok(match cookies::read(headers, cookies::FLOW) {
+        Some(t) => directory
+            .flow(&t)
+            .await?
+            .filter(|f| f.state.kind == FlowKind::Recovery && f.state.recovery_key_hash.as_deref() == Some(hash)),
+        None => None,
+    })
+}
+
+/// Whether the person behind `flow` still owes a second factor.
+async fn owes_mfa(
+    directory: &gatehouse_core::Directory,
+    flow: &Flow,
+    user: &gatehouse_core::User,
+) -> Result<bool, PageError> {
+    let has = !directory.authenticators(user.id).await?.is_empty();
+    Ok(has
+        && !flow
+            .state
+            .mfa
+            .as_ref()
+            .is_some_and(|m| m.passed && m.user_id == user.id))
+}
+
 pub async fn recovery_get(
     State(state): State<AppState>,
     Ready(directory): Ready,
     Path(key): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((_hash, user)) = directory.recovery_key_user(&key).await? else {
+    let Some((hash, user)) = directory.recovery_key_user(&key).await? else {
         return Ok(invalid_link(&state));
     };
-    // A flow carries the CSRF token for the form.
-    let (token, flow) = directory.begin_flow(FlowKind::Recovery, None).await?;
-    let mut res = form_page(&state, &key, &user.username, &flow.state.csrf, None, StatusCode::OK);
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        cookies::set(cookies::FLOW, &token, None, state.config.secure_cookies()),
-    );
+    // This browser's flow for this key (kept across the MFA step), or a new one.
+    let (cookie, mut flow) = match key_flow(&directory, &headers, &hash).await? {
+        Some(f) => (None, f),
+        None => {
+            let (token, mut f) = directory.begin_flow(FlowKind::Recovery, None).await?;
+            f.state.recovery_key_hash = Some(hash.clone());
+            f.state.user_id = Some(user.id);
+            directory.save_flow(&mut f).await?;
+            (Some(token), f)
+        }
+    };
+    let mut res = if owes_mfa(&directory, &flow, &user).await? {
+        if flow.state.stage != Stage::Mfa {
+            flow.state.stage = Stage::Mfa;
+            flow.state.mfa = Some(MfaPending {
+                user_id: user.id,
+                password_changed_at: user.password_changed_at,
+                amr: Vec::new(),
+                replace_session: None,
+                passed: false,
+            });
+            directory.save_flow(&mut flow).await?;
+        }
+        let action = format!("/recovery/use-token/{key}/");
+        render_stage(&state, &directory, &flow, &user, &action, None, StatusCode::OK).await?
+    } else {
+        form_page(&state, &key, &user.username, &flow.state.csrf, None, StatusCode::OK)
+    };
+    if let Some(token) = cookie {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set(cookies::FLOW, &token, None, state.config.secure_cookies()),
+        );
+    }
     Ok(res)
 }
 
@@ -87,18 +156,59 @@ pub async fn recovery_post(
     headers: axum::http::HeaderMap,
     Form(form): Form<RecoveryForm>,
 ) -> Result<Response, PageError> {
-    let flow = match cookies::read(&headers, cookies::FLOW) {
-        Some(t) => directory.flow(&t).await?.filter(|f| f.state.kind == FlowKind::Recovery),
-        None => None,
+    let Some((hash, user)) = directory.recovery_key_user(&key).await? else {
+        return Ok(invalid_link(&state));
     };
-    let Some(flow) = flow.filter(|f| csrf_ok(&f.state.csrf, &form.csrf_token)) else {
+    let flow = key_flow(&directory, &headers, &hash).await?;
+    let Some(mut flow) = flow.filter(|f| csrf_ok(&f.state.csrf, &form.csrf_token)) else {
         return Err(PageError::Forbidden(
             "The form was not sent from this recovery page. Open the link again.",
         ));
     };
-    let Some((hash, user)) = directory.recovery_key_user(&key).await? else {
-        return Ok(invalid_link(&state));
-    };
+    // ---- MFA: the second factor comes first.
+    if owes_mfa(&directory, &flow, &user).await? {
+        let action = format!("/recovery/use-token/{key}/");
+        if flow.state.stage != Stage::Mfa || (form.code.trim().is_empty() && form.recovery_code.trim().is_empty()) {
+            return render_stage(
+                &state,
+                &directory,
+                &flow,
+                &user,
+                &action,
+                Some("Verify it’s you before choosing a new password.".into()),
+                StatusCode::FORBIDDEN,
+            )
+            .await;
+        }
+        let code = CodeForm {
+            code: form.code.clone(),
+            recovery_code: form.recovery_code.clone(),
+            csrf_token: form.csrf_token.clone(),
+        };
+        match check_typed(&state, &directory, &caller, &flow, &user, &code, &action).await? {
+            Ok(amr) => {
+                flow.state.stage = Stage::SetPassword;
+                flow.state.mfa = Some(MfaPending {
+                    user_id: user.id,
+                    password_changed_at: user.password_changed_at,
+                    amr: vec![amr.to_string()],
+                    replace_session: None,
+                    passed: true,
+                });
+                directory.save_flow(&mut flow).await?;
+                return Ok(form_page(
+                    &state,
+                    &key,
+                    &user.username,
+                    &flow.state.csrf,
+                    None,
+                    StatusCode::OK,
+                ));
+            }
+            Err(page) => return Ok(page),
+        }
+    }
+    // ---- end MFA
     if form.new_password != form.new_password_repeat {
         return Ok(form_page(
             &state,
@@ -109,14 +219,25 @@ pub async fn recovery_post(
             StatusCode::BAD_REQUEST,
         ));
     }
+    let amr: Vec<String> = match flow.state.mfa.as_ref().filter(|m| m.passed && m.user_id == user.id) {
+        Some(m) => gatehouse_core::mfa::combine_amr(&["pwd".to_string()], m.amr.first().map_or("otp", String::as_str)),
+        None => vec!["pwd".into()],
+    };
+    let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
     let audit = caller.audit(Actor::User(user.username.clone()));
     match directory
-        .complete_recovery(&audit, &hash, &form.new_password, &caller.client)
+        .complete_recovery_with(&audit, &hash, &form.new_password, &caller.client, &amr)
         .await
     {
-        Ok((token, _session, _user)) => {
+        Ok((token, session, user)) => {
             directory.end_flow(&flow).await?;
-            Ok(super::signed_in(&state, &directory, &token, "/if/user/"))
+            // MFA: someone policy requires MFA of, without any, enrols before going on.
+            let to = if !session.amr.iter().any(|a| a == "mfa") && directory.mfa_required_for(&user).await? {
+                crate::mfa::step_up_url("/if/user/")
+            } else {
+                "/if/user/".to_string()
+            };
+            Ok(super::signed_in(&state, &directory, &token, &to))
         }
         Err(gatehouse_core::Error::PasswordRejected(why)) => Ok(form_page(
             &state,
