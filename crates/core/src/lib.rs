@@ -33,6 +33,7 @@ pub mod oauth;
 // ---- MFA
 // ---- end MFA
 // ---- blueprints and SSO drift
+pub mod blueprint_apply;
 // ---- end blueprints and SSO drift
 pub mod password_policy;
 pub mod recovery;

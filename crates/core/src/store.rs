@@ -97,6 +97,8 @@ pub trait Store: Send + Sync {
     // ---- MFA
     // ---- end MFA
     // ---- blueprints and SSO drift
+    /// The applied state of every blueprint file, by path.
+    async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprint_apply::BlueprintInstance>>;
     // ---- end blueprints and SSO drift
 }
 
@@ -221,6 +223,11 @@ pub trait WriteTx: Send {
     // ---- MFA
     // ---- end MFA
     // ---- blueprints and SSO drift
+    async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>>;
+    /// Returns false when there was no such token.
+    async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Inserts or replaces the applied state of one blueprint file.
+    async fn put_blueprint_instance(&mut self, instance: &crate::blueprint_apply::BlueprintInstance) -> StoreResult<()>;
     // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
