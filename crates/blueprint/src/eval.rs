@@ -137,7 +137,9 @@ fn eval_tag(tag: &str, node: &Node, s: &Scope<'_>) -> Result<Value, At> {
         }
         "Condition" => {
             let mode = text(&arg(0)?).to_ascii_uppercase();
-            let vals: Vec<bool> = (1..a.len()).map(|i| arg(i).map(|v| truthy(&v))).collect::<Result<_, _>>()?;
+            let vals: Vec<bool> = (1..a.len())
+                .map(|i| arg(i).map(|v| truthy(&v)))
+                .collect::<Result<_, _>>()?;
             let all = vals.iter().all(|b| *b);
             let any = vals.iter().any(|b| *b);
             let odd = vals.iter().filter(|b| **b).count() % 2 == 1;
@@ -180,9 +182,8 @@ fn eval_tag(tag: &str, node: &Node, s: &Scope<'_>) -> Result<Value, At> {
             }
             (s.find)(&model, &query, node)
         }
-        other => Err(At::new(node, format!("unsupported tag !{other}")).hint(
-            "Gatehouse evaluates !KeyOf, !Find, !Env, !Context, !Format, !If, !Condition and !File",
-        )),
+        other => Err(At::new(node, format!("unsupported tag !{other}"))
+            .hint("Gatehouse evaluates !KeyOf, !Find, !Env, !Context, !Format, !If, !Condition and !File")),
     }
 }
 

@@ -326,14 +326,27 @@ fn run_file(
             }
         };
         if !matches!(entry.value, Yaml::Map(_)) {
-            return Err(here(At::new(entry, "an entry is a mapping with model, identifiers, attrs")));
+            return Err(here(At::new(
+                entry,
+                "an entry is a mapping with model, identifiers, attrs",
+            )));
         }
         for (k, _) in match &entry.value {
             Yaml::Map(p) => p.as_slice(),
             _ => &[],
         } {
             let key = k.as_str().unwrap_or_default();
-            if !["model", "state", "identifiers", "attrs", "id", "conditions", "permissions"].contains(&key) {
+            if ![
+                "model",
+                "state",
+                "identifiers",
+                "attrs",
+                "id",
+                "conditions",
+                "permissions",
+            ]
+            .contains(&key)
+            {
                 return Err(here(At::new(k, format!("unknown entry key '{key}'"))));
             }
             if key == "permissions" {
@@ -476,8 +489,10 @@ fn run_file(
             }
             ("absent", None) => None,
             ("must_created", Some(_)) => {
-                return Err(here(At::new(entry, "state must_created: the object already exists")
-                    .hint("use state: created to leave an existing object alone")));
+                return Err(here(
+                    At::new(entry, "state must_created: the object already exists")
+                        .hint("use state: created to leave an existing object alone"),
+                ));
             }
             ("created", Some(pk)) => Some(pk),
             ("present", Some(pk)) => {
@@ -539,7 +554,10 @@ fn config_fields(before: &Application, after: &Application) -> Vec<FieldChange> 
     keys.sort();
     keys.dedup();
     for k in keys {
-        let (x, y) = (bm.get(k).cloned().unwrap_or(Value::Null), am.get(k).cloned().unwrap_or(Value::Null));
+        let (x, y) = (
+            bm.get(k).cloned().unwrap_or(Value::Null),
+            am.get(k).cloned().unwrap_or(Value::Null),
+        );
         if x != y {
             out.push(fc(k, x, y));
         }

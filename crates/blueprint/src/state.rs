@@ -118,7 +118,9 @@ impl State {
                 Some(ProviderKind::Oidc) => OidcConfig::from_value(&a.provider_config)
                     .ok()
                     .map(|cfg| ProviderDraft::Oidc { cfg, secret: None }),
-                Some(ProviderKind::Proxy) => ProxyConfig::from_value(&a.provider_config).ok().map(ProviderDraft::Proxy),
+                Some(ProviderKind::Proxy) => ProxyConfig::from_value(&a.provider_config)
+                    .ok()
+                    .map(ProviderDraft::Proxy),
                 _ => None,
             };
             let pid = provider.map(|draft| {
@@ -181,7 +183,10 @@ impl State {
     }
 
     pub fn user(&self, name: &str) -> Option<usize> {
-        self.user_by_name.get(&name_key(name)).copied().filter(|i| self.users[*i].live)
+        self.user_by_name
+            .get(&name_key(name))
+            .copied()
+            .filter(|i| self.users[*i].live)
     }
 
     pub fn group(&self, name: &str) -> Option<usize> {

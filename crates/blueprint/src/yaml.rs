@@ -171,7 +171,9 @@ impl Builder {
                 None => top.pending_key = Some(node),
                 Some(key) => {
                     if let Yaml::Str(k) = &key.value
-                        && pairs.iter().any(|(other, _)| matches!(&other.value, Yaml::Str(o) if o == k))
+                        && pairs
+                            .iter()
+                            .any(|(other, _)| matches!(&other.value, Yaml::Str(o) if o == k))
                     {
                         return Err(SyntaxError {
                             line: key.line,
@@ -253,7 +255,8 @@ mod tests {
 
     #[test]
     fn tags_and_positions_survive() {
-        let doc = parse("a: 1\nb:\n  - !KeyOf grp\n  - !Find [authentik_core.group, [name, x]]\nc: !Env [X, d]\n").unwrap();
+        let doc =
+            parse("a: 1\nb:\n  - !KeyOf grp\n  - !Find [authentik_core.group, [name, x]]\nc: !Env [X, d]\n").unwrap();
         let b = doc.get("b").unwrap();
         let Yaml::Seq(items) = &b.value else { panic!() };
         assert_eq!(items[0].tag.as_deref(), Some("KeyOf"));
@@ -286,7 +289,18 @@ mod tests {
 
     #[test]
     fn quoting_round_trips() {
-        for s in ["plain", "true", "1", "", "a: b", "!x", "x #y", "- y", "line\nbreak", "null"] {
+        for s in [
+            "plain",
+            "true",
+            "1",
+            "",
+            "a: b",
+            "!x",
+            "x #y",
+            "- y",
+            "line\nbreak",
+            "null",
+        ] {
             let doc = parse(&format!("k: {}\n", quote(s))).unwrap();
             assert_eq!(doc.get("k").unwrap().value, Yaml::Str(s.into()), "{s}");
         }

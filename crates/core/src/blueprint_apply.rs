@@ -38,23 +38,67 @@ pub struct BlueprintInstance {
 /// One change of a plan.
 #[derive(Debug, Clone)]
 pub enum Op {
-    CreateGroup { group: Group, parent: Option<String> },
-    UpdateGroup { group: Group, fields: Vec<String> },
+    CreateGroup {
+        group: Group,
+        parent: Option<String>,
+    },
+    UpdateGroup {
+        group: Group,
+        fields: Vec<String>,
+    },
     DeleteGroup(Group),
     CreateUser(User),
-    UpdateUser { user: User, fields: Vec<String> },
+    UpdateUser {
+        user: User,
+        fields: Vec<String>,
+    },
     DeleteUser(User),
     /// A new password hash (computed before the transaction).
-    SetPassword { user_id: Uuid, username: String, hash: String },
+    SetPassword {
+        user_id: Uuid,
+        username: String,
+        hash: String,
+    },
     /// Set the password hash as given (`password_hash` in a blueprint, export round trip).
-    SetPasswordHash { user_id: Uuid, username: String, hash: String },
-    AddMembership { user_id: Uuid, group_id: Uuid, username: String, group: String },
-    RemoveMembership { user_id: Uuid, group_id: Uuid, username: String, group: String },
-    CreateApplication { app: Application, shown: Value },
-    UpdateApplication { app: Application, shown: Value, fields: Vec<String> },
+    SetPasswordHash {
+        user_id: Uuid,
+        username: String,
+        hash: String,
+    },
+    AddMembership {
+        user_id: Uuid,
+        group_id: Uuid,
+        username: String,
+        group: String,
+    },
+    RemoveMembership {
+        user_id: Uuid,
+        group_id: Uuid,
+        username: String,
+        group: String,
+    },
+    CreateApplication {
+        app: Application,
+        shown: Value,
+    },
+    UpdateApplication {
+        app: Application,
+        shown: Value,
+        fields: Vec<String>,
+    },
     DeleteApplication(Application),
-    AddBinding { app_id: Uuid, group_id: Uuid, slug: String, group: String },
-    RemoveBinding { app_id: Uuid, group_id: Uuid, slug: String, group: String },
+    AddBinding {
+        app_id: Uuid,
+        group_id: Uuid,
+        slug: String,
+        group: String,
+    },
+    RemoveBinding {
+        app_id: Uuid,
+        group_id: Uuid,
+        slug: String,
+        group: String,
+    },
     CreateToken(ApiToken),
     DeleteToken(ApiToken),
 }
@@ -106,6 +150,17 @@ fn conflict(e: StoreError, kind: &'static str, name: &str) -> Error {
     }
 }
 
+/// A unique-key conflict of an application: its slug or its provider's key.
+fn key_conflict(e: StoreError, app: &Application) -> Error {
+    match e {
+        StoreError::Conflict(_) => Error::AlreadyExists {
+            kind: "provider key (client id / external host) of another application",
+            name: app.provider_key.clone().unwrap_or_else(|| app.slug.clone()),
+        },
+        other => Error::Store(other),
+    }
+}
+
 async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op, now: Timestamp) -> Result<()> {
     let event = |act: &str, user: Option<&str>, mut ctx: Value| {
         if let Some(m) = ctx.as_object_mut() {
@@ -120,7 +175,9 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
         }
         Op::UpdateGroup { group, fields } => {
             crate::names::check_group_name(&group.name)?;
-            tx.update_group(group).await.map_err(|e| conflict(e, "group", &group.name))?;
+            tx.update_group(group)
+                .await
+                .map_err(|e| conflict(e, "group", &group.name))?;
             tx.append_event(
                 event(
                     action::MODEL_UPDATED,
@@ -155,7 +212,9 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
             if !user.email.is_empty() {
                 crate::names::check_email(&user.email)?;
             }
-            tx.update_user(user).await.map_err(|e| conflict(e, "user", &user.username))?;
+            tx.update_user(user)
+                .await
+                .map_err(|e| conflict(e, "user", &user.username))?;
             if !user.is_active {
                 tx.delete_user_sessions(user.id, None).await?;
             }
@@ -181,7 +240,16 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
             )
             .await?;
         }
-        Op::SetPassword { user_id, username, hash } | Op::SetPasswordHash { user_id, username, hash } => {
+        Op::SetPassword {
+            user_id,
+            username,
+            hash,
+        }
+        | Op::SetPasswordHash {
+            user_id,
+            username,
+            hash,
+        } => {
             let mut user = tx
                 .user_by_id(*user_id)
                 .await?
@@ -242,9 +310,13 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
             if let Some(url) = &app.launch_url {
                 crate::names::check_url("launch URL", url)?;
             }
-            tx.insert_application(app)
-                .await
-                .map_err(|e| conflict(e, "application", &app.slug))?;
+            if tx.application_by_slug(&app.slug).await?.is_some() {
+                return Err(Error::AlreadyExists {
+                    kind: "application",
+                    name: app.slug.clone(),
+                });
+            }
+            tx.insert_application(app).await.map_err(|e| key_conflict(e, app))?;
             tx.append_event(
                 event(
                     action::MODEL_CREATED,
@@ -262,9 +334,7 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
             if let Some(url) = &app.launch_url {
                 crate::names::check_url("launch URL", url)?;
             }
-            tx.update_application(app)
-                .await
-                .map_err(|e| conflict(e, "application or provider key", &app.slug))?;
+            tx.update_application(app).await.map_err(|e| key_conflict(e, app))?;
             tx.append_event(
                 event(
                     action::MODEL_UPDATED,

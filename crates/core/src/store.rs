@@ -227,7 +227,8 @@ pub trait WriteTx: Send {
     /// Returns false when there was no such token.
     async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
     /// Inserts or replaces the applied state of one blueprint file.
-    async fn put_blueprint_instance(&mut self, instance: &crate::blueprint_apply::BlueprintInstance) -> StoreResult<()>;
+    async fn put_blueprint_instance(&mut self, instance: &crate::blueprint_apply::BlueprintInstance)
+    -> StoreResult<()>;
     // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;

@@ -37,7 +37,10 @@ fn set_fields(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         && mode != "any"
     {
         return Err(a
-            .err("policy_engine_mode", format!("policy_engine_mode '{mode}' is not supported"))
+            .err(
+                "policy_engine_mode",
+                format!("policy_engine_mode '{mode}' is not supported"),
+            )
             .hint("Gatehouse grants access when ANY bound group matches (`any`)"));
     }
     if a.has("provider") {
@@ -53,7 +56,10 @@ fn set_fields(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             {
                 return Err(a.err(
                     "provider",
-                    format!("the provider is already used by application '{}'", cx.st.apps[other].app.slug),
+                    format!(
+                        "the provider is already used by application '{}'",
+                        cx.st.apps[other].app.slug
+                    ),
                 ));
             }
         }
@@ -94,7 +100,9 @@ impl Model for ApplicationModel {
     }
 
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let slug = a.str("slug")?.ok_or_else(|| a.err("slug", "a new application needs a slug"))?;
+        let slug = a
+            .str("slug")?
+            .ok_or_else(|| a.err("slug", "a new application needs a slug"))?;
         let name = a.str("name")?.unwrap_or_else(|| slug.clone());
         let app = Application {
             id: Uuid::new_v4(),

@@ -15,9 +15,10 @@ fn pair(st: &State, a: &Attrs<'_>) -> Result<(Uuid, Uuid), At> {
     let app = a
         .uuid("target")?
         .ok_or_else(|| a.err("target", "a binding needs a target application"))?;
-    let group = a
-        .uuid("group")?
-        .ok_or_else(|| a.err("group", "a binding needs a group").hint("Gatehouse binds groups to applications"))?;
+    let group = a.uuid("group")?.ok_or_else(|| {
+        a.err("group", "a binding needs a group")
+            .hint("Gatehouse binds groups to applications")
+    })?;
     if st.app_id(app).is_none() {
         return Err(a
             .err("target", "target: the referenced application does not exist")
@@ -50,7 +51,15 @@ impl Model for BindingModel {
         "gatehouse.binding"
     }
     fn fields(&self) -> &'static [&'static str] {
-        &["target", "group", "order", "enabled", "negate", "timeout", "failure_result"]
+        &[
+            "target",
+            "group",
+            "order",
+            "enabled",
+            "negate",
+            "timeout",
+            "failure_result",
+        ]
     }
     fn unsupported(&self) -> &'static [(&'static str, &'static str)] {
         &[

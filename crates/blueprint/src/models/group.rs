@@ -94,7 +94,9 @@ impl Model for GroupModel {
     }
 
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a.str("name")?.ok_or_else(|| a.err("name", "a new group needs a name"))?;
+        let name = a
+            .str("name")?
+            .ok_or_else(|| a.err("name", "a new group needs a name"))?;
         let group = Group {
             id: Uuid::new_v4(),
             name,

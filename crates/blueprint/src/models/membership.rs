@@ -10,8 +10,12 @@ use crate::state::State;
 pub struct MembershipModel;
 
 fn pair(st: &State, a: &Attrs<'_>) -> Result<(uuid::Uuid, uuid::Uuid), At> {
-    let user = a.uuid("user")?.ok_or_else(|| a.err("user", "a membership needs a user"))?;
-    let group = a.uuid("group")?.ok_or_else(|| a.err("group", "a membership needs a group"))?;
+    let user = a
+        .uuid("user")?
+        .ok_or_else(|| a.err("user", "a membership needs a user"))?;
+    let group = a
+        .uuid("group")?
+        .ok_or_else(|| a.err("group", "a membership needs a group"))?;
     if st.user_id(user).is_none() {
         return Err(a.err("user", "user: the referenced user does not exist"));
     }

@@ -206,7 +206,8 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.bool("allow_plain_pkce")? {
         cfg.allow_plain_pkce = v;
     }
-    cfg.validate().map_err(|e| a.err("name", format!("invalid OAuth2 provider: {e}")))?;
+    cfg.validate()
+        .map_err(|e| a.err("name", format!("invalid OAuth2 provider: {e}")))?;
     Ok(())
 }
 
@@ -284,7 +285,9 @@ impl Model for OAuth2Model {
         Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
     }
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a.str("name")?.ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        let name = a
+            .str("name")?
+            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
         let client_id = a.str("client_id")?.unwrap_or_else(|| slugish(&name));
         let id = Uuid::new_v4();
         cx.st.providers.push(ProviderRec {
@@ -327,6 +330,12 @@ pub fn delete_provider(cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<()
 
 fn slugish(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect()
 }

@@ -41,9 +41,9 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             "forward_single" => ProxyMode::ForwardSingle,
             "forward_domain" => ProxyMode::ForwardDomain,
             "proxy" => {
-                return Err(a
-                    .err("mode", "mode 'proxy' is not supported")
-                    .hint("Gatehouse does forward-auth (forward_single, forward_domain) behind your own reverse proxy"));
+                return Err(a.err("mode", "mode 'proxy' is not supported").hint(
+                    "Gatehouse does forward-auth (forward_single, forward_domain) behind your own reverse proxy",
+                ));
             }
             other => return Err(a.err("mode", format!("unknown mode '{other}'"))),
         };
@@ -70,7 +70,10 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         && !h.is_empty()
     {
         return Err(a
-            .err("internal_host", "internal_host needs mode 'proxy', which is not supported")
+            .err(
+                "internal_host",
+                "internal_host needs mode 'proxy', which is not supported",
+            )
             .hint("use forward_single behind your reverse proxy"));
     }
     let v = serde_json::to_value(&c2).unwrap_or(Value::Null);
@@ -104,7 +107,10 @@ impl Model for ProxyModel {
     fn unsupported(&self) -> &'static [(&'static str, &'static str)] {
         &[
             ("internal_host_ssl_validation", "mode 'proxy' is not supported"),
-            ("access_token_validity", "forward-auth sessions follow the Gatehouse session lifetime"),
+            (
+                "access_token_validity",
+                "forward-auth sessions follow the Gatehouse session lifetime",
+            ),
             ("jwks_sources", "Gatehouse does not accept federated JWTs"),
             ("certificate", "TLS is terminated by your reverse proxy"),
         ]
@@ -113,7 +119,9 @@ impl Model for ProxyModel {
         Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
     }
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a.str("name")?.ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        let name = a
+            .str("name")?
+            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
         if a.str("external_host")?.is_none() {
             return Err(a.err("external_host", "a proxy provider needs external_host"));
         }

@@ -18,7 +18,9 @@ fn index(st: &State, pk: &Value, a: &Attrs<'_>) -> Result<usize, At> {
 
 /// `groups`: the user's direct groups, replacing the current set.
 fn set_groups(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
-    let Some(groups) = a.uuids("groups")? else { return Ok(()) };
+    let Some(groups) = a.uuids("groups")? else {
+        return Ok(());
+    };
     let uid = cx.st.users[i].user.id;
     for g in &groups {
         if cx.st.group_id(*g).is_none() {
@@ -153,7 +155,10 @@ impl Model for UserModel {
         let i = index(cx.st, pk, a)?;
         if cx.st.users[i].user.username == gatehouse_core::directory::RECOVERY_ADMIN {
             return Err(a
-                .err("username", "the recovery admin akadmin cannot be deleted by a blueprint")
+                .err(
+                    "username",
+                    "the recovery admin akadmin cannot be deleted by a blueprint",
+                )
                 .hint("`gatehouse user delete akadmin --force`"));
         }
         cx.st.delete_user(i);
