@@ -63,6 +63,8 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         // ---- MFA
         // ---- end MFA
         // ---- blueprints and SSO drift
+        Command::Blueprint(cmd) => commands::blueprint::run(ctx, cmd).await,
+        Command::Sso(cmd) => commands::sso::run(ctx, cmd).await,
         // ---- end blueprints and SSO drift
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;

@@ -435,3 +435,18 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
     }
     Ok(())
 }
+
+/// Records an event that goes with a change outside the database (the SSO
+/// repair writing a service's env or trust file), in its own transaction.
+pub async fn record_event(
+    dir: &crate::Directory,
+    audit: &Audit,
+    action: &str,
+    user: Option<&str>,
+    context: Value,
+) -> Result<()> {
+    let mut tx = dir.store().begin().await?;
+    tx.append_event(audit.event(action, user, context), dir.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}

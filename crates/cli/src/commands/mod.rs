@@ -15,6 +15,8 @@ pub mod key; // OIDC provider: signing keys
 // ---- MFA
 // ---- end MFA
 // ---- blueprints and SSO drift
+pub mod blueprint;
+pub mod sso;
 // ---- end blueprints and SSO drift
 pub mod recovery;
 pub mod server;
