@@ -40,7 +40,7 @@ pub async fn write(
     plan: &Plan,
     steps: &[Step],
 ) -> Result<(), ApplyError> {
-    apply_steps(tx, audit, &plan.name, steps, dir.now())
+    apply_steps(tx, audit, &plan.name, steps, dir.now(), false)
         .await
         .map_err(|e| ApplyError::Entry {
             origin: e.origin,

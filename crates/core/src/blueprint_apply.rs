@@ -121,15 +121,18 @@ pub struct StepError {
 }
 
 /// Writes every step, in order, with its event, into `tx`. The caller commits.
+/// `summarised`: the caller writes one event that records memberships and
+/// tokens (the bootstrap), so those steps write none of their own.
 pub async fn apply_steps(
     tx: &mut dyn WriteTx,
     audit: &Audit,
     blueprint: &str,
     steps: &[Step],
     now: Timestamp,
+    summarised: bool,
 ) -> std::result::Result<(), StepError> {
     for (index, step) in steps.iter().enumerate() {
-        apply_one(tx, audit, blueprint, &step.op, now)
+        apply_one(tx, audit, blueprint, &step.op, now, summarised)
             .await
             .map_err(|error| StepError {
                 index,
@@ -161,9 +164,16 @@ fn key_conflict(e: StoreError, app: &Application) -> Error {
     }
 }
 
-async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op, now: Timestamp) -> Result<()> {
+async fn apply_one(
+    tx: &mut dyn WriteTx,
+    audit: &Audit,
+    blueprint: &str,
+    op: &Op,
+    now: Timestamp,
+    summarised: bool,
+) -> Result<()> {
     let event = |act: &str, user: Option<&str>, mut ctx: Value| {
-        if let Some(m) = ctx.as_object_mut() {
+        if let Some(m) = ctx.as_object_mut().filter(|_| !blueprint.is_empty()) {
             m.insert("blueprint".into(), Value::from(blueprint));
         }
         audit.event(act, user, ctx)
@@ -268,6 +278,7 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
                     group_id: *group_id,
                 })
                 .await?
+                && !summarised
             {
                 tx.append_event(
                     event(
@@ -410,6 +421,9 @@ async fn apply_one(tx: &mut dyn WriteTx, audit: &Audit, blueprint: &str, op: &Op
             tx.insert_api_token(token)
                 .await
                 .map_err(|e| conflict(e, "token", &token.identifier))?;
+            if summarised {
+                return Ok(());
+            }
             tx.append_event(
                 event(
                     action::MODEL_CREATED,
@@ -448,5 +462,18 @@ pub async fn record_event(
     let mut tx = dir.store().begin().await?;
     tx.append_event(audit.event(action, user, context), dir.now()).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Appends an event inside a caller's transaction (the bootstrap's summary).
+pub async fn append_event(
+    tx: &mut dyn WriteTx,
+    audit: &Audit,
+    action: &str,
+    user: Option<&str>,
+    context: Value,
+    now: Timestamp,
+) -> Result<()> {
+    tx.append_event(audit.event(action, user, context), now).await?;
     Ok(())
 }

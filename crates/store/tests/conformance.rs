@@ -1045,7 +1045,9 @@ async fn check_bootstrap(db: &TestDb) {
         email: Some("admin@example.com".into()),
         token: Some(token.into()),
     };
-    let outcome = env.dir.bootstrap(&settings).await.unwrap();
+    let outcome = gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &settings)
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         BootstrapOutcome::Created {
@@ -1077,7 +1079,9 @@ async fn check_bootstrap(db: &TestDb) {
     // Second time: nothing.
     let (users, events) = (env.store.users().await.unwrap().len(), env.event_count().await);
     assert_eq!(
-        env.dir.bootstrap(&settings).await.unwrap(),
+        gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &settings)
+            .await
+            .unwrap(),
         BootstrapOutcome::AlreadyDone
     );
     assert_eq!(env.store.users().await.unwrap().len(), users);
@@ -1092,7 +1096,9 @@ async fn check_bootstrap(db: &TestDb) {
 
 async fn check_bootstrap_generates_password(db: &TestDb) {
     let env = env(db).await;
-    let outcome = env.dir.bootstrap(&BootstrapSettings::default()).await.unwrap();
+    let outcome = gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &BootstrapSettings::default())
+        .await
+        .unwrap();
     let BootstrapOutcome::Created {
         generated_password: Some(password),
     } = outcome
@@ -1119,7 +1125,10 @@ async fn check_concurrent_bootstrap(db: &TestDb) {
         password: Some("correct horse battery staple 2".into()),
         ..BootstrapSettings::default()
     };
-    let (a, b) = tokio::join!(env.dir.bootstrap(&settings), other.bootstrap(&settings));
+    let (a, b) = tokio::join!(
+        gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &settings),
+        gatehouse_blueprint::bootstrap::bootstrap(&other, &settings)
+    );
     let outcomes = [a.unwrap(), b.unwrap()];
     let created = outcomes
         .iter()

@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context) -> CmdResult {
         directory.set_change_feed(std::sync::Arc::new(WatchFeed(changes.clone())));
         (directory, changes)
     };
-    match directory.bootstrap(&settings.bootstrap).await? {
+    match gatehouse_blueprint::bootstrap::bootstrap(&directory, &settings.bootstrap).await? {
         BootstrapOutcome::AlreadyDone => {}
         BootstrapOutcome::Created {
             generated_password: Some(password),
