@@ -1,1 +1,99 @@
+//! The blueprint directory (`GATEHOUSE_BLUEPRINTS_DIR`): applied at start,
+//! again when a file changes (the directory is polled; no platform watcher
+//! needed, and a change made on another node's disk is seen the same way),
+//! and periodically, so the configuration drifts back to what is declared.
+//!
+//! [`run`] is a self-contained task: the server spawns it today; when the
+//! background worker lands it becomes the worker's `blueprints` job (the body
+//! of one loop turn is [`apply_dir`]).
 
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gatehouse_core::{Audit, Directory};
+
+use crate::plan::{Options, Source, plan};
+
+/// Where and how often.
+#[derive(Debug, Clone)]
+pub struct WatchSettings {
+    pub dir: PathBuf,
+    /// How often the directory is checked for changed files.
+    pub poll: Duration,
+    /// Re-apply even without changes this often (`None`: never).
+    pub interval: Option<Duration>,
+}
+
+/// The files' combined hash, to notice changes.
+pub fn fingerprint(dir: &Path) -> Option<String> {
+    let sources = Source::read_all(dir).ok()?;
+    let all: String = sources.iter().map(|s| format!("{}={};", s.path, s.hash)).collect();
+    Some(gatehouse_crypto::sha256_hex(all.as_bytes()))
+}
+
+/// Applies every blueprint of the directory, each file on its own (one
+/// failing file does not hold the others back); failures are recorded in the
+/// applied state and logged. Returns how many changes were made.
+pub async fn apply_dir(dir: &Directory, path: &Path) -> usize {
+    let sources = match Source::read_all(path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "blueprints: cannot read the directory");
+            return 0;
+        }
+    };
+    let audit = Audit::system();
+    let mut changes = 0;
+    for src in sources {
+        let opts = Options::default();
+        let p = match plan(dir, std::slice::from_ref(&src), &opts).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(file = %src.path, error = %e, "blueprint not applied");
+                crate::apply::record_failure(
+                    dir,
+                    &[(src.path.clone(), src.path.clone(), src.hash.clone())],
+                    &e.to_string(),
+                )
+                .await;
+                continue;
+            }
+        };
+        match crate::apply(dir, &audit, &p).await {
+            Ok(done) => {
+                if !done.changes.is_empty() {
+                    tracing::info!(file = %src.path, changes = done.changes.len(), "blueprint applied");
+                }
+                changes += done.changes.len();
+            }
+            Err(e) => {
+                tracing::warn!(file = %src.path, error = %e, "blueprint not applied");
+                crate::apply::record_failure(dir, &p.sources, &e.to_string()).await;
+            }
+        }
+    }
+    changes
+}
+
+/// Watches the directory until `shutdown` turns true. Apply at start is the
+/// caller's (the server applies before it declares itself ready).
+pub async fn run(dir: Directory, settings: WatchSettings, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut last = fingerprint(&settings.dir);
+    let mut last_apply = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(settings.poll) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        let now = fingerprint(&settings.dir);
+        let due = settings.interval.is_some_and(|i| last_apply.elapsed() >= i);
+        if now != last || due {
+            apply_dir(&dir, &settings.dir).await;
+            last = now;
+            last_apply = Instant::now();
+        }
+    }
+}

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use gatehouse_core::blueprint_apply::record_event;
 use gatehouse_core::{Audit, Directory};
+use gatehouse_crypto::signing::SigningAlg;
 use serde_json::{Value, json};
 
 use super::{Drift, Service, SsoType, drift, envfile};
@@ -25,6 +26,17 @@ fn kids(jwks: &Value) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The algorithm the application signs with (RS256 when unknown).
+async fn signing_alg(dir: &Directory, s: &Service) -> gatehouse_core::Result<SigningAlg> {
+    Ok(dir
+        .store()
+        .application_by_slug(&s.slug)
+        .await?
+        .and_then(|a| gatehouse_oidc::config::OidcConfig::from_value(&a.provider_config).ok())
+        .map(|c| c.signing_alg)
+        .unwrap_or(SigningAlg::Rs256))
 }
 
 pub async fn check(
@@ -59,6 +71,19 @@ pub async fn check(
         }
     }
     if let Some(file) = &s.jwks_file {
+        let alg = signing_alg(dir, s).await?;
+        if dir.key_ring().await?.signer(alg, dir.now()).is_none() {
+            drifts.push(drift(
+                "trust",
+                format!(
+                    "Gatehouse has no {} signing key yet for the service to trust",
+                    alg.as_str()
+                ),
+                vec![],
+                true,
+            ));
+            return Ok(());
+        }
         let current = kids(&dir.published_jwks().await?);
         let theirs = std::fs::read_to_string(file)
             .ok()
@@ -103,8 +128,10 @@ pub async fn fix(
     if s.kind == SsoType::Oidc
         && let Some(file) = &s.jwks_file
     {
-        let jwks = dir.published_jwks().await?;
         if !dry_run {
+            // The first key is otherwise made at the first token: make it now.
+            dir.signing_key(signing_alg(dir, s).await?).await?;
+            let jwks = dir.published_jwks().await?;
             let meta = std::fs::metadata(file).ok();
             let text = serde_json::to_string_pretty(&jwks).unwrap_or_default() + "\n";
             let backup = envfile::write_atomic(file, text.as_bytes(), meta.as_ref(), meta.is_some())

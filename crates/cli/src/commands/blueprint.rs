@@ -217,3 +217,18 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
         }
     }
 }
+
+/// The server's part: applies GATEHOUSE_BLUEPRINTS_DIR before the server is
+/// ready, then watches it (see `gatehouse_blueprint::watch`).
+pub async fn start_watch(ctx: &Context, dir: &gatehouse_core::Directory, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let s = &ctx.settings.blueprints;
+    let Some(path) = s.dir.clone() else { return };
+    let changes = gatehouse_blueprint::watch::apply_dir(dir, &path).await;
+    tracing::info!(dir = %path.display(), changes, "blueprints applied");
+    let settings = gatehouse_blueprint::watch::WatchSettings {
+        dir: path,
+        poll: std::time::Duration::from_secs(s.watch_secs.max(1)),
+        interval: (s.interval_secs > 0).then(|| std::time::Duration::from_secs(s.interval_secs)),
+    };
+    tokio::spawn(gatehouse_blueprint::watch::run(dir.clone(), settings, shutdown));
+}

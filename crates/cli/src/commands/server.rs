@@ -81,6 +81,9 @@ pub async fn run(ctx: &Context) -> CmdResult {
         }
     }
     spawn_housekeeping(ctx, directory.clone(), shutdown_rx.clone());
+    // ---- blueprints and SSO drift
+    crate::commands::blueprint::start_watch(ctx, &directory, shutdown_rx.clone()).await;
+    // ---- end blueprints and SSO drift
     state.set_ready(directory, changes);
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
 
