@@ -212,6 +212,18 @@ impl State {
         self.app_by_id.get(&id).copied().filter(|i| self.apps[*i].live)
     }
 
+    /// Removes every membership of a user (a range of the ordered set).
+    pub fn clear_user_groups(&mut self, user: Uuid) {
+        let gone: Vec<(Uuid, Uuid)> = self
+            .memberships
+            .range((user, Uuid::nil())..=(user, Uuid::max()))
+            .copied()
+            .collect();
+        for m in gone {
+            self.memberships.remove(&m);
+        }
+    }
+
     pub fn rename_user(&mut self, i: usize, new: &str) {
         self.user_by_name.remove(&name_key(&self.users[i].user.username));
         self.users[i].user.username = new.to_string();
@@ -234,7 +246,7 @@ impl State {
         let id = self.users[i].user.id;
         self.users[i].live = false;
         self.user_by_name.remove(&name_key(&self.users[i].user.username));
-        self.memberships.retain(|(u, _)| *u != id);
+        self.clear_user_groups(id);
         for t in &mut self.tokens {
             if t.token.user_id == id {
                 t.live = false;

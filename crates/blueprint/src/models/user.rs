@@ -27,7 +27,7 @@ fn set_groups(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             return Err(a.err("groups", "groups: a referenced group does not exist"));
         }
     }
-    cx.st.memberships.retain(|(u, _)| *u != uid);
+    cx.st.clear_user_groups(uid);
     for g in groups {
         cx.st.memberships.insert((uid, g));
     }
