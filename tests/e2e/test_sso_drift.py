@@ -325,3 +325,30 @@ def test_broken_manifest_exits_2(stack: Stack):
     assert r.returncode == 2 and "stack.yaml:2" in r.stderr
     r = stack.cli("sso", "check", "--manifest", str(stack.inst.dir / "nope.yaml"), check=False)
     assert r.returncode == 2
+
+
+def test_just_recipes(stack: Stack):
+    """`just sso-check`, `sso-fix SVC` and `sso-fix-all` call the binary and keep its exit status."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+    from conftest import BIN
+    just = os.environ.get("GATEHOUSE_TEST_JUST") or shutil.which("just") or str(Path(__file__).parents[2] / ".venv/bin/just")
+    if not Path(just).exists() and not shutil.which(just):
+        assert "CI" not in os.environ, "`just` is missing: scripts/test installs it"
+        pytest.skip("just not installed")
+    justfile = Path(__file__).parents[2] / "justfile"
+    env = stack.inst.env(GATEHOUSE_BIN=str(BIN), GATEHOUSE_STACK_FILE=str(stack.root / "stack.yaml"),
+                         GATEHOUSE_EXTERNAL_URL=stack.base)
+
+    def run(*args):
+        return subprocess.run([just, "--justfile", str(justfile), "--working-directory", str(stack.inst.dir), *args],
+                              env=env, capture_output=True, text=True)
+
+    assert run("sso-check").returncode == 1  # the trust file is not there yet
+    r = run("sso-fix", "grafana", "--dry-run")
+    assert r.returncode == 0 and "would write the current JWKS" in r.stdout
+    assert run("sso-fix-all").returncode == 0
+    r = run("sso-check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "grafana" in r.stdout and "ok" in r.stdout

@@ -491,3 +491,72 @@ async fn context_and_env_defaults() {
     assert!(db.dir.store().group_by_name("dev-fallback").await.unwrap().is_some());
     let _ = Map::<String, Value>::new();
 }
+
+#[tokio::test]
+async fn watched_directory_is_reapplied_on_change_and_periodically() {
+    use gatehouse_blueprint::watch::{WatchSettings, apply_dir, run};
+    let db = sqlite().await;
+    let bp = tempfile::tempdir().unwrap();
+    let file = bp.path().join("groups.yaml");
+    let doc = |name: &str| {
+        format!(
+            "version: 1\nmetadata: {{name: g}}\nentries:\n  - model: authentik_core.group\n    identifiers: {{name: {name}}}\n"
+        )
+    };
+    std::fs::write(&file, doc("one")).unwrap();
+    assert_eq!(apply_dir(&db.dir, bp.path()).await, 1);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run(
+        db.dir.clone(),
+        WatchSettings {
+            dir: bp.path().to_path_buf(),
+            poll: std::time::Duration::from_millis(50),
+            interval: Some(std::time::Duration::from_millis(400)),
+        },
+        rx,
+    ));
+    // A changed file is re-applied.
+    std::fs::write(&file, doc("two")).unwrap();
+    let mut seen = false;
+    for _ in 0..100 {
+        if db.dir.store().group_by_name("two").await.unwrap().is_some() {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the change was not applied");
+    // Drift is repaired by the periodic re-apply, without a file change.
+    let g = db.dir.store().group_by_name("two").await.unwrap().unwrap();
+    let mut t = db.dir.store().begin().await.unwrap();
+    t.delete_group(g.id).await.unwrap();
+    t.commit().await.unwrap();
+    let mut back = false;
+    for _ in 0..100 {
+        if db.dir.store().group_by_name("two").await.unwrap().is_some() {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(back, "the periodic re-apply did not restore the group");
+    let inst = db.dir.store().blueprint_instances().await.unwrap();
+    assert_eq!(inst[0].result, "applied");
+    // A broken file is recorded as failed; the rest keeps applying.
+    std::fs::write(bp.path().join("broken.yaml"), "version: 2\n").unwrap();
+    let mut failed = false;
+    for _ in 0..100 {
+        let list = db.dir.store().blueprint_instances().await.unwrap();
+        if list
+            .iter()
+            .any(|i| i.result == "failed" && i.path.ends_with("broken.yaml"))
+        {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(failed);
+    tx.send(true).unwrap();
+    task.await.unwrap();
+}
