@@ -12,6 +12,9 @@ use serde_json::{Map, Value, json};
 use crate::error::At;
 use crate::yaml::{Node, Yaml};
 
+/// `!Find [model, [field, value]…]`: the pk of a matching object, or null.
+pub type FindFn<'a> = dyn Fn(&str, &[(String, Value)], &Node) -> Result<Value, At> + 'a;
+
 /// What tags can see.
 pub struct Scope<'a> {
     /// The blueprint file's directory (`!File` paths are relative to it).
@@ -20,8 +23,7 @@ pub struct Scope<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// `id` of earlier entries → the primary key of their object.
     pub ids: &'a HashMap<String, Value>,
-    /// `!Find [model, [field, value]…]`: the pk of a matching object, or null.
-    pub find: &'a dyn Fn(&str, &[(String, Value)], &Node) -> Result<Value, At>,
+    pub find: &'a FindFn<'a>,
 }
 
 pub fn marker(kind: &str, value: &str) -> Value {
@@ -71,7 +73,7 @@ pub fn truthy(v: &Value) -> bool {
 }
 
 /// The tag's arguments: a scalar is one argument, a sequence several.
-fn args<'n>(node: &'n Node) -> Vec<Node> {
+fn args(node: &Node) -> Vec<Node> {
     match &node.value {
         Yaml::Seq(items) => items.clone(),
         _ => vec![Node {
@@ -171,11 +173,11 @@ fn eval_tag(tag: &str, node: &Node, s: &Scope<'_>) -> Result<Value, At> {
         "Find" => {
             let model = text(&arg(0)?);
             let mut query = Vec::new();
-            for i in 1..a.len() {
-                match arg(i)? {
+            for n in a.iter().skip(1) {
+                match eval(n, s)? {
                     Value::Array(pair) if pair.len() == 2 => query.push((text(&pair[0]), pair[1].clone())),
                     _ => {
-                        return Err(At::new(&a[i], "!Find: each query is a pair [field, value]")
+                        return Err(At::new(n, "!Find: each query is a pair [field, value]")
                             .hint("!Find [authentik_core.group, [name, admins]]"));
                     }
                 }

@@ -465,7 +465,6 @@ fn run_file(
                 merged.insert(key, value);
             }
         }
-        drop(scope);
         let mut query = merged.clone();
         for (k, v) in &ident {
             query.insert(k.clone(), v.clone());
