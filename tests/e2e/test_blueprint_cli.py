@@ -80,7 +80,10 @@ def test_plan_apply_and_errors(sqlite_install: Installation):
     inst = sqlite_install
     f = inst.dir / "teams.yaml"
     f.write_text(GROUPS)
-    plan = inst.cli("blueprint", "plan", str(f), CAROL_PASSWORD="Carol-Pass-12345")
+    # !Env falls back to Gatehouse's .env (GATEHOUSE_ENV_FILE).
+    (inst.dir / ".env").write_text("CAROL_PASSWORD=Carol-Pass-12345\n")
+    plan = inst.cli("blueprint", "plan", str(f))
+    assert "password: \"(set)\"" in plan.stdout
     assert "+ create group staff" in plan.stdout
     assert "+ create user carol" in plan.stdout
     assert "Carol-Pass-12345" not in plan.stdout

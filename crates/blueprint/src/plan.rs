@@ -93,6 +93,25 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// `!Env` lookups: the process environment, then an env file (Gatehouse's
+/// `.env`, whose settings the server reads without exporting them).
+#[derive(Debug, Clone, Default)]
+pub struct EnvLookup {
+    file: std::collections::BTreeMap<String, String>,
+}
+
+impl EnvLookup {
+    pub fn with_file(path: Option<&Path>) -> EnvLookup {
+        EnvLookup {
+            file: path.and_then(|p| crate::sso::envfile::read(p).ok()).unwrap_or_default(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().or_else(|| self.file.get(name).cloned())
+    }
+}
+
 impl Default for Options<'_> {
     fn default() -> Self {
         Options {

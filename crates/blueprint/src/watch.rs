@@ -22,6 +22,8 @@ pub struct WatchSettings {
     pub poll: Duration,
     /// Re-apply even without changes this often (`None`: never).
     pub interval: Option<Duration>,
+    /// Gatehouse's `.env`, consulted by `!Env` after the process environment.
+    pub env_file: Option<PathBuf>,
 }
 
 /// The files' combined hash, to notice changes.
@@ -34,7 +36,7 @@ pub fn fingerprint(dir: &Path) -> Option<String> {
 /// Applies every blueprint of the directory, each file on its own (one
 /// failing file does not hold the others back); failures are recorded in the
 /// applied state and logged. Returns how many changes were made.
-pub async fn apply_dir(dir: &Directory, path: &Path) -> usize {
+pub async fn apply_dir(dir: &Directory, path: &Path, env_file: Option<&Path>) -> usize {
     let sources = match Source::read_all(path) {
         Ok(s) => s,
         Err(e) => {
@@ -44,8 +46,13 @@ pub async fn apply_dir(dir: &Directory, path: &Path) -> usize {
     };
     let audit = Audit::system();
     let mut changes = 0;
+    let lookup = crate::plan::EnvLookup::with_file(env_file);
+    let env = |name: &str| lookup.get(name);
     for src in sources {
-        let opts = Options::default();
+        let opts = Options {
+            env: &env,
+            ..Options::default()
+        };
         let p = match plan(dir, std::slice::from_ref(&src), &opts).await {
             Ok(p) => p,
             Err(e) => {
@@ -91,7 +98,7 @@ pub async fn run(dir: Directory, settings: WatchSettings, mut shutdown: tokio::s
         let now = fingerprint(&settings.dir);
         let due = settings.interval.is_some_and(|i| last_apply.elapsed() >= i);
         if now != last || due {
-            apply_dir(&dir, &settings.dir).await;
+            apply_dir(&dir, &settings.dir, settings.env_file.as_deref()).await;
             last = now;
             last_apply = Instant::now();
         }

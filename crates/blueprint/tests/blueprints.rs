@@ -504,7 +504,7 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
         )
     };
     std::fs::write(&file, doc("one")).unwrap();
-    assert_eq!(apply_dir(&db.dir, bp.path()).await, 1);
+    assert_eq!(apply_dir(&db.dir, bp.path(), None).await, 1);
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(run(
         db.dir.clone(),
@@ -512,6 +512,7 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
             dir: bp.path().to_path_buf(),
             poll: std::time::Duration::from_millis(50),
             interval: Some(std::time::Duration::from_millis(400)),
+            env_file: None,
         },
         rx,
     ));

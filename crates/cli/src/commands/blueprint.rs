@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use gatehouse_blueprint::plan::{Options, Source, prepare};
+use gatehouse_blueprint::plan::{EnvLookup, Options, Source, prepare};
 use gatehouse_blueprint::{Change, export};
 use serde_json::{Map, Value, json};
 
@@ -119,10 +119,12 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
     match cmd {
         BlueprintCmd::Plan(a) => {
             let srcs = sources(&a.paths)?;
+            let lookup = EnvLookup::with_file(Some(&ctx.settings.env_file));
+            let env = |name: &str| lookup.get(name);
             let opts = Options {
                 allow_unsupported: a.allow_unsupported,
                 context: context(&a.context)?,
-                ..Options::default()
+                env: &env,
             };
             let plan = gatehouse_blueprint::plan(&dir, &srcs, &opts)
                 .await
@@ -137,10 +139,12 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
         }
         BlueprintCmd::Apply(a) => {
             let srcs = sources(&a.paths)?;
+            let lookup = EnvLookup::with_file(Some(&ctx.settings.env_file));
+            let env = |name: &str| lookup.get(name);
             let opts = Options {
                 allow_unsupported: a.allow_unsupported,
                 context: context(&a.context)?,
-                ..Options::default()
+                env: &env,
             };
             let plan = match gatehouse_blueprint::plan(&dir, &srcs, &opts).await {
                 Ok(p) => p,
@@ -223,12 +227,14 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
 pub async fn start_watch(ctx: &Context, dir: &gatehouse_core::Directory, shutdown: tokio::sync::watch::Receiver<bool>) {
     let s = &ctx.settings.blueprints;
     let Some(path) = s.dir.clone() else { return };
-    let changes = gatehouse_blueprint::watch::apply_dir(dir, &path).await;
+    let env_file = Some(ctx.settings.env_file.clone());
+    let changes = gatehouse_blueprint::watch::apply_dir(dir, &path, env_file.as_deref()).await;
     tracing::info!(dir = %path.display(), changes, "blueprints applied");
     let settings = gatehouse_blueprint::watch::WatchSettings {
         dir: path,
         poll: std::time::Duration::from_secs(s.watch_secs.max(1)),
         interval: (s.interval_secs > 0).then(|| std::time::Duration::from_secs(s.interval_secs)),
+        env_file,
     };
     tokio::spawn(gatehouse_blueprint::watch::run(dir.clone(), settings, shutdown));
 }
