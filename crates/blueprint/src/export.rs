@@ -268,7 +268,13 @@ pub async fn export(dir: &Directory, include_secrets: bool) -> gatehouse_core::R
             "meta_launch_url".into(),
             app.launch_url.clone().map(Y::Str).unwrap_or(Y::Null),
         ));
-        attrs.push(("provider".into(), if has_provider { keyof(pid) } else { Y::Null }));
+        // A provider the export cannot write (SAML, LDAP) is left out, so that
+        // applying the export leaves it as it is.
+        if has_provider {
+            attrs.push(("provider".into(), keyof(pid)));
+        } else if app.provider.is_none() {
+            attrs.push(("provider".into(), Y::Null));
+        }
         entries.push(entry(
             "authentik_core.application",
             Some(ident("app", &app.slug)),

@@ -225,7 +225,7 @@ pub fn plan_on(before: State, sources: &[Source], opts: &Options<'_>, now: Times
 /// Copies each provider's settings into its application.
 fn finalize_providers(st: &mut State) {
     for i in 0..st.apps.len() {
-        if !st.apps[i].live {
+        if !st.apps[i].live || st.apps[i].foreign_provider {
             continue;
         }
         let Some(pid) = st.apps[i].provider else {

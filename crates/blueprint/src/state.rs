@@ -56,6 +56,9 @@ pub struct AppRec {
     pub app: Application,
     pub provider: Option<Uuid>,
     pub live: bool,
+    /// A provider blueprints do not model yet (SAML, LDAP): left as it is
+    /// unless an entry sets `provider`.
+    pub foreign_provider: bool,
 }
 
 #[derive(Clone)]
@@ -133,10 +136,12 @@ impl State {
                 });
                 id
             });
+            let foreign_provider = a.provider.is_some() && pid.is_none();
             st.add_app(AppRec {
                 app: a,
                 provider: pid,
                 live: true,
+                foreign_provider,
             });
         }
         st.bindings = store

@@ -561,3 +561,31 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
     tx.send(true).unwrap();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn providers_blueprints_do_not_model_are_left_alone() {
+    let db = sqlite().await;
+    // An application with a provider kind blueprints do not map yet (SAML).
+    db.dir
+        .create_application_with(
+            &audit(),
+            "nextcloud",
+            "Nextcloud",
+            None,
+            Some(gatehouse_core::directory::ProviderSpec {
+                kind: ProviderKind::Saml,
+                key: Some("https://nextcloud.example.com/saml".into()),
+                config: json!({"acs_url": "https://nextcloud.example.com/acs"}),
+                shown: json!({}),
+            }),
+        )
+        .await
+        .unwrap();
+    let text = "version: 1\nentries:\n  - model: authentik_core.application\n    identifiers: {slug: nextcloud}\n    attrs: {name: Nextcloud Files}\n";
+    let r = apply_text(&db, text, &opts(&no_env, json!({}))).await.unwrap();
+    assert_eq!(r.changes.len(), 1);
+    assert_eq!(r.changes[0].fields.len(), 1, "{:?}", r.changes[0].fields);
+    let app = db.dir.store().application_by_slug("nextcloud").await.unwrap().unwrap();
+    assert_eq!(app.provider, Some(ProviderKind::Saml));
+    assert_eq!(app.provider_config["acs_url"], "https://nextcloud.example.com/acs");
+}

@@ -64,6 +64,7 @@ fn set_fields(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             }
         }
         cx.st.apps[i].provider = provider;
+        cx.st.apps[i].foreign_provider = false;
     }
     Ok(())
 }
@@ -119,6 +120,7 @@ impl Model for ApplicationModel {
             app,
             provider: None,
             live: true,
+            foreign_provider: false,
         });
         set_fields(cx, i, a)?;
         Ok(pk(id))
