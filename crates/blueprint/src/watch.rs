@@ -14,6 +14,9 @@ use gatehouse_core::{Audit, Directory};
 
 use crate::plan::{Options, Source, plan};
 
+/// How long after a failed apply the directory is applied again.
+const RETRY: Duration = Duration::from_secs(60);
+
 /// Where and how often.
 #[derive(Debug, Clone)]
 pub struct WatchSettings {
@@ -35,17 +38,19 @@ pub fn fingerprint(dir: &Path) -> Option<String> {
 
 /// Applies every blueprint of the directory, each file on its own (one
 /// failing file does not hold the others back); failures are recorded in the
-/// applied state and logged. Returns how many changes were made.
-pub async fn apply_dir(dir: &Directory, path: &Path, env_file: Option<&Path>) -> usize {
+/// applied state and logged. Returns how many changes were made, and whether
+/// every file applied.
+pub async fn apply_dir(dir: &Directory, path: &Path, env_file: Option<&Path>) -> (usize, bool) {
     let sources = match Source::read_all(path) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "blueprints: cannot read the directory");
-            return 0;
+            return (0, false);
         }
     };
     let audit = Audit::system();
     let mut changes = 0;
+    let mut all_ok = true;
     let lookup = crate::plan::EnvLookup::with_file(env_file);
     let env = |name: &str| lookup.get(name);
     for src in sources {
@@ -76,17 +81,20 @@ pub async fn apply_dir(dir: &Directory, path: &Path, env_file: Option<&Path>) ->
             Err(e) => {
                 tracing::warn!(file = %src.path, error = %e, "blueprint not applied");
                 crate::apply::record_failure(dir, &p.sources, &e.to_string()).await;
+                all_ok = false;
             }
         }
     }
-    changes
+    (changes, all_ok)
 }
 
-/// Watches the directory until `shutdown` turns true. Apply at start is the
+/// Watches the directory until `shutdown` turns true. After a failure the
+/// directory is applied again a minute later (and at every change). Apply at start is the
 /// caller's (the server applies before it declares itself ready).
 pub async fn run(dir: Directory, settings: WatchSettings, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut last = fingerprint(&settings.dir);
     let mut last_apply = Instant::now();
+    let mut retry_at: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(settings.poll) => {}
@@ -97,10 +105,14 @@ pub async fn run(dir: Directory, settings: WatchSettings, mut shutdown: tokio::s
         }
         let now = fingerprint(&settings.dir);
         let due = settings.interval.is_some_and(|i| last_apply.elapsed() >= i);
-        if now != last || due {
-            apply_dir(&dir, &settings.dir, settings.env_file.as_deref()).await;
+        let retry = retry_at.is_some_and(|t| Instant::now() >= t);
+        if now != last || due || retry {
+            let (_, ok) = apply_dir(&dir, &settings.dir, settings.env_file.as_deref()).await;
             last = now;
             last_apply = Instant::now();
+            // A failed apply (another node won a race, a typo being fixed) is
+            // retried a minute later, not at every turn (a plan is not free).
+            retry_at = (!ok).then(|| Instant::now() + RETRY.max(settings.poll));
         }
     }
 }

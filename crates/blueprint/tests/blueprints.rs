@@ -504,7 +504,7 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
         )
     };
     std::fs::write(&file, doc("one")).unwrap();
-    assert_eq!(apply_dir(&db.dir, bp.path(), None).await, 1);
+    assert_eq!(apply_dir(&db.dir, bp.path(), None).await, (1, true));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(run(
         db.dir.clone(),

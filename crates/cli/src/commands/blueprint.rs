@@ -228,7 +228,7 @@ pub async fn start_watch(ctx: &Context, dir: &gatehouse_core::Directory, shutdow
     let s = &ctx.settings.blueprints;
     let Some(path) = s.dir.clone() else { return };
     let env_file = Some(ctx.settings.env_file.clone());
-    let changes = gatehouse_blueprint::watch::apply_dir(dir, &path, env_file.as_deref()).await;
+    let (changes, _) = gatehouse_blueprint::watch::apply_dir(dir, &path, env_file.as_deref()).await;
     tracing::info!(dir = %path.display(), changes, "blueprints applied");
     let settings = gatehouse_blueprint::watch::WatchSettings {
         dir: path,
