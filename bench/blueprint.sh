@@ -53,7 +53,7 @@ run() { # run LABEL ENV... -- ARGS...: prints elapsed ms
     local start end
     start=$(ms); "$@" >/dev/null; end=$(ms); echo $((end - start))
 }
-envs() { env GATEHOUSE_DATA_DIR="$work/$1" GATEHOUSE_ENV_FILE="$work/$1.env" GATEHOUSE_DATABASE_URL="$2" "${@:3}"; }
+envs() { env -u GATEHOUSE_BENCH_PG_URL GATEHOUSE_DATA_DIR="$work/$1" GATEHOUSE_ENV_FILE="$work/$1.env" GATEHOUSE_DATABASE_URL="$2" "${@:3}"; }
 
 rows=()
 bench_db() { # NAME URL

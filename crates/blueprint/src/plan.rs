@@ -782,8 +782,14 @@ impl Plan {
                     } else if user.password_hash.is_some() {
                         user.password_changed_at = Some(self.now);
                     }
+                    let mut groups: Vec<String> = a
+                        .memberships
+                        .range((user.id, uuid::Uuid::nil())..=(user.id, uuid::Uuid::max()))
+                        .map(|(_, g)| gname(a, *g))
+                        .collect();
+                    groups.sort();
                     push(
-                        Op::CreateUser(user),
+                        Op::CreateUser { user, groups },
                         Change {
                             action: "create",
                             model: "user",
@@ -860,6 +866,7 @@ impl Plan {
                     group_id: *gid,
                     username: uname(a, *uid),
                     group: gname(a, *gid),
+                    announced: b.user_id(*uid).is_none(),
                 },
                 Change {
                     action: "create",

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::directory::{Audit, insert_group, insert_user};
+use crate::directory::{Audit, insert_group};
 use crate::error::{Error, Result, StoreError};
 use crate::events::action;
 use crate::model::*;
@@ -47,7 +47,12 @@ pub enum Op {
         fields: Vec<String>,
     },
     DeleteGroup(Group),
-    CreateUser(User),
+    /// A new user; `groups`: the groups the plan puts them in (their
+    /// memberships follow as `announced` steps, recorded by this event).
+    CreateUser {
+        user: User,
+        groups: Vec<String>,
+    },
     UpdateUser {
         user: User,
         fields: Vec<String>,
@@ -65,11 +70,13 @@ pub enum Op {
         username: String,
         hash: String,
     },
+    /// `announced`: the user's creation event already records it.
     AddMembership {
         user_id: Uuid,
         group_id: Uuid,
         username: String,
         group: String,
+        announced: bool,
     },
     RemoveMembership {
         user_id: Uuid,
@@ -210,12 +217,22 @@ async fn apply_one(
             )
             .await?;
         }
-        Op::CreateUser(user) => {
+        Op::CreateUser { user, groups } => {
             crate::names::check_username(&user.username)?;
             if !user.email.is_empty() {
                 crate::names::check_email(&user.email)?;
             }
-            insert_user(tx, audit, user, now).await?;
+            // The unique index on the lower-cased name refuses a taken username.
+            tx.insert_user(user)
+                .await
+                .map_err(|e| conflict(e, "user", &user.username))?;
+            let mut ctx = json!({"model": "user", "pk": user.id, "username": user.username,
+                                 "email": user.email, "name": user.name});
+            if !groups.is_empty() {
+                ctx["groups"] = json!(groups);
+            }
+            tx.append_event(event(action::MODEL_CREATED, Some(&user.username), ctx), now)
+                .await?;
         }
         Op::UpdateUser { user, fields } => {
             crate::names::check_username(&user.username)?;
@@ -271,6 +288,7 @@ async fn apply_one(
             group_id,
             username,
             group,
+            announced,
         } => {
             if tx
                 .add_membership(Membership {
@@ -279,6 +297,7 @@ async fn apply_one(
                 })
                 .await?
                 && !summarised
+                && !announced
             {
                 tx.append_event(
                     event(
