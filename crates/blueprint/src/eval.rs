@@ -219,3 +219,85 @@ pub fn format(fmt: &str, values: &[Value]) -> Result<String, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(yaml: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Value, At> {
+        let doc = crate::yaml::parse(yaml).unwrap();
+        let context: Map<String, Value> = json!({"a": 1, "nested": {"k": "v"}, "empty": ""})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let ids = HashMap::from([("grp".to_string(), Value::from("pk-1"))]);
+        let find = |m: &str, q: &[(String, Value)], _: &Node| -> Result<Value, At> {
+            Ok(Value::from(format!("{m}:{}={}", q[0].0, q[0].1)))
+        };
+        let scope = Scope {
+            base_dir: Path::new("/nonexistent"),
+            context: &context,
+            env,
+            ids: &ids,
+            find: &find,
+        };
+        eval(doc.get("v").unwrap(), &scope)
+    }
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn tags() {
+        assert_eq!(run("v: !KeyOf grp", &none).unwrap(), json!("pk-1"));
+        assert!(
+            run("v: !KeyOf nope", &none)
+                .unwrap_err()
+                .message
+                .contains("no earlier entry")
+        );
+        let env = |n: &str| (n == "X").then(|| "x".to_string());
+        assert_eq!(run("v: !Env X", &env).unwrap(), json!("x"));
+        assert_eq!(run("v: !Env [Y, dflt]", &env).unwrap(), json!("dflt"));
+        assert_eq!(run("v: !Env Y", &env).unwrap(), Value::Null);
+        assert_eq!(run("v: !Context a", &none).unwrap(), json!(1));
+        assert_eq!(run("v: !Context nested.k", &none).unwrap(), json!("v"));
+        assert_eq!(run("v: !Context [missing, 7]", &none).unwrap(), json!(7));
+        assert_eq!(
+            run("v: !Format ['%s-%d%%', !Context nested.k, 42]", &none).unwrap(),
+            json!("v-42%")
+        );
+        assert!(run("v: !Format ['%s %s', a]", &none).is_err());
+        assert_eq!(run("v: !If [!Context a, yes, no]", &none).unwrap(), json!("yes"));
+        assert_eq!(run("v: !If [!Context empty, yes, no]", &none).unwrap(), json!("no"));
+        assert_eq!(run("v: !If [true]", &none).unwrap(), json!(true));
+        for (mode, want) in [
+            ("AND", false),
+            ("NAND", true),
+            ("OR", true),
+            ("NOR", false),
+            ("XOR", true),
+            ("XNOR", false),
+        ] {
+            assert_eq!(
+                run(&format!("v: !Condition [{mode}, true, false]"), &none).unwrap(),
+                json!(want),
+                "{mode}"
+            );
+        }
+        assert_eq!(
+            run("v: !Find [authentik_core.group, [name, admins]]", &none).unwrap(),
+            json!("authentik_core.group:name=\"admins\"")
+        );
+        assert_eq!(
+            run("v: !File [missing.txt, fallback]", &none).unwrap(),
+            json!("fallback")
+        );
+        let e = run("v: !File missing.txt", &none).unwrap_err();
+        assert_eq!((e.line, e.col), (1, 4));
+        let e = run("v:\n  x: !Enumerate [a]", &none).unwrap_err();
+        assert!(e.message.contains("unsupported tag !Enumerate"));
+        assert_eq!(e.line, 2);
+    }
+}
