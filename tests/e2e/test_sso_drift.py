@@ -180,9 +180,41 @@ def stack(sqlite_install):
     return Stack(sqlite_install)
 
 
+@pytest.fixture
+def pg_stack(pg_install):
+    return Stack(pg_install)
+
+
 def drifts(report: dict, service: str) -> dict:
     svc = next(s for s in report["services"] if s["service"] == service)
     return {d["kind"]: d for d in svc["drifts"]}
+
+
+def wait_for_authorize(stack: Stack, client_id: str, redirect_uri: str) -> None:
+    """The server notices a change within its change-feed poll (1 s on PostgreSQL)."""
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        r = requests.get(f"{stack.base}/application/o/authorize/", allow_redirects=False, params={
+            "client_id": client_id, "response_type": "code", "scope": "openid", "redirect_uri": redirect_uri,
+            "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+        if r.status_code in (302, 303):
+            return
+        time.sleep(0.1)
+
+
+def test_tunnel_host_change_on_postgres(pg_stack: Stack):
+    stack = pg_stack
+    stack.cli("sso", "fix", "--all")
+    assert stack.check()[0] == 0
+    stack.set_host("pg.example.test")
+    code, report = stack.check()
+    assert code == 1 and "redirect_uris" in drifts(report, "grafana")
+    stack.cli("sso", "fix", "--all")
+    assert stack.check()[0] == 0
+    wait_for_authorize(stack, "grafana", "https://pg.example.test/grafana/login/generic_oauth")
+    token = stack.code_flow("grafana", GRAFANA_SECRET, "https://pg.example.test/grafana/login/generic_oauth")
+    assert token["id_token"]
+    assert stack.cli("sso", "fix", "--all").stdout.strip() == "nothing to repair"
 
 
 def test_tunnel_host_change_is_reported_fixed_and_signs_in(stack: Stack):
@@ -220,6 +252,7 @@ def test_tunnel_host_change_is_reported_fixed_and_signs_in(stack: Stack):
     # Secrets were not touched: the services' copies still work.
     assert stack.env_file("grafana")["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"] == GRAFANA_SECRET
 
+    wait_for_authorize(stack, "grafana", "https://new.example.test/grafana/login/generic_oauth")
     token = stack.code_flow("grafana", GRAFANA_SECRET, "https://new.example.test/grafana/login/generic_oauth")
     assert token["token_type"].lower() == "bearer" and token["id_token"]
     # The old redirect URI is gone.
@@ -311,6 +344,7 @@ def test_missing_application_and_groups_are_created(stack: Stack):
     secret = [l.split("=", 1)[1] for l in env.splitlines() if l.startswith("NOTES_CLIENT_SECRET=")][0]
     assert stat.S_IMODE(os.stat(stack.root / "notes" / "notes.env").st_mode) == 0o600
     assert stack.check("notes")[0] == 0
+    wait_for_authorize(stack, "notes", "https://old.example.test/notes/callback")
     token = stack.code_flow("notes", secret, "https://old.example.test/notes/callback")
     assert token["id_token"]
 
