@@ -27,6 +27,8 @@ pub struct WatchSettings {
     pub interval: Option<Duration>,
     /// Gatehouse's `.env`, consulted by `!Env` after the process environment.
     pub env_file: Option<PathBuf>,
+    /// The caller's apply at start failed: try again after the retry delay.
+    pub start_failed: bool,
 }
 
 /// The files' combined hash, to notice changes.
@@ -94,7 +96,7 @@ pub async fn apply_dir(dir: &Directory, path: &Path, env_file: Option<&Path>) ->
 pub async fn run(dir: Directory, settings: WatchSettings, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut last = fingerprint(&settings.dir);
     let mut last_apply = Instant::now();
-    let mut retry_at: Option<Instant> = None;
+    let mut retry_at: Option<Instant> = settings.start_failed.then(|| Instant::now() + RETRY.max(settings.poll));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(settings.poll) => {}

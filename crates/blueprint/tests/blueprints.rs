@@ -513,6 +513,7 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
             poll: std::time::Duration::from_millis(50),
             interval: Some(std::time::Duration::from_millis(400)),
             env_file: None,
+            start_failed: false,
         },
         rx,
     ));

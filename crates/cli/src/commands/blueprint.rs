@@ -228,13 +228,14 @@ pub async fn start_watch(ctx: &Context, dir: &gatehouse_core::Directory, shutdow
     let s = &ctx.settings.blueprints;
     let Some(path) = s.dir.clone() else { return };
     let env_file = Some(ctx.settings.env_file.clone());
-    let (changes, _) = gatehouse_blueprint::watch::apply_dir(dir, &path, env_file.as_deref()).await;
+    let (changes, ok) = gatehouse_blueprint::watch::apply_dir(dir, &path, env_file.as_deref()).await;
     tracing::info!(dir = %path.display(), changes, "blueprints applied");
     let settings = gatehouse_blueprint::watch::WatchSettings {
         dir: path,
         poll: std::time::Duration::from_secs(s.watch_secs.max(1)),
         interval: (s.interval_secs > 0).then(|| std::time::Duration::from_secs(s.interval_secs)),
         env_file,
+        start_failed: !ok,
     };
     tokio::spawn(gatehouse_blueprint::watch::run(dir.clone(), settings, shutdown));
 }
