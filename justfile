@@ -86,3 +86,21 @@ authentik-restart:
     for i in $(seq 1 50); do {{gatehouse}} status >/dev/null 2>&1 && exit 0; sleep 0.2; done
     echo "gatehouse did not become ready within 10 s; see: just authentik-logs" >&2
     exit 1
+
+# ---- blueprints and SSO drift
+# SSO drift across the stack (GATEHOUSE_STACK_FILE): one row per service; exit 1 on drift
+sso-check *FLAGS:
+    {{gatehouse}} sso check {{FLAGS}}
+
+# Repair one service's SSO drift (pass --dry-run to only show what would change)
+sso-fix SVC *FLAGS:
+    {{gatehouse}} sso fix {{quote(SVC)}} {{FLAGS}}
+
+# Repair every service's SSO drift
+sso-fix-all *FLAGS:
+    {{gatehouse}} sso fix --all {{FLAGS}}
+
+# Apply blueprints (files or directories): everything or nothing
+blueprint-apply +PATHS:
+    {{gatehouse}} blueprint apply {{PATHS}}
+# ---- end blueprints and SSO drift

@@ -73,6 +73,12 @@ pub enum Command {
     Policy(crate::commands::policy::PolicyCmd),
     // ---- end MFA
     // ---- blueprints and SSO drift
+    /// Blueprints: declarative configuration in authentik's YAML format.
+    #[command(subcommand)]
+    Blueprint(crate::commands::blueprint::BlueprintCmd),
+    /// Check and repair SSO drift across the stack (GATEHOUSE_STACK_FILE).
+    #[command(subcommand)]
+    Sso(crate::commands::sso::SsoCmd),
     // ---- end blueprints and SSO drift
     /// Apply pending database migrations and exit.
     Migrate,

@@ -209,6 +209,26 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     // ---- end MFA
     // ---- blueprints and SSO drift
+    (
+        "GATEHOUSE_BLUEPRINTS_DIR",
+        "blueprints applied at start, when a file changes and periodically (default: none)",
+    ),
+    (
+        "GATEHOUSE_BLUEPRINTS_INTERVAL",
+        "seconds between periodic re-applies of GATEHOUSE_BLUEPRINTS_DIR (default 3600; 0: never)",
+    ),
+    (
+        "GATEHOUSE_BLUEPRINTS_WATCH_SECONDS",
+        "how often GATEHOUSE_BLUEPRINTS_DIR is checked for changed files (default 5)",
+    ),
+    (
+        "GATEHOUSE_STACK_FILE",
+        "the stack manifest for `sso check` and `sso fix` (a file, or a directory of one file per service)",
+    ),
+    (
+        "GATEHOUSE_STACK_ENV_FILE",
+        "the stack's .env for ${VARIABLE} in the manifest (default: .env beside the manifest)",
+    ),
     // ---- end blueprints and SSO drift
 ];
 
@@ -264,6 +284,9 @@ pub struct Settings {
     pub test_clock_file: Option<PathBuf>,
     /// MFA: GATEHOUSE_SECRET_KEY (the server generates one when unset).
     pub secret_key: Option<String>,
+    // ---- blueprints and SSO drift
+    pub blueprints: crate::commands::blueprint::BlueprintSettings,
+    // ---- end blueprints and SSO drift
 }
 
 /// authentik's default trusted proxy ranges: loopback and private networks.
@@ -465,9 +488,19 @@ impl Settings {
             lock_secs: minutes("GATEHOUSE_LOGIN_LOCK_MINUTES", 10, 1440)?,
             ..ThrottlePolicy::default()
         };
+        // ---- blueprints and SSO drift
+        let blueprints = crate::commands::blueprint::BlueprintSettings {
+            dir: get("GATEHOUSE_BLUEPRINTS_DIR").map(PathBuf::from),
+            interval_secs: number("GATEHOUSE_BLUEPRINTS_INTERVAL", 3600, 0, 10_000_000)?.into(),
+            watch_secs: number("GATEHOUSE_BLUEPRINTS_WATCH_SECONDS", 5, 1, 86_400)?.into(),
+            stack_file: get("GATEHOUSE_STACK_FILE").map(PathBuf::from),
+            stack_env_file: get("GATEHOUSE_STACK_ENV_FILE").map(PathBuf::from),
+        };
+        // ---- end blueprints and SSO drift
         let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
         Ok(Settings {
             mail_worker,
+            blueprints, // blueprints and SSO drift
             branding_title: get("GATEHOUSE_BRANDING_TITLE").unwrap_or_else(|| "Gatehouse".into()),
             branding_logo,
             sessions,

@@ -68,6 +68,8 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Policy(cmd) => commands::policy::run(ctx, cmd).await,
         // ---- end MFA
         // ---- blueprints and SSO drift
+        Command::Blueprint(cmd) => commands::blueprint::run(ctx, cmd).await,
+        Command::Sso(cmd) => commands::sso::run(ctx, cmd).await,
         // ---- end blueprints and SSO drift
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;

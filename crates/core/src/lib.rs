@@ -35,6 +35,7 @@ pub mod jobs;
 pub mod mfa;
 // ---- end MFA
 // ---- blueprints and SSO drift
+pub mod blueprint_apply;
 // ---- end blueprints and SSO drift
 pub mod password_policy;
 pub mod recovery;

@@ -137,6 +137,8 @@ pub trait Store: Send + Sync {
     async fn mfa_policy(&self) -> StoreResult<Option<String>>;
     // ---- end MFA
     // ---- blueprints and SSO drift
+    /// The applied state of every blueprint file, by path.
+    async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprint_apply::BlueprintInstance>>;
     // ---- end blueprints and SSO drift
 }
 
@@ -298,6 +300,12 @@ pub trait WriteTx: Send {
     async fn put_mfa_policy(&mut self, policy: &str, now: Timestamp) -> StoreResult<()>;
     // ---- end MFA
     // ---- blueprints and SSO drift
+    async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>>;
+    /// Returns false when there was no such token.
+    async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Inserts or replaces the applied state of one blueprint file.
+    async fn put_blueprint_instance(&mut self, instance: &crate::blueprint_apply::BlueprintInstance)
+    -> StoreResult<()>;
     // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;

@@ -29,6 +29,9 @@ mod migrate;
 mod read;
 mod rows;
 mod url;
+// ---- blueprints and SSO drift
+mod blueprints;
+// ---- end blueprints and SSO drift
 mod write;
 
 use std::time::Duration;
@@ -400,6 +403,9 @@ impl Store for SqlStore {
     }
     // ---- end MFA
     // ---- blueprints and SSO drift
+    async fn blueprint_instances(&self) -> StoreResult<Vec<gatehouse_core::blueprint_apply::BlueprintInstance>> {
+        blueprints::instances(&self.pool).await
+    }
     // ---- end blueprints and SSO drift
 }
 

@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 7;
+pub const KNOWN_SCHEMA_VERSION: i64 = 8;
 
 struct Migration {
     version: i64,
@@ -80,6 +80,12 @@ const MIGRATIONS: &[Migration] = &[
     },
     // ---- end MFA
     // ---- blueprints and SSO drift
+    Migration {
+        version: 8,
+        name: "blueprints",
+        sqlite: include_str!("../migrations/sqlite/0008_blueprints.sql"),
+        postgres: include_str!("../migrations/postgres/0008_blueprints.sql"),
+    },
     // ---- end blueprints and SSO drift
 ];
 

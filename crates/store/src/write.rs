@@ -674,6 +674,20 @@ impl WriteTx for SqlWriteTx {
     }
     // ---- end MFA
     // ---- blueprints and SSO drift
+    async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>> {
+        read::api_tokens(&mut *self.tx).await
+    }
+
+    async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool> {
+        crate::blueprints::delete_api_token(&mut self.tx, id).await
+    }
+
+    async fn put_blueprint_instance(
+        &mut self,
+        instance: &gatehouse_core::blueprint_apply::BlueprintInstance,
+    ) -> StoreResult<()> {
+        crate::blueprints::put_instance(&mut self.tx, instance).await
+    }
     // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -247,6 +247,10 @@ conformance!(
     check_mfa_totp_and_replay,  // MFA
     check_mfa_recovery_codes,   // MFA
     check_mfa_policy_and_reset, // MFA
+    // ---- blueprints and SSO drift
+    check_blueprint_instances,
+    check_api_token_deletion,
+    // ---- end blueprints and SSO drift
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -1053,7 +1057,9 @@ async fn check_bootstrap(db: &TestDb) {
         email: Some("admin@example.com".into()),
         token: Some(token.into()),
     };
-    let outcome = env.dir.bootstrap(&settings).await.unwrap();
+    let outcome = gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &settings)
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         BootstrapOutcome::Created {
@@ -1085,7 +1091,9 @@ async fn check_bootstrap(db: &TestDb) {
     // Second time: nothing.
     let (users, events) = (env.store.users().await.unwrap().len(), env.event_count().await);
     assert_eq!(
-        env.dir.bootstrap(&settings).await.unwrap(),
+        gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &settings)
+            .await
+            .unwrap(),
         BootstrapOutcome::AlreadyDone
     );
     assert_eq!(env.store.users().await.unwrap().len(), users);
@@ -1100,7 +1108,9 @@ async fn check_bootstrap(db: &TestDb) {
 
 async fn check_bootstrap_generates_password(db: &TestDb) {
     let env = env(db).await;
-    let outcome = env.dir.bootstrap(&BootstrapSettings::default()).await.unwrap();
+    let outcome = gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &BootstrapSettings::default())
+        .await
+        .unwrap();
     let BootstrapOutcome::Created {
         generated_password: Some(password),
     } = outcome
@@ -1127,7 +1137,10 @@ async fn check_concurrent_bootstrap(db: &TestDb) {
         password: Some("correct horse battery staple 2".into()),
         ..BootstrapSettings::default()
     };
-    let (a, b) = tokio::join!(env.dir.bootstrap(&settings), other.bootstrap(&settings));
+    let (a, b) = tokio::join!(
+        gatehouse_blueprint::bootstrap::bootstrap(&env.dir, &settings),
+        gatehouse_blueprint::bootstrap::bootstrap(&other, &settings)
+    );
     let outcomes = [a.unwrap(), b.unwrap()];
     let created = outcomes
         .iter()
@@ -3573,4 +3586,81 @@ async fn check_mfa_policy_and_reset(db: &TestDb) {
     assert_eq!(db.count("SELECT COUNT(*) FROM mfa_authenticators").await.unwrap(), 0);
     assert_eq!(db.count("SELECT COUNT(*) FROM mfa_recovery_codes").await.unwrap(), 0);
     e.assert_intact().await;
+}
+
+// ---- blueprints and SSO drift ---------------------------------------------------
+
+async fn check_blueprint_instances(db: &TestDb) {
+    use gatehouse_core::blueprint_apply::BlueprintInstance;
+    let env = env(db).await;
+    assert!(env.store.blueprint_instances().await.unwrap().is_empty());
+    let mut i = BlueprintInstance {
+        path: "/etc/gatehouse/blueprints/b.yaml".into(),
+        name: "b".into(),
+        hash: "ab".repeat(32),
+        applied_at: T0,
+        result: "applied".into(),
+        message: String::new(),
+        changes: 3,
+    };
+    let mut tx = env.store.begin().await.unwrap();
+    tx.put_blueprint_instance(&i).await.unwrap();
+    let mut a = i.clone();
+    a.path = "/a.yaml".into();
+    tx.put_blueprint_instance(&a).await.unwrap();
+    tx.commit().await.unwrap();
+    // Replaced by path; listed by path.
+    i.result = "failed".into();
+    i.message = "x.yaml:3:5: unknown field".into();
+    i.changes = 0;
+    i.applied_at = T0.plus_seconds(60);
+    let mut tx = env.store.begin().await.unwrap();
+    tx.put_blueprint_instance(&i).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        env.store.blueprint_instances().await.unwrap(),
+        vec![a.clone(), i.clone()]
+    );
+    // A dropped transaction records nothing.
+    let mut tx = env.store.begin().await.unwrap();
+    let mut c = a.clone();
+    c.path = "/c.yaml".into();
+    tx.put_blueprint_instance(&c).await.unwrap();
+    drop(tx);
+    assert_eq!(env.store.blueprint_instances().await.unwrap().len(), 2);
+}
+
+async fn check_api_token_deletion(db: &TestDb) {
+    use gatehouse_core::ApiToken;
+    let env = env(db).await;
+    let user = env
+        .dir
+        .create_user(
+            &env.audit,
+            NewUser {
+                username: "svc".into(),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    let t = ApiToken {
+        id: Uuid::new_v4(),
+        identifier: "ci".into(),
+        user_id: user.id,
+        intent: "api".into(),
+        token_hash: sha256_hex(b"ci-token"),
+        created_at: T0,
+        expires_at: None,
+    };
+    let mut tx = env.store.begin().await.unwrap();
+    tx.insert_api_token(&t).await.unwrap();
+    assert_eq!(tx.api_tokens().await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+    let mut tx = env.store.begin().await.unwrap();
+    assert!(tx.delete_api_token(t.id).await.unwrap());
+    assert!(!tx.delete_api_token(t.id).await.unwrap());
+    assert!(tx.api_tokens().await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    assert!(env.store.api_tokens().await.unwrap().is_empty());
 }

@@ -19,6 +19,8 @@ pub mod mfa;
 pub mod policy;
 // ---- end MFA
 // ---- blueprints and SSO drift
+pub mod blueprint;
+pub mod sso;
 // ---- end blueprints and SSO drift
 pub mod recovery;
 pub mod server;

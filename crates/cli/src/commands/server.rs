@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
         directory.set_change_feed(std::sync::Arc::new(WatchFeed(changes.clone())));
         (directory, changes, store)
     };
-    match directory.bootstrap(&settings.bootstrap).await? {
+    match gatehouse_blueprint::bootstrap::bootstrap(&directory, &settings.bootstrap).await? {
         BootstrapOutcome::AlreadyDone => {}
         BootstrapOutcome::Created {
             generated_password: Some(password),
@@ -92,6 +92,10 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
         let worker = crate::commands::worker::build(ctx, directory.clone(), &store)?;
         Some(tokio::spawn(worker.run(shutdown_rx.clone())))
     };
+    // ---- blueprints and SSO drift
+    // Applied before ready; watched and re-applied where the worker runs.
+    crate::commands::blueprint::start_watch(ctx, &directory, shutdown_rx.clone(), !args.no_worker).await;
+    // ---- end blueprints and SSO drift
     state.set_ready(directory, changes);
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
 

@@ -195,8 +195,10 @@ async fn run_worker(ctx: &Context) -> CmdResult {
     let store = ctx.connect().await?;
     store.migrate().await?;
     let directory = ctx.directory_on(store.clone())?;
-    let worker = build(ctx, directory, &store)?;
     let (tx, rx) = tokio::sync::watch::channel(false);
+    // Blueprints are watched and re-applied where the worker runs.
+    crate::commands::blueprint::start_watch(ctx, &directory, rx.clone(), true).await;
+    let worker = build(ctx, directory, &store)?;
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = tx.send(true);

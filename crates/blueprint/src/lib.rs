@@ -1,0 +1,28 @@
+//! Blueprints: authentik's declarative YAML (version 1) for Gatehouse's
+//! models, planned against a snapshot of the directory and applied in one
+//! transaction; export of the current configuration; the shipped bootstrap
+//! blueprint; the blueprint-directory watch; and the stack manifest's SSO
+//! drift check and repair ([`sso`]).
+//!
+//! - [`yaml`] parses YAML keeping custom tags and positions;
+//! - [`eval`] evaluates the tags;
+//! - [`models`] maps authentik's models onto Gatehouse's, one module each;
+//! - [`plan`] runs entries against a [`state::State`] and diffs it;
+//! - [`apply`] writes the steps through `gatehouse_core::blueprint_apply`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod apply;
+pub mod bootstrap;
+pub mod error;
+pub mod eval;
+pub mod export;
+pub mod models;
+pub mod plan;
+pub mod sso;
+pub mod state;
+pub mod watch;
+pub mod yaml;
+
+pub use apply::{Applied, ApplyError, apply};
+pub use error::BlueprintError;
+pub use plan::{Change, Options, Plan, Source, plan};

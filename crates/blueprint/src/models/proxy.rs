@@ -1,0 +1,156 @@
+//! `authentik_providers_proxy.proxyprovider` / `gatehouse.proxyprovider`, in
+//! authentik's forward-auth modes (`forward_single`, `forward_domain`).
+
+use gatehouse_proxy::{ProxyConfig, ProxyMode};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Attrs, Cx, Model, pk, pk_uuid};
+use crate::error::At;
+use crate::state::{ProviderDraft, ProviderRec, State};
+
+pub struct ProxyModel;
+
+fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
+    if let Some(id) = q.get("pk").and_then(pk_uuid) {
+        return Ok(st.provider(id));
+    }
+    let host = q.str("external_host")?;
+    let name = q.str("name")?;
+    if host.is_none() && name.is_none() {
+        return Err(q.err("name", "a provider is identified by its name or external_host"));
+    }
+    Ok(st.providers.iter().position(|p| {
+        p.live
+            && matches!(&p.draft, ProviderDraft::Proxy(c)
+                if host.as_ref().is_none_or(|h| h.trim_end_matches('/') == c.external_host))
+            && name.as_ref().is_none_or(|n| *n == p.name)
+    }))
+}
+
+fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
+    if let Some(n) = a.str("name")? {
+        cx.st.providers[i].name = n;
+    }
+    let ProviderDraft::Proxy(c) = &mut cx.st.providers[i].draft else {
+        return Err(a.err("name", "this provider is not a proxy provider"));
+    };
+    let mut c2 = c.clone();
+    if let Some(m) = a.str("mode")? {
+        c2.mode = match m.as_str() {
+            "forward_single" => ProxyMode::ForwardSingle,
+            "forward_domain" => ProxyMode::ForwardDomain,
+            "proxy" => {
+                return Err(a.err("mode", "mode 'proxy' is not supported").hint(
+                    "Gatehouse does forward-auth (forward_single, forward_domain) behind your own reverse proxy",
+                ));
+            }
+            other => return Err(a.err("mode", format!("unknown mode '{other}'"))),
+        };
+    }
+    if let Some(v) = a.str("external_host")? {
+        c2.external_host = v;
+    }
+    if a.has("cookie_domain") {
+        c2.cookie_domain = a.str("cookie_domain")?.unwrap_or_default();
+    }
+    if a.has("skip_path_regex") {
+        c2.skip_path_regex = a.str("skip_path_regex")?.unwrap_or_default();
+    }
+    if let Some(v) = a.bool("basic_auth_enabled")? {
+        c2.basic_auth_enabled = v;
+    }
+    if a.has("basic_auth_user_attribute") {
+        c2.basic_auth_user_attribute = a.str("basic_auth_user_attribute")?.unwrap_or_default();
+    }
+    if a.has("basic_auth_password_attribute") {
+        c2.basic_auth_password_attribute = a.str("basic_auth_password_attribute")?.unwrap_or_default();
+    }
+    if let Some(h) = a.str("internal_host")?
+        && !h.is_empty()
+    {
+        return Err(a
+            .err(
+                "internal_host",
+                "internal_host needs mode 'proxy', which is not supported",
+            )
+            .hint("use forward_single behind your reverse proxy"));
+    }
+    let v = serde_json::to_value(&c2).unwrap_or(Value::Null);
+    *c = ProxyConfig::from_value(&v).map_err(|e| a.err("external_host", format!("invalid proxy provider: {e}")))?;
+    Ok(())
+}
+
+impl Model for ProxyModel {
+    fn name(&self) -> &'static str {
+        "authentik_providers_proxy.proxyprovider"
+    }
+    fn gatehouse_name(&self) -> &'static str {
+        "gatehouse.proxyprovider"
+    }
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "name",
+            "mode",
+            "external_host",
+            "internal_host",
+            "cookie_domain",
+            "skip_path_regex",
+            "basic_auth_enabled",
+            "basic_auth_user_attribute",
+            "basic_auth_password_attribute",
+            "authorization_flow",
+            "invalidation_flow",
+            "intercept_header_auth",
+        ]
+    }
+    fn unsupported(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            ("internal_host_ssl_validation", "mode 'proxy' is not supported"),
+            (
+                "access_token_validity",
+                "forward-auth sessions follow the Gatehouse session lifetime",
+            ),
+            ("jwks_sources", "Gatehouse does not accept federated JWTs"),
+            ("certificate", "TLS is terminated by your reverse proxy"),
+        ]
+    }
+    fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
+        Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
+    }
+    fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
+        let name = a
+            .str("name")?
+            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        if a.str("external_host")?.is_none() {
+            return Err(a.err("external_host", "a proxy provider needs external_host"));
+        }
+        let id = Uuid::new_v4();
+        cx.st.providers.push(ProviderRec {
+            id,
+            name,
+            draft: ProviderDraft::Proxy(ProxyConfig {
+                mode: ProxyMode::ForwardSingle,
+                external_host: String::new(),
+                cookie_domain: String::new(),
+                skip_path_regex: String::new(),
+                basic_auth_enabled: false,
+                basic_auth_user_attribute: String::new(),
+                basic_auth_password_attribute: String::new(),
+            }),
+            live: true,
+        });
+        let i = cx.st.providers.len() - 1;
+        set(cx, i, a)?;
+        Ok(pk(id))
+    }
+    fn update(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
+        let i = pk_uuid(pkv)
+            .and_then(|id| cx.st.provider(id))
+            .ok_or_else(|| a.err("name", "the provider no longer exists"))?;
+        set(cx, i, a)
+    }
+    fn delete(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
+        super::oauth2::delete_provider(cx, pkv, a)
+    }
+}
