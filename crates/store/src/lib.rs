@@ -26,6 +26,7 @@ mod grants; // OIDC provider
 mod migrate;
 mod read;
 mod rows;
+mod saml; // SAML provider
 mod url;
 mod write;
 
@@ -329,6 +330,9 @@ impl Store for SqlStore {
     }
     // ---- end OAuth grants and signing keys
     // ---- SAML provider
+    async fn saml_keys(&self) -> StoreResult<Vec<gatehouse_core::saml::model::SamlKeyRecord>> {
+        saml::saml_keys(&self.pool).await
+    }
     // ---- end SAML provider
     // ---- mail and worker
     // ---- end mail and worker

@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 4;
+pub const KNOWN_SCHEMA_VERSION: i64 = 5;
 
 struct Migration {
     version: i64,
@@ -62,6 +62,12 @@ const MIGRATIONS: &[Migration] = &[
     },
     // ---- end OIDC provider
     // ---- SAML provider
+    Migration {
+        version: 5,
+        name: "saml",
+        sqlite: include_str!("../migrations/sqlite/0005_saml.sql"),
+        postgres: include_str!("../migrations/postgres/0005_saml.sql"),
+    },
     // ---- end SAML provider
     // ---- mail and worker
     // ---- end mail and worker
