@@ -197,6 +197,8 @@ pub struct AppCreateArgs {
     pub proxy: crate::commands::app_proxy::ProxyArgs,
     // ---- end forward-auth
     // ---- SAML provider
+    #[command(flatten)]
+    pub saml: crate::commands::app_saml::SamlArgs,
     // ---- end SAML provider
     // ---- mail and worker
     // ---- end mail and worker

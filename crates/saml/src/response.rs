@@ -213,3 +213,47 @@ pub fn error_response_xml(
         attr(status)
     )
 }
+
+/// The attributes Gatehouse sends, each under its URI name (with a friendly
+/// name, as authentik names them) and under its plain name (basic format),
+/// so SPs that key on either find them.
+pub fn standard_attributes(username: &str, email: &str, name: &str, uid: &str, groups: &[String]) -> Vec<Attribute> {
+    let one = |v: &str| vec![v.to_string()];
+    let uri: [(&str, &str, Vec<String>); 5] = [
+        (
+            "http://schemas.goauthentik.io/2021/02/saml/username",
+            "username",
+            one(username),
+        ),
+        (
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+            "email",
+            one(email),
+        ),
+        (
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+            "name",
+            one(name),
+        ),
+        ("http://schemas.goauthentik.io/2021/02/saml/uid", "uid", one(uid)),
+        ("http://schemas.xmlsoap.org/claims/Group", "groups", groups.to_vec()),
+    ];
+    let mut out = Vec::with_capacity(10);
+    for (n, f, v) in &uri {
+        out.push(Attribute {
+            name: (*n).to_string(),
+            friendly_name: Some((*f).to_string()),
+            name_format: ATTR_NAME_FORMAT_URI,
+            values: v.clone(),
+        });
+    }
+    for (_, f, v) in uri {
+        out.push(Attribute {
+            name: f.to_string(),
+            friendly_name: None,
+            name_format: ATTR_NAME_FORMAT_BASIC,
+            values: v,
+        });
+    }
+    out
+}

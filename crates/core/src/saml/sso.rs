@@ -32,6 +32,9 @@ pub struct ParkedRequest {
     pub relay_state: Option<String>,
     /// The request wanted a fresh sign-in: sessions older than this do not count.
     pub not_before: Option<Timestamp>,
+    /// A LogoutRequest (`acs_url` is then the SP's logout URL, maybe empty).
+    #[serde(default)]
+    pub logout: bool,
 }
 
 /// Who an assertion is about.
