@@ -185,3 +185,35 @@ def test_user_outside_bound_groups_is_refused(env):
     assert "may not use" in page.text and "SAMLResponse" not in page.text
     events = json.loads(env.inst.cli("events", "--json", "--action", "authorize_application_denied").stdout)
     assert any(e["context"].get("username") == "bob" for e in events), events
+
+
+def test_key_rotation_prepublishes_the_next_certificate(env, tmp_path):
+    import time
+
+    env.app("rotate")
+    before = env.settings("rotate").get_idp_data()["x509cert"]
+    env.inst.cli("key", "rotate", "--kind", "saml", "--family", "rsa", "--activate-in", "1h")
+    listing = json.loads(env.inst.cli("--json", "key", "list", "--kind", "saml").stdout)
+    assert sorted(k["status"] for k in listing if k["family"] == "rsa") == ["next", "signing"]
+    time.sleep(0.6)  # the server sees the change through its change feed
+    settings = env.settings("rotate")
+    idp = settings.get_idp_data()
+    certs = idp.get("x509certMulti", {}).get("signing", [])
+    assert len(certs) == 2 and certs[0] == before, "the signing certificate first, the next one published too"
+    client = WebClient(env.server.url)
+    sp = env.sp_auth(settings)
+    form = post_form(follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False)).text)
+    env.acs(settings, form, sp.get_last_request_id())
+    assert xmlsec1_verify(base64.b64decode(form.fields["SAMLResponse"]), before, tmp_path).returncode == 0
+    # Switch now: the new certificate signs, the old one stays published.
+    env.inst.cli("key", "rotate", "--kind", "saml", "--family", "rsa", "--activate-in", "0s")
+    time.sleep(0.6)
+    settings = env.settings("rotate")
+    certs = settings.get_idp_data()["x509certMulti"]["signing"]
+    assert len(certs) == 3 and before in certs[1:]
+    sp = env.sp_auth(settings)
+    form = post_form(follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False)).text)
+    env.acs(settings, form, sp.get_last_request_id())
+    xml = base64.b64decode(form.fields["SAMLResponse"])
+    assert xmlsec1_verify(xml, certs[0], tmp_path).returncode == 0
+    assert xmlsec1_verify(xml, before, tmp_path).returncode != 0

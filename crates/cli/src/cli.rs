@@ -156,7 +156,7 @@ pub enum AppCmd {
     Show { slug: String },
     /// Create an application: a portal link, or with a protocol provider
     /// (--provider), whose options follow.
-    Create(AppCreateArgs),
+    Create(Box<AppCreateArgs>),
     /// Delete an application and its bindings.
     Delete { slug: String },
     /// Restrict an application to GROUP (and groups nested in it). An application

@@ -115,6 +115,11 @@ impl SamlConfig {
         for c in &self.sp_certs {
             TrustedCert::from_pem_or_b64(c).map_err(|_| Error::Config("an SP certificate does not parse".into()))?;
         }
+        if self.want_authn_requests_signed && self.sp_certs.is_empty() {
+            return Err(Error::Config(
+                "signed requests need the SP's certificate (--sp-cert, or a KeyDescriptor in its metadata)".into(),
+            ));
+        }
         if !(30..=3600).contains(&self.assertion_valid_secs) {
             return Err(Error::Config("assertion lifetime must be between 30 s and 1 h".into()));
         }
@@ -161,5 +166,90 @@ impl SamlConfig {
                 .map(String::as_str)
                 .ok_or_else(|| Error::UnknownAcs("-".into())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> SamlConfig {
+        SamlConfig {
+            acs_urls: vec!["https://sp/acs".into(), "https://sp/acs2".into()],
+            audience: "https://sp".into(),
+            name_id: NameIdKind::Persistent,
+            sign: SignMode::Assertion,
+            signing_alg: SignatureAlg::RsaSha256,
+            sp_certs: vec![],
+            want_authn_requests_signed: false,
+            slo_url: None,
+            slo_binding: None,
+            assertion_valid_secs: 300,
+        }
+    }
+
+    #[test]
+    fn acs_urls_must_be_registered_exactly() {
+        let c = cfg().validate().unwrap();
+        assert_eq!(c.acs_for(None, None).unwrap(), "https://sp/acs");
+        assert_eq!(c.acs_for(Some("https://sp/acs2"), None).unwrap(), "https://sp/acs2");
+        assert_eq!(c.acs_for(None, Some(1)).unwrap(), "https://sp/acs2");
+        for bad in [
+            "https://sp/acs/",
+            "https://sp/acs?x",
+            "https://SP/acs",
+            "https://evil/acs",
+        ] {
+            assert!(matches!(c.acs_for(Some(bad), None), Err(Error::UnknownAcs(_))), "{bad}");
+        }
+        assert!(c.acs_for(None, Some(7)).is_err());
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(
+            SamlConfig {
+                acs_urls: vec![],
+                ..cfg()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            SamlConfig {
+                acs_urls: vec!["javascript:alert(1)".into()],
+                ..cfg()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            SamlConfig {
+                audience: " ".into(),
+                ..cfg()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            SamlConfig {
+                want_authn_requests_signed: true,
+                ..cfg()
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            SamlConfig {
+                sp_certs: vec!["not a cert".into()],
+                ..cfg()
+            }
+            .validate()
+            .is_err()
+        );
+        let c = cfg().validate().unwrap();
+        assert!(!c.requests_must_be_signed());
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(SamlConfig::from_value(&json).unwrap(), c);
     }
 }

@@ -257,3 +257,32 @@ pub fn standard_attributes(username: &str, email: &str, name: &str, uid: &str, g
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authn_context_follows_the_session_methods() {
+        let amr = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(authn_context_class(&amr(&["pwd"]), true), CLASS_PASSWORD_PROTECTED);
+        assert_eq!(authn_context_class(&amr(&["pwd"]), false), CLASS_PASSWORD);
+        for second in ["mfa", "otp", "hwk", "swk"] {
+            assert_eq!(authn_context_class(&amr(&["pwd", second]), true), CLASS_MFA);
+        }
+        assert_eq!(authn_context_class(&amr(&["hwk"]), true), CLASS_MFA);
+        assert_eq!(authn_context_class(&[], true), CLASS_UNSPECIFIED);
+    }
+
+    #[test]
+    fn attributes_come_under_both_names() {
+        let a = standard_attributes("u", "e@x", "N", "id", &["g1".into(), "g2".into()]);
+        assert_eq!(a.len(), 10);
+        let groups: Vec<_> = a.iter().filter(|x| x.values == ["g1", "g2"]).collect();
+        assert_eq!(groups.len(), 2);
+        assert!(groups.iter().any(|g| g.name == "groups" && g.friendly_name.is_none()));
+        assert!(groups.iter().any(
+            |g| g.name == "http://schemas.xmlsoap.org/claims/Group" && g.friendly_name.as_deref() == Some("groups")
+        ));
+    }
+}

@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
             t.print()?;
         }
-        AppCmd::Create(args) => create(ctx, &dir, &audit, args).await?,
+        AppCmd::Create(args) => create(ctx, &dir, &audit, *args).await?,
         // ---- OIDC provider
         AppCmd::Update(args) => crate::commands::app_oidc::update(ctx, &dir, &audit, args).await?,
         AppCmd::Secret(cmd) => crate::commands::app_oidc::secret(ctx, &dir, &audit, cmd).await?,

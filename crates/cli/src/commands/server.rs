@@ -175,6 +175,10 @@ fn spawn_housekeeping(
             if let Err(e) = directory.purge_expired_oauth().await {
                 tracing::warn!(error = %e, "removing expired OAuth records failed");
             }
+            // SAML provider: request ids past their replay window; keys past publication.
+            if let Err(e) = directory.purge_saml().await {
+                tracing::warn!(error = %e, "removing expired SAML records failed");
+            }
             if retention_days > 0 && rounds.is_multiple_of(12) {
                 match directory
                     .prune_events(&gatehouse_core::Audit::system(), i64::from(retention_days) * 86_400)
