@@ -55,7 +55,7 @@ log "server ready on $BASE (pid $SERVER_PID)"
 JAR=$DIR/cookies
 csrf() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
 tok=$(curl -sf -c "$JAR" -b "$JAR" "$BASE/login" | csrf)
-tok=$(curl -sf -c "$JAR" -b "$JAR" --data-urlencode "identifier=alice" --data-urlencode "csrf_token=$tok" "$BASE/login" | csrf)
+tok=$(curl -sfL -c "$JAR" -b "$JAR" --data-urlencode "identifier=alice" --data-urlencode "csrf_token=$tok" "$BASE/login" | csrf)
 curl -sf -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode "password=$PASSWORD" --data-urlencode "csrf_token=$tok" \
     "$BASE/login/password"
 SESSION=$(awk '$6 == "gatehouse_session" { print $7 }' "$JAR")
