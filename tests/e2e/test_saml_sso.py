@@ -217,3 +217,19 @@ def test_key_rotation_prepublishes_the_next_certificate(env, tmp_path):
     xml = base64.b64decode(form.fields["SAMLResponse"])
     assert xmlsec1_verify(xml, certs[0], tmp_path).returncode == 0
     assert xmlsec1_verify(xml, before, tmp_path).returncode != 0
+
+
+def test_app_update_changes_saml_settings(env):
+    env.app("upd")
+    env.inst.cli("app", "update", "upd", "--sign", "both", "--name-id", "email", "--signing-alg", "ecdsa-sha256")
+    shown = env.inst.cli("app", "show", "upd").stdout
+    assert "email" in shown and "both" in shown and "ecdsa-sha256" in shown
+    # Options of another provider are refused, and settings must stay valid.
+    assert env.inst.cli("app", "update", "upd", "--acs-url", "not a url", check=False).returncode == 2
+    settings = env.settings("upd", want_messages_signed=True)
+    client = WebClient(env.server.url)
+    sp = env.sp_auth(settings)
+    form = post_form(follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False)).text)
+    auth = env.acs(settings, form, sp.get_last_request_id())
+    assert auth.get_nameid() == "alice@example.com"
+    assert base64.b64decode(form.fields["SAMLResponse"]).count(b"ecdsa-sha256") == 2

@@ -167,7 +167,7 @@ pub enum AppCmd {
     // ---- OIDC provider
     /// Change an application's provider settings (the options of `app create`;
     /// a list option given replaces the whole list).
-    Update(crate::commands::app_oidc::AppUpdateArgs),
+    Update(Box<crate::commands::app_oidc::AppUpdateArgs>),
     /// Client secrets.
     #[command(subcommand)]
     Secret(crate::commands::app_oidc::SecretCmd),

@@ -54,7 +54,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
         }
         AppCmd::Create(args) => create(ctx, &dir, &audit, *args).await?,
         // ---- OIDC provider
-        AppCmd::Update(args) => crate::commands::app_oidc::update(ctx, &dir, &audit, args).await?,
+        AppCmd::Update(args) => crate::commands::app_oidc::update(ctx, &dir, &audit, *args).await?,
         AppCmd::Secret(cmd) => crate::commands::app_oidc::secret(ctx, &dir, &audit, cmd).await?,
         // ---- end OIDC provider
         AppCmd::Delete { slug } => {

@@ -117,6 +117,9 @@ pub struct AppUpdateArgs {
     /// Refuse PKCE's `plain` method again.
     #[arg(long, conflicts_with = "allow_plain_pkce")]
     pub refuse_plain_pkce: bool,
+    // ---- SAML provider: `app update` of SAML applications
+    #[command(flatten)]
+    pub saml: crate::commands::app_saml::SamlArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +247,11 @@ fn oidc_config(app: &Application) -> CmdResult<OidcConfig> {
 
 pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateArgs) -> CmdResult {
     let app = dir.application(&a.slug).await?.app;
+    // SAML provider: its own settings
+    crate::commands::app_saml::check_update(&a.saml, &app)?;
+    if app.provider == Some(gatehouse_core::ProviderKind::Saml) {
+        return crate::commands::app_saml::update(ctx, dir, audit, &app, &a.saml, a.oidc.signing_alg).await;
+    }
     let mut cfg = oidc_config(&app)?;
     apply(&mut cfg, &a.oidc)?;
     if let Some(id) = &a.oidc.client_id {

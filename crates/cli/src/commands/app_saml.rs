@@ -153,8 +153,24 @@ fn read(path: &std::path::Path) -> CmdResult<String> {
 
 /// The SAML provider the options describe, checked.
 pub fn spec(args: &SamlArgs, alg: Option<SigningAlgArg>) -> CmdResult<ProviderSpec> {
+    provider_spec(merge(None, args, alg)?)
+}
+
+fn provider_spec(cfg: SamlConfig) -> CmdResult<ProviderSpec> {
+    let config = serde_json::to_value(&cfg).map_err(|e| Failure::input(e.to_string()))?;
+    Ok(ProviderSpec {
+        kind: ProviderKind::Saml,
+        key: Some(cfg.audience.clone()),
+        shown: config.clone(),
+        config,
+    })
+}
+
+/// The settings: `base` (an existing application's, for `app update`) with
+/// the options given applied on top (lists replace).
+fn merge(base: Option<SamlConfig>, args: &SamlArgs, alg: Option<SigningAlgArg>) -> CmdResult<SamlConfig> {
     let signing_alg = match alg {
-        None => SignatureAlg::RsaSha256,
+        None => base.as_ref().map_or(SignatureAlg::RsaSha256, |b| b.signing_alg),
         Some(a) => a.saml().ok_or_else(|| {
             Failure::input("--provider saml takes --signing-alg rsa-sha256, rsa-sha512 or ecdsa-sha256")
         })?,
@@ -192,22 +208,48 @@ pub fn spec(args: &SamlArgs, alg: Option<SigningAlgArg>) -> CmdResult<ProviderSp
         sp_certs.push(cert.b64());
     }
     sp_certs.dedup();
+    // app update: what was not given stays as it was.
+    if let Some(b) = &base {
+        if acs_urls.is_empty() {
+            acs_urls = b.acs_urls.clone();
+        }
+        audience = audience.or_else(|| Some(b.audience.clone()));
+        if sp_certs.is_empty() {
+            sp_certs = b.sp_certs.clone();
+        }
+        want |= b.want_authn_requests_signed;
+        if slo.is_none() {
+            slo = b.slo_url.clone().map(|u| (u, b.slo_binding.clone()));
+        }
+    }
     let slo_binding = match args.slo_binding {
         Some(SloBindingChoice::Post) => Some("post".to_string()),
         Some(SloBindingChoice::Redirect) => Some("redirect".to_string()),
         None => slo.as_ref().and_then(|(_, b)| b.clone()),
     };
-    let cfg = SamlConfig {
+    let name_id = args.name_id.or(base.as_ref().map(|b| match b.name_id {
+        NameIdKind::Persistent => NameIdChoice::Persistent,
+        NameIdKind::Email => NameIdChoice::Email,
+        NameIdKind::Transient => NameIdChoice::Transient,
+        NameIdKind::Unspecified => NameIdChoice::Unspecified,
+        NameIdKind::Username => NameIdChoice::Username,
+    }));
+    let sign = args.sign.or(base.as_ref().map(|b| match b.sign {
+        SignMode::Assertion => SignChoice::Assertion,
+        SignMode::Response => SignChoice::Response,
+        SignMode::Both => SignChoice::Both,
+    }));
+    SamlConfig {
         acs_urls,
         audience: audience.ok_or_else(|| Failure::input("--provider saml needs --audience or --sp-metadata"))?,
-        name_id: match args.name_id.unwrap_or(NameIdChoice::Persistent) {
+        name_id: match name_id.unwrap_or(NameIdChoice::Persistent) {
             NameIdChoice::Persistent => NameIdKind::Persistent,
             NameIdChoice::Email => NameIdKind::Email,
             NameIdChoice::Transient => NameIdKind::Transient,
             NameIdChoice::Unspecified => NameIdKind::Unspecified,
             NameIdChoice::Username => NameIdKind::Username,
         },
-        sign: match args.sign.unwrap_or(SignChoice::Assertion) {
+        sign: match sign.unwrap_or(SignChoice::Assertion) {
             SignChoice::Assertion => SignMode::Assertion,
             SignChoice::Response => SignMode::Response,
             SignChoice::Both => SignMode::Both,
@@ -217,17 +259,47 @@ pub fn spec(args: &SamlArgs, alg: Option<SigningAlgArg>) -> CmdResult<ProviderSp
         want_authn_requests_signed: want,
         slo_url: slo.map(|(u, _)| u),
         slo_binding,
-        assertion_valid_secs: 300,
+        assertion_valid_secs: base.as_ref().map_or(300, |b| b.assertion_valid_secs),
     }
     .validate()
-    .map_err(|e| Failure::input(format!("invalid SAML setting: {e}")))?;
-    let config = serde_json::to_value(&cfg).map_err(|e| Failure::input(e.to_string()))?;
-    Ok(ProviderSpec {
-        kind: ProviderKind::Saml,
-        key: Some(cfg.audience.clone()),
-        shown: config.clone(),
-        config,
-    })
+    .map_err(|e| Failure::input(format!("invalid SAML setting: {e}")))
+}
+
+/// `gatehouse app update SLUG …` for a SAML application.
+pub async fn update(
+    ctx: &Context,
+    dir: &Directory,
+    audit: &gatehouse_core::Audit,
+    app: &Application,
+    args: &SamlArgs,
+    alg: Option<SigningAlgArg>,
+) -> CmdResult {
+    let base = SamlConfig::from_value(&app.provider_config)
+        .map_err(|e| Failure::input(format!("stored SAML settings: {e}")))?;
+    let cfg = merge(Some(base), args, alg)?;
+    let app = dir
+        .update_provider(
+            audit,
+            &app.slug,
+            provider_spec(cfg.clone())?,
+            gatehouse_core::events::action::MODEL_UPDATED,
+        )
+        .await?;
+    if ctx.json {
+        return Ok(print_json(&json!({"slug": app.slug, "provider_config": cfg}))?);
+    }
+    println!("updated application {}", app.slug);
+    Ok(())
+}
+
+/// Refuses SAML options for `app update` of a non-SAML application.
+pub fn check_update(args: &SamlArgs, app: &Application) -> CmdResult {
+    if app.provider != Some(ProviderKind::Saml) && args.any_given() {
+        return Err(Failure::input(
+            "the SAML options need an application with a SAML provider",
+        ));
+    }
+    Ok(())
 }
 
 fn urls(ctx: &Context, slug: &str) -> (String, String, String, String) {
