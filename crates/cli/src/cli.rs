@@ -180,7 +180,7 @@ pub enum AppCmd {
     Show { slug: String },
     /// Create an application: a portal link, or with a protocol provider
     /// (--provider), whose options follow.
-    Create(AppCreateArgs),
+    Create(Box<AppCreateArgs>),
     /// Delete an application and its bindings.
     Delete { slug: String },
     /// Restrict an application to GROUP (and groups nested in it). An application
@@ -191,7 +191,7 @@ pub enum AppCmd {
     // ---- OIDC provider
     /// Change an application's provider settings (the options of `app create`;
     /// a list option given replaces the whole list).
-    Update(crate::commands::app_oidc::AppUpdateArgs),
+    Update(Box<crate::commands::app_oidc::AppUpdateArgs>),
     /// Client secrets.
     #[command(subcommand)]
     Secret(crate::commands::app_oidc::SecretCmd),
@@ -221,6 +221,8 @@ pub struct AppCreateArgs {
     pub proxy: crate::commands::app_proxy::ProxyArgs,
     // ---- end forward-auth
     // ---- SAML provider
+    #[command(flatten)]
+    pub saml: crate::commands::app_saml::SamlArgs,
     // ---- end SAML provider
     // ---- mail and worker
     // ---- end mail and worker

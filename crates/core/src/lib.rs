@@ -27,6 +27,7 @@ pub mod keys;
 pub mod oauth;
 // ---- end OIDC provider
 // ---- SAML provider
+pub mod saml;
 // ---- end SAML provider
 // ---- mail and worker
 pub mod jobs;

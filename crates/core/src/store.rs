@@ -92,6 +92,8 @@ pub trait Store: Send + Sync {
     async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<Consent>>;
     // ---- end OAuth grants and signing keys
     // ---- SAML provider
+    /// Every SAML signing key, oldest generation first per family.
+    async fn saml_keys(&self) -> StoreResult<Vec<crate::saml::model::SamlKeyRecord>>;
     // ---- end SAML provider
     // ---- mail and worker
     /// Claims the next due job (queued and due, or running with an expired
@@ -257,6 +259,15 @@ pub trait WriteTx: Send {
     async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64>;
     // ---- end OAuth grants and signing keys
     // ---- SAML provider
+    async fn saml_keys(&mut self) -> StoreResult<Vec<crate::saml::model::SamlKeyRecord>>;
+    /// Fails with [`StoreError::Conflict`] when the (family, generation) exists.
+    async fn insert_saml_key(&mut self, key: &crate::saml::model::SamlKeyRecord) -> StoreResult<()>;
+    async fn set_saml_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()>;
+    /// Records a request id (its hash) until `expires_at`; false when it was
+    /// already recorded (a replay). Atomic across nodes.
+    async fn claim_saml_request_id(&mut self, key_hash: &str, expires_at: Timestamp) -> StoreResult<bool>;
+    /// Housekeeping: expired request ids and keys no longer published.
+    async fn delete_expired_saml(&mut self, now: Timestamp) -> StoreResult<u64>;
     // ---- end SAML provider
     // ---- mail and worker
     /// Enqueues a job (due at `job.run_at`); `None` when a job with the same

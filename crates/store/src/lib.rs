@@ -28,6 +28,7 @@ mod mfa; // MFA
 mod migrate;
 mod read;
 mod rows;
+mod saml; // SAML provider
 mod url;
 // ---- blueprints and SSO drift
 mod blueprints;
@@ -336,6 +337,9 @@ impl Store for SqlStore {
     }
     // ---- end OAuth grants and signing keys
     // ---- SAML provider
+    async fn saml_keys(&self) -> StoreResult<Vec<gatehouse_core::saml::model::SamlKeyRecord>> {
+        saml::saml_keys(&self.pool).await
+    }
     // ---- end SAML provider
     // ---- mail and worker
     async fn claim_job(&self, worker_id: &str, now: Timestamp, lease_ms: i64) -> StoreResult<Option<JobRow>> {

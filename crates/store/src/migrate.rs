@@ -62,6 +62,12 @@ const MIGRATIONS: &[Migration] = &[
     },
     // ---- end OIDC provider
     // ---- SAML provider
+    Migration {
+        version: 5,
+        name: "saml",
+        sqlite: include_str!("../migrations/sqlite/0005_saml.sql"),
+        postgres: include_str!("../migrations/postgres/0005_saml.sql"),
+    },
     // ---- end SAML provider
     // ---- mail and worker
     Migration {

@@ -603,6 +603,21 @@ impl WriteTx for SqlWriteTx {
     }
     // ---- end OAuth grants and signing keys
     // ---- SAML provider
+    async fn saml_keys(&mut self) -> StoreResult<Vec<gatehouse_core::saml::model::SamlKeyRecord>> {
+        crate::saml::saml_keys(&mut *self.tx).await
+    }
+    async fn insert_saml_key(&mut self, key: &gatehouse_core::saml::model::SamlKeyRecord) -> StoreResult<()> {
+        crate::saml::insert_saml_key(&mut self.tx, key).await
+    }
+    async fn set_saml_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()> {
+        crate::saml::set_saml_key_publish_until(&mut self.tx, kid, until).await
+    }
+    async fn claim_saml_request_id(&mut self, key_hash: &str, expires_at: Timestamp) -> StoreResult<bool> {
+        crate::saml::claim_saml_request_id(&mut self.tx, key_hash, expires_at).await
+    }
+    async fn delete_expired_saml(&mut self, now: Timestamp) -> StoreResult<u64> {
+        crate::saml::delete_expired_saml(&mut self.tx, now).await
+    }
     // ---- end SAML provider
     // ---- mail and worker
     async fn enqueue_job(&mut self, job: &gatehouse_core::jobs::NewJob, now: Timestamp) -> StoreResult<Option<Uuid>> {

@@ -251,6 +251,8 @@ conformance!(
     check_blueprint_instances,
     check_api_token_deletion,
     // ---- end blueprints and SSO drift
+    check_saml_keys,            // SAML provider
+    check_saml_request_ids,     // SAML provider
 );
 
 // ---- fixtures ---------------------------------------------------------------
@@ -3663,4 +3665,120 @@ async fn check_api_token_deletion(db: &TestDb) {
     assert!(tx.api_tokens().await.unwrap().is_empty());
     tx.commit().await.unwrap();
     assert!(env.store.api_tokens().await.unwrap().is_empty());
+}
+
+// ---- SAML provider ------------------------------------------------------------
+
+async fn check_saml_keys(db: &TestDb) {
+    use gatehouse_core::saml::SamlKeys;
+    use gatehouse_saml::KeyFamily;
+
+    let env = env(db).await;
+    let other_store = Arc::new(db.second_store().await);
+    let other = directory(&other_store, &env.clock);
+    let (ca, cb) = (SamlKeys::default(), SamlKeys::default());
+    // Two nodes creating the first key at once end up with the same key.
+    let (a, b) = tokio::join!(
+        env.dir.saml_signer(&ca, KeyFamily::EcP256),
+        other.saml_signer(&cb, KeyFamily::EcP256)
+    );
+    let ((a, certs_a), (b, _)) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.kid(), b.kid());
+    assert_eq!(certs_a, vec![a.cert_b64().to_string()]);
+    assert_eq!(env.store.saml_keys().await.unwrap().len(), 1);
+
+    // Rotation publishes the next certificate at once, signs with it later.
+    let rotated = env
+        .dir
+        .rotate_saml_keys(&env.audit, &[KeyFamily::EcP256], 600)
+        .await
+        .unwrap();
+    assert_eq!((rotated[0].generation, rotated[0].status), (2, "next"));
+    let (signer, published) = env
+        .dir
+        .saml_signer(&SamlKeys::default(), KeyFamily::EcP256)
+        .await
+        .unwrap();
+    assert_eq!(signer.kid(), a.kid());
+    assert_eq!(published.len(), 2);
+    assert_eq!(published[0], a.cert_b64(), "the signing certificate comes first");
+    env.clock.advance_seconds(601);
+    let (signer, published) = env
+        .dir
+        .saml_signer(&SamlKeys::default(), KeyFamily::EcP256)
+        .await
+        .unwrap();
+    assert_eq!(signer.kid(), rotated[0].kid);
+    assert_eq!(published.len(), 2, "the old certificate stays published for a while");
+    let list = env.dir.saml_key_list().await.unwrap();
+    let status: Vec<&str> = list.iter().map(|k| k.status).collect();
+    assert_eq!(status, vec!["retiring", "signing"]);
+    // A day later the old one is gone from metadata and purged.
+    env.clock.advance_seconds(2 * DAY);
+    let (_, published) = env
+        .dir
+        .saml_signer(&SamlKeys::default(), KeyFamily::EcP256)
+        .await
+        .unwrap();
+    assert_eq!(published, vec![signer.cert_b64().to_string()]);
+    assert_eq!(env.dir.purge_saml().await.unwrap(), 1);
+    assert_eq!(env.store.saml_keys().await.unwrap().len(), 1);
+    let events = env
+        .dir
+        .events(&EventFilter {
+            action: Some(action::MODEL_CREATED.into()),
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.iter().filter(|e| e.context["model"] == "saml_key").count(), 2);
+}
+
+async fn check_saml_request_ids(db: &TestDb) {
+    use gatehouse_core::saml::ParkedRequest;
+
+    let env = env(db).await;
+    let other_store = Arc::new(db.second_store().await);
+    let other = directory(&other_store, &env.clock);
+    let app = Uuid::new_v4();
+    let until = T0.plus_seconds(600);
+    // Of two nodes seeing the same request id at once, exactly one accepts it.
+    let (a, b) = tokio::join!(
+        env.dir.saml_claim_request_id(app, "sp", "_r1", until),
+        other.saml_claim_request_id(app, "sp", "_r1", until)
+    );
+    assert!(a.unwrap() ^ b.unwrap());
+    assert!(!env.dir.saml_claim_request_id(app, "sp", "_r1", until).await.unwrap());
+    // The same id from another SP or for another application is another request.
+    assert!(env.dir.saml_claim_request_id(app, "sp2", "_r1", until).await.unwrap());
+    assert!(
+        env.dir
+            .saml_claim_request_id(Uuid::new_v4(), "sp", "_r1", until)
+            .await
+            .unwrap()
+    );
+    // Housekeeping drops expired ids.
+    env.clock.advance_seconds(601);
+    assert_eq!(env.dir.purge_saml().await.unwrap(), 3);
+
+    // Parked requests: readable while waiting, taken once.
+    let parked = ParkedRequest {
+        app_id: app,
+        acs_url: "https://sp/acs".into(),
+        request_id: Some("_r2".into()),
+        relay_state: Some("rs".into()),
+        not_before: None,
+        logout: false,
+    };
+    let token = env.dir.saml_park(&parked).await.unwrap();
+    assert_eq!(other.saml_parked(&token).await.unwrap(), Some(parked.clone()));
+    let (x, y) = tokio::join!(env.dir.saml_unpark(&token), other.saml_unpark(&token));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert!(x.is_some() ^ y.is_some());
+    assert_eq!(env.dir.saml_parked(&token).await.unwrap(), None);
+    // Expired parked requests are gone.
+    let token = env.dir.saml_park(&parked).await.unwrap();
+    env.clock.advance_seconds(16 * 60);
+    assert_eq!(env.dir.saml_parked(&token).await.unwrap(), None);
+    assert_eq!(env.dir.saml_unpark(&token).await.unwrap(), None);
 }

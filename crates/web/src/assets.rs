@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 const STYLESHEET: &[u8] = include_bytes!("../static/gatehouse.css");
 const FAVICON: &[u8] = include_bytes!("../static/favicon.svg");
 const MFA_SCRIPT: &[u8] = include_bytes!("../static/mfa.js"); // MFA: WebAuthn ceremonies
+const SAML_POST: &[u8] = include_bytes!("../static/saml-post.js"); // SAML provider
 
 /// Looks up an embedded asset: `(body, content type)`.
 pub fn lookup(name: &str) -> Option<(&'static [u8], &'static str)> {
@@ -16,6 +17,7 @@ pub fn lookup(name: &str) -> Option<(&'static [u8], &'static str)> {
         "gatehouse.css" => Some((STYLESHEET, "text/css; charset=utf-8")),
         "favicon.svg" => Some((FAVICON, "image/svg+xml")),
         "mfa.js" => Some((MFA_SCRIPT, "text/javascript; charset=utf-8")), // MFA
+        "saml-post.js" => Some((SAML_POST, "text/javascript; charset=utf-8")), // SAML provider
         _ => None,
     }
 }

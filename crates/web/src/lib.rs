@@ -16,6 +16,7 @@ pub mod pages;
 pub mod proxy;
 // ---- end forward-auth
 // ---- SAML provider
+pub mod saml;
 // ---- end SAML provider
 // ---- mail and worker
 // ---- end mail and worker
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forward_auth.pages()) // forward-auth: the sign-in pages
         .merge(oidc::routes()) // OIDC provider
         // ---- SAML provider
+        .merge(saml::routes())
         // ---- end SAML provider
         // ---- mail and worker
         .route(

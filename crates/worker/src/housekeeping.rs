@@ -1,6 +1,6 @@
 //! Periodic housekeeping, as jobs so that it runs once per cluster per period
 //! whatever the number of nodes: expired sessions, flows and throttles, ended
-//! lock announcements, expired OAuth records and keys past publication, old
+//! lock announcements, expired OAuth and SAML records and keys past publication, old
 //! recovery keys and finished jobs (every five minutes); audit events past the
 //! retention (hourly).
 
@@ -25,12 +25,15 @@ impl JobHandler for PurgeExpired {
         let dir = &ctx.directory;
         let (sessions, flows) = dir.purge_expired().await?;
         let oauth = dir.purge_expired_oauth().await?;
+        // SAML: request ids past their replay window, keys past publication.
+        let saml = dir.purge_saml().await?;
         let (jobs, keys) = dir.purge_finished_jobs(FINISHED_JOB_RETENTION_SECS).await?;
-        if sessions + flows + oauth + jobs + keys > 0 {
+        if sessions + flows + oauth + saml + jobs + keys > 0 {
             tracing::info!(
                 sessions,
                 flows,
                 oauth,
+                saml,
                 jobs,
                 recovery_keys = keys,
                 "removed expired records"

@@ -48,12 +48,13 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             t.row(["access".to_string(), access_label(&a.bound_groups)]);
             crate::commands::app_oidc::show_rows(ctx, &a.app, &mut t); // OIDC provider
             crate::commands::app_proxy::show_rows(&a.app, &mut t); // forward-auth
+            crate::commands::app_saml::show_rows(ctx, &a.app, &mut t); // SAML provider
             t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
             t.print()?;
         }
-        AppCmd::Create(args) => create(ctx, &dir, &audit, args).await?,
+        AppCmd::Create(args) => create(ctx, &dir, &audit, *args).await?,
         // ---- OIDC provider
-        AppCmd::Update(args) => crate::commands::app_oidc::update(ctx, &dir, &audit, args).await?,
+        AppCmd::Update(args) => crate::commands::app_oidc::update(ctx, &dir, &audit, *args).await?,
         AppCmd::Secret(cmd) => crate::commands::app_oidc::secret(ctx, &dir, &audit, cmd).await?,
         // ---- end OIDC provider
         AppCmd::Delete { slug } => {
@@ -101,6 +102,7 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
             .ok_or_else(|| gatehouse_core::Error::not_found("group", g.as_str()))?;
     }
     crate::commands::app_proxy::check_unused(&args.proxy, args.provider)?; // forward-auth
+    crate::commands::app_saml::check_unused(&args.saml, args.provider, args.oidc.signing_alg)?; // SAML provider
     let provider = match args.provider {
         None => None,
         // ---- forward-auth (proxy provider)
@@ -113,6 +115,10 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
             Some(spec)
         }
         // ---- end OIDC provider
+        // ---- SAML provider
+        Some(ProviderChoice::Saml) => Some(crate::commands::app_saml::spec(&args.saml, args.oidc.signing_alg)?),
+        // ---- end SAML provider
+        #[allow(unreachable_patterns)]
         Some(other) => {
             return Err(Failure::input(format!(
                 "--provider {other:?} is not available in this version of gatehouse"
@@ -137,6 +143,9 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
     }
     if app.provider == Some(gatehouse_core::ProviderKind::Oidc) {
         return crate::commands::app_oidc::print_created(ctx, &app, oidc_secret.as_deref()); // OIDC provider
+    }
+    if app.provider == Some(gatehouse_core::ProviderKind::Saml) {
+        return crate::commands::app_saml::print_created(ctx, &app); // SAML provider
     }
     if ctx.json {
         return Ok(print_json(&app)?);

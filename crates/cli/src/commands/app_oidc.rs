@@ -63,8 +63,9 @@ pub struct OidcArgs {
     #[arg(long, value_name = "ID")]
     pub client_id: Option<String>,
     /// The ID and access token signature algorithm (default RS256).
+    /// (SAML: rsa-sha256, rsa-sha512 or ecdsa-sha256, default rsa-sha256.)
     #[arg(long, value_enum, value_name = "ALG")]
-    pub signing_alg: Option<AlgChoice>,
+    pub signing_alg: Option<crate::commands::app_saml::SigningAlgArg>, // SAML provider: shared flag
     /// What `sub` holds (default hashed: SHA-256 of the user id).
     #[arg(long, value_enum, value_name = "MODE")]
     pub sub_mode: Option<SubChoice>,
@@ -94,7 +95,7 @@ impl OidcArgs {
         !self.redirect_uris.is_empty()
             || self.public
             || self.client_id.is_some()
-            || self.signing_alg.is_some()
+            || self.signing_alg.is_some_and(|a| a.oidc().is_some())
             || self.sub_mode.is_some()
             || self.consent.is_some()
             || !self.post_logout_redirect_uris.is_empty()
@@ -116,6 +117,9 @@ pub struct AppUpdateArgs {
     /// Refuse PKCE's `plain` method again.
     #[arg(long, conflicts_with = "allow_plain_pkce")]
     pub refuse_plain_pkce: bool,
+    // ---- SAML provider: `app update` of SAML applications
+    #[command(flatten)]
+    pub saml: crate::commands::app_saml::SamlArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,7 +141,9 @@ fn apply(cfg: &mut OidcConfig, a: &OidcArgs) -> CmdResult {
         cfg.post_logout_redirect_uris = a.post_logout_redirect_uris.clone();
     }
     if let Some(alg) = a.signing_alg {
-        cfg.signing_alg = alg.alg();
+        cfg.signing_alg = alg
+            .oidc()
+            .ok_or_else(|| input("--signing-alg takes RS256, ES256 or EdDSA"))?;
     }
     if let Some(s) = a.sub_mode {
         cfg.sub_mode = match s {
@@ -241,6 +247,11 @@ fn oidc_config(app: &Application) -> CmdResult<OidcConfig> {
 
 pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateArgs) -> CmdResult {
     let app = dir.application(&a.slug).await?.app;
+    // SAML provider: its own settings
+    crate::commands::app_saml::check_update(&a.saml, &app)?;
+    if app.provider == Some(gatehouse_core::ProviderKind::Saml) {
+        return crate::commands::app_saml::update(ctx, dir, audit, &app, &a.saml, a.oidc.signing_alg).await;
+    }
     let mut cfg = oidc_config(&app)?;
     apply(&mut cfg, &a.oidc)?;
     if let Some(id) = &a.oidc.client_id {

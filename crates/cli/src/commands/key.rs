@@ -16,7 +16,11 @@ use crate::output::{Table, print_json};
 pub enum KeyCmd {
     /// List signing keys: signing, next (published, signs later), retiring
     /// (published until its tokens expired), expired.
-    List,
+    List {
+        /// JWT keys (OIDC, forward-auth) or SAML keys and certificates.
+        #[arg(long, value_enum, default_value = "jwt")]
+        kind: crate::commands::app_saml::KeyKind,
+    },
     /// Add a new key (per algorithm) that replaces the current one.
     Rotate {
         /// Only this algorithm (default: every algorithm that has a key).
@@ -26,13 +30,23 @@ pub enum KeyCmd {
         /// that cache JWKS learn it first (e.g. 10m, 1h, 0s; default 10m).
         #[arg(long, value_name = "AGE", default_value = "10m")]
         activate_in: String,
+        /// JWT keys (OIDC, forward-auth) or SAML keys (the new certificate is
+        /// in every SAML application's metadata at once).
+        #[arg(long, value_enum, default_value = "jwt")]
+        kind: crate::commands::app_saml::KeyKind,
+        /// SAML: only this key family (rsa or ec-p256; default: every family that has a key).
+        #[arg(long, value_name = "FAMILY")]
+        family: Option<String>,
     },
 }
 
 pub async fn run(ctx: &Context, cmd: KeyCmd) -> CmdResult {
     let dir = ctx.directory().await?;
     match cmd {
-        KeyCmd::List => {
+        KeyCmd::List {
+            kind: crate::commands::app_saml::KeyKind::Saml,
+        } => crate::commands::app_saml::key_list(ctx, &dir).await?, // SAML provider
+        KeyCmd::List { .. } => {
             let keys = dir.signing_key_list().await?;
             if ctx.json {
                 return Ok(print_json(&keys)?);
@@ -50,12 +64,21 @@ pub async fn run(ctx: &Context, cmd: KeyCmd) -> CmdResult {
             }
             t.print()?;
         }
-        KeyCmd::Rotate { alg, activate_in } => {
+        KeyCmd::Rotate {
+            alg,
+            activate_in,
+            kind,
+            family,
+        } => {
             let secs = parse_age(activate_in.trim()).ok_or_else(|| {
                 Failure::input(format!(
                     "--activate-in {activate_in}: expected an age like 0s, 10m or 1h"
                 ))
             })?;
+            // SAML provider
+            if kind == crate::commands::app_saml::KeyKind::Saml {
+                return crate::commands::app_saml::key_rotate(ctx, &dir, family.as_deref(), secs).await;
+            }
             let algs: Vec<SigningAlg> = match alg {
                 Some(a) => vec![a.alg()],
                 None => {

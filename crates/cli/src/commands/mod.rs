@@ -9,6 +9,7 @@ pub mod events;
 pub mod group;
 pub mod key; // OIDC provider: signing keys
 // ---- SAML provider
+pub mod app_saml;
 // ---- end SAML provider
 // ---- mail and worker
 pub mod email;

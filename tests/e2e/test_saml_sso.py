@@ -1,0 +1,235 @@
+"""SAML 2.0 against a running server, with python3-saml (OneLogin, xmlsec
+inside) as the service provider: SP-initiated sign-in through the real
+sign-in pages over both bindings, IdP-initiated sign-in, single logout, and
+`xmlsec1 --verify` of the signed responses with the published certificate.
+Every sign-in is by a non-admin user."""
+
+import base64
+import json
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from conftest import WebClient
+from saml_support import ACS, PASSWORD, SLS, SP_ENTITY, SamlEnv, post_form, xmlsec1_verify
+
+
+@pytest.fixture(scope="module")
+def env():
+    from conftest import Installation
+
+    inst = Installation()
+    e = SamlEnv(inst)
+    yield e
+    inst.close()
+
+
+def follow_to_form(env: SamlEnv, client: WebClient, r, username: str = "alice"):
+    """From the IdP's first answer, through sign-in if needed, to the final page."""
+    for _ in range(6):
+        if r.status_code not in (302, 303):
+            return r
+        loc = r.headers["location"]
+        if loc.startswith("/login"):
+            nxt = parse_qs(urlparse(loc).query)["next"][0]
+            r = client.sign_in(username, PASSWORD, next=nxt)
+            continue
+        assert loc.startswith("/"), loc
+        r = client.http.get(env.url(loc), allow_redirects=False)
+    raise AssertionError("too many redirects")
+
+
+def idp_cert(env: SamlEnv, slug: str) -> str:
+    md = env.settings(slug).get_idp_data()
+    return md["x509cert"]
+
+
+def check_identity(auth, slug: str):
+    attrs = auth.get_attributes()
+    friendly = auth.get_friendlyname_attributes()
+    assert attrs["username"] == ["alice"]
+    assert attrs["email"] == ["alice@example.com"]
+    assert attrs["name"] == ["Alice Liddell"]
+    assert attrs["groups"] == ["staff"]
+    assert attrs["http://schemas.goauthentik.io/2021/02/saml/username"] == ["alice"]
+    assert attrs["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"] == ["alice@example.com"]
+    assert attrs["http://schemas.xmlsoap.org/claims/Group"] == ["staff"]
+    assert friendly["groups"] == ["staff"] and friendly["username"] == ["alice"]
+    assert re.fullmatch(r"[0-9a-f]{64}", attrs["uid"][0])
+    assert auth.get_nameid_format() == "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    assert auth.get_session_index()
+    assert auth.get_settings().get_idp_data()["entityId"].endswith(f"/application/saml/{slug}/metadata/")
+
+
+def test_metadata_publishes_endpoints_and_certificate(env):
+    env.app("md")
+    settings = env.settings("md")
+    idp = settings.get_idp_data()
+    assert idp["entityId"] == env.url("/application/saml/md/metadata/")
+    assert idp["singleSignOnService"]["url"] == env.url("/application/saml/md/sso/binding/redirect/")
+    assert idp["singleLogoutService"]["url"] == env.url("/application/saml/md/slo/binding/redirect/")
+    assert "BEGIN CERTIFICATE" in idp["x509cert"] or len(idp["x509cert"]) > 500
+
+
+@pytest.mark.parametrize("alg,sign", [("rsa-sha256", "assertion"), ("rsa-sha512", "both"), ("ecdsa-sha256", "response")])
+def test_sp_initiated_redirect_binding(env, alg, sign, tmp_path):
+    slug = f"redir-{alg}-{sign}"
+    env.app(slug, "--signing-alg", alg, "--sign", sign)
+    settings = env.settings(slug, want_messages_signed=sign != "assertion")
+    if sign == "response":
+        settings.get_security_data()["wantAssertionsSigned"] = False
+    sp = env.sp_auth(settings)
+    url = sp.login(return_to="/after-login")
+    request_id = sp.get_last_request_id()
+    assert url.startswith(env.url(f"/application/saml/{slug}/sso/binding/redirect/"))
+    client = WebClient(env.server.url)
+    page = follow_to_form(env, client, client.http.get(url, allow_redirects=False))
+    assert page.status_code == 200, page.text
+    form = post_form(page.text)
+    # No JavaScript needed (a visible button); the auto-submit script is a /static/ file.
+    assert '<button type="submit"' in page.text and form.script_src == ["/static/saml-post.js"]
+    assert form.fields["RelayState"] == "/after-login"
+    auth = env.acs(settings, form, request_id)
+    check_identity(auth, slug)
+    xml = base64.b64decode(form.fields["SAMLResponse"])
+    assert xml.count(b"<ds:Signature ") == (2 if sign == "both" else 1)
+    r = xmlsec1_verify(xml, idp_cert(env, slug), tmp_path)
+    assert r.returncode == 0, r.stderr
+    # The same person gets the same pseudonym next time; a tampered response fails xmlsec1.
+    r = xmlsec1_verify(xml.replace(b"alice@example.com", b"admin@example.com"), idp_cert(env, slug), tmp_path)
+    assert r.returncode != 0
+
+
+def test_sp_initiated_post_binding_with_signed_requests(env, tmp_path):
+    env.app("post", "--sign", "both", signed_requests=True)
+    settings = env.settings("post", signed_requests=True, want_messages_signed=True)
+    request_id, saml_request = env.post_authn_request(settings, sign=True)
+    client = WebClient(env.server.url)
+    r = client.http.post(
+        env.url("/application/saml/post/sso/binding/post/"),
+        data={"SAMLRequest": saml_request, "RelayState": "rs-post"},
+        allow_redirects=False,
+    )
+    page = follow_to_form(env, client, r)
+    assert page.status_code == 200, page.text
+    form = post_form(page.text)
+    auth = env.acs(settings, form, request_id)
+    check_identity(auth, "post")
+    first = auth.get_nameid()
+    r = xmlsec1_verify(base64.b64decode(form.fields["SAMLResponse"]), idp_cert(env, "post"), tmp_path)
+    assert r.returncode == 0, r.stderr
+    # Signed in already: a second request goes straight back, with the same pseudonym.
+    request_id, saml_request = env.post_authn_request(settings, sign=True)
+    r = client.http.post(env.url("/application/saml/post/"), data={"SAMLRequest": saml_request}, allow_redirects=False)
+    form = post_form(follow_to_form(env, client, r).text)
+    assert env.acs(settings, form, request_id).get_nameid() == first
+
+
+def test_signed_redirect_binding_request(env):
+    env.app("sredir", signed_requests=True)
+    settings = env.settings("sredir", signed_requests=True)
+    sp = env.sp_auth(settings)
+    url = sp.login()
+    assert "Signature=" in url and "SigAlg=" in url
+    client = WebClient(env.server.url)
+    form = post_form(follow_to_form(env, client, client.http.get(url, allow_redirects=False)).text)
+    env.acs(settings, form, sp.get_last_request_id())
+
+
+def test_idp_initiated_sign_in(env, tmp_path):
+    env.app("init")
+    settings = env.settings("init")
+    client = WebClient(env.server.url)
+    r = client.http.get(env.url("/application/saml/init/sso/binding/init/"), allow_redirects=False)
+    form = post_form(follow_to_form(env, client, r).text)
+    auth = env.acs(settings, form, None)
+    check_identity(auth, "init")
+    assert b"InResponseTo" not in base64.b64decode(form.fields["SAMLResponse"])
+
+
+def test_single_logout(env):
+    env.app("slo", "--sign", "both", signed_requests=True)
+    settings = env.settings("slo", signed_requests=True, want_messages_signed=True)
+    client = WebClient(env.server.url)
+    sp = env.sp_auth(settings)
+    form = post_form(follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False)).text)
+    auth = env.acs(settings, form, sp.get_last_request_id())
+    assert client.signed_in()
+    sp = env.sp_auth(settings)
+    url = sp.logout(return_to="/bye", name_id=auth.get_nameid(), session_index=auth.get_session_index(),
+                    name_id_format=auth.get_nameid_format())
+    logout_id = sp.get_last_request_id()
+    r = client.http.get(url, allow_redirects=False)
+    assert r.status_code in (302, 303), r.text
+    r = client.http.get(env.url(r.headers["location"]), allow_redirects=False)
+    assert r.status_code in (302, 303), r.text
+    back = r.headers["location"]
+    assert back.startswith(SLS + "?")
+    query = urlparse(back).query
+    get = {k: v[0] for k, v in parse_qs(query).items()}
+    sls = env.sp_auth(settings, path="/sls", get=get, query=query)
+    sls.process_slo(request_id=logout_id, keep_local_session=True)
+    assert not sls.get_errors(), (sls.get_errors(), sls.get_last_error_reason())
+    assert get["RelayState"] == "/bye"
+    assert not client.signed_in()
+
+
+def test_user_outside_bound_groups_is_refused(env):
+    env.app("staffonly", "--allow-group", "staff")
+    settings = env.settings("staffonly")
+    client = WebClient(env.server.url)
+    sp = env.sp_auth(settings)
+    page = follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False), username="bob")
+    assert page.status_code == 403
+    assert "may not use" in page.text and "SAMLResponse" not in page.text
+    events = json.loads(env.inst.cli("events", "--json", "--action", "authorize_application_denied").stdout)
+    assert any(e["context"].get("username") == "bob" for e in events), events
+
+
+def test_key_rotation_prepublishes_the_next_certificate(env, tmp_path):
+    import time
+
+    env.app("rotate")
+    before = env.settings("rotate").get_idp_data()["x509cert"]
+    env.inst.cli("key", "rotate", "--kind", "saml", "--family", "rsa", "--activate-in", "1h")
+    listing = json.loads(env.inst.cli("--json", "key", "list", "--kind", "saml").stdout)
+    assert sorted(k["status"] for k in listing if k["family"] == "rsa") == ["next", "signing"]
+    time.sleep(0.6)  # the server sees the change through its change feed
+    settings = env.settings("rotate")
+    idp = settings.get_idp_data()
+    certs = idp.get("x509certMulti", {}).get("signing", [])
+    assert len(certs) == 2 and certs[0] == before, "the signing certificate first, the next one published too"
+    client = WebClient(env.server.url)
+    sp = env.sp_auth(settings)
+    form = post_form(follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False)).text)
+    env.acs(settings, form, sp.get_last_request_id())
+    assert xmlsec1_verify(base64.b64decode(form.fields["SAMLResponse"]), before, tmp_path).returncode == 0
+    # Switch now: the new certificate signs, the old one stays published.
+    env.inst.cli("key", "rotate", "--kind", "saml", "--family", "rsa", "--activate-in", "0s")
+    time.sleep(0.6)
+    settings = env.settings("rotate")
+    certs = settings.get_idp_data()["x509certMulti"]["signing"]
+    assert len(certs) == 3 and before in certs[1:]
+    sp = env.sp_auth(settings)
+    form = post_form(follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False)).text)
+    env.acs(settings, form, sp.get_last_request_id())
+    xml = base64.b64decode(form.fields["SAMLResponse"])
+    assert xmlsec1_verify(xml, certs[0], tmp_path).returncode == 0
+    assert xmlsec1_verify(xml, before, tmp_path).returncode != 0
+
+
+def test_app_update_changes_saml_settings(env):
+    env.app("upd")
+    env.inst.cli("app", "update", "upd", "--sign", "both", "--name-id", "email", "--signing-alg", "ecdsa-sha256")
+    shown = env.inst.cli("app", "show", "upd").stdout
+    assert "email" in shown and "both" in shown and "ecdsa-sha256" in shown
+    # Options of another provider are refused, and settings must stay valid.
+    assert env.inst.cli("app", "update", "upd", "--acs-url", "not a url", check=False).returncode == 2
+    settings = env.settings("upd", want_messages_signed=True)
+    client = WebClient(env.server.url)
+    sp = env.sp_auth(settings)
+    form = post_form(follow_to_form(env, client, client.http.get(sp.login(), allow_redirects=False)).text)
+    auth = env.acs(settings, form, sp.get_last_request_id())
+    assert auth.get_nameid() == "alice@example.com"
+    assert base64.b64decode(form.fields["SAMLResponse"]).count(b"ecdsa-sha256") == 2
