@@ -184,6 +184,25 @@ mod tests {
     }
 
     #[test]
+    fn the_stacks_authentik_names_are_read() {
+        let s = load(&[
+            ("AUTHENTIK_EMAIL__HOST", "smtp.example.com"),
+            ("AUTHENTIK_EMAIL__PORT", "2525"),
+            ("AUTHENTIK_EMAIL__FROM", "auth@example.com"),
+        ])
+        .unwrap();
+        let e = s.mail_worker.email.clone().unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("smtp.example.com", 2525));
+        // The native name wins over the alias.
+        let s = load(&[
+            ("AUTHENTIK_EMAIL__HOST", "old.example.com"),
+            ("GATEHOUSE_EMAIL__HOST", "new.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(s.mail_worker.email.unwrap().host, "new.example.com");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         for (k, v) in [
             ("GATEHOUSE_EMAIL__PORT", "70000"),
