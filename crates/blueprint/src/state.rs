@@ -128,9 +128,7 @@ impl State {
                 Some(ProviderKind::Proxy) => ProxyConfig::from_value(&a.provider_config)
                     .ok()
                     .map(ProviderDraft::Proxy),
-                Some(ProviderKind::Saml) => SamlConfig::from_value(&a.provider_config)
-                    .ok()
-                    .map(ProviderDraft::Saml),
+                Some(ProviderKind::Saml) => SamlConfig::from_value(&a.provider_config).ok().map(ProviderDraft::Saml),
                 _ => None,
             };
             let pid = provider.map(|draft| {

@@ -117,7 +117,10 @@ async fn saml_provider_applies_with_authentik_fields() {
     assert!(r.changes.iter().any(|c| c.action == "create" && c.name == "wiki"));
     let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
     assert_eq!(app.provider, Some(ProviderKind::Saml));
-    assert_eq!(app.provider_key.as_deref(), Some("https://wiki.example.com/saml/metadata"));
+    assert_eq!(
+        app.provider_key.as_deref(),
+        Some("https://wiki.example.com/saml/metadata")
+    );
     let cfg = SamlConfig::from_value(&app.provider_config).unwrap();
     assert_eq!(cfg.acs_urls, vec!["https://wiki.example.com/saml/acs".to_string()]);
     assert_eq!(cfg.audience, "https://wiki.example.com/saml/metadata");
@@ -176,11 +179,7 @@ async fn saml_plan_shows_the_field_diff() {
 
 /// The line and column of `needle` in the document (1-based), as errors give them.
 fn at(text: &str, needle: &str) -> String {
-    let (i, line) = text
-        .lines()
-        .enumerate()
-        .find(|(_, l)| l.contains(needle))
-        .unwrap();
+    let (i, line) = text.lines().enumerate().find(|(_, l)| l.contains(needle)).unwrap();
     format!("test.yaml:{}:{}:", i + 1, line.find(needle).unwrap() + 1)
 }
 
@@ -195,7 +194,10 @@ async fn unsupported_saml_fields_are_errors_with_line_and_hint() {
     let db = sqlite().await;
     let base = authentik_doc("https://wiki.example.com/saml/acs");
     // A field Gatehouse does not have.
-    let text = base.replace("      issuer: authentik\n", "      issuer: authentik\n      encryption_kp: null\n");
+    let text = base.replace(
+        "      issuer: authentik\n",
+        "      issuer: authentik\n      encryption_kp: null\n",
+    );
     let e = apply_text(&db, &text).await.unwrap_err();
     assert!(e.starts_with(&at(&text, "encryption_kp")), "{e}");
     assert!(
@@ -216,9 +218,24 @@ async fn unsupported_saml_fields_are_errors_with_line_and_hint() {
             "digest_algorithm",
             "Gatehouse digests with SHA-256",
         ),
-        ("sign_response: true", "sign_response: false", "sign_assertion", "sign_assertion: true"),
-        ("verification_kp: null", "verification_kp: !Find [authentik_crypto.certificatekeypair, [name, sp]]", "verification_kp", "sp_certs"),
-        ("goauthentik.io/providers/saml/email]]", "goauthentik.io/providers/saml/ms-windowsaccountname]]", "name_id_mapping", "managed email, username or uid"),
+        (
+            "sign_response: true",
+            "sign_response: false",
+            "sign_assertion",
+            "sign_assertion: true",
+        ),
+        (
+            "verification_kp: null",
+            "verification_kp: !Find [authentik_crypto.certificatekeypair, [name, sp]]",
+            "verification_kp",
+            "sp_certs",
+        ),
+        (
+            "goauthentik.io/providers/saml/email]]",
+            "goauthentik.io/providers/saml/ms-windowsaccountname]]",
+            "name_id_mapping",
+            "managed email, username or uid",
+        ),
     ] {
         let mut text = base.replace(from, to);
         if field == "sign_assertion" {
@@ -229,7 +246,10 @@ async fn unsupported_saml_fields_are_errors_with_line_and_hint() {
         assert!(e.contains(hint), "{field}: {e}");
     }
     // A broken ACS URL names the field.
-    let text = base.replace("acs_url: https://wiki.example.com/saml/acs", "acs_url: javascript:alert(1)");
+    let text = base.replace(
+        "acs_url: https://wiki.example.com/saml/acs",
+        "acs_url: javascript:alert(1)",
+    );
     let e = apply_text(&db, &text).await.unwrap_err();
     assert!(e.contains("invalid SAML provider"), "{e}");
     assert!(e.starts_with(&line_of(&text, "acs_url:")), "{e}");
@@ -238,7 +258,10 @@ async fn unsupported_saml_fields_are_errors_with_line_and_hint() {
     // The model is known under Gatehouse's name too, and an unknown field is suggested.
     let g = "version: 1\nentries:\n  - model: gatehouse.samlprovider\n    identifiers: {name: X}\n    attrs: {acs_url: https://x.example.com/acs, audeince: x}\n";
     let e = apply_text(&db, g).await.unwrap_err();
-    assert!(e.contains("unknown field audeince") && e.contains("did you mean audience?"), "{e}");
+    assert!(
+        e.contains("unknown field audeince") && e.contains("did you mean audience?"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -330,7 +353,10 @@ async fn sso_saml_certificate_file_follows_rotation() {
     let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
     let cfg = SamlConfig::from_value(&app.provider_config).unwrap();
     assert_eq!(cfg.acs_urls, vec!["https://wiki.example.com/saml/acs".to_string()]);
-    assert_eq!(app.provider_key.as_deref(), Some("https://wiki.example.com/saml/metadata"));
+    assert_eq!(
+        app.provider_key.as_deref(),
+        Some("https://wiki.example.com/saml/metadata")
+    );
     let file = tmp.path().join("certs/idp.pem");
     let first = std::fs::read_to_string(&file).unwrap();
     assert_eq!(first.matches("BEGIN CERTIFICATE").count(), 1);
@@ -347,7 +373,11 @@ async fn sso_saml_certificate_file_follows_rotation() {
     assert_eq!(r[0].status, "drift");
     assert_eq!(r[0].drifts.len(), 1, "{:?}", r[0].drifts);
     assert_eq!(r[0].drifts[0].kind, "trust");
-    assert!(r[0].drifts[0].detail.contains("lacks 1 of the SAML signing certificates"));
+    assert!(
+        r[0].drifts[0]
+            .detail
+            .contains("lacks 1 of the SAML signing certificates")
+    );
     let events = fix_events(&db).await;
     // A dry run writes nothing.
     sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, true).await.unwrap();
@@ -357,16 +387,21 @@ async fn sso_saml_certificate_file_follows_rotation() {
     assert_eq!(fix_events(&db).await, events + 1);
     let second = std::fs::read_to_string(&file).unwrap();
     assert_eq!(second.matches("BEGIN CERTIFICATE").count(), 2);
-    assert!(second.contains(first.lines().nth(1).unwrap()), "the old certificate is kept while it signs");
+    assert!(
+        second.contains(first.lines().nth(1).unwrap()),
+        "the old certificate is kept while it signs"
+    );
     let backup = tmp.path().join("certs/idp.pem.bak");
     assert_eq!(std::fs::read_to_string(backup).unwrap(), first);
-    assert_eq!(
-        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-        0o640
-    );
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o640);
     // A second run changes nothing.
     assert!(kinds(&db, &m).await.is_empty());
-    assert!(sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false).await.unwrap().is_empty());
+    assert!(
+        sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(fix_events(&db).await, events + 1);
 
     // Past the switch and the retirement, only the new certificate is published:
@@ -401,7 +436,10 @@ async fn sso_saml_metadata_file_acs_and_audience() {
     // The other settings are kept.
     assert_eq!(cfg.signing_alg, SignatureAlg::RsaSha512);
     let md = std::fs::read_to_string(tmp.path().join("idp-metadata.xml")).unwrap();
-    assert!(md.contains("entityID=\"https://id.example.com/application/saml/wiki/metadata/\""), "{md}");
+    assert!(
+        md.contains("entityID=\"https://id.example.com/application/saml/wiki/metadata/\""),
+        "{md}"
+    );
     assert!(md.contains("X509Certificate"), "{md}");
     assert!(kinds(&db, &m).await.is_empty());
     // A service trusting another IdP entity id is reported, not "repaired".

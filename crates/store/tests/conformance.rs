@@ -251,8 +251,8 @@ conformance!(
     check_blueprint_instances,
     check_api_token_deletion,
     // ---- end blueprints and SSO drift
-    check_saml_keys,            // SAML provider
-    check_saml_request_ids,     // SAML provider
+    check_saml_keys,        // SAML provider
+    check_saml_request_ids, // SAML provider
 );
 
 // ---- fixtures ---------------------------------------------------------------

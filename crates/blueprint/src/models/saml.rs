@@ -48,7 +48,10 @@ fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
     let audience = q.str("audience")?;
     let name = q.str("name")?;
     if audience.is_none() && name.is_none() {
-        return Err(q.err("name", "a SAML provider is identified by its name or audience (SP entity id)"));
+        return Err(q.err(
+            "name",
+            "a SAML provider is identified by its name or audience (SP entity id)",
+        ));
     }
     Ok(st.providers.iter().position(|p| {
         p.live
@@ -80,11 +83,14 @@ fn signature_alg(a: &Attrs<'_>, v: &str) -> Result<SignatureAlg, At> {
         _ => None,
     };
     short.or_else(|| SignatureAlg::from_uri(v)).ok_or_else(|| {
-        a.err("signature_algorithm", format!("signature_algorithm '{v}' is not supported"))
-            .hint(
-                "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256, …#rsa-sha512 or …#ecdsa-sha256 \
+        a.err(
+            "signature_algorithm",
+            format!("signature_algorithm '{v}' is not supported"),
+        )
+        .hint(
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256, …#rsa-sha512 or …#ecdsa-sha256 \
                  (SHA-1 and DSA are refused)",
-            )
+        )
     })
 }
 
@@ -92,7 +98,11 @@ fn urls(a: &Attrs<'_>, k: &str) -> Result<Option<Vec<String>>, At> {
     match a.get(k) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(
-            s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect(),
+            s.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
         )),
         Some(Value::Array(items)) => items
             .iter()
@@ -167,9 +177,16 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             (false, true) => SignMode::Response,
             (true, true) => SignMode::Both,
             (false, false) => {
-                let k = if sa == Some(false) { "sign_assertion" } else { "sign_response" };
+                let k = if sa == Some(false) {
+                    "sign_assertion"
+                } else {
+                    "sign_response"
+                };
                 return Err(a
-                    .err(k, "Gatehouse always signs: sign_assertion or sign_response must be true")
+                    .err(
+                        k,
+                        "Gatehouse always signs: sign_assertion or sign_response must be true",
+                    )
                     .hint("sign_assertion: true"));
             }
         };
@@ -192,7 +209,10 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         && !(a.has("sp_certs") && matches!(as_marker(v), Some(("keypair", _))))
     {
         return Err(a
-            .err("verification_kp", "verification_kp: Gatehouse needs the SP's certificate itself")
+            .err(
+                "verification_kp",
+                "verification_kp: Gatehouse needs the SP's certificate itself",
+            )
             .hint("give it as sp_certs: [!File sp-cert.pem] (a key pair reference alone cannot be resolved)"));
     }
     if let Some(v) = a.bool("want_authn_requests_signed")? {
@@ -248,7 +268,10 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             .is_some_and(|items| items.iter().all(|m| matches!(as_marker(m), Some(("samlmapping", _)))));
         if !ok {
             return Err(a
-                .err("property_mappings", "property_mappings: only authentik's managed SAML mappings are accepted")
+                .err(
+                    "property_mappings",
+                    "property_mappings: only authentik's managed SAML mappings are accepted",
+                )
                 .hint("Gatehouse's attributes are fixed (email, name, username, uid, groups)"));
         }
     }
@@ -318,7 +341,9 @@ impl Model for SamlModel {
             .str("name")?
             .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
         if !a.has("acs_url") && !a.has("acs_urls") {
-            return Err(a.err("name", "a SAML provider needs acs_url").hint("acs_url: https://sp.example.com/saml/acs"));
+            return Err(a
+                .err("name", "a SAML provider needs acs_url")
+                .hint("acs_url: https://sp.example.com/saml/acs"));
         }
         if a.str("audience")?.is_none() {
             return Err(a

@@ -260,8 +260,18 @@ async fn check_saml(
         return Ok(());
     };
     // ACS URLs match exactly (as the IdP matches them).
-    let missing: Vec<String> = s.acs_urls.iter().filter(|u| !cfg.acs_urls.contains(u)).cloned().collect();
-    let stale: Vec<String> = cfg.acs_urls.iter().filter(|u| !s.acs_urls.contains(u)).cloned().collect();
+    let missing: Vec<String> = s
+        .acs_urls
+        .iter()
+        .filter(|u| !cfg.acs_urls.contains(u))
+        .cloned()
+        .collect();
+    let stale: Vec<String> = cfg
+        .acs_urls
+        .iter()
+        .filter(|u| !s.acs_urls.contains(u))
+        .cloned()
+        .collect();
     if !missing.is_empty() || !stale.is_empty() {
         let mut detail = Vec::new();
         if !missing.is_empty() {
@@ -279,7 +289,10 @@ async fn check_saml(
     {
         drifts.push(drift(
             "audience",
-            format!("Gatehouse's audience for {} is {}, the service's entity id is {want}", s.slug, cfg.audience),
+            format!(
+                "Gatehouse's audience for {} is {}, the service's entity id is {want}",
+                s.slug, cfg.audience
+            ),
             vec![want.clone()],
             true,
         ));

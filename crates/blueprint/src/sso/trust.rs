@@ -167,7 +167,10 @@ pub async fn fix(
 
 /// The IdP entity id of a SAML application (what its metadata says).
 pub fn saml_entity_id(external_url: &str, slug: &str) -> String {
-    format!("{}/application/saml/{slug}/metadata/", external_url.trim_end_matches('/'))
+    format!(
+        "{}/application/saml/{slug}/metadata/",
+        external_url.trim_end_matches('/')
+    )
 }
 
 /// The SAML settings of the service's application, when it is a SAML one.
@@ -263,14 +266,20 @@ async fn check_saml(
     if current.is_empty() {
         drifts.push(drift(
             "trust",
-            format!("Gatehouse has no SAML {} signing key yet for the service to trust", family.as_str()),
+            format!(
+                "Gatehouse has no SAML {} signing key yet for the service to trust",
+                family.as_str()
+            ),
             vec![],
             true,
         ));
         return Ok(());
     }
     for file in files {
-        let theirs = std::fs::read_to_string(file).ok().map(|t| certs_in(&t)).filter(|c| !c.is_empty());
+        let theirs = std::fs::read_to_string(file)
+            .ok()
+            .map(|t| certs_in(&t))
+            .filter(|c| !c.is_empty());
         let Some(theirs) = theirs else {
             drifts.push(drift(
                 "trust",
@@ -302,7 +311,9 @@ async fn check_saml(
 fn fingerprint(b64: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    let der = base64::engine::general_purpose::STANDARD.decode(b64).unwrap_or_default();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap_or_default();
     let h = sha2::Sha256::digest(&der);
     h.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
@@ -335,7 +346,10 @@ async fn fix_saml(
         dir.saml_signer(&SamlKeys::default(), family).await?.1
     };
     for (file, what) in files {
-        let current = std::fs::read_to_string(file).ok().map(|t| certs_in(&t)).unwrap_or_default();
+        let current = std::fs::read_to_string(file)
+            .ok()
+            .map(|t| certs_in(&t))
+            .unwrap_or_default();
         if certs.iter().all(|c| current.contains(c)) && !certs.is_empty() {
             continue;
         }
@@ -374,7 +388,11 @@ async fn fix_saml(
         }
         out.push(format!(
             "write the current SAML signing {} to {}",
-            if what == "metadata" { "metadata" } else { "certificate(s)" },
+            if what == "metadata" {
+                "metadata"
+            } else {
+                "certificate(s)"
+            },
             file.display()
         ));
     }
