@@ -479,3 +479,38 @@ fn certificates_are_read_from_pem_and_metadata() {
     );
     assert!(certs_in("nothing here").is_empty());
 }
+
+#[tokio::test]
+async fn sp_certificates_from_a_file_require_signed_requests() {
+    let db = sqlite().await;
+    let g = gatehouse_saml::SamlKey::generate(KeyFamily::Rsa, "sp", 1_790_000_000).unwrap();
+    let cert = g.key.cert_b64().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("sp.pem"), sso::trust::pem(std::slice::from_ref(&cert))).unwrap();
+    let bp = tmp.path().join("sp.yaml");
+    std::fs::write(
+        &bp,
+        authentik_doc("https://wiki.example.com/saml/acs").replace(
+            "      verification_kp: null\n",
+            "      verification_kp: !Find [authentik_crypto.certificatekeypair, [name, wiki-sp]]\n      sp_certs: [!File sp.pem]\n",
+        ),
+    )
+    .unwrap();
+    let p = plan(&db.dir, &[Source::read(&bp).unwrap()], &opts()).await.unwrap();
+    apply(&db.dir, &audit(), &p).await.unwrap();
+    let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
+    let cfg = SamlConfig::from_value(&app.provider_config).unwrap();
+    assert_eq!(cfg.sp_certs.len(), 1);
+    assert!(cfg.requests_must_be_signed());
+    assert_eq!(cfg.certs().len(), 1);
+    // A certificate that does not parse is refused.
+    std::fs::write(
+        tmp.path().join("sp.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let Err(e) = plan(&db.dir, &[Source::read(&bp).unwrap()], &opts()).await else {
+        panic!("a broken SP certificate was accepted");
+    };
+    assert!(e.to_string().contains("SP certificate does not parse"), "{e}");
+}

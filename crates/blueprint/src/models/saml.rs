@@ -203,7 +203,17 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             .hint(format!("Gatehouse digests with SHA-256: {DIGEST_SHA256}")));
     }
     if a.has("sp_certs") {
-        c2.sp_certs = urls(a, "sp_certs")?.unwrap_or_default();
+        // One certificate per item (a PEM text is one item, not one per line).
+        c2.sp_certs = match a.get("sp_certs") {
+            None => vec![],
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| a.err("sp_certs", "sp_certs: a list of PEM or base64 certificates"))?,
+            Some(_) => return Err(a.err("sp_certs", "sp_certs: a list of PEM or base64 certificates")),
+        };
     }
     if let Some(v) = a.get("verification_kp")
         && !(a.has("sp_certs") && matches!(as_marker(v), Some(("keypair", _))))
