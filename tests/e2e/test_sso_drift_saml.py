@@ -65,8 +65,13 @@ services:
 
 
 class SamlStack:
-    def __init__(self, inst: Installation):
+    def __init__(self, inst: Installation, clock: bool = False):
         self.inst = inst
+        self.clock_file = inst.dir / "clock-offset" if clock else None
+        self.clock_env = {}
+        if self.clock_file:
+            self.clock_file.write_text("0")
+            self.clock_env = {"GATEHOUSE_TEST_CLOCK_FILE": str(self.clock_file)}
         self.root = inst.dir / "stack"
         (self.root / "docs").mkdir(parents=True)
         (self.root / "stack.yaml").write_text(MANIFEST)
@@ -74,7 +79,7 @@ class SamlStack:
         (inst.dir / "saml.blueprint.yaml").write_text(BLUEPRINT)
         inst.cli("blueprint", "apply", str(inst.dir / "saml.blueprint.yaml"),
                  CAROL_PASSWORD=PASSWORD, SP_URL=f"http://{SP_HOST}")
-        self.server = inst.server(GATEHOUSE_STACK_FILE=str(self.root / "stack.yaml"))
+        self.server = inst.server(GATEHOUSE_STACK_FILE=str(self.root / "stack.yaml"), **self.clock_env)
         self.base = self.server.url
         with open(self.root / ".env", "a") as f:
             f.write(f"GATEHOUSE_URL={self.base}\n")
@@ -82,7 +87,13 @@ class SamlStack:
     def cli(self, *args: str, check: bool = True, **extra):
         extra.setdefault("GATEHOUSE_STACK_FILE", str(self.root / "stack.yaml"))
         extra.setdefault("GATEHOUSE_EXTERNAL_URL", self.base)
+        for k, v in self.clock_env.items():
+            extra.setdefault(k, v)
         return self.inst.cli(*args, check=check, **extra)
+
+    def advance(self, seconds: int) -> None:
+        self.clock_file.write_text(str(int(self.clock_file.read_text()) + seconds))
+        time.sleep(0.3)  # the clock file is re-read every 100 ms
 
     def check(self):
         r = self.cli("--json", "sso", "check", check=False)
@@ -226,6 +237,44 @@ def test_saml_key_rotation_is_trust_drift_and_fix_refreshes_the_files(stack: Sam
 
 def test_saml_drift_on_postgres(pg_stack: SamlStack, tmp_path):
     run_scenario(pg_stack, tmp_path)
+
+
+def test_refresh_before_the_switch_keeps_sign_in_working(sqlite_install, monkeypatch):
+    """The operator's way: rotate with a delay, `sso check` flags the
+    pre-published certificate at once, `sso fix` refreshes the file, and when
+    the test clock passes the switch the service already trusts the new key."""
+    stack = SamlStack(sqlite_install, clock=True)
+    md_file = stack.root / "docs" / "idp-metadata.xml"
+    stack.cli("sso", "fix", "docs")
+    assert stack.check()[0] == 0
+    stale_md = md_file.read_text()
+    stack.cli("key", "rotate", "--kind", "saml", "--family", "rsa", "--activate-in", "1h")
+    code, report = stack.check()
+    assert code == 1 and "trust" in docs_drifts(report), report
+    stack.cli("sso", "fix", "docs")
+    assert stack.check()[0] == 0
+    fresh = stack.settings(md_file.read_text())
+    # Before the switch the old key signs; the refreshed file trusts it too.
+    time.sleep(0.6)
+    rid, form = stack.sign_in(fresh)
+    auth = stack.acs(fresh, form, rid)
+    assert not auth.get_errors(), (auth.get_errors(), auth.get_last_error_reason())
+    # Past the switch: the new key signs. The refreshed file accepts it, the stale one does not.
+    stack.advance(3600 + 60)
+    # The SP lives in the same (moved) time as the server.
+    from onelogin.saml2.utils import OneLogin_Saml2_Utils
+    monkeypatch.setattr(OneLogin_Saml2_Utils, "now", staticmethod(lambda: int(time.time()) + 3600 + 60))
+    listing = json.loads(stack.cli("--json", "key", "list", "--kind", "saml").stdout)
+    assert sorted(k["status"] for k in listing if k["family"] == "rsa") == ["retiring", "signing"], listing
+    rid, form = stack.sign_in(fresh)
+    auth = stack.acs(fresh, form, rid)
+    assert not auth.get_errors(), (auth.get_errors(), auth.get_last_error_reason())
+    assert auth.get_attributes()["username"] == ["carol"]
+    stale = stack.settings(stale_md)
+    rid, form = stack.sign_in(stale)
+    assert stack.acs(stale, form, rid).get_errors()
+    # Nothing to repair: the file holds both published certificates.
+    assert stack.check()[0] == 0
 
 
 def test_saml_acs_url_change_is_drift_and_fixed(stack: SamlStack):

@@ -31,7 +31,7 @@ pub const SSO_FIX: &str = "sso_fix";
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Drift {
     /// `application_missing`, `provider`, `redirect_uris`, `external_host`,
-    /// `client_id`, `client_secret`, `trust`, `groups_missing`.
+    /// `acs_urls`, `audience`, `client_id`, `client_secret`, `trust`, `groups_missing`.
     pub kind: &'static str,
     pub detail: String,
     /// The items concerned (URIs, groups).
