@@ -514,3 +514,38 @@ async fn sp_certificates_from_a_file_require_signed_requests() {
     };
     assert!(e.to_string().contains("SP certificate does not parse"), "{e}");
 }
+
+#[tokio::test]
+async fn sso_saml_metadata_follows_the_external_url() {
+    let db = sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path(), "        metadata_file: idp-metadata.xml\n");
+    sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false).await.unwrap();
+    assert!(kinds(&db, &m).await.is_empty());
+    // Gatehouse moved: the metadata file describes the old IdP.
+    let moved = "https://login.example.org";
+    let r = sso::check(&db.dir, moved, &m, None).await.unwrap();
+    assert_eq!(r[0].drifts.len(), 1, "{:?}", r[0].drifts);
+    assert!(
+        r[0].drifts[0]
+            .detail
+            .contains("describes IdP https://id.example.com/application/saml/wiki/metadata/")
+    );
+    sso::fix(&db.dir, &audit(), moved, &m, None, false).await.unwrap();
+    let md = std::fs::read_to_string(tmp.path().join("idp-metadata.xml")).unwrap();
+    assert!(
+        md.contains("entityID=\"https://login.example.org/application/saml/wiki/metadata/\""),
+        "{md}"
+    );
+    assert!(
+        md.contains("https://login.example.org/application/saml/wiki/sso/binding/redirect/"),
+        "{md}"
+    );
+    assert!(sso::check(&db.dir, moved, &m, None).await.unwrap()[0].drifts.is_empty());
+    assert!(
+        sso::fix(&db.dir, &audit(), moved, &m, None, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

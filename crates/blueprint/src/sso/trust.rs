@@ -225,6 +225,13 @@ pub fn certs_in(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// The `entityID` of the first EntityDescriptor in metadata.
+pub fn metadata_entity_id(text: &str) -> Option<&str> {
+    let start = text.find("entityID=\"")? + "entityID=\"".len();
+    let len = text[start..].find('"')?;
+    Some(&text[start..start + len])
+}
+
 /// PEM text of base64 DER certificates.
 pub fn pem(certs: &[String]) -> String {
     let mut out = String::new();
@@ -276,10 +283,19 @@ async fn check_saml(
         return Ok(());
     }
     for file in files {
-        let theirs = std::fs::read_to_string(file)
-            .ok()
-            .map(|t| certs_in(&t))
-            .filter(|c| !c.is_empty());
+        let text = std::fs::read_to_string(file).ok();
+        if Some(file) == s.metadata_file.as_ref()
+            && let Some(found) = text.as_deref().and_then(metadata_entity_id)
+            && found != entity
+        {
+            drifts.push(drift(
+                "trust",
+                format!("{} describes IdP {found}; Gatehouse's is {entity}", file.display()),
+                vec![found.to_string()],
+                true,
+            ));
+        }
+        let theirs = text.map(|t| certs_in(&t)).filter(|c| !c.is_empty());
         let Some(theirs) = theirs else {
             drifts.push(drift(
                 "trust",
@@ -345,17 +361,16 @@ async fn fix_saml(
         // The first key is otherwise made at the first sign-in: make it now.
         dir.saml_signer(&SamlKeys::default(), family).await?.1
     };
+    let entity = saml_entity_id(external_url, &s.slug);
     for (file, what) in files {
-        let current = std::fs::read_to_string(file)
-            .ok()
-            .map(|t| certs_in(&t))
-            .unwrap_or_default();
-        if certs.iter().all(|c| current.contains(c)) && !certs.is_empty() {
+        let text = std::fs::read_to_string(file).ok();
+        let current = text.as_deref().map(certs_in).unwrap_or_default();
+        let same_idp = what != "metadata" || text.as_deref().and_then(metadata_entity_id) == Some(entity.as_str());
+        if certs.iter().all(|c| current.contains(c)) && !certs.is_empty() && same_idp {
             continue;
         }
         if !dry_run {
             let text = if what == "metadata" {
-                let entity = saml_entity_id(external_url, &s.slug);
                 let base = entity.trim_end_matches("/metadata/").to_string();
                 let name_id = cfg.as_ref().map(|c| c.name_id.format());
                 let formats: Vec<&str> = name_id.into_iter().collect();
