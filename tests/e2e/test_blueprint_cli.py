@@ -95,10 +95,10 @@ def test_plan_apply_and_errors(sqlite_install: Installation):
     assert "no changes" in again.stdout
 
     bad = inst.dir / "bad.yaml"
-    bad.write_text("version: 1\nentries:\n  - model: authentik_providers_saml.samlprovider\n    identifiers: {name: x}\n")
+    bad.write_text("version: 1\nentries:\n  - model: authentik_providers_ldap.ldapprovider\n    identifiers: {name: x}\n")
     r = inst.cli("blueprint", "apply", str(bad), check=False)
     assert r.returncode == 2
-    assert f"{bad}:3:12" in r.stderr and "not yet" in r.stderr
+    assert f"{bad}:3:12" in r.stderr and "no LDAP provider" in r.stderr
     r = inst.cli("blueprint", "apply", "--allow-unsupported", str(bad))
     assert "warnings (unsupported, skipped):" in r.stdout
 
@@ -112,6 +112,9 @@ def test_export_round_trip_through_the_cli(backend: str, sqlite_install: Install
     src.cli("app", "create", "grafana", "--name", "Grafana", "--provider", "oidc",
             "--redirect-uri", "https://grafana.example.test/login/generic_oauth", "--allow-group", "staff")
     src.cli("app", "create", "wiki", "--name", "Wiki", "--provider", "proxy", "--external-host", "https://wiki.example.test")
+    src.cli("app", "create", "docs", "--name", "Docs", "--provider", "saml", "--acs-url", "https://docs.example.test/saml/acs",
+            "--acs-url", "https://docs.example.test/saml/acs2", "--audience", "https://docs.example.test/saml/metadata",
+            "--sign", "both", "--name-id", "email", "--signing-alg", "rsa-sha512")
     exported = src.dir / "export.yaml"
     r = src.cli("blueprint", "export", "--include-secrets", "--output", str(exported))
     assert "GRAFANA_CLIENT_SECRET" in r.stderr and "cannot be exported" in r.stderr
@@ -127,6 +130,9 @@ def test_export_round_trip_through_the_cli(backend: str, sqlite_install: Install
         again = dst.dir / "again.yaml"
         dst.cli("blueprint", "export", "--include-secrets", "--output", str(again))
         assert exported.read_text() == again.read_text()
+        assert "model: authentik_providers_saml.samlprovider" in exported.read_text()
+        shown = dst.cli("app", "show", "docs").stdout
+        assert "https://docs.example.test/saml/acs2" in shown and "https://docs.example.test/saml/metadata" in shown
         # carol's password came along as its hash.
         web_ok = dst.server()
         assert WebClient(web_ok.url).sign_in("carol", "Carol-Pass-12345").status_code == 303

@@ -14,9 +14,11 @@ use std::collections::{BTreeMap, HashSet};
 use gatehouse_core::{Directory, ProviderKind};
 use gatehouse_oidc::config::{ClientType, ConsentMode, MatchingMode, OidcConfig};
 use gatehouse_proxy::ProxyConfig;
+use gatehouse_saml::{NameIdKind, SamlConfig, SignMode};
 use serde_json::Value;
 
 use crate::models::oauth2::{format_duration, sub_mode_name};
+use crate::models::saml::{DIGEST_SHA256, mapping_of_name_id};
 use crate::yaml::quote;
 
 /// A YAML value to write.
@@ -256,6 +258,12 @@ pub async fn export(dir: &Directory, include_secrets: bool) -> gatehouse_core::R
                     entries.push(proxy_entry(app, &c, &pid));
                 }
             }
+            Some(ProviderKind::Saml) => {
+                if let Ok(c) = SamlConfig::from_value(&app.provider_config) {
+                    has_provider = true;
+                    entries.push(saml_entry(app, &c, &pid));
+                }
+            }
             Some(other) => notes.push(format!(
                 "application {}: its {} provider cannot be exported yet",
                 app.slug,
@@ -268,7 +276,7 @@ pub async fn export(dir: &Directory, include_secrets: bool) -> gatehouse_core::R
             "meta_launch_url".into(),
             app.launch_url.clone().map(Y::Str).unwrap_or(Y::Null),
         ));
-        // A provider the export cannot write (SAML, LDAP) is left out, so that
+        // A provider the export cannot write (LDAP) is left out, so that
         // applying the export leaves it as it is.
         if has_provider {
             attrs.push(("provider".into(), keyof(pid)));
@@ -464,6 +472,68 @@ fn proxy_entry(app: &gatehouse_core::Application, c: &ProxyConfig, pid: &str) ->
     }
     entry(
         "authentik_providers_proxy.proxyprovider",
+        Some(pid.to_string()),
+        vec![("name".into(), s(app.name.clone()))],
+        attrs,
+    )
+}
+
+fn saml_entry(app: &gatehouse_core::Application, c: &SamlConfig, pid: &str) -> Y {
+    let mut attrs = vec![];
+    if let [one] = c.acs_urls.as_slice() {
+        attrs.push(("acs_url".to_string(), s(one.clone())));
+    } else {
+        attrs.push((
+            "acs_urls".to_string(),
+            Y::List(c.acs_urls.iter().map(|u| s(u.clone())).collect()),
+        ));
+    }
+    attrs.push(("audience".into(), s(c.audience.clone())));
+    attrs.push(("sp_binding".into(), s("post")));
+    match (c.name_id, mapping_of_name_id(c.name_id)) {
+        (NameIdKind::Persistent, _) => attrs.push(("name_id_mapping".into(), Y::Null)),
+        (NameIdKind::Email | NameIdKind::Username, Some(m)) => attrs.push((
+            "name_id_mapping".into(),
+            Y::Tag(
+                "Find",
+                vec![
+                    s("authentik_providers_saml.samlpropertymapping"),
+                    Y::List(vec![s("managed"), s(m)]),
+                ],
+            ),
+        )),
+        (other, _) => attrs.push(("name_id".into(), s(other.as_str()))),
+    }
+    let (sa, sr) = match c.sign {
+        SignMode::Assertion => (true, false),
+        SignMode::Response => (false, true),
+        SignMode::Both => (true, true),
+    };
+    attrs.push(("sign_assertion".into(), Y::Bool(sa)));
+    attrs.push(("sign_response".into(), Y::Bool(sr)));
+    attrs.push(("signature_algorithm".into(), s(c.signing_alg.uri())));
+    attrs.push(("digest_algorithm".into(), s(DIGEST_SHA256)));
+    attrs.push((
+        "assertion_valid_not_on_or_after".into(),
+        s(format_duration(c.assertion_valid_secs)),
+    ));
+    if !c.sp_certs.is_empty() {
+        attrs.push((
+            "sp_certs".into(),
+            Y::List(c.sp_certs.iter().map(|x| s(x.clone())).collect()),
+        ));
+    }
+    if c.want_authn_requests_signed {
+        attrs.push(("want_authn_requests_signed".into(), Y::Bool(true)));
+    }
+    if let Some(u) = &c.slo_url {
+        attrs.push(("sls_url".into(), s(u.clone())));
+        if let Some(b) = &c.slo_binding {
+            attrs.push(("sls_binding".into(), s(b.clone())));
+        }
+    }
+    entry(
+        "authentik_providers_saml.samlprovider",
         Some(pid.to_string()),
         vec![("name".into(), s(app.name.clone()))],
         attrs,

@@ -254,6 +254,11 @@ fn finalize_providers(st: &mut State) {
                     app.launch_url = Some(format!("{}/", c.external_host));
                 }
             }
+            ProviderDraft::Saml(c) => {
+                app.provider = Some(ProviderKind::Saml);
+                app.provider_key = Some(c.audience.clone());
+                app.provider_config = serde_json::to_value(c).unwrap_or_else(|_| json!({}));
+            }
         }
     }
 }
@@ -389,7 +394,8 @@ fn run_file(
                     .unwrap_or_else(|| {
                         "supported: authentik_core.{user,group,application,token}, \
                          authentik_providers_oauth2.{oauth2provider,scopemapping}, \
-                         authentik_providers_proxy.proxyprovider, authentik_policies.policybinding"
+                         authentik_providers_proxy.proxyprovider, authentik_providers_saml.samlprovider, \
+                         authentik_policies.policybinding"
                             .into()
                     });
                 let what = if models::UNSUPPORTED_MODELS.iter().any(|(m, _)| *m == model_name) {
@@ -522,7 +528,9 @@ fn run_file(
         };
         if let Some(pk) = &pk {
             let key = match model.name() {
-                "authentik_providers_oauth2.oauth2provider" | "authentik_providers_proxy.proxyprovider" => {
+                "authentik_providers_oauth2.oauth2provider"
+                | "authentik_providers_proxy.proxyprovider"
+                | "authentik_providers_saml.samlprovider" => {
                     format!("provider:{}", pk.as_str().unwrap_or_default())
                 }
                 _ => pk.as_str().map(str::to_string).unwrap_or_else(|| pk.to_string()),

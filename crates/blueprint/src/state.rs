@@ -7,6 +7,7 @@ use gatehouse_core::names::name_key;
 use gatehouse_core::{ApiToken, Application, Group, ProviderKind, Store, User};
 use gatehouse_oidc::config::OidcConfig;
 use gatehouse_proxy::ProxyConfig;
+use gatehouse_saml::SamlConfig;
 use uuid::Uuid;
 
 /// A provider: Gatehouse stores it inside its application; a blueprint
@@ -27,6 +28,7 @@ pub enum ProviderDraft {
         secret: Option<String>,
     },
     Proxy(ProxyConfig),
+    Saml(SamlConfig),
 }
 
 impl std::fmt::Debug for ProviderDraft {
@@ -38,6 +40,7 @@ impl std::fmt::Debug for ProviderDraft {
                 .field("secret", &secret.as_ref().map(|_| "<redacted>"))
                 .finish(),
             ProviderDraft::Proxy(p) => f.debug_tuple("Proxy").field(&p.external_host).finish(),
+            ProviderDraft::Saml(c) => f.debug_tuple("Saml").field(&c.audience).finish(),
         }
     }
 }
@@ -47,6 +50,7 @@ impl ProviderDraft {
         match self {
             ProviderDraft::Oidc { .. } => ProviderKind::Oidc,
             ProviderDraft::Proxy(_) => ProviderKind::Proxy,
+            ProviderDraft::Saml(_) => ProviderKind::Saml,
         }
     }
 }
@@ -56,7 +60,7 @@ pub struct AppRec {
     pub app: Application,
     pub provider: Option<Uuid>,
     pub live: bool,
-    /// A provider blueprints do not model yet (SAML, LDAP): left as it is
+    /// A provider blueprints do not model yet (LDAP): left as it is
     /// unless an entry sets `provider`.
     pub foreign_provider: bool,
 }
@@ -124,6 +128,7 @@ impl State {
                 Some(ProviderKind::Proxy) => ProxyConfig::from_value(&a.provider_config)
                     .ok()
                     .map(ProviderDraft::Proxy),
+                Some(ProviderKind::Saml) => SamlConfig::from_value(&a.provider_config).ok().map(ProviderDraft::Saml),
                 _ => None,
             };
             let pid = provider.map(|draft| {

@@ -374,11 +374,11 @@ async fn state_semantics() {
 #[tokio::test]
 async fn unsupported_models_and_fields_name_file_and_line() {
     let db = sqlite().await;
-    let text = "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: g}\n  - model: authentik_providers_saml.samlprovider\n    identifiers: {name: s}\n  - model: authentik_core.user\n    identifiers: {username: u}\n    attrs:\n      nmae: typo\n";
+    let text = "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: g}\n  - model: authentik_providers_ldap.ldapprovider\n    identifiers: {name: s}\n  - model: authentik_core.user\n    identifiers: {username: u}\n    attrs:\n      nmae: typo\n";
     let o = opts(&no_env, json!({}));
     let e = apply_text(&db, text, &o).await.unwrap_err();
-    assert!(e.starts_with("test.yaml:5:12: entry 2 (authentik_providers_saml.samlprovider): model authentik_providers_saml.samlprovider is not supported (hint: not yet"), "{e}");
-    let fixed = text.replace("authentik_providers_saml.samlprovider", "authentik_core.group");
+    assert!(e.starts_with("test.yaml:5:12: entry 2 (authentik_providers_ldap.ldapprovider): model authentik_providers_ldap.ldapprovider is not supported (hint: Gatehouse has no LDAP"), "{e}");
+    let fixed = text.replace("authentik_providers_ldap.ldapprovider", "authentik_core.group");
     let e = apply_text(&db, &fixed, &o).await.unwrap_err();
     assert!(
         e.starts_with("test.yaml:10:7: entry 3 (authentik_core.user): unknown field nmae"),
@@ -415,8 +415,16 @@ async fn round_trip(a: Db, b: Db) {
     let tok = "version: 1\nentries:\n  - model: authentik_core.token\n    identifiers: {identifier: ci}\n    attrs: {user: !Find [authentik_core.user, [username, bob]], intent: api, key: !Env CI_TOKEN, expiring: false}\n";
     let env = |n: &str| (n == "CI_TOKEN").then(|| "ci-token-0123456789abcdef".to_string());
     apply_text(&a, tok, &opts(&env, json!({}))).await.unwrap();
+    // A SAML application too (two ACS URLs, response and assertion signed, SLO).
+    apply_text(&a, SAML_RT, &opts(&no_env, json!({}))).await.unwrap();
 
     let first = export::export(&a.dir, true).await.unwrap();
+    assert!(
+        first.yaml.contains("model: authentik_providers_saml.samlprovider"),
+        "{}",
+        first.yaml
+    );
+    assert!(first.yaml.contains("provider: !KeyOf provider-wiki"), "{}", first.yaml);
     assert!(
         first.yaml.contains("client_secret: !Env GRAFANA_CLIENT_SECRET"),
         "{}",
@@ -463,6 +471,8 @@ async fn round_trip(a: Db, b: Db) {
         .unwrap();
     assert!(apply(&a.dir, &audit(), &pa).await.unwrap().changes.is_empty());
 }
+
+const SAML_RT: &str = "version: 1\nentries:\n  - model: authentik_providers_saml.samlprovider\n    id: wiki-sp\n    identifiers: {name: Wiki}\n    attrs:\n      acs_urls: [https://wiki.example.com/saml/acs, https://wiki.example.com/saml/acs2]\n      audience: https://wiki.example.com/saml/metadata\n      sign_response: true\n      name_id: transient\n      sls_url: https://wiki.example.com/saml/sls\n      sls_binding: post\n      assertion_valid_not_on_or_after: minutes=10\n  - model: authentik_core.application\n    identifiers: {slug: wiki}\n    attrs: {name: Wiki, provider: !KeyOf wiki-sp}\n  - model: authentik_providers_saml.samlprovider\n    id: mail-sp\n    identifiers: {name: Mail}\n    attrs:\n      acs_url: https://mail.example.com/acs\n      audience: mail\n      name_id_mapping: !Find [authentik_providers_saml.samlpropertymapping, [managed, goauthentik.io/providers/saml/email]]\n      signature_algorithm: http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256\n  - model: authentik_core.application\n    identifiers: {slug: mail}\n    attrs: {name: Mail, provider: !KeyOf mail-sp}\n";
 
 #[tokio::test]
 async fn export_round_trip_sqlite() {
@@ -566,7 +576,7 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
 #[tokio::test]
 async fn providers_blueprints_do_not_model_are_left_alone() {
     let db = sqlite().await;
-    // An application with a provider kind blueprints do not map yet (SAML).
+    // An application with a provider kind blueprints do not map (LDAP).
     db.dir
         .create_application_with(
             &audit(),
@@ -574,7 +584,7 @@ async fn providers_blueprints_do_not_model_are_left_alone() {
             "Nextcloud",
             None,
             Some(gatehouse_core::directory::ProviderSpec {
-                kind: ProviderKind::Saml,
+                kind: ProviderKind::Ldap,
                 key: Some("https://nextcloud.example.com/saml".into()),
                 config: json!({"acs_url": "https://nextcloud.example.com/acs"}),
                 shown: json!({}),
@@ -587,6 +597,6 @@ async fn providers_blueprints_do_not_model_are_left_alone() {
     assert_eq!(r.changes.len(), 1);
     assert_eq!(r.changes[0].fields.len(), 1, "{:?}", r.changes[0].fields);
     let app = db.dir.store().application_by_slug("nextcloud").await.unwrap().unwrap();
-    assert_eq!(app.provider, Some(ProviderKind::Saml));
+    assert_eq!(app.provider, Some(ProviderKind::Ldap));
     assert_eq!(app.provider_config["acs_url"], "https://nextcloud.example.com/acs");
 }

@@ -49,7 +49,7 @@ fn set_fields(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             if cx.st.provider(p).is_none() {
                 return Err(a
                     .err("provider", "provider: the referenced provider does not exist")
-                    .hint("reference an oauth2provider or proxyprovider entry with !KeyOf"));
+                    .hint("reference an oauth2provider, proxyprovider or samlprovider entry with !KeyOf"));
             }
             if let Some(other) = cx.st.app_of_provider(p)
                 && other != i

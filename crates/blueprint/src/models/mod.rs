@@ -2,7 +2,7 @@
 //! knows its authentik name (and Gatehouse's), the fields it supports, how to
 //! find an object by identifiers, and how to create, update and delete one in
 //! the plan's [`State`]. Adding a model (the SAML provider) is one new module
-//! and one line in [`REGISTRY`].
+//! and one line in [`REGISTRY`] (as the SAML provider was).
 
 use std::collections::HashMap;
 
@@ -20,6 +20,7 @@ mod group;
 mod membership;
 pub mod oauth2;
 mod proxy;
+pub mod saml;
 mod scope;
 mod token;
 mod user;
@@ -133,6 +134,7 @@ pub static REGISTRY: &[&dyn Model] = &[
     &application::ApplicationModel,
     &oauth2::OAuth2Model,
     &proxy::ProxyModel,
+    &saml::SamlModel,
     &binding::BindingModel,
     &token::TokenModel,
     &scope::ScopeModel,
@@ -140,10 +142,6 @@ pub static REGISTRY: &[&dyn Model] = &[
 
 /// Models authentik has and Gatehouse does not (yet), with a hint.
 pub const UNSUPPORTED_MODELS: &[(&str, &str)] = &[
-    (
-        "authentik_providers_saml.samlprovider",
-        "not yet: the SAML provider is being added; until then create SAML applications by hand",
-    ),
     (
         "authentik_providers_ldap.ldapprovider",
         "Gatehouse has no LDAP provider yet",
@@ -192,6 +190,9 @@ pub fn find_reference(model: &str, q: &[(String, Value)]) -> Option<Value> {
     match model {
         "authentik_flows.flow" => field("slug").map(|s| crate::eval::marker("flow", &s)),
         "authentik_crypto.certificatekeypair" => field("name").map(|s| crate::eval::marker("keypair", &s)),
+        "authentik_providers_saml.samlpropertymapping" => field("managed")
+            .or_else(|| field("name"))
+            .map(|s| crate::eval::marker("samlmapping", &s)),
         _ => None,
     }
 }

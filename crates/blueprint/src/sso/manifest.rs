@@ -50,8 +50,9 @@ pub struct TrustSpec {
     pub jwks_url: Option<String>,
     /// OIDC: a JWKS file the service reads (relative to the manifest).
     pub jwks_file: Option<String>,
-    /// SAML (not yet): the IdP certificate or metadata file.
+    /// SAML: a PEM file of the IdP signing certificate(s) the service reads.
     pub certificate_file: Option<String>,
+    /// SAML: an IdP metadata file the service reads.
     pub metadata_file: Option<String>,
 }
 
@@ -64,6 +65,11 @@ pub struct SsoSpec {
     pub redirect_uris: Vec<String>,
     /// Proxy: the service's external URL (template).
     pub external_host: Option<String>,
+    /// SAML: the ACS URLs the service sends (templates); the first is the default.
+    #[serde(default)]
+    pub acs_urls: Vec<String>,
+    /// SAML: the service's entity id, the assertion's audience (template).
+    pub audience: Option<String>,
     pub client: Option<ClientSpec>,
     #[serde(default)]
     pub trust: TrustSpec,
@@ -92,11 +98,14 @@ pub struct Service {
     pub kind: SsoType,
     pub redirect_uris: Vec<String>,
     pub external_host: Option<String>,
+    pub acs_urls: Vec<String>,
+    pub audience: Option<String>,
     pub client: Option<(PathBuf, Option<String>, Option<String>)>,
     pub issuer: Option<String>,
     pub jwks_url: Option<String>,
     pub jwks_file: Option<PathBuf>,
     pub certificate_file: Option<PathBuf>,
+    pub metadata_file: Option<PathBuf>,
     pub groups: Vec<String>,
     pub line: usize,
     pub file: String,
@@ -236,6 +245,12 @@ pub fn load(path: &Path, dotenv: Option<&Path>) -> Result<Manifest, ManifestErro
                     format!("service {}: a proxy service needs external_host", spec.name),
                 ));
             }
+            if sso.kind == SsoType::Saml && (sso.acs_urls.is_empty() || sso.audience.is_none()) {
+                return Err(err(
+                    n.line,
+                    format!("service {}: a saml service needs acs_urls and audience", spec.name),
+                ));
+            }
             let client = match &sso.client {
                 Some(c) => Some((rel(&c.env_file)?, c.client_id_key.clone(), c.client_secret_key.clone())),
                 None => None,
@@ -246,17 +261,14 @@ pub fn load(path: &Path, dotenv: Option<&Path>) -> Result<Manifest, ManifestErro
                 kind: sso.kind,
                 redirect_uris: sso.redirect_uris.iter().map(|t| x(t)).collect::<Result<_, _>>()?,
                 external_host: sso.external_host.as_deref().map(x).transpose()?,
+                acs_urls: sso.acs_urls.iter().map(|t| x(t)).collect::<Result<_, _>>()?,
+                audience: sso.audience.as_deref().map(x).transpose()?,
                 client,
                 issuer: sso.trust.issuer.as_deref().map(x).transpose()?,
                 jwks_url: sso.trust.jwks_url.as_deref().map(x).transpose()?,
                 jwks_file: sso.trust.jwks_file.as_deref().map(rel).transpose()?,
-                certificate_file: sso
-                    .trust
-                    .certificate_file
-                    .as_deref()
-                    .or(sso.trust.metadata_file.as_deref())
-                    .map(rel)
-                    .transpose()?,
+                certificate_file: sso.trust.certificate_file.as_deref().map(rel).transpose()?,
+                metadata_file: sso.trust.metadata_file.as_deref().map(rel).transpose()?,
                 groups: sso.groups.clone(),
                 name: spec.name,
                 line: n.line,

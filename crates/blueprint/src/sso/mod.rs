@@ -3,9 +3,9 @@
 //! service reads, and repairs what differs.
 //!
 //! Trust checks are per kind ([`trust`]): OIDC compares the issuer, the JWKS
-//! URL and a stored JWKS file with the current signing keys; a SAML kind
-//! (certificate or metadata file vs the current SAML certificate) plugs in
-//! there when the SAML provider lands.
+//! URL and a stored JWKS file with the current signing keys; SAML compares
+//! the IdP entity id and a certificate or metadata file with the signing
+//! certificates the application's metadata publishes.
 
 pub mod envfile;
 pub mod manifest;
@@ -17,6 +17,8 @@ use gatehouse_core::events::action;
 use gatehouse_core::{Application, Audit, Directory, ProviderKind};
 use gatehouse_oidc::config::{ClientType, MatchingMode, OidcConfig, parse_redirect_uri};
 use gatehouse_proxy::{ProxyConfig, ProxyMode, ProxySettings};
+use gatehouse_saml::keys::SignatureAlg;
+use gatehouse_saml::{NameIdKind, SamlConfig, SignMode};
 use serde::Serialize;
 use serde_json::json;
 
@@ -29,7 +31,7 @@ pub const SSO_FIX: &str = "sso_fix";
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Drift {
     /// `application_missing`, `provider`, `redirect_uris`, `external_host`,
-    /// `client_id`, `client_secret`, `trust`, `groups_missing`.
+    /// `acs_urls`, `audience`, `client_id`, `client_secret`, `trust`, `groups_missing`.
     pub kind: &'static str,
     pub detail: String,
     /// The items concerned (URIs, groups).
@@ -62,7 +64,7 @@ fn drift(kind: &'static str, detail: impl Into<String>, items: Vec<String>, fixa
 /// Checks one service.
 pub async fn check_service(dir: &Directory, external_url: &str, s: &Service) -> gatehouse_core::Result<Report> {
     let mut drifts = Vec::new();
-    let unsupported = matches!(s.kind, SsoType::Saml | SsoType::Ldap);
+    let unsupported = matches!(s.kind, SsoType::Ldap);
     if !unsupported {
         let app = dir.store().application_by_slug(&s.slug).await?;
         match &app {
@@ -75,10 +77,11 @@ pub async fn check_service(dir: &Directory, external_url: &str, s: &Service) -> 
             Some(app) => match s.kind {
                 SsoType::Oidc => check_oidc(dir, external_url, s, app, &mut drifts).await?,
                 SsoType::Proxy => check_proxy(s, app, &mut drifts),
+                SsoType::Saml => check_saml(dir, external_url, s, app, &mut drifts).await?,
                 _ => {}
             },
         }
-        if app.is_none() && s.kind == SsoType::Oidc {
+        if app.is_none() && matches!(s.kind, SsoType::Oidc | SsoType::Saml) {
             // The service's own files can still be checked against the issuer.
             trust::check(dir, external_url, s, &mut drifts).await?;
         }
@@ -230,6 +233,80 @@ fn check_proxy(s: &Service, app: &Application, drifts: &mut Vec<Drift>) {
                 true,
             ));
         }
+    }
+}
+
+async fn check_saml(
+    dir: &Directory,
+    external_url: &str,
+    s: &Service,
+    app: &Application,
+    drifts: &mut Vec<Drift>,
+) -> gatehouse_core::Result<()> {
+    let Some(cfg) = (app.provider == Some(ProviderKind::Saml))
+        .then(|| SamlConfig::from_value(&app.provider_config).ok())
+        .flatten()
+    else {
+        drifts.push(drift(
+            "provider",
+            format!(
+                "application '{}' has {} provider, the service expects saml",
+                s.slug,
+                app.provider.map(|p| p.as_str()).unwrap_or("no")
+            ),
+            vec![],
+            true,
+        ));
+        return Ok(());
+    };
+    // ACS URLs match exactly (as the IdP matches them).
+    let missing: Vec<String> = s
+        .acs_urls
+        .iter()
+        .filter(|u| !cfg.acs_urls.contains(u))
+        .cloned()
+        .collect();
+    let stale: Vec<String> = cfg
+        .acs_urls
+        .iter()
+        .filter(|u| !s.acs_urls.contains(u))
+        .cloned()
+        .collect();
+    if !missing.is_empty() || !stale.is_empty() {
+        let mut detail = Vec::new();
+        if !missing.is_empty() {
+            detail.push(format!("ACS URLs not registered: {}", missing.join(" ")));
+        }
+        if !stale.is_empty() {
+            detail.push(format!("registered but not expected: {}", stale.join(" ")));
+        }
+        let mut items = missing;
+        items.extend(stale);
+        drifts.push(drift("acs_urls", detail.join("; "), items, true));
+    }
+    if let Some(want) = &s.audience
+        && *want != cfg.audience
+    {
+        drifts.push(drift(
+            "audience",
+            format!(
+                "Gatehouse's audience for {} is {}, the service's entity id is {want}",
+                s.slug, cfg.audience
+            ),
+            vec![want.clone()],
+            true,
+        ));
+    }
+    trust::check(dir, external_url, s, drifts).await
+}
+
+fn saml_spec(cfg: &SamlConfig) -> ProviderSpec {
+    let config = serde_json::to_value(cfg).unwrap_or_default();
+    ProviderSpec {
+        kind: ProviderKind::Saml,
+        key: Some(cfg.audience.clone()),
+        shown: config.clone(),
+        config,
     }
 }
 
@@ -440,7 +517,59 @@ pub async fn fix_service(
                 note("external_host", format!("protect {} for {}", cfg.external_host, s.slug));
             }
         }
-        SsoType::Saml | SsoType::Ldap => {}
+        SsoType::Saml => {
+            let (Some(audience), false) = (&s.audience, s.acs_urls.is_empty()) else {
+                return Ok(done);
+            };
+            let app = dir.store().application_by_slug(&s.slug).await?;
+            let existing = app
+                .as_ref()
+                .filter(|a| a.provider == Some(ProviderKind::Saml))
+                .and_then(|a| SamlConfig::from_value(&a.provider_config).ok());
+            // Keep the other settings; set what the service sends.
+            let mut cfg = existing.clone().unwrap_or(SamlConfig {
+                acs_urls: vec![],
+                audience: String::new(),
+                name_id: NameIdKind::Persistent,
+                sign: SignMode::Assertion,
+                signing_alg: SignatureAlg::RsaSha256,
+                sp_certs: vec![],
+                want_authn_requests_signed: false,
+                slo_url: None,
+                slo_binding: None,
+                assertion_valid_secs: 300,
+            });
+            cfg.acs_urls = s.acs_urls.clone();
+            cfg.audience = audience.clone();
+            let cfg = cfg
+                .validate()
+                .map_err(|e| FixError::Io(format!("service {}: {e}", s.name)))?;
+            if app.is_none() {
+                if !dry_run {
+                    dir.create_application_with(audit, &s.slug, &s.display_name, None, Some(saml_spec(&cfg)))
+                        .await?;
+                }
+                note(
+                    "application_missing",
+                    format!("create application {} (SAML SP {})", s.slug, cfg.audience),
+                );
+            } else if existing.as_ref() != Some(&cfg) {
+                if !dry_run {
+                    dir.update_provider(audit, &s.slug, saml_spec(&cfg), action::MODEL_UPDATED)
+                        .await?;
+                }
+                note(
+                    "acs_urls",
+                    format!(
+                        "set ACS URLs of {} to {} and its audience to {}",
+                        s.slug,
+                        cfg.acs_urls.join(" "),
+                        cfg.audience
+                    ),
+                );
+            }
+        }
+        SsoType::Ldap => {}
     }
     if !env_updates.is_empty()
         && let Some((file, _, _)) = &s.client
