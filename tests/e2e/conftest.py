@@ -57,19 +57,22 @@ class Installation:
         self.cli("user", "create", username, f"{username}@example.com", name or username.title())
         self.cli("user", "password", username, "--stdin", input=password + "\n")
 
-    def server(self, **extra) -> "Server":
+    def server(self, *args: str, host: str = "127.0.0.1", **extra) -> "Server":
+        """Starts `gatehouse server ARGS…` on a free port and waits until it is ready.
+        `host` names it in the external URL (`localhost` for WebAuthn, which refuses
+        an IP address as relying party id)."""
         port = free_port()
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://{host}:{port}"
         env = self.env(GATEHOUSE_LISTEN=f"127.0.0.1:{port}", GATEHOUSE_EXTERNAL_URL=url, **extra)
         log = open(self.dir / f"server-{port}.log", "w")
-        proc = subprocess.Popen([str(BIN), "server"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
+        proc = subprocess.Popen([str(BIN), "server", *args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir)
         self.servers.append(proc)
         deadline = time.time() + 30
         while time.time() < deadline:
             if proc.poll() is not None:
                 raise AssertionError(f"server exited: {(self.dir / f'server-{port}.log').read_text()}")
             try:
-                if requests.get(f"{url}/-/health/ready/", timeout=1).status_code == 200:
+                if requests.get(f"http://127.0.0.1:{port}/-/health/ready/", timeout=1).status_code == 200:
                     return Server(url, proc)
             except requests.ConnectionError:
                 pass

@@ -3,38 +3,20 @@ address as a WebAuthn relying party id), a Chromium, and sign-in steps."""
 
 import os
 import re
-import subprocess
 import time
 
 import pyotp
 import pytest
-import requests
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import BIN, Server, free_port
+from conftest import Server
 
 CHROMIUM = os.environ.get("GATEHOUSE_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "Quiet-Harbour-Lamp-62"
 
 
 def localhost_server(inst, **extra) -> Server:
-    port = free_port()
-    url = f"http://localhost:{port}"
-    env = inst.env(GATEHOUSE_LISTEN=f"127.0.0.1:{port}", GATEHOUSE_EXTERNAL_URL=url, **extra)
-    log = open(inst.dir / f"server-{port}.log", "w")
-    proc = subprocess.Popen([str(BIN), "server"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=inst.dir)
-    inst.servers.append(proc)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {(inst.dir / f'server-{port}.log').read_text()}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/-/health/ready/", timeout=1).status_code == 200:
-                return Server(url, proc)
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("server did not become ready")
+    return inst.server(host="localhost", **extra)
 
 
 @pytest.fixture

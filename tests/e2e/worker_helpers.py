@@ -3,9 +3,7 @@
 import subprocess
 import time
 
-import requests
-
-from conftest import BIN, Installation, Server, free_port
+from conftest import BIN, Installation, Server
 
 # Small timings so the tests run in seconds (all registered settings).
 FAST = {
@@ -18,23 +16,7 @@ FAST = {
 
 
 def server(inst: Installation, *args: str, **extra) -> Server:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = inst.env(GATEHOUSE_LISTEN=f"127.0.0.1:{port}", GATEHOUSE_EXTERNAL_URL=url, **extra)
-    log = open(inst.dir / f"server-{port}.log", "w")
-    proc = subprocess.Popen([str(BIN), "server", *args], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=inst.dir)
-    inst.servers.append(proc)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {(inst.dir / f'server-{port}.log').read_text()}")
-        try:
-            if requests.get(f"{url}/-/health/ready/", timeout=1).status_code == 200:
-                return Server(url, proc)
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("server did not become ready")
+    return inst.server(*args, **extra)
 
 
 def worker(inst: Installation, name: str, **extra) -> subprocess.Popen:
