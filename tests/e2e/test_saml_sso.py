@@ -233,3 +233,45 @@ def test_app_update_changes_saml_settings(env):
     auth = env.acs(settings, form, sp.get_last_request_id())
     assert auth.get_nameid() == "alice@example.com"
     assert base64.b64decode(form.fields["SAMLResponse"]).count(b"ecdsa-sha256") == 2
+
+
+def test_application_requiring_mfa_steps_a_password_session_up(env):
+    """Per-application MFA: a password-only session is sent through the second
+    factor (here: enrolment) and comes back to the same SAML request; the
+    assertion's authentication context then says multi-factor."""
+    import html
+
+    import pyotp
+
+    env.app("vault")
+    env.inst.cli("policy", "mfa", "require-app", "vault")
+    try:
+        settings = env.settings("vault")
+        sp = env.sp_auth(settings)
+        url = sp.login()
+        request_id = sp.get_last_request_id()
+        client = WebClient(env.server.url)
+        r = client.http.get(url, allow_redirects=False)  # the request is parked: on to its continue URL
+        r = client.http.get(env.url(r.headers["location"]), allow_redirects=False)  # not signed in: to /login
+        r = client.sign_in("alice", PASSWORD, next=parse_qs(urlparse(r.headers["location"]).query)["next"][0])
+        assert r.status_code == 303 and "/sso/continue/" in r.headers["location"], r.headers
+        # The continue URL sends the session to the step-up, which walks alice through enrolment.
+        page = client.http.get(env.url(r.headers["location"]))
+        assert page.url.endswith("/login/mfa/enrol") and "SAMLResponse" not in page.text, (page.url, page.text[:300])
+        secret = re.search(r'id="totp-secret"[^>]*>([A-Z2-7]+)<', page.text).group(1)
+        pending = re.search(r'name="pending" value="([^"]+)"', page.text).group(1)
+        r = client.http.post(env.url("/login/mfa/enrol"), data={
+            "csrf_token": WebClient.CSRF.search(page.text).group(1), "pending": pending, "name": "Phone",
+            "code": pyotp.TOTP(secret).now()})
+        assert r.status_code == 200 and "Your recovery codes" in r.text, r.text[:400]
+        back = html.unescape(re.search(r'href="(/application/saml/vault/[^"]+)"', r.text).group(1))
+        page = client.http.get(env.url(back), allow_redirects=False)
+        assert page.status_code == 200, page.text[:300]
+        form = post_form(page.text)
+        auth = env.acs(settings, form, request_id)
+        assert auth.get_attributes()["username"] == ["alice"]
+        xml = base64.b64decode(form.fields["SAMLResponse"])
+        assert b"https://refeds.org/profile/mfa" in xml
+    finally:
+        env.inst.cli("policy", "mfa", "unrequire-app", "vault")
+        env.inst.cli("user", "mfa", "reset", "alice")

@@ -409,14 +409,19 @@ pub async fn sso_continue(
     };
     let session = current_session(&ctx.dir, &parts).await?;
     let fresh_enough = |s: &gatehouse_core::Session| parked.not_before.is_none_or(|t| s.created_at >= t);
+    let here = format!("/application/saml/{}/sso/continue/?t={}", ctx.app.slug, encode(&token));
     let Some((session, user)) = session.filter(|(s, _)| fresh_enough(s)) else {
-        let here = format!("/application/saml/{}/sso/continue/?t={}", ctx.app.slug, encode(&token));
         let mut to = format!("/login?next={}", encode(&here));
         if parked.not_before.is_some() {
             to.push_str("&force=1");
         }
         return Ok(Redirect::to(&to).into_response());
     };
+    // MFA: an application that requires a second factor steps a password-only
+    // session up (and comes back here), as OIDC and forward-auth do.
+    if ctx.dir.needs_step_up(&session, &user, &ctx.app.slug).await? {
+        return Ok(Redirect::to(&crate::mfa::step_up_url(&here)).into_response());
+    }
     let Some(parked) = ctx.dir.saml_unpark(&token).await? else {
         return Ok(expired(&state));
     };
