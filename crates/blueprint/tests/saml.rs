@@ -549,3 +549,55 @@ async fn sso_saml_metadata_follows_the_external_url() {
             .is_empty()
     );
 }
+
+// ---- SSO drift: the service's env file ------------------------------------------
+
+fn oidc_manifest(dir: &std::path::Path) -> sso::Manifest {
+    let text = "version: 1\nservices:\n  - name: grafana\n    sso:\n      type: oidc\n      redirect_uris: [\"https://grafana.example.com/login/generic_oauth\"]\n      client:\n        env_file: grafana.env\n        client_id_key: GF_CLIENT_ID\n        client_secret_key: GF_CLIENT_SECRET\n";
+    let path = dir.join("stack.yaml");
+    std::fs::write(&path, text).unwrap();
+    sso::load(&path, None).unwrap()
+}
+
+#[tokio::test]
+async fn sso_unreadable_env_file_is_reported_and_no_secret_is_rotated() {
+    let db = sqlite().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let m = oidc_manifest(tmp.path());
+    sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false).await.unwrap();
+    let env = tmp.path().join("grafana.env");
+    let written = std::fs::read_to_string(&env).unwrap();
+    assert!(written.contains("GF_CLIENT_SECRET="), "{written}");
+    assert!(kinds(&db, &m).await.is_empty());
+    let secret_hash = || async {
+        db.dir
+            .store()
+            .application_by_slug("grafana")
+            .await
+            .unwrap()
+            .unwrap()
+            .provider_config["client_secret_hash"]
+            .clone()
+    };
+    let before = secret_hash().await;
+
+    // A directory where the file should be: unreadable, not "secret differs".
+    std::fs::remove_file(&env).unwrap();
+    std::fs::create_dir(&env).unwrap();
+    assert_eq!(kinds(&db, &m).await, vec!["env_file"]);
+    let e = sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot read"), "{e}");
+    assert_eq!(secret_hash().await, before, "nothing rotated");
+
+    // A symbolic link in its place is refused the same way.
+    std::fs::remove_dir(&env).unwrap();
+    let real = tmp.path().join("real.env");
+    std::fs::write(&real, &written).unwrap();
+    std::os::unix::fs::symlink(&real, &env).unwrap();
+    assert_eq!(kinds(&db, &m).await, vec!["env_file"]);
+    assert!(sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false).await.is_err());
+    assert_eq!(secret_hash().await, before);
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), written);
+}

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Parses `KEY=VALUE` lines (`export ` prefix, quotes and comments allowed).
@@ -42,18 +42,32 @@ fn parse_line(line: &str) -> Option<(String, String)> {
 }
 
 pub fn read(path: &Path) -> std::io::Result<BTreeMap<String, String>> {
-    Ok(parse(&fs::read_to_string(path)?))
+    Ok(parse(&read_no_follow(path)?))
+}
+
+/// Reads a file we are about to replace without following a symbolic link at
+/// `path` (someone who may write the service's directory must not make us copy
+/// another file into the backup).
+fn read_no_follow(path: &Path) -> std::io::Result<String> {
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut text = String::new();
+    f.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Sets `updates` in the file (other lines untouched; new keys appended),
 /// atomically. Returns the backup's path when there was a previous file.
 pub fn write_keys(path: &Path, updates: &[(&str, &str)]) -> std::io::Result<Option<PathBuf>> {
-    let old = match fs::read_to_string(path) {
+    refuse_symlink(path)?;
+    let old = match read_no_follow(path) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e),
     };
-    let meta = fs::metadata(path).ok();
+    let meta = fs::symlink_metadata(path).ok();
     let mut done = vec![false; updates.len()];
     let mut lines: Vec<String> = Vec::new();
     for line in old.as_deref().unwrap_or("").lines() {
@@ -78,50 +92,81 @@ pub fn write_keys(path: &Path, updates: &[(&str, &str)]) -> std::io::Result<Opti
     write_atomic(path, text.as_bytes(), meta.as_ref(), old.is_some())
 }
 
-/// Writes `bytes` to `path` atomically, keeping the previous file as `.bak`.
+/// A symbolic link in place of a service's file is refused: replacing it would
+/// cut the link, and following it would write wherever it points.
+fn refuse_symlink(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link; point the stack manifest at the file itself",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `bytes` to `path` atomically, keeping the previous file as `.bak`;
+/// both get the previous file's mode (and owner, when we may).
 pub fn write_atomic(
     path: &Path,
     bytes: &[u8],
     meta: Option<&fs::Metadata>,
     backup: bool,
 ) -> std::io::Result<Option<PathBuf>> {
+    refuse_symlink(path)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.gatehouse-tmp-{}", std::process::id()));
-    {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        let mode = meta.map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))?;
-        if let Some(m) = meta {
-            // Keep the owner (works as root; otherwise the file is ours already).
-            let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
-        }
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
+    let mode = meta.map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
+    let owner = meta.map(|m| (m.uid(), m.gid()));
     let backup_path = if backup {
         let b = dir.join(format!("{name}.bak"));
-        fs::copy(path, &b)?;
-        if let Some(m) = meta {
-            fs::set_permissions(&b, fs::Permissions::from_mode(m.permissions().mode() & 0o7777))?;
-        }
+        replace_file(dir, &b, read_no_follow(path)?.as_bytes(), mode, owner)?;
         Some(b)
     } else {
         None
     };
-    fs::rename(&tmp, path)?;
+    replace_file(dir, path, bytes, mode, owner)?;
+    Ok(backup_path)
+}
+
+/// Puts `bytes` at `target` by renaming a fresh temporary file over it. The
+/// temporary file has an unpredictable name, is created exclusively (never
+/// through a link) and readable by its owner only until it has the final mode,
+/// so the secret is never visible to others on the way.
+fn replace_file(dir: &Path, target: &Path, bytes: &[u8], mode: u32, owner: Option<(u32, u32)>) -> std::io::Result<()> {
+    refuse_symlink(target)?;
+    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{}.tmp", gatehouse_crypto::random_token(12)));
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        if let Some((uid, gid)) = owner {
+            // Keep the owner (works as root; otherwise the file is ours already).
+            let _ = std::os::unix::fs::fchown(&f, Some(uid), Some(gid));
+        }
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        fs::rename(&tmp, target)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(backup_path)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -146,5 +191,45 @@ mod tests {
         let b = b.unwrap();
         assert!(fs::read_to_string(&b).unwrap().contains("CLIENT_SECRET=\"old\""));
         assert_eq!(fs::metadata(&b).unwrap().permissions().mode() & 0o777, 0o640);
+        // No temporary file is left behind.
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn symbolic_links_are_refused_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("elsewhere");
+        fs::write(&real, "KEEP=1\n").unwrap();
+        let link = dir.path().join("svc.env");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let e = write_keys(&link, &[("CLIENT_SECRET", "new")]).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(fs::read_to_string(&real).unwrap(), "KEEP=1\n");
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(read(&link).is_err(), "not read through the link either");
+        // A link planted where the backup goes is refused too.
+        let p = dir.path().join("other.env");
+        fs::write(&p, "A=1\n").unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("other.env.bak")).unwrap();
+        assert!(write_keys(&p, &[("A", "2")]).is_err());
+        assert_eq!(fs::read_to_string(&real).unwrap(), "KEEP=1\n");
+        assert_eq!(fs::read_to_string(&p).unwrap(), "A=1\n");
+        let leftovers = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn a_new_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.env");
+        assert!(write_keys(&p, &[("CLIENT_SECRET", "s")]).unwrap().is_none());
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }

@@ -163,7 +163,14 @@ async fn check_oidc(
         drifts.push(drift("redirect_uris", detail.join("; "), items, true));
     }
     if let Some((file, id_key, secret_key)) = &s.client {
-        let env = envfile::read(file).unwrap_or_default();
+        let env = match read_env(file) {
+            Ok(env) => env,
+            Err(detail) => {
+                // Not secret drift: rotating would only fail on the same file.
+                drifts.push(drift("env_file", detail, vec![], false));
+                return trust::check(dir, external_url, s, drifts).await;
+            }
+        };
         if let Some(k) = id_key {
             match env.get(k) {
                 Some(v) if *v == cfg.client_id => {}
@@ -387,11 +394,10 @@ pub async fn fix_service(
         }
     }
     // The env file's current values.
-    let env = s
-        .client
-        .as_ref()
-        .map(|(f, _, _)| envfile::read(f).unwrap_or_default())
-        .unwrap_or_default();
+    let env = match &s.client {
+        Some((f, _, _)) => read_env(f).map_err(|e| FixError::Io(format!("service {}: {e}", s.name)))?,
+        None => Default::default(),
+    };
     let mut env_updates: Vec<(String, String)> = Vec::new();
     match s.kind {
         SsoType::Oidc => {
@@ -427,40 +433,6 @@ pub async fn fix_service(
             }
             cfg.validate()
                 .map_err(|e| FixError::Io(format!("service {}: {e}", s.name)))?;
-            if app.is_none() {
-                if !dry_run {
-                    dir.create_application_with(audit, &s.slug, &s.display_name, None, Some(oidc_spec(&cfg)))
-                        .await?;
-                }
-                note(
-                    "application_missing",
-                    format!("create application {} (OIDC client {})", s.slug, cfg.client_id),
-                );
-            } else if existing.is_none() || uris_changed || rotate {
-                if !dry_run {
-                    if existing.is_none() || uris_changed {
-                        let mut c = cfg.clone();
-                        if let Some(old) = &existing {
-                            c.client_secret_hash = old.client_secret_hash.clone();
-                        }
-                        dir.update_provider(audit, &s.slug, oidc_spec(&c), action::MODEL_UPDATED)
-                            .await?;
-                    }
-                    if rotate && existing.is_some() {
-                        dir.update_provider(audit, &s.slug, oidc_spec(&cfg), action::SECRET_ROTATE)
-                            .await?;
-                    }
-                }
-                if uris_changed {
-                    note(
-                        "redirect_uris",
-                        format!("set redirect URIs of {}: {}", s.slug, s.redirect_uris.join(" ")),
-                    );
-                }
-                if rotate {
-                    note("client_secret", format!("rotate the client secret of {}", s.slug));
-                }
-            }
             if let Some((_, id_key, secret_key)) = &s.client {
                 if let Some(k) = id_key
                     && env.get(k) != Some(&cfg.client_id)
@@ -469,6 +441,33 @@ pub async fn fix_service(
                 }
                 if let (Some(k), Some(sec)) = (secret_key, &secret) {
                     env_updates.push((k.clone(), sec.clone()));
+                }
+            }
+            // The service's file first, then Gatehouse: a failed write leaves
+            // the old secret working on both sides, and a failed commit puts
+            // the previous file back.
+            let written = write_env_updates(dir, audit, s, &env_updates, dry_run, &mut note).await?;
+            let committed = oidc_fix_commit(dir, audit, s, &app, &existing, &cfg, uris_changed, rotate, dry_run).await;
+            if let Err(e) = committed {
+                if let Some(w) = &written {
+                    w.restore();
+                }
+                return Err(e);
+            }
+            if app.is_none() {
+                note(
+                    "application_missing",
+                    format!("create application {} (OIDC client {})", s.slug, cfg.client_id),
+                );
+            } else if existing.is_none() || uris_changed || rotate {
+                if uris_changed {
+                    note(
+                        "redirect_uris",
+                        format!("set redirect URIs of {}: {}", s.slug, s.redirect_uris.join(" ")),
+                    );
+                }
+                if rotate {
+                    note("client_secret", format!("rotate the client secret of {}", s.slug));
                 }
             }
         }
@@ -571,29 +570,6 @@ pub async fn fix_service(
         }
         SsoType::Ldap => {}
     }
-    if !env_updates.is_empty()
-        && let Some((file, _, _)) = &s.client
-    {
-        let keys: Vec<String> = env_updates.iter().map(|(k, _)| k.clone()).collect();
-        if !dry_run {
-            let pairs: Vec<(&str, &str)> = env_updates.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let backup = envfile::write_keys(file, &pairs)
-                .map_err(|e| FixError::Io(format!("service {}: cannot write {}: {e}", s.name, file.display())))?;
-            record_event(
-                dir,
-                audit,
-                SSO_FIX,
-                None,
-                json!({"service": s.name, "application": s.slug, "file": file.display().to_string(),
-                       "keys": keys, "backup": backup.map(|b| b.display().to_string())}),
-            )
-            .await?;
-        }
-        note(
-            "client_secret",
-            format!("write {} to {}", keys.join(", "), file.display()),
-        );
-    }
     if kinds.contains(&"trust") {
         for r in trust::fix(dir, audit, external_url, s, dry_run).await? {
             note("trust", r);
@@ -606,6 +582,120 @@ pub async fn fix_service(
         );
     }
     Ok(done)
+}
+
+/// A service's env file: missing is empty; unreadable (permissions, a
+/// directory, a symbolic link) is an error naming the file.
+fn read_env(file: &std::path::Path) -> Result<std::collections::BTreeMap<String, String>, String> {
+    match envfile::read(file) {
+        Ok(env) => Ok(env),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(format!("cannot read {}: {e}", file.display())),
+    }
+}
+
+/// A rewritten env file, and how to put the previous one back.
+struct WrittenEnv {
+    file: std::path::PathBuf,
+    backup: Option<std::path::PathBuf>,
+}
+
+impl WrittenEnv {
+    fn restore(&self) {
+        let restored = match &self.backup {
+            Some(b) => std::fs::read(b).and_then(|old| {
+                let meta = std::fs::symlink_metadata(&self.file).ok();
+                envfile::write_atomic(&self.file, &old, meta.as_ref(), false).map(|_| ())
+            }),
+            None => std::fs::remove_file(&self.file),
+        };
+        if let Err(e) = restored {
+            tracing::error!(file = %self.file.display(), error = %e, "could not restore the previous env file");
+        }
+    }
+}
+
+/// Writes the service's new client id/secret (one `sso_fix` event).
+async fn write_env_updates(
+    dir: &Directory,
+    audit: &Audit,
+    s: &Service,
+    updates: &[(String, String)],
+    dry_run: bool,
+    note: &mut impl FnMut(&'static str, String),
+) -> Result<Option<WrittenEnv>, FixError> {
+    let Some((file, _, _)) = &s.client else {
+        return Ok(None);
+    };
+    if updates.is_empty() {
+        return Ok(None);
+    }
+    let keys: Vec<String> = updates.iter().map(|(k, _)| k.clone()).collect();
+    note(
+        "client_secret",
+        format!("write {} to {}", keys.join(", "), file.display()),
+    );
+    if dry_run {
+        return Ok(None);
+    }
+    let pairs: Vec<(&str, &str)> = updates.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let backup = envfile::write_keys(file, &pairs)
+        .map_err(|e| FixError::Io(format!("service {}: cannot write {}: {e}", s.name, file.display())))?;
+    let written = WrittenEnv {
+        file: file.clone(),
+        backup: backup.clone(),
+    };
+    let recorded = record_event(
+        dir,
+        audit,
+        SSO_FIX,
+        None,
+        json!({"service": s.name, "application": s.slug, "file": file.display().to_string(),
+               "keys": keys, "backup": backup.map(|b| b.display().to_string())}),
+    )
+    .await;
+    if let Err(e) = recorded {
+        written.restore();
+        return Err(e.into());
+    }
+    Ok(Some(written))
+}
+
+/// Gatehouse's side of an OIDC repair: create the application, or update its
+/// redirect URIs and rotate its secret.
+#[allow(clippy::too_many_arguments)]
+async fn oidc_fix_commit(
+    dir: &Directory,
+    audit: &Audit,
+    s: &Service,
+    app: &Option<Application>,
+    existing: &Option<OidcConfig>,
+    cfg: &OidcConfig,
+    uris_changed: bool,
+    rotate: bool,
+    dry_run: bool,
+) -> Result<(), FixError> {
+    if dry_run {
+        return Ok(());
+    }
+    if app.is_none() {
+        dir.create_application_with(audit, &s.slug, &s.display_name, None, Some(oidc_spec(cfg)))
+            .await?;
+        return Ok(());
+    }
+    if existing.is_none() || uris_changed {
+        let mut c = cfg.clone();
+        if let Some(old) = existing {
+            c.client_secret_hash = old.client_secret_hash.clone();
+        }
+        dir.update_provider(audit, &s.slug, oidc_spec(&c), action::MODEL_UPDATED)
+            .await?;
+    }
+    if rotate && existing.is_some() {
+        dir.update_provider(audit, &s.slug, oidc_spec(cfg), action::SECRET_ROTATE)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Repairs every service (or one).
