@@ -601,3 +601,42 @@ async fn sso_unreadable_env_file_is_reported_and_no_secret_is_rotated() {
     assert_eq!(secret_hash().await, before);
     assert_eq!(std::fs::read_to_string(&real).unwrap(), written);
 }
+
+// ---- apply against a row that changed since the plan ----------------------------
+
+#[tokio::test]
+async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
+    use gatehouse_core::blueprint_apply::{Op, Step, apply_steps};
+    let db = sqlite().await;
+    apply_text(
+        &db,
+        "version: 1\nentries:\n  - model: authentik_core.user\n    identifiers: {username: ann}\n    attrs: {email: ann@example.com, name: Ann}\n",
+    )
+    .await
+    .unwrap();
+    // The plan's snapshot is taken now …
+    let mut stale = db.dir.store().user_by_name("ann").await.unwrap().unwrap();
+    assert!(stale.password_hash.is_none());
+    // … then the person sets a password before the apply writes.
+    db.dir
+        .set_password(&audit(), "ann", "Quiet-Harbour-Lamp-62")
+        .await
+        .unwrap();
+    stale.email = "ann@new.example.com".into();
+    let steps = [Step {
+        op: Op::UpdateUser {
+            user: stale,
+            fields: vec!["email".into()],
+        },
+        origin: "test.yaml:2".into(),
+    }];
+    let mut tx = db.dir.store().begin().await.unwrap();
+    apply_steps(&mut *tx, &audit(), "test", &steps, db.dir.now(), false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let now = db.dir.store().user_by_name("ann").await.unwrap().unwrap();
+    assert_eq!(now.email, "ann@new.example.com");
+    assert!(now.password_hash.is_some(), "the newer password survives");
+    assert!(now.password_changed_at.is_some());
+}

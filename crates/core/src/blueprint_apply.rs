@@ -234,12 +234,29 @@ async fn apply_one(
             tx.append_event(event(action::MODEL_CREATED, Some(&user.username), ctx), now)
                 .await?;
         }
-        Op::UpdateUser { user, fields } => {
+        Op::UpdateUser { user: planned, fields } => {
+            // Only the planned fields, onto the row as it is now (locked on
+            // PostgreSQL): a password set or a sign-in since the plan's
+            // snapshot must survive the apply.
+            let mut user = tx
+                .user_by_id(planned.id)
+                .await?
+                .ok_or_else(|| Error::not_found("user", &planned.username))?;
+            for field in fields {
+                match field.as_str() {
+                    "username" => user.username = planned.username.clone(),
+                    "email" => user.email = planned.email.clone(),
+                    "name" => user.name = planned.name.clone(),
+                    "is_active" => user.is_active = planned.is_active,
+                    "attributes" => user.attributes = planned.attributes.clone(),
+                    _ => {}
+                }
+            }
             crate::names::check_username(&user.username)?;
             if !user.email.is_empty() {
                 crate::names::check_email(&user.email)?;
             }
-            tx.update_user(user)
+            tx.update_user(&user)
                 .await
                 .map_err(|e| conflict(e, "user", &user.username))?;
             if !user.is_active {
