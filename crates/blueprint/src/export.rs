@@ -5,7 +5,9 @@
 //! SHA-256, so neither can be recovered; the export references them as
 //! `!Env NAME` (listed in [`Export::env`]) and applying it elsewhere needs
 //! those variables set to the services' copies. `include_secrets` adds what
-//! can be exported: users' password hashes (`password_hash`, argon2 PHC).
+//! can be exported: users' password hashes (`password_hash`, argon2 PHC) and the
+//! user attributes proxies send upstream as basic-auth passwords (otherwise
+//! `!Env` references too).
 //! Round trip: an export applied to an empty database and exported again
 //! gives the same text.
 
@@ -173,6 +175,15 @@ pub async fn export(dir: &Directory, include_secrets: bool) -> gatehouse_core::R
     apps.sort_by(|a, b| a.slug.cmp(&b.slug));
     let gname: BTreeMap<_, _> = groups.iter().map(|g| (g.id, g.name.clone())).collect();
     let uname: BTreeMap<_, _> = users.iter().map(|u| (u.id, u.username.clone())).collect();
+    // User attributes that proxies send upstream as basic-auth passwords are
+    // secrets: exported as `!Env` references unless `include_secrets`.
+    let secret_attributes: HashSet<String> = apps
+        .iter()
+        .filter(|a| a.provider == Some(ProviderKind::Proxy))
+        .filter_map(|a| ProxyConfig::from_value(&a.provider_config).ok())
+        .map(|c| c.basic_auth_password_attribute)
+        .filter(|a| !a.is_empty())
+        .collect();
     let mut entries = Vec::new();
     let mut env = Vec::new();
     let mut notes = Vec::new();
@@ -230,7 +241,18 @@ pub async fn export(dir: &Directory, include_secrets: bool) -> gatehouse_core::R
             ),
         ];
         if u.attributes.as_object().is_some_and(|m| !m.is_empty()) {
-            attrs.push(("attributes".into(), from_json(&u.attributes)));
+            let mut a = from_json(&u.attributes);
+            if !include_secrets && let Y::Map(fields) = &mut a {
+                for (k, v) in fields.iter_mut().filter(|(k, _)| secret_attributes.contains(k)) {
+                    let var = env_name(&u.username, &env_name(k, "ATTR"));
+                    env.push((
+                        var.clone(),
+                        format!("user {}'s {k} (an upstream basic-auth password)", u.username),
+                    ));
+                    *v = Y::Tag("Env", vec![s(var)]);
+                }
+            }
+            attrs.push(("attributes".into(), a));
         }
         if include_secrets && let Some(h) = &u.password_hash {
             attrs.push(("password_hash".into(), s(h.clone())));

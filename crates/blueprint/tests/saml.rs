@@ -640,3 +640,46 @@ async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
     assert!(now.password_hash.is_some(), "the newer password survives");
     assert!(now.password_changed_at.is_some());
 }
+
+// ---- export: secrets in user attributes -------------------------------------------
+
+#[tokio::test]
+async fn export_hides_basic_auth_passwords_kept_in_user_attributes() {
+    let db = sqlite().await;
+    apply_text(
+        &db,
+        r#"version: 1
+entries:
+  - model: authentik_providers_proxy.proxyprovider
+    id: legacy
+    identifiers: {name: legacy}
+    attrs:
+      external_host: https://legacy.example.com
+      basic_auth_enabled: true
+      basic_auth_user_attribute: upstream_user
+      basic_auth_password_attribute: upstream_password
+  - model: authentik_core.application
+    identifiers: {slug: legacy}
+    attrs: {name: Legacy, provider: !KeyOf legacy}
+  - model: authentik_core.user
+    identifiers: {username: ann}
+    attrs:
+      email: ann@example.com
+      attributes: {upstream_user: ann, upstream_password: hunter2-upstream}
+"#,
+    )
+    .await
+    .unwrap();
+    let plain = export::export(&db.dir, false).await.unwrap();
+    assert!(!plain.yaml.contains("hunter2-upstream"), "{}", plain.yaml);
+    let var = plain
+        .env
+        .iter()
+        .find(|(_, what)| what.contains("upstream_password"))
+        .map(|(v, _)| v.clone())
+        .expect("an !Env reference for the password attribute");
+    assert!(plain.yaml.contains(&format!("!Env {var}")), "{}", plain.yaml);
+    assert!(plain.yaml.contains("upstream_user: ann"), "other attributes stay");
+    let with = export::export(&db.dir, true).await.unwrap();
+    assert!(with.yaml.contains("hunter2-upstream"));
+}
