@@ -123,11 +123,21 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 b.push(frame.node, frame.anchor)?;
             }
             Event::Alias(id) => {
-                let node = b.anchors.get(&id).cloned().ok_or(SyntaxError {
+                let (node, size) = b.anchors.get(&id).cloned().ok_or(SyntaxError {
                     line,
                     col,
                     message: "unknown alias".into(),
                 })?;
+                // Aliases copy their anchor: nested ones grow exponentially
+                // ("billion laughs"), so their total expansion is capped.
+                b.expanded += size;
+                if b.expanded > MAX_ALIAS_NODES {
+                    return Err(SyntaxError {
+                        line,
+                        col,
+                        message: format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+                    });
+                }
                 b.push(node, 0)?;
             }
             _ => {}
@@ -141,11 +151,25 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     }))
 }
 
+/// The most nodes aliases may copy in one document.
+const MAX_ALIAS_NODES: usize = 100_000;
+
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     root: Option<Node>,
+    /// Nodes copied by aliases so far.
+    expanded: usize,
+}
+
+fn node_count(node: &Node) -> usize {
+    1 + match &node.value {
+        Yaml::Seq(items) => items.iter().map(node_count).sum(),
+        Yaml::Map(pairs) => pairs.iter().map(|(k, v)| node_count(k) + node_count(v)).sum(),
+        _ => 0,
+    }
 }
 
 struct Frame {
@@ -157,7 +181,8 @@ struct Frame {
 impl Builder {
     fn push(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = node_count(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         let Some(top) = self.stack.last_mut() else {
             if self.root.is_none() {
@@ -277,6 +302,22 @@ mod tests {
         assert_eq!(doc.get("d").unwrap().value, Yaml::Float(1.5));
         assert_eq!(doc.get("e").unwrap().value, Yaml::Str("7".into()));
         assert_eq!(doc.get("f").unwrap().value, Yaml::Str("hello world".into()));
+    }
+
+    #[test]
+    fn nested_aliases_cannot_blow_up() {
+        let mut doc = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+        {
+            doc.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let e = parse(&doc).unwrap_err();
+        assert!(e.message.contains("aliases expand"), "{}", e.message);
+        // Ordinary aliases still work.
+        let ok = parse("base: &b {x: 1}\none: *b\ntwo: *b\n").unwrap();
+        assert!(matches!(ok.value, Yaml::Map(ref m) if m.len() == 3));
     }
 
     #[test]
