@@ -603,7 +603,10 @@ impl Directory {
                         // Spend the step atomically: of two requests with one code, one wins.
                         let mut tx = self.begin().await?;
                         let won = tx.use_totp_step(id, step, now).await?;
-                        tx.delete_throttle(&keys[0]).await?;
+                        if won {
+                            // Only a success clears the attempt counted above.
+                            tx.delete_throttle(&keys[0]).await?;
+                        }
                         tx.commit().await?;
                         won.then_some("otp")
                     }
