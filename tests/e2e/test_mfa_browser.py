@@ -105,6 +105,45 @@ def test_totp_enrol_sign_in_and_replay_refused(sqlite_install, browser, screensh
     expect(page2).to_have_url(f"{server.url}/if/user/")
 
 
+def test_a_password_only_session_cannot_manage_factors(sqlite_install, browser):
+    """A session that never passed MFA (here: the one that enrolled the first
+    authenticator) cannot remove it, add another or renew recovery codes: it is
+    sent to the step-up stage first, and acts only after passing it."""
+    inst = sqlite_install
+    inst.user("dora", PASSWORD, "Dora")
+    server = localhost_server(inst)
+    page = browser.new_page()
+    password_step(page, server.url, "dora")
+    expect(page).to_have_url(f"{server.url}/if/user/")
+    totp, _ = enrol_totp_in_portal(page, server.url, "Dora's phone")
+    sessions = inst.cli("session", "list", "--json").stdout
+    assert '"mfa"' not in sessions, sessions
+
+    # Remove: no effect, the step-up stage instead.
+    page.goto(f"{server.url}/if/user/security/")
+    page.get_by_role("button", name="Remove Dora's phone").click()
+    expect(page).to_have_url(f"{server.url}/login/mfa")
+    assert "Dora's phone" in inst.cli("user", "mfa", "list", "dora", "--json").stdout
+    assert '"mfa_authenticator_removed"' not in events(inst, "dora")
+    # New recovery codes and another app: the same.
+    created = events(inst, "dora").count('"mfa_recovery_codes_created"')
+    assert created >= 1
+    page.goto(f"{server.url}/if/user/security/")
+    page.get_by_role("button", name="Create new recovery codes").click()
+    expect(page).to_have_url(f"{server.url}/login/mfa")
+    page.goto(f"{server.url}/if/user/security/totp")
+    expect(page).to_have_url(f"{server.url}/login/mfa")
+    assert events(inst, "dora").count('"mfa_recovery_codes_created"') == created
+
+    # After the second factor the same session's successor may remove it.
+    page.get_by_label("Code from your authenticator app").fill(next_code(totp))
+    page.get_by_role("button", name="Verify code").click()
+    expect(page).to_have_url(f"{server.url}/if/user/security/")
+    page.get_by_role("button", name="Remove Dora's phone").click()
+    expect(page.get_by_text("Authenticator removed.")).to_be_visible()
+    assert "Dora's phone" not in inst.cli("user", "mfa", "list", "dora", "--json").stdout
+
+
 def test_admins_member_is_made_to_enrol(sqlite_install, browser, screenshots):
     inst = sqlite_install
     server = localhost_server(inst)  # bootstrap creates admins

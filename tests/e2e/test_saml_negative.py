@@ -35,13 +35,14 @@ def instant(delta_s: int = 0) -> str:
 
 
 def authn(env: SamlEnv, slug: str, *, rid: str | None = None, acs: str = ACS, issuer: str | None = None,
-          when: str | None = None, dest: str | None = None, inner: str = "") -> tuple[str, str]:
+          when: str | None = None, dest: str | None = None, inner: str = "", no_dest: bool = False) -> tuple[str, str]:
     rid = rid or f"_{uuid.uuid4().hex}"
     dest = dest if dest is not None else env.url(f"/application/saml/{slug}/sso/binding/post/")
     xml = (
         f'<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
         f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{rid}" Version="2.0" '
-        f'IssueInstant="{when or instant()}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" '
+        f'IssueInstant="{when or instant()}"' + ("" if no_dest else f' Destination="{dest}"')
+        + f' AssertionConsumerServiceURL="{acs}" '
         f'ProtocolBinding="{C.BINDING_HTTP_POST}"><saml:Issuer>{issuer or sp_entity(slug)}</saml:Issuer>'
         f'{inner}</samlp:AuthnRequest>'
     )
@@ -178,3 +179,12 @@ def test_wrong_destination_and_issuer(env):
     # An unknown application is a 404, not a SAML answer.
     r = post(env, "nosuchapp", authn(env, "nosuchapp")[1])
     assert r.status_code == 404
+
+
+def test_signed_request_without_destination(env):
+    # Signed: the Destination must be there (and match); unsigned it may be left out.
+    refused(post(env, "signed", sign(env, authn(env, "signed", no_dest=True)[1])), "has no Destination")
+    accepted(post(env, "open", authn(env, "open", no_dest=True)[1]))
+    refused(post(env, "signed", sign(env, authn(env, "signed",
+                                                dest=env.url("/application/saml/open/sso/binding/post/"))[1])),
+            "Destination")

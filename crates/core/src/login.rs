@@ -86,7 +86,7 @@ impl Directory {
             Some(_) => None,
         };
         if let Some(reason) = reason {
-            self.record_failure(audit, identifier, user.as_ref(), &keys, &records, reason)
+            self.record_failure(audit, identifier, user.as_ref(), &keys, reason)
                 .await?;
             return Ok(PasswordCheck::Rejected);
         }
@@ -109,7 +109,6 @@ impl Directory {
         identifier: &str,
         user: Option<&User>,
         keys: &[String],
-        records: &[ThrottleRecord],
         reason: &str,
     ) -> Result<()> {
         let now = self.now();
@@ -117,10 +116,10 @@ impl Directory {
         let mut tx = self.store().begin().await?;
         let mut locked = Vec::new();
         for key in keys {
-            let existing = records.iter().find(|r| &r.key == key);
-            let (record, now_locked) = policy.after_failure(key, existing, now);
-            tx.put_throttle(&record).await?;
-            if now_locked {
+            // Counted in SQL: parallel wrong passwords all count.
+            let (floor, lock_after, until) = policy.bump_args(key, now);
+            let record = tx.bump_throttle(key, now, floor, lock_after, until).await?;
+            if policy.just_locked(&record) {
                 locked.push(record);
             }
         }

@@ -309,6 +309,16 @@ pub trait WriteTx: Send {
     /// Spends the unused code with this hash. Atomic: one winner.
     async fn consume_mfa_recovery_code(&mut self, user_id: Uuid, hash: &str, now: Timestamp) -> StoreResult<bool>;
     async fn put_mfa_policy(&mut self, policy: &str, now: Timestamp) -> StoreResult<()>;
+    /// One more failure under `key`, counted atomically in SQL (concurrent
+    /// failures all count; see `ThrottlePolicy::bump_args`). Returns the record.
+    async fn bump_throttle(
+        &mut self,
+        key: &str,
+        now: Timestamp,
+        window_floor: Timestamp,
+        lock_after: i64,
+        locked_until: Timestamp,
+    ) -> StoreResult<crate::model::ThrottleRecord>;
     // ---- end MFA
     // ---- blueprints and SSO drift
     async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>>;

@@ -139,6 +139,22 @@ impl ThrottlePolicy {
         worst
     }
 
+    /// The arguments of `WriteTx::bump_throttle` for `key` at `now`: the
+    /// window floor, the lock threshold and the end of a lock set now. The
+    /// store applies the same rules as [`Self::after_failure`], atomically.
+    pub fn bump_args(&self, key: &str, now: Timestamp) -> (Timestamp, i64, Timestamp) {
+        (
+            Timestamp(now.0.saturating_sub(self.window_secs.saturating_mul(1000))),
+            self.limits(kind_of(key)).lock_after,
+            now.plus_seconds(self.lock_secs),
+        )
+    }
+
+    /// Whether `record`, as returned by the store after a bump, was locked by that failure.
+    pub fn just_locked(&self, record: &ThrottleRecord) -> bool {
+        record.locked_until.is_some() && record.failures == self.limits(kind_of(&record.key)).lock_after
+    }
+
     /// The record after one more failure, and whether this failure locked it.
     pub fn after_failure(
         &self,

@@ -136,6 +136,34 @@ pub(crate) async fn use_totp_step(conn: &mut AnyConnection, id: Uuid, step: i64,
     Ok(r.rows_affected() == 1)
 }
 
+/// One more failure under `key`, counted in SQL so that concurrent failures
+/// all count. An active lock stays (and keeps counting); an ended lock or a
+/// window that started at or before `window_floor` starts over at 1; reaching
+/// `lock_after` sets `locked_until`. Returns the record as written.
+pub(crate) async fn bump_throttle(
+    conn: &mut AnyConnection,
+    key: &str,
+    now: Timestamp,
+    window_floor: Timestamp,
+    lock_after: i64,
+    locked_until: Timestamp,
+) -> Result<gatehouse_core::ThrottleRecord> {
+    // $1 key, $2 now, $3 window floor, $4 lock_after, $5 lock end.
+    // "keep": the lock is active, or no lock and the window is still open.
+    let r = sqlx::query(
+        "INSERT INTO login_throttle (key, failures, window_start, last_failure, locked_until)          VALUES ($1, 1, $2, $2, CASE WHEN 1 >= $4 THEN $5 ELSE NULL END)          ON CONFLICT (key) DO UPDATE SET          failures = CASE WHEN (login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until > $2)              OR (login_throttle.locked_until IS NULL AND login_throttle.window_start > $3)              THEN login_throttle.failures + 1 ELSE 1 END,          window_start = CASE WHEN (login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until > $2)              OR (login_throttle.locked_until IS NULL AND login_throttle.window_start > $3)              THEN login_throttle.window_start ELSE $2 END,          last_failure = $2,          locked_until = CASE WHEN login_throttle.locked_until IS NOT NULL AND login_throttle.locked_until > $2              THEN login_throttle.locked_until              WHEN login_throttle.locked_until IS NULL AND login_throttle.window_start > $3              THEN CASE WHEN login_throttle.failures + 1 >= $4 THEN $5 ELSE NULL END              ELSE CASE WHEN 1 >= $4 THEN $5 ELSE NULL END END          RETURNING key, failures, window_start, last_failure, locked_until",
+    )
+    .bind(key.to_string())
+    .bind(now.millis())
+    .bind(window_floor.millis())
+    .bind(lock_after)
+    .bind(locked_until.millis())
+    .fetch_one(conn)
+    .await
+    .ctx("count a sign-in failure")?;
+    crate::rows::throttle(&r)
+}
+
 pub(crate) async fn update_secret(conn: &mut AnyConnection, id: Uuid, secret: &str, at: Timestamp) -> Result<()> {
     sqlx::query("UPDATE mfa_authenticators SET secret = $2, last_used_at = $3 WHERE id = $1")
         .bind(id.to_string())

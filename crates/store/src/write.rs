@@ -687,6 +687,17 @@ impl WriteTx for SqlWriteTx {
     async fn put_mfa_policy(&mut self, policy: &str, now: Timestamp) -> StoreResult<()> {
         crate::mfa::put_policy(&mut self.tx, policy, now).await
     }
+
+    async fn bump_throttle(
+        &mut self,
+        key: &str,
+        now: Timestamp,
+        window_floor: Timestamp,
+        lock_after: i64,
+        locked_until: Timestamp,
+    ) -> StoreResult<ThrottleRecord> {
+        crate::mfa::bump_throttle(&mut self.tx, key, now, window_floor, lock_after, locked_until).await
+    }
     // ---- end MFA
     // ---- blueprints and SSO drift
     async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>> {

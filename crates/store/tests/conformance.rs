@@ -244,9 +244,10 @@ conformance!(
     check_job_claims_are_exclusive,
     check_job_effects_and_workers,
     check_password_reset_requests,
-    check_mfa_totp_and_replay,  // MFA
-    check_mfa_recovery_codes,   // MFA
-    check_mfa_policy_and_reset, // MFA
+    check_mfa_totp_and_replay,       // MFA
+    check_mfa_recovery_codes,        // MFA
+    check_mfa_policy_and_reset,      // MFA
+    check_throttle_bumps_are_atomic, // MFA
     // ---- blueprints and SSO drift
     check_blueprint_instances,
     check_api_token_deletion,
@@ -3781,4 +3782,114 @@ async fn check_saml_request_ids(db: &TestDb) {
     env.clock.advance_seconds(16 * 60);
     assert_eq!(env.dir.saml_parked(&token).await.unwrap(), None);
     assert_eq!(env.dir.saml_unpark(&token).await.unwrap(), None);
+}
+
+// ---- MFA: atomic throttle counting
+
+async fn check_throttle_bumps_are_atomic(db: &TestDb) {
+    let env = env(db).await;
+    let policy = ThrottlePolicy::default();
+    let bump = |key: &'static str, now: Timestamp| {
+        let store = env.store.clone();
+        let policy = policy.clone();
+        async move {
+            let (floor, lock_after, until) = policy.bump_args(key, now);
+            let mut tx = store.begin().await.unwrap();
+            let r = tx.bump_throttle(key, now, floor, lock_after, until).await.unwrap();
+            tx.commit().await.unwrap();
+            r
+        }
+    };
+    // Same rules as ThrottlePolicy::after_failure, step by step.
+    let k = "mfa:seq";
+    let mut expected: Option<ThrottleRecord> = None;
+    let mut now = T0;
+    for i in 0..14 {
+        let got = bump(k, now).await;
+        let (want, locked) = policy.after_failure(k, expected.as_ref(), now);
+        // An active lock keeps counting instead of starting over.
+        if expected
+            .as_ref()
+            .is_some_and(|e| e.locked_until.is_some_and(|u| now < u))
+        {
+            let e = expected.clone().unwrap();
+            assert_eq!(got.failures, e.failures + 1, "step {i}");
+            assert_eq!(got.locked_until, e.locked_until, "step {i}");
+            assert!(!policy.just_locked(&got));
+        } else {
+            assert_eq!(got, want, "step {i}");
+            assert_eq!(policy.just_locked(&got), locked, "step {i}");
+        }
+        assert_eq!(
+            env.store.throttle_records(&[k.to_string()]).await.unwrap(),
+            vec![got.clone()]
+        );
+        expected = Some(got);
+        now = now.plus_seconds(1);
+    }
+    // After the lock ends: starts over at 1.
+    let after = expected.unwrap().locked_until.unwrap().plus_seconds(1);
+    let r = bump(k, after).await;
+    assert_eq!((r.failures, r.window_start, r.locked_until), (1, after, None));
+    // An expired window starts over too.
+    let later = after.plus_seconds(policy.window_secs + 1);
+    let r = bump(k, later).await;
+    assert_eq!((r.failures, r.window_start), (1, later));
+
+    // Concurrent bumps from separate connections all count.
+    let key = "ip:198.51.100.7";
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = db.second_store().await;
+        let policy = policy.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..5 {
+                let (floor, lock_after, until) = policy.bump_args(key, T0);
+                let mut tx = store.begin().await.unwrap();
+                tx.bump_throttle(key, T0, floor, lock_after, until).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let r = env.store.throttle_records(&[key.to_string()]).await.unwrap();
+    assert_eq!(r[0].failures, 20, "every concurrent failure counted");
+
+    // A burst of parallel wrong second-factor codes counts in full.
+    use gatehouse_core::mfa::{FactorCheck, SecondFactor};
+    let dir = mfa_directory(&env.store, &env.clock);
+    env.user("carol").await;
+    let carol = dir.user("carol").await.unwrap();
+    let en = dir.begin_totp(&carol).unwrap();
+    let code = totp_now(&en.secret_base32, &env.clock, 0);
+    dir.finish_totp(&env.audit, &carol, "Phone", &en.pending, &code)
+        .await
+        .unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let dir = dir.clone();
+        let audit = env.audit.clone();
+        let carol = carol.clone();
+        tasks.push(tokio::spawn(async move {
+            dir.check_second_factor(&audit, &carol, SecondFactor::Totp(wrong))
+                .await
+                .unwrap()
+        }));
+    }
+    // (Guesses that arrive after the first few may be told to wait instead.)
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            FactorCheck::Rejected => checked += 1,
+            FactorCheck::Throttled { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(checked >= 1);
+    let key = gatehouse_core::throttle::account_key(&format!("mfa:{}", carol.id));
+    let r = env.store.throttle_records(&[key]).await.unwrap();
+    assert_eq!(r[0].failures, checked, "every checked guess counted");
 }

@@ -21,7 +21,11 @@ pub mod housekeeping;
 pub mod mail;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -201,18 +205,20 @@ impl Worker {
             tracing::warn!(error = %e, "worker: cannot record the first heartbeat");
         }
         tracing::info!(worker = %self.id(), kinds = ?self.registry.kinds(), "worker started");
-        let beat = tokio::spawn(heartbeat(
+        // Aborted when this function returns or unwinds: a dead run loop must
+        // not keep extending the lease of the job it held.
+        let _beat = AbortOnDrop(tokio::spawn(heartbeat(
             dir.clone(),
             self.record.clone(),
             self.settings.clone(),
             shutdown.clone(),
-        ));
-        let sched = tokio::spawn(schedule(
+        )));
+        let _sched = AbortOnDrop(tokio::spawn(schedule(
             dir.clone(),
             self.registry.periodic.clone(),
             self.settings.clone(),
             shutdown.clone(),
-        ));
+        )));
         loop {
             if *shutdown.borrow() {
                 break;
@@ -232,8 +238,8 @@ impl Worker {
                 _ = shutdown.changed() => {}
             }
         }
-        beat.abort();
-        sched.abort();
+        drop(_beat);
+        drop(_sched);
         let mut record = self.record.clone();
         let now = dir.now();
         record.heartbeat_at = now;
@@ -258,7 +264,11 @@ impl Worker {
             )))
         } else {
             match self.registry.handlers.get(&job.kind) {
-                Some(h) => h.run(&self.ctx, &job).await,
+                // A panicking handler is a retryable failure, not the end of
+                // the run loop.
+                Some(h) => CatchPanic(h.run(&self.ctx, &job))
+                    .await
+                    .unwrap_or_else(|msg| Err(JobError::Retry(format!("handler panicked: {msg}")))),
                 None => Err(JobError::Permanent(format!("no handler for job kind '{}'", job.kind))),
             }
         };
@@ -292,6 +302,38 @@ impl Worker {
                 tracing::warn!(job = %job.id, "job outcome not recorded: its lease ran out and another worker holds it")
             }
             Err(e) => tracing::warn!(job = %job.id, error = %e, "job outcome not recorded; the lease will expire"),
+        }
+    }
+}
+
+/// Aborts the task when dropped (also when the owner unwinds).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Polls a future, turning a panic inside it into `Err(message)`.
+struct CatchPanic<F>(F);
+
+impl<F: Future + Unpin> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = Pin::new(&mut self.0);
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".to_string());
+                Poll::Ready(Err(msg))
+            }
         }
     }
 }

@@ -245,3 +245,64 @@ async fn periodic_jobs_once_per_slot() {
     assert!((2..=4).contains(&jobs.len()), "{} jobs", jobs.len());
     assert_eq!(calls, jobs.iter().filter(|j| j.state == JobState::Done).count());
 }
+
+struct Panics {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl JobHandler for Panics {
+    async fn run(&self, _ctx: &JobContext, _job: &Job) -> Result<(), JobError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        panic!("handler exploded");
+    }
+}
+
+/// A panicking handler is a retryable failure; the run loop survives it and
+/// keeps claiming other jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_fails_the_job_and_the_worker_goes_on() {
+    let (d, store, _tmp) = setup().await;
+    let panics = Arc::new(Panics {
+        calls: AtomicUsize::new(0),
+    });
+    let ok = Arc::new(Flaky {
+        fail_times: 0,
+        calls: AtomicUsize::new(0),
+        at: Default::default(),
+    });
+    let mut reg = Registry::default();
+    reg.register("test.panics", panics.clone());
+    reg.register("test.ok", ok.clone());
+    let worker = Worker::new(d.clone(), reg, fast(), Arc::new(Notify::new()));
+    let (stop, rx) = watch::channel(false);
+    let running = tokio::spawn(worker.run(rx));
+
+    let now = d.now();
+    let p = d
+        .enqueue_job(&NewJob::new("test.panics", json!({}), now))
+        .await
+        .unwrap()
+        .unwrap();
+    let dead = wait_for_state(&d, p, JobState::Dead).await;
+    assert_eq!(dead.attempts, 4, "retried up to max attempts");
+    assert_eq!(panics.calls.load(Ordering::SeqCst), 4);
+    let err = dead.last_error.unwrap();
+    assert!(err.contains("panicked") && err.contains("handler exploded"), "{err}");
+
+    // The run loop is still alive: a job enqueued after the panics is done.
+    let o = d
+        .enqueue_job(&NewJob::new("test.ok", json!({}), d.now()))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for_state(&d, o, JobState::Done).await;
+    assert!(!running.is_finished());
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(store);
+}

@@ -512,15 +512,23 @@ impl Directory {
         Ok((keys, wait))
     }
 
-    async fn record_factor_failure(&self, audit: &Audit, user: &User, keys: &[String], method: &str) -> Result<()> {
+    /// Counts one failure under each key, atomically in the store (parallel
+    /// failures all count); returns the records as written.
+    async fn bump_factor_throttles(
+        &self,
+        audit: &Audit,
+        user: &User,
+        keys: &[String],
+        event: Option<&str>,
+    ) -> Result<Vec<crate::model::ThrottleRecord>> {
         let now = self.now();
-        let records = self.store().throttle_records(keys).await?;
         let policy = self.throttle_policy().clone();
         let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let (record, locked) = policy.after_failure(key, records.iter().find(|r| &r.key == key), now);
-            tx.put_throttle(&record).await?;
-            if locked {
+            let (floor, lock_after, until) = policy.bump_args(key, now);
+            let record = tx.bump_throttle(key, now, floor, lock_after, until).await?;
+            if policy.just_locked(&record) {
                 tx.append_event(
                     audit.event(
                         crate::events::action::LOGIN_LOCKED,
@@ -531,14 +539,17 @@ impl Directory {
                 )
                 .await?;
             }
+            out.push(record);
         }
-        tx.append_event(
-            audit.event(action::MFA_FAILED, Some(&user.username), json!({"method": method})),
-            now,
-        )
-        .await?;
+        if let Some(method) = event {
+            tx.append_event(
+                audit.event(action::MFA_FAILED, Some(&user.username), json!({"method": method})),
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(out)
     }
 
     /// Checks a typed second factor for `user`: throttled first, then the
@@ -552,6 +563,19 @@ impl Directory {
         let (keys, wait) = self.factor_throttle(audit, user.id).await?;
         if let Some(retry_after_secs) = wait {
             return Ok(FactorCheck::Throttled { retry_after_secs });
+        }
+        // The attempt counts against the account before the code is checked
+        // (a success clears it), so a burst of parallel guesses counts in full;
+        // guesses racing past a lock another guess just set are not checked.
+        let counted = self.bump_factor_throttles(audit, user, &keys[..1], None).await?;
+        if let Some(r) = counted.first()
+            && let Some(until) = r.locked_until
+            && r.failures > self.throttle_policy().account.lock_after
+        {
+            let now = self.now();
+            return Ok(FactorCheck::Throttled {
+                retry_after_secs: ((until.0 - now.0) + 999) / 1000,
+            });
         }
         let now = self.now();
         let passed = match factor {
@@ -579,7 +603,10 @@ impl Directory {
                         // Spend the step atomically: of two requests with one code, one wins.
                         let mut tx = self.begin().await?;
                         let won = tx.use_totp_step(id, step, now).await?;
-                        tx.delete_throttle(&keys[0]).await?;
+                        if won {
+                            // Only a success clears the attempt counted above.
+                            tx.delete_throttle(&keys[0]).await?;
+                        }
                         tx.commit().await?;
                         won.then_some("otp")
                     }
@@ -611,7 +638,9 @@ impl Directory {
                     SecondFactor::Totp(_) => "totp",
                     SecondFactor::RecoveryCode(_) => "recovery_code",
                 };
-                self.record_factor_failure(audit, user, &keys, method).await?;
+                // The account key counted this attempt already.
+                self.bump_factor_throttles(audit, user, &keys[1..], Some(method))
+                    .await?;
                 Ok(FactorCheck::Rejected)
             }
         }

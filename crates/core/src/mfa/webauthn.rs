@@ -232,7 +232,8 @@ impl Directory {
                 }))
             }
             _ => {
-                self.record_factor_failure(audit, &user, &keys, "webauthn").await?;
+                self.bump_factor_throttles(audit, &user, &keys, Some("webauthn"))
+                    .await?;
                 Ok(None)
             }
         }

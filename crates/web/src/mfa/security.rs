@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use gatehouse_core::Directory;
 use serde::Deserialize;
@@ -59,6 +59,19 @@ pub struct PasskeyBody {
     credential: Option<Value>,
 }
 
+/// Once a user has a second factor, managing factors (adding, removing,
+/// new recovery codes) needs a session that passed MFA: a stolen
+/// password alone must not remove the factor that guards it. `Some(page)` is
+/// where to send the caller instead (the step-up stage, back to the security page).
+async fn step_up_first(directory: &Directory, me: &SignedIn) -> Result<Option<String>, PageError> {
+    if me.session.amr.iter().any(|a| a == "mfa") || directory.authenticators(me.user.id).await?.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(super::step_up_url(SECURITY_PATH)))
+}
+
+const STEP_UP_FIRST: &str = "Confirm your second factor first.";
+
 const BAD_FORM: &str = "The form was not sent from this page. Reload it and try again.";
 
 async fn render_security(
@@ -104,6 +117,7 @@ pub async fn security_get(
     Ready(directory): Ready,
     me: SignedIn,
 ) -> Result<Response, PageError> {
+    // Listing is not managing: the actions on this page step up.
     render_security(&state, &directory, &me, None, None, StatusCode::OK).await
 }
 
@@ -137,6 +151,9 @@ pub async fn totp_get(
     Ready(directory): Ready,
     me: SignedIn,
 ) -> Result<Response, PageError> {
+    if let Some(to) = step_up_first(&directory, &me).await? {
+        return Ok(Redirect::to(&to).into_response());
+    }
     let enrolment = directory.begin_totp(&me.user)?;
     Ok(totp_page(&state, &me, &enrolment, None))
 }
@@ -162,6 +179,9 @@ pub async fn totp_post(
 ) -> Result<Response, PageError> {
     if !csrf_ok(&me.session.csrf_token, &form.csrf_token) {
         return Err(PageError::Forbidden(BAD_FORM));
+    }
+    if let Some(to) = step_up_first(&directory, &me).await? {
+        return Ok(Redirect::to(&to).into_response());
     }
     let audit = caller.audit(me.actor());
     match directory
@@ -201,6 +221,9 @@ pub async fn remove_post(
 ) -> Result<Response, PageError> {
     if !csrf_ok(&me.session.csrf_token, &form.csrf_token) {
         return Err(PageError::Forbidden(BAD_FORM));
+    }
+    if let Some(to) = step_up_first(&directory, &me).await? {
+        return Ok(Redirect::to(&to).into_response());
     }
     let Ok(id) = Uuid::parse_str(form.id.trim()) else {
         return render_security(
@@ -254,6 +277,9 @@ pub async fn codes_post(
     if !csrf_ok(&me.session.csrf_token, &form.csrf_token) {
         return Err(PageError::Forbidden(BAD_FORM));
     }
+    if let Some(to) = step_up_first(&directory, &me).await? {
+        return Ok(Redirect::to(&to).into_response());
+    }
     match directory
         .regenerate_recovery_codes(&caller.audit(me.actor()), &me.user)
         .await
@@ -276,6 +302,11 @@ pub async fn passkey_options(
     if !csrf_ok(&me.session.csrf_token, &body.csrf_token) {
         return json_error(StatusCode::FORBIDDEN, BAD_FORM);
     }
+    match step_up_first(&directory, &me).await {
+        Ok(None) => {}
+        Ok(Some(_)) => return json_error(StatusCode::FORBIDDEN, STEP_UP_FIRST),
+        Err(e) => return json_page_error(e),
+    }
     match directory.begin_passkey_registration(&me.user, me.session.id).await {
         Ok((token, options)) => Json(json!({"token": token, "options": options})).into_response(),
         Err(e) => json_page_error(e.into()),
@@ -291,6 +322,11 @@ pub async fn passkey_finish(
 ) -> Response {
     if !csrf_ok(&me.session.csrf_token, &body.csrf_token) {
         return json_error(StatusCode::FORBIDDEN, BAD_FORM);
+    }
+    match step_up_first(&directory, &me).await {
+        Ok(None) => {}
+        Ok(Some(_)) => return json_error(StatusCode::FORBIDDEN, STEP_UP_FIRST),
+        Err(e) => return json_page_error(e),
     }
     let credential = body.credential.clone().unwrap_or(Value::Null);
     match directory

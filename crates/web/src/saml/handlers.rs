@@ -293,10 +293,16 @@ async fn receive(state: &AppState, slug: &str, endpoint: Endpoint, incoming: Inc
     if !kind_ok {
         return Ok(refused(state, "this endpoint does not take that kind of message"));
     }
-    if let Some(dest) = req.destination()
-        && !paths.iter().any(|p| dest == format!("{}/{p}", ctx.base))
-    {
-        return Ok(refused(state, "the request's Destination is not this endpoint"));
+    // A signed message must name where it is going (SAML bindings 3.4.5.2,
+    // 3.5.5.2): else a request signed for another IdP endpoint could be replayed here.
+    match req.destination() {
+        Some(dest) if !paths.iter().any(|p| dest == format!("{}/{p}", ctx.base)) => {
+            return Ok(refused(state, "the request's Destination is not this endpoint"));
+        }
+        None if signed => {
+            return Ok(refused(state, "the request is signed but has no Destination"));
+        }
+        _ => {}
     }
     let now = ctx.dir.now().millis();
     let instant = req.issue_instant();

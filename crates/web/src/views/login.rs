@@ -80,6 +80,8 @@ pub async fn login_get(
             if let Some(n) = next.as_ref().filter(|n| **n != f.state.next) {
                 f.state.next = n.clone();
                 f.state.stage = Stage::Identify;
+                f.state.mfa = None; // MFA: a new target starts the factors over too
+                f.state.ceremony = None;
                 directory.save_flow(&mut f).await?;
             }
             f

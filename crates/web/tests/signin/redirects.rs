@@ -76,3 +76,35 @@ async fn not_you_restarts_the_flow() {
     let page = b.get("/login").await;
     assert!(page.body.contains("name=\"identifier\"") && !page.body.contains("mallory"));
 }
+
+/// A new `next` starts the flow over: stage, second-factor state and any
+/// WebAuthn ceremony alike.
+#[tokio::test]
+async fn a_new_next_resets_the_second_factor_state() {
+    let w = World::new().await;
+    w.user("alice").await;
+    let alice = w.dir.user("alice").await.unwrap();
+    let mut b = w.browser();
+    b.get("/login?next=/if/user/").await;
+    let token = b.cookies.get("gatehouse_flow").cloned().expect("a flow cookie");
+    let mut flow = w.dir.flow(&token).await.unwrap().unwrap();
+    flow.state.mfa = Some(gatehouse_core::flow::MfaPending {
+        user_id: alice.id,
+        password_changed_at: alice.password_changed_at,
+        amr: vec!["pwd".into()],
+        replace_session: None,
+        passed: true,
+    });
+    flow.state.ceremony = Some(serde_json::json!({"challenge": "x"}));
+    w.dir.save_flow(&mut flow).await.unwrap();
+    // The same next: nothing changes.
+    b.get("/login?next=/if/user/").await;
+    let same = w.dir.flow(&token).await.unwrap().unwrap();
+    assert!(same.state.mfa.is_some() && same.state.ceremony.is_some());
+    // Another next: all of it goes.
+    b.get("/login?next=/if/admin/").await;
+    let reset = w.dir.flow(&token).await.unwrap().unwrap();
+    assert_eq!(reset.state.next, "/if/admin/");
+    assert!(reset.state.mfa.is_none(), "{:?}", reset.state.mfa);
+    assert!(reset.state.ceremony.is_none());
+}
