@@ -1,7 +1,7 @@
 //! The access rule over one read of the directory, for callers that decide on
 //! every request and keep the snapshot until the change feed moves.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -21,6 +21,8 @@ pub struct AccessSnapshot {
     applications: Vec<Application>,
     /// Bound group indices per application (empty: open to every active user).
     bound: HashMap<Uuid, Vec<usize>>,
+    /// Applications the MFA policy requires a second factor for.
+    mfa_required: HashSet<Uuid>,
 }
 
 impl AccessSnapshot {
@@ -46,7 +48,24 @@ impl AccessSnapshot {
             memberships: by_user,
             applications,
             bound,
+            mfa_required: HashSet::new(),
         }
+    }
+
+    /// Marks the applications (by slug) that the MFA policy requires MFA for.
+    pub fn requiring_mfa(mut self, slugs: &[String]) -> Self {
+        self.mfa_required = self
+            .applications
+            .iter()
+            .filter(|a| slugs.contains(&a.slug))
+            .map(|a| a.id)
+            .collect();
+        self
+    }
+
+    /// Whether the MFA policy (as of the snapshot) requires MFA for `app_id`.
+    pub fn app_requires_mfa(&self, app_id: Uuid) -> bool {
+        self.mfa_required.contains(&app_id)
     }
 
     pub fn applications(&self) -> &[Application] {
@@ -76,7 +95,8 @@ impl AccessSnapshot {
 }
 
 impl Directory {
-    /// Reads everything [`AccessSnapshot`] needs.
+    /// Reads everything [`AccessSnapshot`] needs, the MFA policy's
+    /// applications included (a policy change moves the change feed too).
     pub async fn access_snapshot(&self) -> Result<AccessSnapshot> {
         let store = self.store();
         let (groups, memberships, applications, bindings) = (
@@ -85,7 +105,8 @@ impl Directory {
             store.applications().await?,
             store.bindings().await?,
         );
-        Ok(AccessSnapshot::new(groups, memberships, applications, &bindings))
+        let policy = self.mfa_policy().await?;
+        Ok(AccessSnapshot::new(groups, memberships, applications, &bindings).requiring_mfa(&policy.apps))
     }
 }
 
@@ -177,5 +198,9 @@ mod tests {
         let stranger = user(true);
         let (groups, allowed) = snap.decide(&stranger, open.id);
         assert!(groups.is_empty() && allowed);
+        assert!(!snap.app_requires_mfa(bound.id), "no policy: nothing requires MFA");
+        let snap = snap.requiring_mfa(&["bound".to_string(), "gone".to_string()]);
+        assert!(snap.app_requires_mfa(bound.id));
+        assert!(!snap.app_requires_mfa(open.id));
     }
 }

@@ -297,11 +297,6 @@ impl Directory {
         Ok(policy.requires_for_user(user.id, &groups, &memberships))
     }
 
-    /// Whether the policy lists this application as requiring MFA.
-    pub async fn app_requires_mfa(&self, app_slug: &str) -> Result<bool> {
-        Ok(self.mfa_policy().await?.requires_for_app(app_slug))
-    }
-
     pub async fn authenticators(&self, user_id: Uuid) -> Result<Vec<Authenticator>> {
         Ok(self.store().mfa_authenticators(user_id).await?)
     }

@@ -34,8 +34,8 @@ pub(crate) async fn decide(
         return Ok((Decision::Forbidden, until));
     }
     // MFA: an application that requires MFA sends a session without it through
-    // sign-in again, where the hand-off steps it up (no query for MFA sessions).
-    if !session.mfa && live.directory.app_requires_mfa(&app.slug).await? {
+    // sign-in again, where the hand-off steps it up (the policy is in the view).
+    if !session.mfa && view.access.app_requires_mfa(app.id) {
         return Ok((Decision::SignIn, until));
     }
     let user = &session.user;
