@@ -266,7 +266,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     pub env_file: PathBuf,
     pub data_dir: PathBuf,
@@ -296,6 +296,26 @@ pub struct Settings {
     // ---- blueprints and SSO drift
     pub blueprints: crate::commands::blueprint::BlueprintSettings,
     // ---- end blueprints and SSO drift
+}
+
+// Written by hand: the secret key and a database password must never reach a
+// log line; the mail password is hidden by its own Debug.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("env_file", &self.env_file)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url_redacted())
+            .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("external_url", &self.external_url)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("bootstrap", &self.bootstrap)
+            .field("mail_worker", &self.mail_worker)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "(set, hidden)"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// authentik's default trusted proxy ranges: loopback and private networks.
@@ -676,6 +696,19 @@ mod tests {
             let e = Settings::from_vars(vars(&[(k, v)])).unwrap_err().to_string();
             assert!(e.contains(k), "{k}: {e}");
         }
+    }
+
+    #[test]
+    fn debug_hides_the_secret_key_and_the_database_password() {
+        let s = Settings::from_vars(vars(&[
+            ("GATEHOUSE_SECRET_KEY", "very-secret-key-material"),
+            ("GATEHOUSE_DATABASE_URL", "postgres://gh:db-password@127.0.0.1/gh"),
+        ]))
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("very-secret-key-material"), "{shown}");
+        assert!(!shown.contains("db-password"), "{shown}");
+        assert!(shown.contains("(set, hidden)"), "{shown}");
     }
 
     #[test]
