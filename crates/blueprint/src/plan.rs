@@ -649,7 +649,7 @@ pub async fn prepare(dir: &Directory, plan: &Plan, hash: bool) -> gatehouse_core
             .and_then(|i| OidcConfig::from_value(&plan.before.apps[i].app.provider_config).ok())
             .and_then(|c| c.client_secret_hash);
         let same = match &current {
-            Some(h) => dir.client_secret_matches(secret, h).await?,
+            Some(h) => dir.oauth().client_secret_matches(secret, h).await?,
             None => false,
         };
         out.client_secrets.insert(
@@ -657,7 +657,7 @@ pub async fn prepare(dir: &Directory, plan: &Plan, hash: bool) -> gatehouse_core
             if same {
                 None
             } else {
-                Some(dir.hash_client_secret(secret).await?)
+                Some(dir.oauth().hash_client_secret(secret).await?)
             },
         );
     }

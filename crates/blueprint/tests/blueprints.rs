@@ -253,6 +253,7 @@ async fn authentik_blueprint_plans_and_applies() {
     assert_eq!(cfg.consent, gatehouse_oidc::config::ConsentMode::Explicit);
     assert!(
         db.dir
+            .oauth()
             .client_secret_matches(
                 "grafana-client-secret-0123456789",
                 cfg.client_secret_hash.as_deref().unwrap()
@@ -265,8 +266,8 @@ async fn authentik_blueprint_plans_and_applies() {
     assert_eq!(wiki.provider_config["skip_path_regex"], "^/public/");
     // Access: alice (grafana-admins) may use Grafana, bob (staff only) may not.
     let bob = db.dir.store().user_by_name("bob").await.unwrap().unwrap();
-    assert!(db.dir.may_use(&alice, &grafana).await.unwrap());
-    assert!(!db.dir.may_use(&bob, &grafana).await.unwrap());
+    assert!(db.dir.access().may_use(&alice, &grafana).await.unwrap());
+    assert!(!db.dir.access().may_use(&bob, &grafana).await.unwrap());
     // The applied state is recorded.
     let inst = db.dir.store().blueprint_instances().await.unwrap();
     assert_eq!(inst.len(), 1);
@@ -458,6 +459,7 @@ async fn round_trip(a: Db, b: Db) {
     let cfg = gatehouse_oidc::config::OidcConfig::from_value(&g.provider_config).unwrap();
     assert!(
         b.dir
+            .oauth()
             .client_secret_matches(
                 "grafana-client-secret-0123456789",
                 cfg.client_secret_hash.as_deref().unwrap()
@@ -578,7 +580,8 @@ async fn providers_blueprints_do_not_model_are_left_alone() {
     let db = sqlite().await;
     // An application with a provider kind blueprints do not map (LDAP).
     db.dir
-        .create_application_with(
+        .apps()
+        .create_with(
             &audit(),
             "nextcloud",
             "Nextcloud",

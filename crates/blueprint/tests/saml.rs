@@ -129,7 +129,7 @@ async fn saml_provider_applies_with_authentik_fields() {
     assert_eq!(cfg.signing_alg, SignatureAlg::RsaSha512);
     assert_eq!(cfg.assertion_valid_secs, 600);
     // The core service sees it as a SAML application.
-    assert!(db.dir.saml_application("wiki").await.unwrap().is_some());
+    assert!(db.dir.saml().application("wiki").await.unwrap().is_some());
     // Applying it again changes nothing.
     let again = apply_text(&db, &authentik_doc("https://wiki.example.com/saml/acs"))
         .await
@@ -366,7 +366,8 @@ async fn sso_saml_certificate_file_follows_rotation() {
 
     // A rotation publishes the next certificate at once: the file drifts now.
     db.dir
-        .rotate_saml_keys(&audit(), &[KeyFamily::Rsa], 3600)
+        .saml()
+        .rotate_keys(&audit(), &[KeyFamily::Rsa], 3600)
         .await
         .unwrap();
     let r = sso::check(&db.dir, EXTERNAL, &m, None).await.unwrap();
@@ -619,6 +620,7 @@ async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
     assert!(stale.password_hash.is_none());
     // … then the person sets a password before the apply writes.
     db.dir
+        .users()
         .set_password(&audit(), "ann", "Quiet-Harbour-Lamp-62")
         .await
         .unwrap();

@@ -140,7 +140,8 @@ async fn main() -> Result<(), BoxError> {
     let top = (args.groups / 10).max(1);
     for i in 0..args.groups {
         let parent = (i >= top).then(|| group_name(i / 3));
-        dir.create_group(&audit, &group_name(i), false, parent.as_deref())
+        dir.groups()
+            .create(&audit, &group_name(i), false, parent.as_deref())
             .await?;
     }
     let groups_s = t.elapsed().as_secs_f64();
@@ -162,17 +163,18 @@ async fn main() -> Result<(), BoxError> {
         let (dir, audit, memberships) = (dir.clone(), audit.clone(), memberships.clone());
         tasks.spawn(async move {
             let username = user_name(i);
-            dir.create_user(
-                &audit,
-                NewUser {
-                    email: format!("{username}@example.com"),
-                    name: format!("User {i:05}"),
-                    username: username.clone(),
-                },
-            )
-            .await?;
+            dir.users()
+                .create(
+                    &audit,
+                    NewUser {
+                        email: format!("{username}@example.com"),
+                        name: format!("User {i:05}"),
+                        username: username.clone(),
+                    },
+                )
+                .await?;
             for g in &picks {
-                if dir.add_member(&audit, g, &username).await? {
+                if dir.groups().add_member(&audit, g, &username).await? {
                     memberships.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -206,10 +208,11 @@ async fn main() -> Result<(), BoxError> {
         tasks.spawn(async move {
             let slug = format!("app-{i:03}");
             let url = format!("https://{slug}.example.com/");
-            dir.create_application(&audit, &slug, &format!("App {i:03}"), Some(&url))
+            dir.apps()
+                .create(&audit, &slug, &format!("App {i:03}"), Some(&url))
                 .await?;
             for g in &picks {
-                if dir.bind(&audit, &slug, g).await? {
+                if dir.apps().bind(&audit, &slug, g).await? {
                     bindings.fetch_add(1, Ordering::Relaxed);
                 }
             }

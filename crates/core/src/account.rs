@@ -1,16 +1,17 @@
 //! What a signed-in person does to their own account.
 
-use crate::directory::{Audit, Directory, store_password};
+use crate::context::Users;
+use crate::directory::{Audit, store_password};
 use crate::error::{Error, Result};
 use crate::login::PasswordCheck;
 use crate::model::Session;
 
-impl Directory {
+impl Users<'_> {
     /// Changes the password of the session's user after checking the current
     /// one (throttled like a sign-in). Other sessions of the user end; this one
     /// stays.
     pub async fn change_own_password(
-        &self,
+        self,
         audit: &Audit,
         session: &Session,
         current: &str,
@@ -21,7 +22,7 @@ impl Directory {
             .user_by_id(session.user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", session.user_id.to_string()))?;
-        match self.check_password(audit, &user.username, current).await? {
+        match self.sign_in().check_password(audit, &user.username, current).await? {
             PasswordCheck::Accepted { .. } => {}
             PasswordCheck::Rejected => {
                 return Err(Error::invalid("current password", "it is not your current password"));
@@ -37,7 +38,7 @@ impl Directory {
                 "the new password must differ from the current one".into(),
             ));
         }
-        self.policy().check(&user.username, new_password)?;
+        self.password_policy().check(&user.username, new_password)?;
         let hash = self.hasher().hash(new_password).await?;
         let mut tx = self.store().begin().await?;
         let mut user = tx

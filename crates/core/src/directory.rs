@@ -2,22 +2,18 @@
 //! recovery credentials goes through here, whoever asks (CLI, web, API, worker,
 //! blueprints). Each change and its audit event commit in one transaction.
 
-use std::sync::Arc;
-
-use gatehouse_crypto::{PasswordHasher, random_token};
+use gatehouse_crypto::random_token;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::access::{self, AccessMatrix, GroupTree};
 use crate::clock::{Clock, Timestamp};
+use crate::context::{Access, Apps, Events, Groups, Users};
 use crate::error::{Error, Result, StoreError};
 use crate::events::{ChainReport, ChainVerifier, action};
 use crate::model::*;
 use crate::names;
-use crate::password_policy::PasswordPolicy;
-use crate::session::SessionPolicy;
-use crate::store::{Store, StoreInfo, WriteTx};
-use crate::throttle::ThrottlePolicy;
+use crate::store::WriteTx;
 
 /// The recovery account created at bootstrap; deleting it needs `force`.
 pub const RECOVERY_ADMIN: &str = "akadmin";
@@ -114,119 +110,24 @@ pub struct UserDetail {
 }
 
 /// The directory services.
-#[derive(Clone)]
-pub struct Directory {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    hasher: PasswordHasher,
-    policy: PasswordPolicy,
-    sessions: SessionPolicy,
-    throttle: ThrottlePolicy,
-    // ---- OAuth grants and signing keys: caches for the protocol hot paths
-    oauth: Arc<crate::oauth::cache::OAuthCaches>,
-    // ---- MFA: the seed cipher and WebAuthn relying party (set by the server)
-    mfa: Option<Arc<crate::mfa::MfaConfig>>,
-    // ---- end MFA
-}
-
-impl Directory {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, hasher: PasswordHasher, policy: PasswordPolicy) -> Self {
-        Directory {
-            store,
-            clock,
-            hasher,
-            policy,
-            sessions: SessionPolicy::default(),
-            throttle: ThrottlePolicy::default(),
-            oauth: Arc::default(),
-            mfa: None, // MFA
-        }
-    }
-
-    // ---- MFA
-    /// Gives the MFA services their key and relying party (the server does;
-    /// without it, CLI commands that only list or reset still work).
-    pub fn with_mfa(mut self, config: crate::mfa::MfaConfig) -> Self {
-        self.mfa = Some(Arc::new(config));
-        self
-    }
-
-    pub(crate) fn mfa_settings(&self) -> Option<&crate::mfa::MfaConfig> {
-        self.mfa.as_deref()
-    }
-    // ---- end MFA
-
-    // ---- OAuth grants and signing keys
-    /// Lets in-process caches (signing keys, OIDC clients, discovery) live until
-    /// the store's change sequence moves. Without a feed nothing is cached.
-    /// Set once, by the server, before it serves.
-    pub fn set_change_feed(&self, feed: Arc<dyn crate::oauth::cache::ChangeFeed>) {
-        let _ = self.oauth.feed.set(feed);
-    }
-
-    pub(crate) fn oauth_caches(&self) -> &crate::oauth::cache::OAuthCaches {
-        &self.oauth
-    }
-    // ---- end OAuth grants and signing keys
-
-    /// Replaces the session lifetimes and sign-in throttling limits.
-    pub fn with_auth_policies(mut self, sessions: SessionPolicy, throttle: ThrottlePolicy) -> Self {
-        self.sessions = sessions;
-        self.throttle = throttle;
-        self
-    }
-
-    pub fn session_policy(&self) -> &SessionPolicy {
-        &self.sessions
-    }
-
-    pub fn throttle_policy(&self) -> &ThrottlePolicy {
-        &self.throttle
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
-    pub fn hasher(&self) -> &PasswordHasher {
-        &self.hasher
-    }
-
-    pub fn policy(&self) -> &PasswordPolicy {
-        &self.policy
-    }
-
-    pub async fn info(&self) -> Result<StoreInfo> {
-        Ok(self.store.info().await?)
-    }
-
-    pub(crate) async fn begin(&self) -> Result<Box<dyn WriteTx>> {
-        Ok(self.store.begin().await?)
-    }
-
-    // ---- users -------------------------------------------------------------
-
-    pub async fn users(&self) -> Result<Vec<User>> {
-        let mut users = self.store.users().await?;
+impl Users<'_> {
+    pub async fn list(self) -> Result<Vec<User>> {
+        let mut users = self.store().users().await?;
         users.sort_by_cached_key(|u| u.username.to_lowercase());
         Ok(users)
     }
 
-    pub async fn user(&self, username: &str) -> Result<User> {
-        self.store
+    pub async fn get(self, username: &str) -> Result<User> {
+        self.store()
             .user_by_name(username)
             .await?
             .ok_or_else(|| Error::not_found("user", username))
     }
 
-    pub async fn user_detail(&self, username: &str) -> Result<UserDetail> {
-        let user = self.user(username).await?;
-        let groups = self.store.groups().await?;
-        let memberships = self.store.memberships().await?;
+    pub async fn detail(self, username: &str) -> Result<UserDetail> {
+        let user = self.get(username).await?;
+        let groups = self.store().groups().await?;
+        let memberships = self.store().memberships().await?;
         let tree = GroupTree::new(&groups);
         let direct: Vec<usize> = memberships
             .iter()
@@ -255,7 +156,7 @@ impl Directory {
         })
     }
 
-    pub async fn create_user(&self, audit: &Audit, new: NewUser) -> Result<User> {
+    pub async fn create(self, audit: &Audit, new: NewUser) -> Result<User> {
         names::check_username(&new.username)?;
         names::check_email(&new.email)?;
         names::check_display_name(&new.name)?;
@@ -278,10 +179,10 @@ impl Directory {
     }
 
     /// Sets a user's password after checking it against the policy.
-    pub async fn set_password(&self, audit: &Audit, username: &str, password: &str) -> Result<()> {
-        let user = self.user(username).await?;
-        self.policy.check(&user.username, password)?;
-        let hash = self.hasher.hash(password).await?;
+    pub async fn set_password(self, audit: &Audit, username: &str, password: &str) -> Result<()> {
+        let user = self.get(username).await?;
+        self.password_policy().check(&user.username, password)?;
+        let hash = self.hasher().hash(password).await?;
         let mut tx = self.begin().await?;
         let mut user = tx
             .user_by_name(username)
@@ -293,11 +194,11 @@ impl Directory {
     }
 
     /// A random password that passes the policy: 20 URL-safe characters.
-    pub fn generate_password(&self) -> String {
+    pub fn generate_password(self) -> String {
         random_token(15)
     }
 
-    pub async fn set_active(&self, audit: &Audit, username: &str, active: bool) -> Result<User> {
+    pub async fn set_active(self, audit: &Audit, username: &str, active: bool) -> Result<User> {
         let mut tx = self.begin().await?;
         let mut user = tx
             .user_by_name(username)
@@ -325,7 +226,7 @@ impl Directory {
         Ok(user)
     }
 
-    pub async fn delete_user(&self, audit: &Audit, username: &str, force: bool) -> Result<()> {
+    pub async fn delete(self, audit: &Audit, username: &str, force: bool) -> Result<()> {
         let mut tx = self.begin().await?;
         let user = tx
             .user_by_name(username)
@@ -349,12 +250,12 @@ impl Directory {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    // ---- groups ------------------------------------------------------------
-
-    pub async fn groups(&self) -> Result<Vec<GroupSummary>> {
-        let groups = self.store.groups().await?;
-        let memberships = self.store.memberships().await?;
+impl Groups<'_> {
+    pub async fn list(self) -> Result<Vec<GroupSummary>> {
+        let groups = self.store().groups().await?;
+        let memberships = self.store().memberships().await?;
         let mut out: Vec<GroupSummary> = groups
             .iter()
             .map(|g| GroupSummary {
@@ -370,13 +271,7 @@ impl Directory {
         Ok(out)
     }
 
-    pub async fn create_group(
-        &self,
-        audit: &Audit,
-        name: &str,
-        is_superuser: bool,
-        parent: Option<&str>,
-    ) -> Result<Group> {
+    pub async fn create(self, audit: &Audit, name: &str, is_superuser: bool, parent: Option<&str>) -> Result<Group> {
         names::check_group_name(name)?;
         let mut tx = self.begin().await?;
         let parent_id = match parent {
@@ -402,7 +297,7 @@ impl Directory {
     }
 
     /// Changes a group's parent (`None` makes it top-level). Refuses cycles.
-    pub async fn set_group_parent(&self, audit: &Audit, name: &str, parent: Option<&str>) -> Result<Group> {
+    pub async fn set_parent(self, audit: &Audit, name: &str, parent: Option<&str>) -> Result<Group> {
         let mut tx = self.begin().await?;
         let mut group = tx
             .group_by_name(name)
@@ -437,7 +332,7 @@ impl Directory {
         Ok(group)
     }
 
-    pub async fn delete_group(&self, audit: &Audit, name: &str) -> Result<()> {
+    pub async fn delete(self, audit: &Audit, name: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         let group = tx
             .group_by_name(name)
@@ -470,16 +365,16 @@ impl Directory {
     }
 
     /// Adds a user to a group. Returns false (and writes nothing) when they already were.
-    pub async fn add_member(&self, audit: &Audit, group: &str, username: &str) -> Result<bool> {
+    pub async fn add_member(self, audit: &Audit, group: &str, username: &str) -> Result<bool> {
         self.change_membership(audit, group, username, true).await
     }
 
     /// Removes a user from a group. Returns false when they were not a direct member.
-    pub async fn remove_member(&self, audit: &Audit, group: &str, username: &str) -> Result<bool> {
+    pub async fn remove_member(self, audit: &Audit, group: &str, username: &str) -> Result<bool> {
         self.change_membership(audit, group, username, false).await
     }
 
-    async fn change_membership(&self, audit: &Audit, group: &str, username: &str, add: bool) -> Result<bool> {
+    async fn change_membership(self, audit: &Audit, group: &str, username: &str, add: bool) -> Result<bool> {
         let mut tx = self.begin().await?;
         let g = tx
             .group_by_name(group)
@@ -515,19 +410,19 @@ impl Directory {
     }
 
     /// Direct members, then members of nested groups (with the group they are in).
-    pub async fn members(&self, group: &str) -> Result<Vec<Member>> {
+    pub async fn members(self, group: &str) -> Result<Vec<Member>> {
         let target = self
-            .store
+            .store()
             .group_by_name(group)
             .await?
             .ok_or_else(|| Error::not_found("group", group))?;
-        let groups = self.store.groups().await?;
+        let groups = self.store().groups().await?;
         let tree = GroupTree::new(&groups);
         let Some(target_idx) = tree.index_of(target.id) else {
             return Ok(vec![]);
         };
-        let users = self.store.users().await?;
-        let memberships = self.store.memberships().await?;
+        let users = self.store().users().await?;
+        let memberships = self.store().memberships().await?;
         let mut out: Vec<Member> = Vec::new();
         for m in &memberships {
             let Some(g) = tree.index_of(m.group_id) else {
@@ -559,13 +454,13 @@ impl Directory {
         });
         Ok(out)
     }
+}
 
-    // ---- applications ------------------------------------------------------
-
-    pub async fn applications(&self) -> Result<Vec<AppSummary>> {
-        let apps = self.store.applications().await?;
-        let groups = self.store.groups().await?;
-        let bindings = self.store.bindings().await?;
+impl Apps<'_> {
+    pub async fn list(self) -> Result<Vec<AppSummary>> {
+        let apps = self.store().applications().await?;
+        let groups = self.store().groups().await?;
+        let bindings = self.store().bindings().await?;
         let mut out: Vec<AppSummary> = apps
             .into_iter()
             .map(|app| {
@@ -582,8 +477,8 @@ impl Directory {
         Ok(out)
     }
 
-    pub async fn application(&self, slug: &str) -> Result<AppSummary> {
-        self.applications()
+    pub async fn get(self, slug: &str) -> Result<AppSummary> {
+        self.list()
             .await?
             .into_iter()
             .find(|a| a.app.slug == slug)
@@ -592,19 +487,13 @@ impl Directory {
 
     /// Creates an application without a protocol provider (a portal link);
     /// the protocol features attach providers.
-    pub async fn create_application(
-        &self,
-        audit: &Audit,
-        slug: &str,
-        name: &str,
-        launch_url: Option<&str>,
-    ) -> Result<Application> {
-        self.create_application_with(audit, slug, name, launch_url, None).await
+    pub async fn create(self, audit: &Audit, slug: &str, name: &str, launch_url: Option<&str>) -> Result<Application> {
+        self.create_with(audit, slug, name, launch_url, None).await
     }
 
     /// Creates an application, optionally with its protocol provider.
-    pub async fn create_application_with(
-        &self,
+    pub async fn create_with(
+        self,
         audit: &Audit,
         slug: &str,
         name: &str,
@@ -661,7 +550,7 @@ impl Directory {
     /// a secret rotation). `action` names the event (`model_updated`,
     /// `secret_rotate`); `shown` is what the event may record (no secrets).
     pub async fn update_provider(
-        &self,
+        self,
         audit: &Audit,
         slug: &str,
         spec: ProviderSpec,
@@ -692,16 +581,11 @@ impl Directory {
     }
 
     /// The application a protocol knows by `key` (OIDC client id, proxy host…).
-    pub async fn application_by_provider_key(&self, kind: ProviderKind, key: &str) -> Result<Option<Application>> {
-        Ok(self.store.application_by_provider_key(kind, key).await?)
+    pub async fn by_provider_key(self, kind: ProviderKind, key: &str) -> Result<Option<Application>> {
+        Ok(self.store().application_by_provider_key(kind, key).await?)
     }
 
-    /// May `user` use `app`? The one access rule, for protocols at sign-in time.
-    pub async fn may_use(&self, user: &User, app: &Application) -> Result<bool> {
-        Ok(self.applications_for(user).await?.iter().any(|a| a.id == app.id))
-    }
-
-    pub async fn delete_application(&self, audit: &Audit, slug: &str) -> Result<()> {
+    pub async fn delete(self, audit: &Audit, slug: &str) -> Result<()> {
         let mut tx = self.begin().await?;
         let app = tx
             .application_by_slug(slug)
@@ -722,15 +606,15 @@ impl Directory {
     }
 
     /// Restricts an application to a group (and the groups nested in it).
-    pub async fn bind(&self, audit: &Audit, slug: &str, group: &str) -> Result<bool> {
+    pub async fn bind(self, audit: &Audit, slug: &str, group: &str) -> Result<bool> {
         self.change_binding(audit, slug, group, true).await
     }
 
-    pub async fn unbind(&self, audit: &Audit, slug: &str, group: &str) -> Result<bool> {
+    pub async fn unbind(self, audit: &Audit, slug: &str, group: &str) -> Result<bool> {
         self.change_binding(audit, slug, group, false).await
     }
 
-    async fn change_binding(&self, audit: &Audit, slug: &str, group: &str, add: bool) -> Result<bool> {
+    async fn change_binding(self, audit: &Audit, slug: &str, group: &str, add: bool) -> Result<bool> {
         let mut tx = self.begin().await?;
         let app = tx
             .application_by_slug(slug)
@@ -768,19 +652,26 @@ impl Directory {
         }
         Ok(changed)
     }
+}
+
+impl Access<'_> {
+    /// May `user` use `app`? The one access rule, for protocols at sign-in time.
+    pub async fn may_use(self, user: &User, app: &Application) -> Result<bool> {
+        Ok(self.applications_for(user).await?.iter().any(|a| a.id == app.id))
+    }
 
     /// The applications `user` may use, by name.
-    pub async fn applications_for(&self, user: &User) -> Result<Vec<Application>> {
-        let groups = self.store.groups().await?;
+    pub async fn applications_for(self, user: &User) -> Result<Vec<Application>> {
+        let groups = self.store().groups().await?;
         let memberships: Vec<Membership> = self
-            .store
+            .store()
             .memberships()
             .await?
             .into_iter()
             .filter(|m| m.user_id == user.id)
             .collect();
-        let mut apps: Vec<Application> = self.store.applications().await?;
-        let bindings = self.store.bindings().await?;
+        let mut apps: Vec<Application> = self.store().applications().await?;
+        let bindings = self.store().bindings().await?;
         let tree = GroupTree::new(&groups);
         let effective = access::effective_groups(&tree, std::slice::from_ref(user), &memberships);
         let bound = access::bound_groups(&tree, &apps, &bindings);
@@ -793,32 +684,32 @@ impl Directory {
     }
 
     /// The user × application matrix, from one snapshot of the directory.
-    pub async fn access_matrix(&self) -> Result<AccessMatrix> {
+    pub async fn matrix(self) -> Result<AccessMatrix> {
         let (users, groups, memberships, apps, bindings) = (
-            self.users().await?,
-            self.store.groups().await?,
-            self.store.memberships().await?,
-            self.applications().await?,
-            self.store.bindings().await?,
+            self.users().list().await?,
+            self.store().groups().await?,
+            self.store().memberships().await?,
+            self.apps().list().await?,
+            self.store().bindings().await?,
         );
         let apps: Vec<Application> = apps.into_iter().map(|a| a.app).collect();
         Ok(access::access_matrix(&users, &groups, &memberships, &apps, &bindings))
     }
+}
 
-    // ---- audit log -----------------------------------------------------------
-
-    pub async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>> {
-        Ok(self.store.events(filter).await?)
+impl Events<'_> {
+    pub async fn list(self, filter: &EventFilter) -> Result<Vec<Event>> {
+        Ok(self.store().events(filter).await?)
     }
 
     /// Walks the whole chain in batches and names the first broken link.
     /// Events appended while it runs are past the head it read, and ignored.
-    pub async fn verify_events(&self) -> Result<ChainReport> {
-        let head = self.store.chain_head().await?;
+    pub async fn verify(self) -> Result<ChainReport> {
+        let head = self.store().chain_head().await?;
         let mut verifier = ChainVerifier::new(&head);
         let mut after = head.anchor_seq;
         'walk: loop {
-            let batch = self.store.events_after(after, 2000).await?;
+            let batch = self.store().events_after(after, 2000).await?;
             let Some(last) = batch.last() else { break };
             after = last.seq;
             for e in batch.iter().take_while(|e| e.seq <= head.head_seq) {
@@ -834,7 +725,7 @@ impl Directory {
     }
 
     /// Deletes events older than `keep_seconds`, keeping the chain verifiable.
-    pub async fn prune_events(&self, audit: &Audit, keep_seconds: i64) -> Result<u64> {
+    pub async fn prune(self, audit: &Audit, keep_seconds: i64) -> Result<u64> {
         let before = self.now().minus_seconds(keep_seconds);
         let mut tx = self.begin().await?;
         let pruned = tx.prune_events(before).await?;

@@ -10,7 +10,7 @@ use gatehouse_crypto::{random_token, sha256_hex};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::directory::Directory;
+use crate::context::SignIn;
 use crate::error::{Error, Result};
 use crate::model::FlowRecord;
 
@@ -93,22 +93,22 @@ pub fn safe_next(next: &str) -> Option<String> {
     ok.then(|| next.to_string())
 }
 
-impl Directory {
+impl SignIn<'_> {
     /// The stages a person must still pass after a correct password, in order:
     /// a second factor for anyone with an authenticator; enrolment for someone
     /// policy requires MFA of and who has none.
-    pub async fn stages_after_password(&self, user: &crate::model::User) -> Result<Vec<Stage>> {
-        if !self.authenticators(user.id).await?.is_empty() {
+    pub async fn stages_after_password(self, user: &crate::model::User) -> Result<Vec<Stage>> {
+        if !self.mfa().authenticators(user.id).await?.is_empty() {
             return Ok(vec![Stage::Mfa]);
         }
-        if self.mfa_required_for(user).await? {
+        if self.mfa().required_for(user).await? {
             return Ok(vec![Stage::MfaEnrol]);
         }
         Ok(Vec::new())
     }
 
     /// Starts a flow; returns the cookie token (shown once) and the flow.
-    pub async fn begin_flow(&self, kind: FlowKind, next: Option<&str>) -> Result<(String, Flow)> {
+    pub async fn begin_flow(self, kind: FlowKind, next: Option<&str>) -> Result<(String, Flow)> {
         let token = random_token(32);
         let now = self.now();
         let state = FlowState {
@@ -139,7 +139,7 @@ impl Directory {
     }
 
     /// The unexpired flow for a cookie token, if any.
-    pub async fn flow(&self, token: &str) -> Result<Option<Flow>> {
+    pub async fn flow(self, token: &str) -> Result<Option<Flow>> {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
@@ -155,7 +155,7 @@ impl Directory {
         Ok(Some(Flow { record, state }))
     }
 
-    pub async fn save_flow(&self, flow: &mut Flow) -> Result<()> {
+    pub async fn save_flow(self, flow: &mut Flow) -> Result<()> {
         flow.record.state = serde_json::to_value(&flow.state).map_err(|e| Error::invalid("flow", e.to_string()))?;
         let mut tx = self.store().begin().await?;
         tx.update_flow(&flow.record).await?;
@@ -163,7 +163,7 @@ impl Directory {
         Ok(())
     }
 
-    pub async fn end_flow(&self, flow: &Flow) -> Result<()> {
+    pub async fn end_flow(self, flow: &Flow) -> Result<()> {
         let mut tx = self.store().begin().await?;
         tx.delete_flow(flow.record.id).await?;
         tx.commit().await?;

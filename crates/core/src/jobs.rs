@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::directory::{Audit, Directory};
+use crate::context::Jobs;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::store::WriteTx;
@@ -216,21 +217,21 @@ fn reset_client_key(ip: &str) -> String {
     format!("ip:reset:{ip}")
 }
 
-impl Directory {
+impl Jobs<'_> {
     /// Enqueues a job in its own transaction; returns its id, or `None` when a
     /// job with the same idempotency key exists.
-    pub async fn enqueue_job(&self, job: &NewJob) -> Result<Option<Uuid>> {
+    pub async fn enqueue(self, job: &NewJob) -> Result<Option<Uuid>> {
         let mut tx = self.begin().await?;
         let id = tx.enqueue_job(job, self.now()).await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    pub async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+    pub async fn list(self, filter: &JobFilter) -> Result<Vec<Job>> {
         Ok(self.store().jobs(filter).await?)
     }
 
-    pub async fn job(&self, id: Uuid) -> Result<Job> {
+    pub async fn get(self, id: Uuid) -> Result<Job> {
         self.store()
             .job(id)
             .await?
@@ -238,7 +239,7 @@ impl Directory {
     }
 
     /// Puts a dead (or queued) job back in the queue with a fresh attempt count.
-    pub async fn retry_job(&self, audit: &Audit, id: Uuid) -> Result<Job> {
+    pub async fn retry(self, audit: &Audit, id: Uuid) -> Result<Job> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let Some(job) = tx.requeue_job(id, now).await? else {
@@ -259,13 +260,13 @@ impl Directory {
         Ok(job)
     }
 
-    pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
+    pub async fn workers(self) -> Result<Vec<WorkerRecord>> {
         Ok(self.store().workers().await?)
     }
 
     /// Queues a recovery mail for `username` (admin-driven reset). Fails when the
     /// user has no email address or is disabled.
-    pub async fn queue_recovery_mail(&self, audit: &Audit, username: &str, minutes: i64) -> Result<(Uuid, User)> {
+    pub async fn queue_recovery_mail(self, audit: &Audit, username: &str, minutes: i64) -> Result<(Uuid, User)> {
         if !(1..=60 * 24 * 30).contains(&minutes) {
             return Err(Error::invalid("minutes", "must be between 1 and 43200 (30 days)"));
         }
@@ -305,13 +306,13 @@ impl Directory {
     /// `minutes`. Throttled per account (known or not) and per client address.
     /// Every request writes its throttle records, so matched and unmatched
     /// requests do the same kind of work; only the match adds a job row.
-    pub async fn request_password_reset(&self, audit: &Audit, identifier: &str, minutes: i64) -> Result<ResetRequest> {
+    pub async fn request_password_reset(self, audit: &Audit, identifier: &str, minutes: i64) -> Result<ResetRequest> {
         let identifier = identifier.trim();
         if identifier.is_empty() || identifier.chars().count() > 254 {
             return Ok(ResetRequest::Accepted);
         }
         let policy = reset_throttle(self.throttle_policy());
-        let user = self.find_user_for_sign_in(identifier).await?;
+        let user = self.sign_in().find_user(identifier).await?;
         let acct = reset_account_key(user.as_ref(), identifier);
         let ip = audit.client_ip.as_deref().map(reset_client_key);
         let mut keys = vec![acct.clone()];
@@ -362,7 +363,7 @@ impl Directory {
     /// hashed, with its event) for an active user with an email address. `None`
     /// when the user is gone, disabled or without email (the job then ends).
     pub async fn create_mailed_recovery_key(
-        &self,
+        self,
         user_id: Uuid,
         minutes: i64,
         job_id: Uuid,
@@ -399,13 +400,13 @@ impl Directory {
     }
 
     /// Side effects already done for this key (see [`JobEffect`]).
-    pub async fn job_effect(&self, effect_key: &str) -> Result<Option<JobEffect>> {
+    pub async fn effect(self, effect_key: &str) -> Result<Option<JobEffect>> {
         Ok(self.store().job_effect(effect_key).await?)
     }
 
     /// Records that a job's side effect happened (right after it happened).
     /// False when it was already recorded.
-    pub async fn record_job_effect(&self, effect_key: &str, job_id: Uuid, detail: &str) -> Result<bool> {
+    pub async fn record_effect(self, effect_key: &str, job_id: Uuid, detail: &str) -> Result<bool> {
         let mut tx = self.begin().await?;
         let fresh = tx.record_job_effect(effect_key, job_id, detail, self.now()).await?;
         tx.commit().await?;
@@ -414,7 +415,7 @@ impl Directory {
 
     /// Housekeeping for this feature: finished jobs and effect records older
     /// than `keep_secs`, recovery keys expired more than a day ago.
-    pub async fn purge_finished_jobs(&self, keep_secs: i64) -> Result<(u64, u64)> {
+    pub async fn purge_finished(self, keep_secs: i64) -> Result<(u64, u64)> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let jobs = tx.delete_finished_jobs(now.minus_seconds(keep_secs)).await?;

@@ -20,7 +20,8 @@ use gatehouse_crypto::signing::{SigningAlg, SigningError, SigningKey};
 use serde_json::{Value, json};
 
 use crate::clock::Timestamp;
-use crate::directory::{Audit, Directory};
+use crate::context::Keys;
+use crate::directory::Audit;
 use crate::error::{Error, Result, StoreError};
 use crate::events::action;
 use crate::oauth::model::SigningKeyRecord;
@@ -120,10 +121,10 @@ pub struct KeyListing {
     pub publish_until: Option<Timestamp>,
 }
 
-impl Directory {
+impl Keys<'_> {
     /// The parsed keys, from the cache while the change sequence and the time
     /// allow, else from the store (reusing keys already parsed).
-    pub async fn key_ring(&self) -> Result<Arc<KeyRing>> {
+    pub async fn ring(self) -> Result<Arc<KeyRing>> {
         let caches = self.oauth_caches();
         let seq = caches.seq();
         let now = self.now();
@@ -138,12 +139,7 @@ impl Directory {
         Ok(ring)
     }
 
-    fn parse_ring(
-        &self,
-        records: Vec<SigningKeyRecord>,
-        previous: Option<&KeyRing>,
-        now: Timestamp,
-    ) -> Result<KeyRing> {
+    fn parse_ring(self, records: Vec<SigningKeyRecord>, previous: Option<&KeyRing>, now: Timestamp) -> Result<KeyRing> {
         let known: HashMap<&str, &Arc<SigningKey>> = previous
             .map(|p| p.keys.iter().map(|(r, k)| (r.kid.as_str(), k)).collect())
             .unwrap_or_default();
@@ -168,14 +164,14 @@ impl Directory {
 
     /// The key that signs now for `alg`; the first one is created on first use
     /// (race-free across nodes: the loser of two creations re-reads the winner's).
-    pub async fn signing_key(&self, alg: SigningAlg) -> Result<Arc<SigningKey>> {
+    pub async fn signing_key(self, alg: SigningAlg) -> Result<Arc<SigningKey>> {
         let now = self.now();
-        if let Some(k) = self.key_ring().await?.signer(alg, now) {
+        if let Some(k) = self.ring().await?.signer(alg, now) {
             return Ok(k.clone());
         }
         self.create_first_key(alg).await?;
         self.oauth_caches().keys.clear();
-        self.key_ring()
+        self.ring()
             .await?
             .signer(alg, self.now())
             .cloned()
@@ -183,16 +179,16 @@ impl Directory {
     }
 
     /// `{"keys": [...]}`: every published public key (all algorithms).
-    pub async fn published_jwks(&self) -> Result<Value> {
-        Ok(self.key_ring().await?.jwks().clone())
+    pub async fn published_jwks(self) -> Result<Value> {
+        Ok(self.ring().await?.jwks().clone())
     }
 
     /// A published key by `kid`, to verify a token Gatehouse signed.
-    pub async fn verifying_key(&self, kid: &str) -> Result<Option<Arc<SigningKey>>> {
-        Ok(self.key_ring().await?.by_kid(kid, self.now()).cloned())
+    pub async fn verifying_key(self, kid: &str) -> Result<Option<Arc<SigningKey>>> {
+        Ok(self.ring().await?.by_kid(kid, self.now()).cloned())
     }
 
-    async fn create_first_key(&self, alg: SigningAlg) -> Result<()> {
+    async fn create_first_key(self, alg: SigningAlg) -> Result<()> {
         let generated = SigningKey::generate(alg)?;
         let now = self.now();
         let record = SigningKeyRecord {
@@ -233,12 +229,7 @@ impl Directory {
     /// Adds a new key for each of `algs`, published now and signing from
     /// `activate_in_secs` on; the keys it replaces stay published until every
     /// token they can have signed has expired. Returns the new keys.
-    pub async fn rotate_signing_keys(
-        &self,
-        audit: &Audit,
-        algs: &[SigningAlg],
-        activate_in_secs: i64,
-    ) -> Result<Vec<KeyListing>> {
+    pub async fn rotate(self, audit: &Audit, algs: &[SigningAlg], activate_in_secs: i64) -> Result<Vec<KeyListing>> {
         if !(0..=30 * 86_400).contains(&activate_in_secs) {
             return Err(Error::invalid("activation delay", "must be between 0 and 30 days"));
         }
@@ -299,7 +290,7 @@ impl Directory {
     }
 
     /// Every stored key with its status.
-    pub async fn signing_key_list(&self) -> Result<Vec<KeyListing>> {
+    pub async fn list(self) -> Result<Vec<KeyListing>> {
         let now = self.now();
         let records = self.store().signing_keys().await?;
         // The signer of each algorithm: the newest active, published key.
@@ -329,7 +320,7 @@ impl Directory {
     }
 
     /// Housekeeping: deletes keys whose publication ended.
-    pub async fn purge_retired_keys(&self) -> Result<u64> {
+    pub async fn purge_retired(self) -> Result<u64> {
         let mut tx = self.store().begin().await?;
         let n = tx.delete_unpublished_signing_keys(self.now()).await?;
         tx.commit().await?;

@@ -12,6 +12,7 @@ pub mod access;
 pub mod account;
 pub mod bootstrap;
 pub mod clock;
+pub mod context;
 pub mod directory;
 pub mod error;
 pub mod events;
@@ -45,7 +46,8 @@ pub mod store;
 pub mod throttle;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
-pub use directory::{Audit, Directory};
+pub use context::{Context, Directory};
+pub use directory::Audit;
 pub use error::{Error, Result, StoreError};
 pub use model::*;
 pub use store::{Store, WriteTx};

@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use crate::directory::{Audit, Directory};
+use crate::context::SignIn;
+use crate::directory::Audit;
 use crate::error::Result;
 use crate::events::action;
 use crate::model::{ThrottleRecord, User};
@@ -23,10 +24,10 @@ pub enum PasswordCheck {
     Throttled { retry_after_secs: i64 },
 }
 
-impl Directory {
+impl SignIn<'_> {
     /// Finds the user a person means by `identifier`: a username, or an email
     /// address that belongs to exactly one user.
-    pub async fn find_user_for_sign_in(&self, identifier: &str) -> Result<Option<User>> {
+    pub async fn find_user(self, identifier: &str) -> Result<Option<User>> {
         if let Some(u) = self.store().user_by_name(identifier).await? {
             return Ok(Some(u));
         }
@@ -46,8 +47,8 @@ impl Directory {
         })
     }
 
-    pub async fn check_password(&self, audit: &Audit, identifier: &str, password: &str) -> Result<PasswordCheck> {
-        let user = self.find_user_for_sign_in(identifier).await?;
+    pub async fn check_password(self, audit: &Audit, identifier: &str, password: &str) -> Result<PasswordCheck> {
+        let user = self.find_user(identifier).await?;
         let acct = user
             .as_ref()
             .map_or_else(|| unknown_account_key(identifier), |u| account_key(&u.id.to_string()));
@@ -104,7 +105,7 @@ impl Directory {
     }
 
     async fn record_failure(
-        &self,
+        self,
         audit: &Audit,
         identifier: &str,
         user: Option<&User>,
@@ -151,7 +152,7 @@ impl Directory {
     /// Clears the throttle of an account after a successful sign-in (inside the
     /// session's transaction). The client address keeps its count: otherwise an
     /// attacker could reset it by signing in to an account of their own.
-    pub(crate) async fn clear_account_throttle(&self, tx: &mut dyn crate::store::WriteTx, user: &User) -> Result<()> {
+    pub(crate) async fn clear_account_throttle(self, tx: &mut dyn crate::store::WriteTx, user: &User) -> Result<()> {
         tx.delete_throttle(&account_key(&user.id.to_string())).await?;
         Ok(())
     }
@@ -161,7 +162,7 @@ impl Directory {
     /// account changed since the check (disabled, deleted, password reset): the
     /// user is read again, locked, inside the transaction.
     pub async fn start_password_session(
-        &self,
+        self,
         audit: &Audit,
         check: PasswordCheck,
         client: &ClientInfo,
@@ -180,13 +181,16 @@ impl Directory {
             user.password_hash = Some(hash);
         }
         self.clear_account_throttle(&mut *tx, &user).await?;
-        let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, &["pwd"]).await?;
+        let (token, session) = self
+            .sessions()
+            .open(&mut *tx, audit, &mut user, client, &["pwd"])
+            .await?;
         tx.commit().await?;
         Ok(Some((token, session, user)))
     }
 
     /// Announces (once) the end of locks among these records.
-    async fn announce_ended_locks_among(&self, records: &[ThrottleRecord]) -> Result<()> {
+    async fn announce_ended_locks_among(self, records: &[ThrottleRecord]) -> Result<()> {
         let now = self.now();
         let ended: Vec<&ThrottleRecord> = records
             .iter()
@@ -215,7 +219,7 @@ impl Directory {
     }
 
     /// Announces every lock that has ended (housekeeping).
-    pub async fn announce_ended_locks(&self) -> Result<()> {
+    pub async fn announce_ended_locks(self) -> Result<()> {
         let ended = self.store().ended_locks(self.now()).await?;
         self.announce_ended_locks_among(&ended).await
     }

@@ -6,7 +6,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::directory::{ADMIN_GROUP, Audit, Directory, admin_group, insert_group, store_password};
+use crate::context::Recovery;
+use crate::directory::{ADMIN_GROUP, Audit, admin_group, insert_group, store_password};
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::*;
@@ -22,10 +23,10 @@ pub struct RecoveryKeyListing {
     pub state: &'static str,
 }
 
-impl Directory {
+impl Recovery<'_> {
     /// Makes `username` a member of the superuser group (creating it if needed),
     /// for an installation that lost its last admin.
-    pub async fn recovery_admin(&self, audit: &Audit, username: &str) -> Result<bool> {
+    pub async fn admin(self, audit: &Audit, username: &str) -> Result<bool> {
         let mut tx = self.begin().await?;
         let user = tx
             .user_by_name(username)
@@ -58,12 +59,7 @@ impl Directory {
 
     /// Creates a one-time sign-in key for `username`, valid for `minutes`.
     /// Returns the key (shown once) and its record.
-    pub async fn create_recovery_key(
-        &self,
-        audit: &Audit,
-        username: &str,
-        minutes: i64,
-    ) -> Result<(String, RecoveryKey)> {
+    pub async fn create_key(self, audit: &Audit, username: &str, minutes: i64) -> Result<(String, RecoveryKey)> {
         if !(1..=60 * 24 * 30).contains(&minutes) {
             return Err(Error::invalid("minutes", "must be between 1 and 43200 (30 days)"));
         }
@@ -96,7 +92,7 @@ impl Directory {
         Ok((key, record))
     }
 
-    pub async fn recovery_keys(&self) -> Result<Vec<RecoveryKeyListing>> {
+    pub async fn list(self) -> Result<Vec<RecoveryKeyListing>> {
         let users = self.store().users().await?;
         let now = self.now();
         let mut out: Vec<RecoveryKeyListing> = self
@@ -126,7 +122,7 @@ impl Directory {
 
     /// Spends a recovery key: returns its user if the key is valid, unused and
     /// unexpired, and makes it unusable. Any failure looks the same to the caller.
-    pub async fn consume_recovery_key(&self, audit: &Audit, key: &str) -> Result<User> {
+    pub async fn consume_key(self, audit: &Audit, key: &str) -> Result<User> {
         let invalid = || Error::invalid("recovery key", "the link is invalid, expired or already used");
         if key.is_empty() || key.len() > 128 {
             return Err(invalid());
@@ -142,7 +138,7 @@ impl Directory {
 
     /// The user a recovery key is for, if the key is valid, unused and unexpired,
     /// without spending it (a link preview must not burn the key).
-    pub async fn recovery_key_user(&self, key: &str) -> Result<Option<(String, User)>> {
+    pub async fn key_user(self, key: &str) -> Result<Option<(String, User)>> {
         if key.is_empty() || key.len() > 128 {
             return Ok(None);
         }
@@ -160,21 +156,21 @@ impl Directory {
     /// Sets a new password with a recovery key and signs the person in: spends the
     /// key, stores the password (ending other sessions) and starts a session, in
     /// one transaction. A key already spent or expired changes nothing.
-    pub async fn complete_recovery(
-        &self,
+    pub async fn complete(
+        self,
         audit: &Audit,
         key_hash: &str,
         new_password: &str,
         client: &ClientInfo,
     ) -> Result<(String, Session, User)> {
-        self.complete_recovery_with(audit, key_hash, new_password, client, &["pwd"])
+        self.complete_with(audit, key_hash, new_password, client, &["pwd"])
             .await
     }
 
     /// [`Self::complete_recovery`] with the session's `amr` (MFA: a recovery
     /// link whose person passed a second factor first).
-    pub async fn complete_recovery_with(
-        &self,
+    pub async fn complete_with(
+        self,
         audit: &Audit,
         key_hash: &str,
         new_password: &str,
@@ -185,13 +181,13 @@ impl Directory {
         let now = self.now();
         let record = self.store().recovery_key_by_hash(key_hash).await?.ok_or_else(invalid)?;
         let user = self.store().user_by_id(record.user_id).await?.ok_or_else(invalid)?;
-        self.policy().check(&user.username, new_password)?;
+        self.password_policy().check(&user.username, new_password)?;
         let hash = self.hasher().hash(new_password).await?;
         let mut tx = self.store().begin().await?;
         let mut user = spend_key(&mut *tx, audit, key_hash, now).await?.ok_or_else(invalid)?;
         store_password(&mut *tx, audit, &mut user, hash, None, now).await?;
-        self.clear_account_throttle(&mut *tx, &user).await?;
-        let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, amr).await?;
+        self.sign_in().clear_account_throttle(&mut *tx, &user).await?;
+        let (token, session) = self.sessions().open(&mut *tx, audit, &mut user, client, amr).await?;
         tx.commit().await?;
         Ok((token, session, user))
     }

@@ -9,7 +9,8 @@ use gatehouse_crypto::{random_token, sha256_hex};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::directory::{Audit, Directory};
+use crate::context::Sessions;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::{Session, User};
@@ -51,11 +52,11 @@ pub struct SessionListing {
     pub username: String,
 }
 
-impl Directory {
+impl Sessions<'_> {
     /// Starts a session inside `tx` (the caller commits), writing the `login`
     /// event and the user's last-login time. Returns the cookie token.
-    pub(crate) async fn open_session(
-        &self,
+    pub(crate) async fn open(
+        self,
         tx: &mut dyn WriteTx,
         audit: &Audit,
         user: &mut User,
@@ -93,20 +94,20 @@ impl Directory {
 
     /// The live session for a cookie token, with its user. `None` when unknown,
     /// expired (idle or absolute) or when the user is disabled.
-    pub async fn session(&self, token: &str) -> Result<Option<(Session, User)>> {
+    pub async fn get(self, token: &str) -> Result<Option<(Session, User)>> {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
         let Some(session) = self.store().session_by_hash(&sha256_hex(token.as_bytes())).await? else {
             return Ok(None);
         };
-        self.live_session(session).await
+        self.live(session).await
     }
 
     /// A stored session with its user, if it is still live (before its absolute
     /// end, not idle, user active); records the activity. The one check behind
     /// Gatehouse's own pages and forward-auth's proxy sessions.
-    pub(crate) async fn live_session(&self, mut session: Session) -> Result<Option<(Session, User)>> {
+    pub(crate) async fn live(self, mut session: Session) -> Result<Option<(Session, User)>> {
         let now = self.now();
         if session.expires_at <= now || session.last_seen.plus_seconds(self.session_policy().idle_secs) <= now {
             return Ok(None);
@@ -122,7 +123,7 @@ impl Directory {
     }
 
     /// Signs out: ends the session behind this token (`logout` event).
-    pub async fn end_session(&self, audit: &Audit, session: &Session, username: &str) -> Result<()> {
+    pub async fn end(self, audit: &Audit, session: &Session, username: &str) -> Result<()> {
         let mut tx = self.store().begin().await?;
         if tx.delete_session(session.id).await? {
             tx.append_event(
@@ -137,7 +138,7 @@ impl Directory {
 
     /// Ends one session by id. With `owner`, only if it belongs to that user
     /// (a person revoking their own sessions).
-    pub async fn revoke_session(&self, audit: &Audit, id: Uuid, owner: Option<Uuid>) -> Result<()> {
+    pub async fn revoke(self, audit: &Audit, id: Uuid, owner: Option<Uuid>) -> Result<()> {
         let sessions = self.store().sessions(owner).await?;
         let Some(session) = sessions.iter().find(|s| s.id == id) else {
             return Err(Error::not_found("session", id.to_string()));
@@ -157,7 +158,7 @@ impl Directory {
     }
 
     /// Ends every session of a user; returns how many.
-    pub async fn revoke_user_sessions(&self, audit: &Audit, username: &str) -> Result<u64> {
+    pub async fn revoke_user(self, audit: &Audit, username: &str) -> Result<u64> {
         let mut tx = self.store().begin().await?;
         let user = tx
             .user_by_name(username)
@@ -176,9 +177,9 @@ impl Directory {
     }
 
     /// Live sessions, all or one user's, newest first.
-    pub async fn sessions(&self, username: Option<&str>) -> Result<Vec<SessionListing>> {
+    pub async fn list(self, username: Option<&str>) -> Result<Vec<SessionListing>> {
         let owner = match username {
-            Some(name) => Some(self.user(name).await?.id),
+            Some(name) => Some(self.users().get(name).await?.id),
             None => None,
         };
         let users = self.store().users().await?;
@@ -202,7 +203,7 @@ impl Directory {
     }
 
     /// Housekeeping: deletes expired sessions and flows, and announces ended locks.
-    pub async fn purge_expired(&self) -> Result<(u64, u64)> {
+    pub async fn purge_expired(self) -> Result<(u64, u64)> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let purged = tx
@@ -211,7 +212,7 @@ impl Directory {
         tx.delete_stale_throttles(now.minus_seconds(self.throttle_policy().window_secs))
             .await?;
         tx.commit().await?;
-        self.announce_ended_locks().await?;
+        self.sign_in().announce_ended_locks().await?;
         Ok(purged)
     }
 }

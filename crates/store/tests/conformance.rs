@@ -297,7 +297,8 @@ async fn env(db: &TestDb) -> Env {
 impl Env {
     async fn user(&self, name: &str) {
         self.dir
-            .create_user(
+            .users()
+            .create(
                 &self.audit,
                 NewUser {
                     username: name.into(),
@@ -310,7 +311,11 @@ impl Env {
     }
 
     async fn group(&self, name: &str, parent: Option<&str>) {
-        self.dir.create_group(&self.audit, name, false, parent).await.unwrap();
+        self.dir
+            .groups()
+            .create(&self.audit, name, false, parent)
+            .await
+            .unwrap();
     }
 
     async fn events(&self) -> Vec<Event> {
@@ -327,14 +332,14 @@ impl Env {
 
     /// Asserts the chain verifies and returns how many events it holds.
     async fn assert_intact(&self) -> u64 {
-        match self.dir.verify_events().await.unwrap() {
+        match self.dir.events().verify().await.unwrap() {
             ChainReport::Intact { events, .. } => events,
             broken => panic!("chain should be intact: {broken:?}"),
         }
     }
 
     async fn broken_at(&self) -> i64 {
-        match self.dir.verify_events().await.unwrap() {
+        match self.dir.events().verify().await.unwrap() {
             ChainReport::Broken { seq, .. } => seq,
             intact => panic!("chain should be broken: {intact:?}"),
         }
@@ -470,13 +475,14 @@ async fn check_users(db: &TestDb) {
     assert_eq!(alice.last_login, None);
     let by_id = env.store.user_by_id(alice.id).await.unwrap().unwrap();
     assert_eq!(by_id.username, "Alice");
-    assert_eq!(env.dir.user("ALICE").await.unwrap().id, alice.id);
+    assert_eq!(env.dir.users().get("ALICE").await.unwrap().id, alice.id);
     assert!(env.store.user_by_name("alicia").await.unwrap().is_none());
 
     // Same name in another case: refused, and no event written.
     let dup = env
         .dir
-        .create_user(
+        .users()
+        .create(
             &env.audit,
             NewUser {
                 username: "ALICE".into(),
@@ -496,10 +502,10 @@ async fn check_users(db: &TestDb) {
     drop(tx);
 
     // Update.
-    let updated = env.dir.set_active(&env.audit, "alice", false).await.unwrap();
+    let updated = env.dir.users().set_active(&env.audit, "alice", false).await.unwrap();
     assert!(!updated.is_active);
     assert!(!env.store.user_by_name("alice").await.unwrap().unwrap().is_active);
-    env.dir.set_active(&env.audit, "alice", true).await.unwrap();
+    env.dir.users().set_active(&env.audit, "alice", true).await.unwrap();
 
     // JSON attributes and optional timestamps round-trip.
     let attributes = json!({
@@ -523,7 +529,11 @@ async fn check_users(db: &TestDb) {
     // Password hash round-trips and verifies.
     env.clock.advance_seconds(60);
     let password = "a sturdy passphrase 42";
-    env.dir.set_password(&env.audit, "alice", password).await.unwrap();
+    env.dir
+        .users()
+        .set_password(&env.audit, "alice", password)
+        .await
+        .unwrap();
     let u = env.store.user_by_name("alice").await.unwrap().unwrap();
     let hash = u.password_hash.clone().unwrap();
     assert!(hash.starts_with("$argon2id$"));
@@ -537,9 +547,9 @@ async fn check_users(db: &TestDb) {
     // Delete cascades memberships, recovery keys and API tokens.
     env.user("bob").await;
     env.group("staff", None).await;
-    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap();
-    env.dir.add_member(&env.audit, "staff", "bob").await.unwrap();
-    env.dir.create_recovery_key(&env.audit, "alice", 30).await.unwrap();
+    env.dir.groups().add_member(&env.audit, "staff", "alice").await.unwrap();
+    env.dir.groups().add_member(&env.audit, "staff", "bob").await.unwrap();
+    env.dir.recovery().create_key(&env.audit, "alice", 30).await.unwrap();
     let mut tx = env.store.begin().await.unwrap();
     tx.insert_api_token(&gatehouse_core::ApiToken {
         id: Uuid::new_v4(),
@@ -558,7 +568,7 @@ async fn check_users(db: &TestDb) {
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].expires_at, Some(T0.plus_seconds(DAY)));
 
-    env.dir.delete_user(&env.audit, "ALICE", false).await.unwrap();
+    env.dir.users().delete(&env.audit, "ALICE", false).await.unwrap();
     assert!(env.store.user_by_name("alice").await.unwrap().is_none());
     let bob = env.store.user_by_name("bob").await.unwrap().unwrap();
     let memberships = env.store.memberships().await.unwrap();
@@ -584,21 +594,21 @@ async fn check_groups(db: &TestDb) {
     assert_eq!(devs.parent_id, Some(staff.id));
     assert!(!staff.is_superuser);
     assert_eq!(env.store.groups().await.unwrap().len(), 3);
-    let dup = env.dir.create_group(&env.audit, "Staff", false, None).await;
+    let dup = env.dir.groups().create(&env.audit, "Staff", false, None).await;
     assert!(matches!(dup, Err(Error::AlreadyExists { kind: "group", .. })));
-    let missing_parent = env.dir.create_group(&env.audit, "qa", false, Some("nope")).await;
+    let missing_parent = env.dir.groups().create(&env.audit, "qa", false, Some("nope")).await;
     assert!(matches!(missing_parent, Err(Error::NotFound { .. })));
 
     for u in ["alice", "bob", "carol"] {
         env.user(u).await;
     }
     let before = env.event_count().await;
-    assert!(env.dir.add_member(&env.audit, "devs", "alice").await.unwrap());
-    assert!(!env.dir.add_member(&env.audit, "devs", "alice").await.unwrap());
+    assert!(env.dir.groups().add_member(&env.audit, "devs", "alice").await.unwrap());
+    assert!(!env.dir.groups().add_member(&env.audit, "devs", "alice").await.unwrap());
     assert_eq!(env.event_count().await, before + 1, "a no-op writes no event");
-    assert!(env.dir.add_member(&env.audit, "staff", "bob").await.unwrap());
+    assert!(env.dir.groups().add_member(&env.audit, "staff", "bob").await.unwrap());
 
-    let members = env.dir.members("staff").await.unwrap();
+    let members = env.dir.groups().members("staff").await.unwrap();
     let view: Vec<(String, Option<String>)> = members.iter().map(|m| (m.username.clone(), m.via.clone())).collect();
     assert_eq!(
         view,
@@ -607,22 +617,43 @@ async fn check_groups(db: &TestDb) {
             ("alice".to_string(), Some("devs".to_string()))
         ]
     );
-    assert!(env.dir.add_member(&env.audit, "staff", "alice").await.unwrap());
-    assert!(env.dir.members("staff").await.unwrap().iter().all(|m| m.via.is_none()));
-    assert!(env.dir.remove_member(&env.audit, "staff", "alice").await.unwrap());
-    assert!(!env.dir.remove_member(&env.audit, "staff", "alice").await.unwrap());
-    let detail = env.dir.user_detail("alice").await.unwrap();
+    assert!(env.dir.groups().add_member(&env.audit, "staff", "alice").await.unwrap());
+    assert!(
+        env.dir
+            .groups()
+            .members("staff")
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.via.is_none())
+    );
+    assert!(
+        env.dir
+            .groups()
+            .remove_member(&env.audit, "staff", "alice")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !env.dir
+            .groups()
+            .remove_member(&env.audit, "staff", "alice")
+            .await
+            .unwrap()
+    );
+    let detail = env.dir.users().detail("alice").await.unwrap();
     assert_eq!(detail.groups, vec!["devs"]);
     assert_eq!(detail.inherited_groups, vec!["staff"]);
 
     // Cycles are refused and change nothing.
-    let cycle = env.dir.set_group_parent(&env.audit, "staff", Some("devs")).await;
+    let cycle = env.dir.groups().set_parent(&env.audit, "staff", Some("devs")).await;
     assert!(matches!(cycle, Err(Error::Refused(_))), "{cycle:?}");
-    let self_parent = env.dir.set_group_parent(&env.audit, "devs", Some("DEVS")).await;
+    let self_parent = env.dir.groups().set_parent(&env.audit, "devs", Some("DEVS")).await;
     assert!(matches!(self_parent, Err(Error::Refused(_))));
     assert_eq!(env.store.group_by_name("staff").await.unwrap().unwrap().parent_id, None);
     env.dir
-        .set_group_parent(&env.audit, "ops", Some("staff"))
+        .groups()
+        .set_parent(&env.audit, "ops", Some("staff"))
         .await
         .unwrap();
     assert_eq!(
@@ -630,7 +661,7 @@ async fn check_groups(db: &TestDb) {
         Some(staff.id)
     );
     assert!(matches!(
-        env.dir.delete_group(&env.audit, "staff").await,
+        env.dir.groups().delete(&env.audit, "staff").await,
         Err(Error::Refused(_))
     ));
 
@@ -660,7 +691,7 @@ async fn check_groups(db: &TestDb) {
             .iter()
             .all(|m| m.group_id != staff.id)
     );
-    env.dir.delete_group(&env.audit, "devs").await.unwrap();
+    env.dir.groups().delete(&env.audit, "devs").await.unwrap();
     assert!(env.store.memberships().await.unwrap().is_empty());
     env.assert_intact().await;
 }
@@ -669,7 +700,8 @@ async fn check_applications(db: &TestDb) {
     let env = env(db).await;
     let grafana = env
         .dir
-        .create_application(&env.audit, "grafana", "Grafana", Some("https://grafana.example.com/"))
+        .apps()
+        .create(&env.audit, "grafana", "Grafana", Some("https://grafana.example.com/"))
         .await
         .unwrap();
     let stored = env.store.application_by_slug("grafana").await.unwrap().unwrap();
@@ -678,7 +710,7 @@ async fn check_applications(db: &TestDb) {
     assert_eq!(stored.launch_url.as_deref(), Some("https://grafana.example.com/"));
     assert_eq!(stored.provider, None);
     assert_eq!(stored.created_at, T0);
-    let dup = env.dir.create_application(&env.audit, "grafana", "Other", None).await;
+    let dup = env.dir.apps().create(&env.audit, "grafana", "Other", None).await;
     assert!(matches!(
         dup,
         Err(Error::AlreadyExists {
@@ -714,23 +746,17 @@ async fn check_applications(db: &TestDb) {
     env.group("ops", None).await;
     for (u, g) in [("alice", "devs"), ("bob", "ops"), ("carol", "staff")] {
         env.user(u).await;
-        env.dir.add_member(&env.audit, g, u).await.unwrap();
+        env.dir.groups().add_member(&env.audit, g, u).await.unwrap();
     }
-    env.dir.set_active(&env.audit, "carol", false).await.unwrap();
-    env.dir
-        .create_application(&env.audit, "wiki", "Wiki", None)
-        .await
-        .unwrap();
-    env.dir
-        .create_application(&env.audit, "pager", "Pager", None)
-        .await
-        .unwrap();
-    assert!(env.dir.bind(&env.audit, "grafana", "staff").await.unwrap());
-    assert!(!env.dir.bind(&env.audit, "grafana", "STAFF").await.unwrap());
-    assert!(env.dir.bind(&env.audit, "pager", "ops").await.unwrap());
+    env.dir.users().set_active(&env.audit, "carol", false).await.unwrap();
+    env.dir.apps().create(&env.audit, "wiki", "Wiki", None).await.unwrap();
+    env.dir.apps().create(&env.audit, "pager", "Pager", None).await.unwrap();
+    assert!(env.dir.apps().bind(&env.audit, "grafana", "staff").await.unwrap());
+    assert!(!env.dir.apps().bind(&env.audit, "grafana", "STAFF").await.unwrap());
+    assert!(env.dir.apps().bind(&env.audit, "pager", "ops").await.unwrap());
     assert_eq!(env.store.bindings().await.unwrap().len(), 2);
 
-    let matrix = env.dir.access_matrix().await.unwrap();
+    let matrix = env.dir.access().matrix().await.unwrap();
     assert_eq!(matrix.applications, vec!["grafana", "pager", "wiki"]);
     let row = |m: &gatehouse_core::access::AccessMatrix, n: &str| {
         m.rows
@@ -743,18 +769,18 @@ async fn check_applications(db: &TestDb) {
     assert_eq!(row(&matrix, "bob"), vec![false, true, true]);
     assert_eq!(row(&matrix, "carol"), vec![false, false, false]);
 
-    assert!(env.dir.unbind(&env.audit, "pager", "ops").await.unwrap());
-    assert!(!env.dir.unbind(&env.audit, "pager", "ops").await.unwrap());
-    let matrix = env.dir.access_matrix().await.unwrap();
+    assert!(env.dir.apps().unbind(&env.audit, "pager", "ops").await.unwrap());
+    assert!(!env.dir.apps().unbind(&env.audit, "pager", "ops").await.unwrap());
+    let matrix = env.dir.access().matrix().await.unwrap();
     assert_eq!(row(&matrix, "alice"), vec![true, true, true]);
 
     // Deleting an application or a group removes its bindings.
-    env.dir.bind(&env.audit, "wiki", "ops").await.unwrap();
-    env.dir.delete_application(&env.audit, "grafana").await.unwrap();
+    env.dir.apps().bind(&env.audit, "wiki", "ops").await.unwrap();
+    env.dir.apps().delete(&env.audit, "grafana").await.unwrap();
     assert!(env.store.application_by_slug("grafana").await.unwrap().is_none());
     let bindings = env.store.bindings().await.unwrap();
     assert_eq!(bindings.len(), 1);
-    env.dir.delete_group(&env.audit, "ops").await.unwrap();
+    env.dir.groups().delete(&env.audit, "ops").await.unwrap();
     assert!(env.store.bindings().await.unwrap().is_empty());
     assert_eq!(env.store.applications().await.unwrap().len(), 2);
     env.assert_intact().await;
@@ -768,7 +794,8 @@ async fn check_every_write_writes_its_event(db: &TestDb) {
     // Failures write nothing.
     let bad = env
         .dir
-        .create_user(
+        .users()
+        .create(
             &env.audit,
             NewUser {
                 username: "al ice".into(),
@@ -779,7 +806,8 @@ async fn check_every_write_writes_its_event(db: &TestDb) {
     assert!(matches!(bad, Err(Error::Invalid { .. })));
     let dup = env
         .dir
-        .create_user(
+        .users()
+        .create(
             &env.audit,
             NewUser {
                 username: "Alice".into(),
@@ -789,33 +817,35 @@ async fn check_every_write_writes_its_event(db: &TestDb) {
         .await;
     assert!(dup.is_err());
     assert!(matches!(
-        env.dir.delete_user(&env.audit, "nobody", false).await,
+        env.dir.users().delete(&env.audit, "nobody", false).await,
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
-        env.dir.set_password(&env.audit, "alice", "short").await,
+        env.dir.users().set_password(&env.audit, "alice", "short").await,
         Err(Error::PasswordRejected(_))
     ));
     env.group("staff", None).await;
-    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap();
-    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap(); // no-op
-    env.dir.set_active(&env.audit, "alice", false).await.unwrap();
-    env.dir.set_active(&env.audit, "alice", false).await.unwrap(); // no-op
+    env.dir.groups().add_member(&env.audit, "staff", "alice").await.unwrap();
+    env.dir.groups().add_member(&env.audit, "staff", "alice").await.unwrap(); // no-op
+    env.dir.users().set_active(&env.audit, "alice", false).await.unwrap();
+    env.dir.users().set_active(&env.audit, "alice", false).await.unwrap(); // no-op
     env.dir
+        .users()
         .set_password(&env.audit, "alice", "another fine passphrase")
         .await
         .unwrap();
-    env.dir.create_recovery_key(&env.audit, "alice", 10).await.unwrap();
+    env.dir.recovery().create_key(&env.audit, "alice", 10).await.unwrap();
+    env.dir.apps().create(&env.audit, "wiki", "Wiki", None).await.unwrap();
+    env.dir.apps().bind(&env.audit, "wiki", "staff").await.unwrap();
+    env.dir.apps().unbind(&env.audit, "wiki", "staff").await.unwrap();
+    env.dir.apps().delete(&env.audit, "wiki").await.unwrap();
     env.dir
-        .create_application(&env.audit, "wiki", "Wiki", None)
+        .groups()
+        .remove_member(&env.audit, "staff", "alice")
         .await
         .unwrap();
-    env.dir.bind(&env.audit, "wiki", "staff").await.unwrap();
-    env.dir.unbind(&env.audit, "wiki", "staff").await.unwrap();
-    env.dir.delete_application(&env.audit, "wiki").await.unwrap();
-    env.dir.remove_member(&env.audit, "staff", "alice").await.unwrap();
-    env.dir.delete_group(&env.audit, "staff").await.unwrap();
-    env.dir.delete_user(&env.audit, "alice", false).await.unwrap();
+    env.dir.groups().delete(&env.audit, "staff").await.unwrap();
+    env.dir.users().delete(&env.audit, "alice", false).await.unwrap();
 
     let events = env.events().await;
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
@@ -866,8 +896,8 @@ async fn check_event_listing(db: &TestDb) {
         client_ip: Some("198.51.100.7".into()),
     };
     env.clock.advance_seconds(3600);
-    env.dir.create_group(&by_alice, "staff", false, None).await.unwrap(); // seq 3, done by alice
-    env.dir.add_member(&env.audit, "staff", "bob").await.unwrap(); // seq 4, about bob
+    env.dir.groups().create(&by_alice, "staff", false, None).await.unwrap(); // seq 3, done by alice
+    env.dir.groups().add_member(&env.audit, "staff", "bob").await.unwrap(); // seq 4, about bob
 
     let all = env.store.events(&EventFilter::default()).await.unwrap();
     assert_eq!(
@@ -965,7 +995,7 @@ async fn check_prune_keeps_chain_verifiable(db: &TestDb) {
     env.user("u5").await; // seq 5
     let third = env.events().await[2].clone();
 
-    assert_eq!(env.dir.prune_events(&env.audit, 5 * DAY).await.unwrap(), 3);
+    assert_eq!(env.dir.events().prune(&env.audit, 5 * DAY).await.unwrap(), 3);
     let head = env.store.chain_head().await.unwrap();
     assert_eq!(head.anchor_seq, 3);
     assert_eq!(head.anchor_hash, third.hash);
@@ -976,7 +1006,7 @@ async fn check_prune_keeps_chain_verifiable(db: &TestDb) {
         vec![action::MODEL_CREATED, action::MODEL_CREATED, action::EVENTS_PRUNED]
     );
     assert_eq!(env.assert_intact().await, 3);
-    assert_eq!(env.dir.prune_events(&env.audit, 5 * DAY).await.unwrap(), 0);
+    assert_eq!(env.dir.events().prune(&env.audit, 5 * DAY).await.unwrap(), 0);
     assert_eq!(env.store.chain_head().await.unwrap().head_seq, 6);
 
     // Only a contiguous prefix goes: an old event behind newer ones stays.
@@ -984,14 +1014,14 @@ async fn check_prune_keeps_chain_verifiable(db: &TestDb) {
     let late = tx.append_event(new_event("late"), T0).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(late.seq, 7);
-    assert_eq!(env.dir.prune_events(&env.audit, 5 * DAY).await.unwrap(), 0);
+    assert_eq!(env.dir.events().prune(&env.audit, 5 * DAY).await.unwrap(), 0);
     assert!(env.events().await.iter().any(|e| e.seq == 7));
     assert_eq!(env.assert_intact().await, 4);
 
     // Everything old: the whole log goes, the anchor is its last link.
     env.clock.advance_seconds(30 * DAY);
     let last = env.events().await.pop().unwrap();
-    assert_eq!(env.dir.prune_events(&env.audit, DAY).await.unwrap(), 4);
+    assert_eq!(env.dir.events().prune(&env.audit, DAY).await.unwrap(), 4);
     let head = env.store.chain_head().await.unwrap();
     assert_eq!((head.anchor_seq, head.anchor_hash), (7, last.hash));
     assert_eq!(env.assert_intact().await, 1);
@@ -1002,7 +1032,7 @@ async fn check_prune_keeps_chain_verifiable(db: &TestDb) {
 async fn check_recovery_keys(db: &TestDb) {
     let env = env(db).await;
     env.user("alice").await;
-    let (key, record) = env.dir.create_recovery_key(&env.audit, "alice", 60).await.unwrap();
+    let (key, record) = env.dir.recovery().create_key(&env.audit, "alice", 60).await.unwrap();
     assert_ne!(record.token_hash, key);
     assert_eq!(record.token_hash, sha256_hex(key.as_bytes()));
     assert_eq!(record.expires_at, T0.plus_seconds(3600));
@@ -1010,36 +1040,36 @@ async fn check_recovery_keys(db: &TestDb) {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].token_hash, record.token_hash);
     assert_eq!(stored[0].used_at, None);
-    assert_eq!(env.dir.recovery_keys().await.unwrap()[0].state, "valid");
+    assert_eq!(env.dir.recovery().list().await.unwrap()[0].state, "valid");
 
     env.clock.advance_seconds(60);
-    let user = env.dir.consume_recovery_key(&env.audit, &key).await.unwrap();
+    let user = env.dir.recovery().consume_key(&env.audit, &key).await.unwrap();
     assert_eq!(user.username, "alice");
     assert_eq!(
         env.store.recovery_keys().await.unwrap()[0].used_at,
         Some(T0.plus_seconds(60))
     );
-    let again = env.dir.consume_recovery_key(&env.audit, &key).await;
+    let again = env.dir.recovery().consume_key(&env.audit, &key).await;
     assert!(matches!(again, Err(Error::Invalid { .. })), "{again:?}");
-    assert!(env.dir.consume_recovery_key(&env.audit, "not-a-key").await.is_err());
+    assert!(env.dir.recovery().consume_key(&env.audit, "not-a-key").await.is_err());
 
     // Expired: refused and left unused.
-    let (expiring, record) = env.dir.create_recovery_key(&env.audit, "alice", 1).await.unwrap();
+    let (expiring, record) = env.dir.recovery().create_key(&env.audit, "alice", 1).await.unwrap();
     env.clock.advance_seconds(61);
-    assert!(env.dir.consume_recovery_key(&env.audit, &expiring).await.is_err());
+    assert!(env.dir.recovery().consume_key(&env.audit, &expiring).await.is_err());
     let keys = env.store.recovery_keys().await.unwrap();
     let stored = keys.iter().find(|k| k.id == record.id).unwrap();
     assert_eq!(stored.used_at, None);
-    let listing = env.dir.recovery_keys().await.unwrap();
+    let listing = env.dir.recovery().list().await.unwrap();
     assert_eq!(listing.iter().find(|k| k.key.id == record.id).unwrap().state, "expired");
 
     // Two consumers at once: exactly one wins.
-    let (contested, _) = env.dir.create_recovery_key(&env.audit, "alice", 10).await.unwrap();
+    let (contested, _) = env.dir.recovery().create_key(&env.audit, "alice", 10).await.unwrap();
     let other_store = Arc::new(db.second_store().await);
     let other = directory(&other_store, &env.clock);
     let (a, b) = tokio::join!(
-        env.dir.consume_recovery_key(&env.audit, &contested),
-        other.consume_recovery_key(&env.audit, &contested)
+        env.dir.recovery().consume_key(&env.audit, &contested),
+        other.recovery().consume_key(&env.audit, &contested)
     );
     assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} / {b:?}");
 
@@ -1073,7 +1103,7 @@ async fn check_bootstrap(db: &TestDb) {
 
     let admins = env.store.group_by_name(ADMIN_GROUP).await.unwrap().unwrap();
     assert!(admins.is_superuser);
-    let detail = env.dir.user_detail(RECOVERY_ADMIN).await.unwrap();
+    let detail = env.dir.users().detail(RECOVERY_ADMIN).await.unwrap();
     assert_eq!(detail.groups, vec![ADMIN_GROUP]);
     assert!(detail.is_superuser);
     assert_eq!(detail.user.email, "admin@example.com");
@@ -1177,14 +1207,15 @@ async fn check_concurrent_writers(db: &TestDb) {
     let create = |dir: &Directory, name: String| {
         let (dir, audit) = (dir.clone(), env.audit.clone());
         async move {
-            dir.create_user(
-                &audit,
-                NewUser {
-                    username: name,
-                    ..NewUser::default()
-                },
-            )
-            .await
+            dir.users()
+                .create(
+                    &audit,
+                    NewUser {
+                        username: name,
+                        ..NewUser::default()
+                    },
+                )
+                .await
         }
     };
     let (a, b) = tokio::join!(
@@ -1245,7 +1276,8 @@ async fn check_dropped_transaction_leaves_nothing(db: &TestDb) {
     // A failing service call rolls back what it did before failing.
     let failed = env
         .dir
-        .create_group(&env.audit, "orphans", false, Some("missing"))
+        .groups()
+        .create(&env.audit, "orphans", false, Some("missing"))
         .await;
     assert!(failed.is_err());
     assert!(env.store.groups().await.unwrap().is_empty());
@@ -1283,17 +1315,22 @@ fn browser() -> ClientInfo {
 impl Env {
     async fn user_with_password(&self, name: &str, password: &str) -> User {
         self.user(name).await;
-        self.dir.set_password(&self.audit, name, password).await.unwrap();
+        self.dir
+            .users()
+            .set_password(&self.audit, name, password)
+            .await
+            .unwrap();
         self.store.user_by_name(name).await.unwrap().unwrap()
     }
 
     /// A password sign-in from [`browser`]: the cookie token and its session.
     async fn sign_in(&self, name: &str, password: &str) -> (String, Session) {
         let audit = anonymous(Some("192.0.2.7"));
-        let check = self.dir.check_password(&audit, name, password).await.unwrap();
+        let check = self.dir.sign_in().check_password(&audit, name, password).await.unwrap();
         assert!(matches!(check, PasswordCheck::Accepted { .. }), "{check:?}");
         let (token, session, user) = self
             .dir
+            .sign_in()
             .start_password_session(&audit, check, &browser())
             .await
             .unwrap()
@@ -1359,15 +1396,16 @@ async fn check_migration_from_version_1(db: &TestDb) {
     let clock = Arc::new(FixedClock::new(T0));
     let old = directory(&store, &clock);
     let audit = Audit::cli("tester");
-    old.create_user(
-        &audit,
-        NewUser {
-            username: "alice".into(),
-            ..NewUser::default()
-        },
-    )
-    .await
-    .unwrap();
+    old.users()
+        .create(
+            &audit,
+            NewUser {
+                username: "alice".into(),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
 
     let report = db.store.migrate().await.unwrap();
     assert_eq!(
@@ -1406,9 +1444,9 @@ async fn check_migration_from_version_1(db: &TestDb) {
         clock,
         audit,
     };
-    env.dir.set_password(&env.audit, "alice", PW).await.unwrap();
+    env.dir.users().set_password(&env.audit, "alice", PW).await.unwrap();
     let (token, _) = env.sign_in("alice", PW).await;
-    let (_, user) = env.dir.session(&token).await.unwrap().unwrap();
+    let (_, user) = env.dir.sessions().get(&token).await.unwrap().unwrap();
     assert_eq!(user.username, "alice");
     assert_eq!(env.assert_intact().await, 3);
 }
@@ -1600,11 +1638,11 @@ async fn check_sessions(db: &TestDb) {
         env.store.user_by_id(alice.id).await.unwrap().unwrap().last_login,
         Some(start)
     );
-    let (s, u) = env.dir.session(&token).await.unwrap().unwrap();
+    let (s, u) = env.dir.sessions().get(&token).await.unwrap().unwrap();
     assert_eq!((s.id, u.username.as_str()), (session.id, "alice"));
-    assert!(env.dir.session("not-the-token").await.unwrap().is_none());
-    assert!(env.dir.session("").await.unwrap().is_none());
-    assert!(env.dir.session(&"x".repeat(500)).await.unwrap().is_none());
+    assert!(env.dir.sessions().get("not-the-token").await.unwrap().is_none());
+    assert!(env.dir.sessions().get("").await.unwrap().is_none());
+    assert!(env.dir.sessions().get(&"x".repeat(500)).await.unwrap().is_none());
     let logins = env.events_of(action::LOGIN).await;
     assert_eq!(logins.len(), 1);
     assert_eq!(logins[0].user.as_deref(), Some("alice"));
@@ -1613,7 +1651,7 @@ async fn check_sessions(db: &TestDb) {
 
     // Activity keeps a session alive; within a minute it is not written back.
     env.clock.advance_seconds(30);
-    env.dir.session(&token).await.unwrap().unwrap();
+    env.dir.sessions().get(&token).await.unwrap().unwrap();
     let last_seen = |id: Uuid| {
         let store = env.store.clone();
         async move {
@@ -1628,18 +1666,18 @@ async fn check_sessions(db: &TestDb) {
     };
     assert_eq!(last_seen(session.id).await, Some(start));
     env.clock.advance_seconds(31);
-    let (s, _) = env.dir.session(&token).await.unwrap().unwrap();
+    let (s, _) = env.dir.sessions().get(&token).await.unwrap().unwrap();
     assert_eq!(s.last_seen, start.plus_seconds(61));
     assert_eq!(last_seen(session.id).await, Some(start.plus_seconds(61)));
     for _ in 0..2 {
         env.clock.advance_seconds(policy.idle_secs - 3600);
-        assert!(env.dir.session(&token).await.unwrap().is_some());
+        assert!(env.dir.sessions().get(&token).await.unwrap().is_some());
     }
     assert!(env.now() > start.plus_seconds(policy.idle_secs));
     // Idle past the limit: gone for good, even if used again.
     env.clock.advance_seconds(policy.idle_secs);
-    assert!(env.dir.session(&token).await.unwrap().is_none());
-    assert!(env.dir.sessions(Some("alice")).await.unwrap().is_empty());
+    assert!(env.dir.sessions().get(&token).await.unwrap().is_none());
+    assert!(env.dir.sessions().list(Some("alice")).await.unwrap().is_empty());
     assert_eq!(env.session_count(alice.id).await, 1, "until purged");
 
     // Past the absolute end, however active.
@@ -1648,13 +1686,13 @@ async fn check_sessions(db: &TestDb) {
     let step = policy.idle_secs - 60;
     while env.now().plus_seconds(step) < start.plus_seconds(policy.absolute_secs) {
         env.clock.advance_seconds(step);
-        assert!(env.dir.session(&token).await.unwrap().is_some());
+        assert!(env.dir.sessions().get(&token).await.unwrap().is_some());
     }
     env.clock.set(start.plus_seconds(policy.absolute_secs).minus_seconds(1));
-    assert!(env.dir.session(&token).await.unwrap().is_some());
+    assert!(env.dir.sessions().get(&token).await.unwrap().is_some());
     env.clock.advance_seconds(1);
-    assert!(env.dir.session(&token).await.unwrap().is_none());
-    let (purged_sessions, _) = env.dir.purge_expired().await.unwrap();
+    assert!(env.dir.sessions().get(&token).await.unwrap().is_none());
+    let (purged_sessions, _) = env.dir.sessions().purge_expired().await.unwrap();
     assert_eq!(purged_sessions, 2);
     assert_eq!(env.session_count(alice.id).await, 0);
 
@@ -1666,7 +1704,8 @@ async fn check_sessions(db: &TestDb) {
     let (a2, s_a2) = env.sign_in("alice", PW).await;
     let listed: Vec<(Uuid, String)> = env
         .dir
-        .sessions(None)
+        .sessions()
+        .list(None)
         .await
         .unwrap()
         .into_iter()
@@ -1680,36 +1719,36 @@ async fn check_sessions(db: &TestDb) {
             (s_a1.id, "alice".to_string())
         ]
     );
-    assert_eq!(env.dir.sessions(Some("ALICE")).await.unwrap().len(), 2);
+    assert_eq!(env.dir.sessions().list(Some("ALICE")).await.unwrap().len(), 2);
 
     // Revoking someone else's session as its "owner": not found, nothing ends.
     let web = Audit {
         actor: Actor::User("bob".into()),
         client_ip: Some("192.0.2.8".into()),
     };
-    let refused = env.dir.revoke_session(&web, s_a1.id, Some(bob.id)).await;
+    let refused = env.dir.sessions().revoke(&web, s_a1.id, Some(bob.id)).await;
     assert!(matches!(refused, Err(Error::NotFound { .. })), "{refused:?}");
     assert_eq!(env.session_count(alice.id).await, 2);
     assert!(env.events_of(action::SESSION_REVOKED).await.is_empty());
-    let missing = env.dir.revoke_session(&env.audit, Uuid::new_v4(), None).await;
+    let missing = env.dir.sessions().revoke(&env.audit, Uuid::new_v4(), None).await;
     assert!(matches!(missing, Err(Error::NotFound { .. })), "{missing:?}");
     // By its owner: ends.
     let own = Audit {
         actor: Actor::User("alice".into()),
         client_ip: None,
     };
-    env.dir.revoke_session(&own, s_a1.id, Some(alice.id)).await.unwrap();
-    assert!(env.dir.session(&a1).await.unwrap().is_none());
-    assert!(env.dir.session(&a2).await.unwrap().is_some());
+    env.dir.sessions().revoke(&own, s_a1.id, Some(alice.id)).await.unwrap();
+    assert!(env.dir.sessions().get(&a1).await.unwrap().is_none());
+    assert!(env.dir.sessions().get(&a2).await.unwrap().is_some());
     let revoked = env.events_of(action::SESSION_REVOKED).await;
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].user.as_deref(), Some("alice"));
     assert_eq!(revoked[0].actor, "user:alice");
 
     // Signing out.
-    env.dir.end_session(&own, &s_a2, "alice").await.unwrap();
-    assert!(env.dir.session(&a2).await.unwrap().is_none());
-    env.dir.end_session(&own, &s_a2, "alice").await.unwrap();
+    env.dir.sessions().end(&own, &s_a2, "alice").await.unwrap();
+    assert!(env.dir.sessions().get(&a2).await.unwrap().is_none());
+    env.dir.sessions().end(&own, &s_a2, "alice").await.unwrap();
     let logouts = env.events_of(action::LOGOUT).await;
     assert_eq!(logouts.len(), 1, "a second sign-out writes nothing");
     assert_eq!(logouts[0].user.as_deref(), Some("alice"));
@@ -1717,15 +1756,15 @@ async fn check_sessions(db: &TestDb) {
 
     // An operator ends every session of a user.
     env.sign_in("bob", PW).await;
-    assert_eq!(env.dir.revoke_user_sessions(&env.audit, "bob").await.unwrap(), 2);
+    assert_eq!(env.dir.sessions().revoke_user(&env.audit, "bob").await.unwrap(), 2);
     assert_eq!(env.session_count(bob.id).await, 0);
-    assert_eq!(env.dir.revoke_user_sessions(&env.audit, "bob").await.unwrap(), 0);
+    assert_eq!(env.dir.sessions().revoke_user(&env.audit, "bob").await.unwrap(), 0);
     let revoked = env.events_of(action::SESSION_REVOKED).await;
     assert_eq!(revoked.len(), 2);
     assert_eq!(revoked[1].user.as_deref(), Some("bob"));
     assert_eq!(revoked[1].context["sessions"], json!(2));
     assert!(matches!(
-        env.dir.revoke_user_sessions(&env.audit, "nobody").await,
+        env.dir.sessions().revoke_user(&env.audit, "nobody").await,
         Err(Error::NotFound { .. })
     ));
 
@@ -1733,23 +1772,23 @@ async fn check_sessions(db: &TestDb) {
     let (b1, _) = env.sign_in("bob", PW).await;
     let (b2, _) = env.sign_in("bob", PW).await;
     let (a3, _) = env.sign_in("alice", PW).await;
-    env.dir.set_active(&env.audit, "bob", false).await.unwrap();
-    assert!(env.dir.session(&b1).await.unwrap().is_none());
-    assert!(env.dir.session(&b2).await.unwrap().is_none());
+    env.dir.users().set_active(&env.audit, "bob", false).await.unwrap();
+    assert!(env.dir.sessions().get(&b1).await.unwrap().is_none());
+    assert!(env.dir.sessions().get(&b2).await.unwrap().is_none());
     assert_eq!(env.session_count(bob.id).await, 0);
-    assert!(env.dir.session(&a3).await.unwrap().is_some());
+    assert!(env.dir.sessions().get(&a3).await.unwrap().is_some());
     let disabled = env.events_of(action::MODEL_UPDATED).await.pop().unwrap();
     assert_eq!(disabled.user.as_deref(), Some("bob"));
     assert_eq!(disabled.context["sessions_ended"], json!(2));
-    env.dir.set_active(&env.audit, "bob", true).await.unwrap();
+    env.dir.users().set_active(&env.audit, "bob", true).await.unwrap();
 
     // An operator setting a password ends every session.
     env.sign_in("alice", PW).await;
     assert_eq!(env.session_count(alice.id).await, 2);
     let new_pw = "another sturdy passphrase 43";
-    env.dir.set_password(&env.audit, "alice", new_pw).await.unwrap();
+    env.dir.users().set_password(&env.audit, "alice", new_pw).await.unwrap();
     assert_eq!(env.session_count(alice.id).await, 0);
-    assert!(env.dir.session(&a3).await.unwrap().is_none());
+    assert!(env.dir.sessions().get(&a3).await.unwrap().is_none());
     let set = env.events_of(action::PASSWORD_SET).await.pop().unwrap();
     assert_eq!(set.user.as_deref(), Some("alice"));
     assert_eq!(set.context["sessions_ended"], json!(2));
@@ -1760,17 +1799,19 @@ async fn check_sessions(db: &TestDb) {
     let (bobs, _) = env.sign_in("bob", PW).await;
     let wrong = env
         .dir
+        .users()
         .change_own_password(&own, &my_session, "not my password", PW)
         .await;
     assert!(matches!(wrong, Err(Error::Invalid { .. })), "{wrong:?}");
     assert_eq!(env.session_count(alice.id).await, 2);
     env.dir
+        .users()
         .change_own_password(&own, &my_session, new_pw, PW)
         .await
         .unwrap();
-    assert!(env.dir.session(&mine).await.unwrap().is_some());
-    assert!(env.dir.session(&other).await.unwrap().is_none());
-    assert!(env.dir.session(&bobs).await.unwrap().is_some());
+    assert!(env.dir.sessions().get(&mine).await.unwrap().is_some());
+    assert!(env.dir.sessions().get(&other).await.unwrap().is_none());
+    assert!(env.dir.sessions().get(&bobs).await.unwrap().is_some());
     let set = env.events_of(action::PASSWORD_SET).await.pop().unwrap();
     assert_eq!(set.user.as_deref(), Some("alice"));
     assert_eq!(set.actor, "user:alice");
@@ -1787,8 +1828,8 @@ async fn check_sessions(db: &TestDb) {
 
     // Deleting a user deletes their sessions.
     assert_eq!(env.session_count(bob.id).await, 1);
-    env.dir.delete_user(&env.audit, "bob", false).await.unwrap();
-    assert!(env.dir.session(&bobs).await.unwrap().is_none());
+    env.dir.users().delete(&env.audit, "bob", false).await.unwrap();
+    assert!(env.dir.sessions().get(&bobs).await.unwrap().is_none());
     assert_eq!(
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
             .bind(bob.id.to_string())
@@ -1814,7 +1855,7 @@ async fn check_password_checks(db: &TestDb) {
     let env = env(db).await;
     let alice = env.user_with_password("alice", PW).await;
     env.user_with_password("dave", PW).await;
-    env.dir.set_active(&env.audit, "dave", false).await.unwrap();
+    env.dir.users().set_active(&env.audit, "dave", false).await.unwrap();
     env.user("nopass").await;
     let audit = anonymous(None);
 
@@ -1826,7 +1867,12 @@ async fn check_password_checks(db: &TestDb) {
     ];
     for (identifier, password, reason, user) in attempts {
         let before = env.events_of(action::LOGIN_FAILED).await.len();
-        let check = env.dir.check_password(&audit, identifier, password).await.unwrap();
+        let check = env
+            .dir
+            .sign_in()
+            .check_password(&audit, identifier, password)
+            .await
+            .unwrap();
         assert!(matches!(check, PasswordCheck::Rejected), "{check:?}");
         let failed = env.events_of(action::LOGIN_FAILED).await;
         assert_eq!(failed.len(), before + 1, "{identifier}");
@@ -1836,7 +1882,12 @@ async fn check_password_checks(db: &TestDb) {
         assert_eq!(e.user.as_deref(), user);
         assert_eq!(e.actor, "system");
         // A rejected attempt starts no session.
-        let none = env.dir.start_password_session(&audit, check, &browser()).await.unwrap();
+        let none = env
+            .dir
+            .sign_in()
+            .start_password_session(&audit, check, &browser())
+            .await
+            .unwrap();
         assert!(none.is_none());
     }
     let everything = serde_json::to_string(&env.events().await).unwrap();
@@ -1858,7 +1909,12 @@ async fn check_password_checks(db: &TestDb) {
     assert_eq!(unknown.len(), 1);
 
     // An email address finds its user; the right password is accepted.
-    let check = env.dir.check_password(&audit, "ALICE@example.com", PW).await.unwrap();
+    let check = env
+        .dir
+        .sign_in()
+        .check_password(&audit, "ALICE@example.com", PW)
+        .await
+        .unwrap();
     let PasswordCheck::Accepted { user, rehash } = check else {
         panic!("expected acceptance: {check:?}");
     };
@@ -1884,7 +1940,7 @@ async fn check_password_checks(db: &TestDb) {
     tx.update_user(&u).await.unwrap();
     tx.commit().await.unwrap();
     let changed_at = u.password_changed_at;
-    let check = env.dir.check_password(&audit, "erin", PW).await.unwrap();
+    let check = env.dir.sign_in().check_password(&audit, "erin", PW).await.unwrap();
     let PasswordCheck::Accepted {
         rehash: Some(ref fresh),
         ..
@@ -1899,6 +1955,7 @@ async fn check_password_checks(db: &TestDb) {
         Some(old_hash)
     );
     env.dir
+        .sign_in()
         .start_password_session(&audit, check, &browser())
         .await
         .unwrap()
@@ -1923,7 +1980,7 @@ async fn check_sign_in_throttling(db: &TestDb) {
     let failed = || async { env.events_of(action::LOGIN_FAILED).await.len() };
     let attempt = |password: &'static str| {
         let (dir, audit) = (env.dir.clone(), audit.clone());
-        async move { dir.check_password(&audit, "alice", password).await.unwrap() }
+        async move { dir.sign_in().check_password(&audit, "alice", password).await.unwrap() }
     };
 
     for _ in 0..policy.account.delay_after {
@@ -1993,6 +2050,7 @@ async fn check_sign_in_throttling(db: &TestDb) {
             .is_empty()
     );
     env.dir
+        .sign_in()
         .start_password_session(&audit, check, &browser())
         .await
         .unwrap()
@@ -2021,10 +2079,10 @@ async fn check_sign_in_throttling(db: &TestDb) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    env.dir.purge_expired().await.unwrap();
+    env.dir.sessions().purge_expired().await.unwrap();
     assert_eq!(env.events_of(action::LOGIN_UNLOCKED).await.len(), 1);
     env.clock.advance_seconds(10);
-    env.dir.purge_expired().await.unwrap();
+    env.dir.sessions().purge_expired().await.unwrap();
     let unlocked = env.events_of(action::LOGIN_UNLOCKED).await;
     assert_eq!(unlocked.len(), 2);
     assert_eq!(unlocked[1].context["key"], json!("acct:someone"));
@@ -2043,16 +2101,17 @@ async fn check_sign_in_throttling(db: &TestDb) {
     );
     let elsewhere = anonymous(Some("203.0.113.5"));
     for name in ["u1", "u2"] {
-        let check = strict.check_password(&elsewhere, name, "x").await.unwrap();
+        let check = strict.sign_in().check_password(&elsewhere, name, "x").await.unwrap();
         assert!(matches!(check, PasswordCheck::Rejected), "{check:?}");
     }
-    let check = strict.check_password(&elsewhere, "u3", "x").await.unwrap();
+    let check = strict.sign_in().check_password(&elsewhere, "u3", "x").await.unwrap();
     assert!(
         matches!(check, PasswordCheck::Throttled { retry_after_secs: 1 }),
         "{check:?}"
     );
     // Another address is not affected.
     let check = strict
+        .sign_in()
         .check_password(&anonymous(Some("203.0.113.6")), "alice", PW)
         .await
         .unwrap();
@@ -2070,54 +2129,56 @@ async fn check_flows(db: &TestDb) {
     let env = env(db).await;
     let (token, flow) = env
         .dir
+        .sign_in()
         .begin_flow(FlowKind::Login, Some("/application/o/authorize/?client_id=x"))
         .await
         .unwrap();
     assert_eq!(flow.record.token_hash, sha256_hex(token.as_bytes()));
     assert_eq!(flow.record.created_at, T0);
     assert_eq!(flow.record.expires_at, T0.plus_seconds(FLOW_LIFETIME_SECS));
-    let mut loaded = env.dir.flow(&token).await.unwrap().unwrap();
+    let mut loaded = env.dir.sign_in().flow(&token).await.unwrap().unwrap();
     assert_eq!(loaded.record.id, flow.record.id);
     assert_eq!(loaded.state.kind, FlowKind::Login);
     assert_eq!(loaded.state.stage, Stage::Identify);
     assert_eq!(loaded.state.next, "/application/o/authorize/?client_id=x");
     assert_eq!(loaded.state.csrf, flow.state.csrf);
-    assert!(env.dir.flow("not-the-token").await.unwrap().is_none());
-    assert!(env.dir.flow("").await.unwrap().is_none());
+    assert!(env.dir.sign_in().flow("not-the-token").await.unwrap().is_none());
+    assert!(env.dir.sign_in().flow("").await.unwrap().is_none());
     let (_, elsewhere) = env
         .dir
+        .sign_in()
         .begin_flow(FlowKind::Login, Some("https://evil.example/"))
         .await
         .unwrap();
     assert_eq!(elsewhere.state.next, "/if/user/");
-    let (_, recovery) = env.dir.begin_flow(FlowKind::Recovery, None).await.unwrap();
+    let (_, recovery) = env.dir.sign_in().begin_flow(FlowKind::Recovery, None).await.unwrap();
     assert_eq!(recovery.state.stage, Stage::SetPassword);
 
     // A stage change persists.
     env.clock.advance_seconds(60);
     loaded.state.stage = Stage::Password;
     loaded.state.identifier = "alice".into();
-    env.dir.save_flow(&mut loaded).await.unwrap();
-    let again = env.dir.flow(&token).await.unwrap().unwrap();
+    env.dir.sign_in().save_flow(&mut loaded).await.unwrap();
+    let again = env.dir.sign_in().flow(&token).await.unwrap().unwrap();
     assert_eq!(again.state.stage, Stage::Password);
     assert_eq!(again.state.identifier, "alice");
     assert_eq!(again.record.expires_at, flow.record.expires_at);
 
     // Ending it.
-    env.dir.end_flow(&again).await.unwrap();
-    assert!(env.dir.flow(&token).await.unwrap().is_none());
+    env.dir.sign_in().end_flow(&again).await.unwrap();
+    assert!(env.dir.sign_in().flow(&token).await.unwrap().is_none());
     assert!(env.store.flow_by_hash(&flow.record.token_hash).await.unwrap().is_none());
     assert!(
-        env.dir.save_flow(&mut loaded).await.is_err(),
+        env.dir.sign_in().save_flow(&mut loaded).await.is_err(),
         "a flow ended meanwhile cannot be saved"
     );
 
     // Expiry.
-    let (late, late_flow) = env.dir.begin_flow(FlowKind::Login, None).await.unwrap();
+    let (late, late_flow) = env.dir.sign_in().begin_flow(FlowKind::Login, None).await.unwrap();
     env.clock.advance_seconds(FLOW_LIFETIME_SECS - 1);
-    assert!(env.dir.flow(&late).await.unwrap().is_some());
+    assert!(env.dir.sign_in().flow(&late).await.unwrap().is_some());
     env.clock.advance_seconds(1);
-    assert!(env.dir.flow(&late).await.unwrap().is_none());
+    assert!(env.dir.sign_in().flow(&late).await.unwrap().is_none());
     assert!(
         env.store
             .flow_by_hash(&late_flow.record.token_hash)
@@ -2137,9 +2198,9 @@ async fn check_purge_expired(db: &TestDb) {
     let (idle, _) = env.sign_in("alice", PW).await;
     env.clock.advance_seconds(policy.idle_secs - 3600);
     let (live, _) = env.sign_in("alice", PW).await;
-    let (old_flow, old) = env.dir.begin_flow(FlowKind::Login, None).await.unwrap();
+    let (old_flow, old) = env.dir.sign_in().begin_flow(FlowKind::Login, None).await.unwrap();
     env.clock.set(a.plus_seconds(policy.idle_secs));
-    let (new_flow, _) = env.dir.begin_flow(FlowKind::Login, None).await.unwrap();
+    let (new_flow, _) = env.dir.sign_in().begin_flow(FlowKind::Login, None).await.unwrap();
     // Active, but at its absolute end.
     let mut ending = a_session(alice.id, "ending", a);
     ending.last_seen = env.now();
@@ -2150,17 +2211,17 @@ async fn check_purge_expired(db: &TestDb) {
     assert_eq!(env.session_count(alice.id).await, 3);
 
     let events = env.event_count().await;
-    assert_eq!(env.dir.purge_expired().await.unwrap(), (2, 1));
+    assert_eq!(env.dir.sessions().purge_expired().await.unwrap(), (2, 1));
     assert_eq!(env.event_count().await, events, "purging is housekeeping");
     let left = env.store.sessions(Some(alice.id)).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].token_hash, sha256_hex(live.as_bytes()));
-    assert!(env.dir.session(&idle).await.unwrap().is_none());
-    assert!(env.dir.session(&live).await.unwrap().is_some());
+    assert!(env.dir.sessions().get(&idle).await.unwrap().is_none());
+    assert!(env.dir.sessions().get(&live).await.unwrap().is_some());
     assert!(env.store.flow_by_hash(&old.record.token_hash).await.unwrap().is_none());
-    assert!(env.dir.flow(&old_flow).await.unwrap().is_none());
-    assert!(env.dir.flow(&new_flow).await.unwrap().is_some());
-    assert_eq!(env.dir.purge_expired().await.unwrap(), (0, 0));
+    assert!(env.dir.sign_in().flow(&old_flow).await.unwrap().is_none());
+    assert!(env.dir.sign_in().flow(&new_flow).await.unwrap().is_some());
+    assert_eq!(env.dir.sessions().purge_expired().await.unwrap(), (0, 0));
 }
 
 async fn check_recovery_flow(db: &TestDb) {
@@ -2170,6 +2231,7 @@ async fn check_recovery_flow(db: &TestDb) {
     // A failure on record, cleared by the recovery.
     assert!(matches!(
         env.dir
+            .sign_in()
             .check_password(&anonymous(None), "alice", "wrong")
             .await
             .unwrap(),
@@ -2184,7 +2246,7 @@ async fn check_recovery_flow(db: &TestDb) {
             .len(),
         1
     );
-    let (key, record) = env.dir.create_recovery_key(&env.audit, "alice", 60).await.unwrap();
+    let (key, record) = env.dir.recovery().create_key(&env.audit, "alice", 60).await.unwrap();
     let by_hash = env
         .store
         .recovery_key_by_hash(&record.token_hash)
@@ -2202,12 +2264,12 @@ async fn check_recovery_flow(db: &TestDb) {
 
     // Previewing does not spend the key.
     for _ in 0..2 {
-        let (hash, user) = env.dir.recovery_key_user(&key).await.unwrap().unwrap();
+        let (hash, user) = env.dir.recovery().key_user(&key).await.unwrap().unwrap();
         assert_eq!(hash, record.token_hash);
         assert_eq!(user.id, alice.id);
     }
-    assert!(env.dir.recovery_key_user("not-a-key").await.unwrap().is_none());
-    assert!(env.dir.recovery_key_user("").await.unwrap().is_none());
+    assert!(env.dir.recovery().key_user("not-a-key").await.unwrap().is_none());
+    assert!(env.dir.recovery().key_user("").await.unwrap().is_none());
     assert_eq!(
         env.store
             .recovery_key_by_hash(&record.token_hash)
@@ -2227,7 +2289,8 @@ async fn check_recovery_flow(db: &TestDb) {
     };
     let (token, session, user) = env
         .dir
-        .complete_recovery(&recover, &record.token_hash, new_pw, &browser())
+        .recovery()
+        .complete(&recover, &record.token_hash, new_pw, &browser())
         .await
         .unwrap();
     assert_eq!(user.id, alice.id);
@@ -2245,12 +2308,12 @@ async fn check_recovery_flow(db: &TestDb) {
     let hash = stored.password_hash.clone().unwrap();
     assert_eq!(hasher().verify(new_pw, &hash).await.unwrap(), PasswordVerdict::Match);
     assert_eq!(stored.password_changed_at, Some(env.now()));
-    assert!(env.dir.session(&old_token).await.unwrap().is_none());
-    let (s, u) = env.dir.session(&token).await.unwrap().unwrap();
+    assert!(env.dir.sessions().get(&old_token).await.unwrap().is_none());
+    let (s, u) = env.dir.sessions().get(&token).await.unwrap().unwrap();
     assert_eq!((s.id, u.id), (session.id, alice.id));
     assert_eq!(env.session_count(alice.id).await, 1);
     assert!(env.store.throttle_records(&[acct]).await.unwrap().is_empty());
-    assert!(env.dir.recovery_key_user(&key).await.unwrap().is_none());
+    assert!(env.dir.recovery().key_user(&key).await.unwrap().is_none());
     let tail: Vec<String> = env.actions().await.into_iter().rev().take(3).collect();
     assert_eq!(
         tail,
@@ -2265,7 +2328,8 @@ async fn check_recovery_flow(db: &TestDb) {
     let events = env.event_count().await;
     let again = env
         .dir
-        .complete_recovery(&recover, &record.token_hash, "yet another passphrase 45", &browser())
+        .recovery()
+        .complete(&recover, &record.token_hash, "yet another passphrase 45", &browser())
         .await;
     assert!(matches!(again, Err(Error::Invalid { .. })), "{again:?}");
     assert_eq!(env.event_count().await, events);
@@ -2276,18 +2340,20 @@ async fn check_recovery_flow(db: &TestDb) {
     assert_eq!(env.session_count(alice.id).await, 1);
     let unknown = env
         .dir
-        .complete_recovery(&recover, &sha256_hex(b"nope"), "yet another passphrase 45", &browser())
+        .recovery()
+        .complete(&recover, &sha256_hex(b"nope"), "yet another passphrase 45", &browser())
         .await;
     assert!(matches!(unknown, Err(Error::Invalid { .. })), "{unknown:?}");
 
     // An expired key: refused, left unused, nothing changes.
-    let (expiring, expiring_record) = env.dir.create_recovery_key(&env.audit, "alice", 1).await.unwrap();
+    let (expiring, expiring_record) = env.dir.recovery().create_key(&env.audit, "alice", 1).await.unwrap();
     env.clock.advance_seconds(60);
-    assert!(env.dir.recovery_key_user(&expiring).await.unwrap().is_none());
+    assert!(env.dir.recovery().key_user(&expiring).await.unwrap().is_none());
     let events = env.event_count().await;
     let expired = env
         .dir
-        .complete_recovery(
+        .recovery()
+        .complete(
             &recover,
             &expiring_record.token_hash,
             "yet another passphrase 45",
@@ -2342,15 +2408,16 @@ async fn sqlite_memory_database_is_shared_by_the_pool() {
     store.migrate().await.unwrap();
     let clock = Arc::new(FixedClock::new(T0));
     let dir = directory(&store, &clock);
-    dir.create_user(
-        &Audit::cli("tester"),
-        NewUser {
-            username: "alice".into(),
-            ..NewUser::default()
-        },
-    )
-    .await
-    .unwrap();
+    dir.users()
+        .create(
+            &Audit::cli("tester"),
+            NewUser {
+                username: "alice".into(),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
     // Several reads at once use several connections; all see the same database.
     let (a, b, c, d) = tokio::join!(store.users(), store.users(), store.users(), store.users());
     for users in [a, b, c, d] {
@@ -2408,7 +2475,7 @@ async fn check_forward_auth_handoff(db: &TestDb) {
     env.user_with_password("alice", PW).await;
     env.user_with_password("bob", PW).await;
     let (token, _) = env.sign_in("alice", PW).await;
-    let (session, alice) = env.dir.session(&token).await.unwrap().unwrap();
+    let (session, alice) = env.dir.sessions().get(&token).await.unwrap().unwrap();
     let spec = ProviderSpec {
         kind: ProviderKind::Proxy,
         key: Some("wiki.test".into()),
@@ -2417,7 +2484,8 @@ async fn check_forward_auth_handoff(db: &TestDb) {
     };
     let app = env
         .dir
-        .create_application_with(&env.audit, "wiki", "Wiki", None, Some(spec))
+        .apps()
+        .create_with(&env.audit, "wiki", "Wiki", None, Some(spec))
         .await
         .unwrap();
     let events_before = env.event_count().await;
@@ -2425,11 +2493,16 @@ async fn check_forward_auth_handoff(db: &TestDb) {
     // The state, then a code for it; two concurrent redemptions: one wins.
     let state = env
         .dir
-        .begin_proxy_sign_in(app.id, "http://wiki.test/x", "http://wiki.test")
+        .forward_auth()
+        .begin_sign_in(app.id, "http://wiki.test/x", "http://wiki.test")
         .await
         .unwrap();
-    let ProxyGrant::Granted { code, callback_origin } =
-        env.dir.grant_proxy_code(&session, &alice, &state).await.unwrap()
+    let ProxyGrant::Granted { code, callback_origin } = env
+        .dir
+        .forward_auth()
+        .grant_code(&session, &alice, &state)
+        .await
+        .unwrap()
     else {
         panic!("alice may use wiki");
     };
@@ -2437,7 +2510,12 @@ async fn check_forward_auth_handoff(db: &TestDb) {
     let redeem = |code: String, state: String| {
         let dir = env.dir.clone();
         let audit = env.audit.clone();
-        tokio::spawn(async move { dir.redeem_proxy_code(&audit, &code, &state, app.id).await.unwrap() })
+        tokio::spawn(async move {
+            dir.forward_auth()
+                .redeem_code(&audit, &code, &state, app.id)
+                .await
+                .unwrap()
+        })
     };
     let (a, b) = (redeem(code.clone(), state.clone()), redeem(code.clone(), state.clone()));
     let wins: Vec<_> = [a.await.unwrap(), b.await.unwrap()].into_iter().flatten().collect();
@@ -2455,44 +2533,59 @@ async fn check_forward_auth_handoff(db: &TestDb) {
     );
 
     // The proxy session lives on its parent, for its application only.
-    let live = env.dir.proxy_session(&signed_in.token, app.id).await.unwrap().unwrap();
+    let live = env
+        .dir
+        .forward_auth()
+        .session(&signed_in.token, app.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((live.session_id, live.user.id), (session.id, alice.id));
     assert!(
         env.dir
-            .proxy_session(&signed_in.token, Uuid::new_v4())
+            .forward_auth()
+            .session(&signed_in.token, Uuid::new_v4())
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        env.dir.session(&signed_in.token).await.unwrap().is_none(),
+        env.dir.sessions().get(&signed_in.token).await.unwrap().is_none(),
         "not a Gatehouse session"
     );
     assert!(
-        env.dir.flow(&signed_in.token).await.unwrap().is_none(),
+        env.dir.sign_in().flow(&signed_in.token).await.unwrap().is_none(),
         "not a sign-in flow"
     );
 
     // A code for another browser's state, an unknown code, an expired code.
     let state2 = env
         .dir
-        .begin_proxy_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
+        .forward_auth()
+        .begin_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
         .await
         .unwrap();
-    let ProxyGrant::Granted { code: code2, .. } = env.dir.grant_proxy_code(&session, &alice, &state2).await.unwrap()
+    let ProxyGrant::Granted { code: code2, .. } = env
+        .dir
+        .forward_auth()
+        .grant_code(&session, &alice, &state2)
+        .await
+        .unwrap()
     else {
         panic!()
     };
     assert!(
         env.dir
-            .redeem_proxy_code(&env.audit, &code2, &state, app.id)
+            .forward_auth()
+            .redeem_code(&env.audit, &code2, &state, app.id)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         env.dir
-            .redeem_proxy_code(&env.audit, &code2, &state2, app.id)
+            .forward_auth()
+            .redeem_code(&env.audit, &code2, &state2, app.id)
             .await
             .unwrap()
             .is_none(),
@@ -2500,53 +2593,92 @@ async fn check_forward_auth_handoff(db: &TestDb) {
     );
     let state3 = env
         .dir
-        .begin_proxy_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
+        .forward_auth()
+        .begin_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
         .await
         .unwrap();
-    let ProxyGrant::Granted { code: code3, .. } = env.dir.grant_proxy_code(&session, &alice, &state3).await.unwrap()
+    let ProxyGrant::Granted { code: code3, .. } = env
+        .dir
+        .forward_auth()
+        .grant_code(&session, &alice, &state3)
+        .await
+        .unwrap()
     else {
         panic!()
     };
     env.clock.advance_seconds(CODE_LIFETIME_SECS);
     assert!(
         env.dir
-            .redeem_proxy_code(&env.audit, &code3, &state3, app.id)
+            .forward_auth()
+            .redeem_code(&env.audit, &code3, &state3, app.id)
             .await
             .unwrap()
             .is_none()
     );
     assert!(matches!(
-        env.dir.grant_proxy_code(&session, &alice, "not-a-state").await.unwrap(),
+        env.dir
+            .forward_auth()
+            .grant_code(&session, &alice, "not-a-state")
+            .await
+            .unwrap(),
         ProxyGrant::Expired
     ));
 
     // Bob, outside the bound group, gets no code.
     env.group("staff", None).await;
-    env.dir.add_member(&env.audit, "staff", "alice").await.unwrap();
-    env.dir.bind(&env.audit, "wiki", "staff").await.unwrap();
+    env.dir.groups().add_member(&env.audit, "staff", "alice").await.unwrap();
+    env.dir.apps().bind(&env.audit, "wiki", "staff").await.unwrap();
     let (bob_token, _) = env.sign_in("bob", PW).await;
-    let (bob_session, bob) = env.dir.session(&bob_token).await.unwrap().unwrap();
+    let (bob_session, bob) = env.dir.sessions().get(&bob_token).await.unwrap().unwrap();
     let state4 = env
         .dir
-        .begin_proxy_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
+        .forward_auth()
+        .begin_sign_in(app.id, "http://wiki.test/", "http://wiki.test")
         .await
         .unwrap();
     assert!(matches!(
-        env.dir.grant_proxy_code(&bob_session, &bob, &state4).await.unwrap(),
+        env.dir
+            .forward_auth()
+            .grant_code(&bob_session, &bob, &state4)
+            .await
+            .unwrap(),
         ProxyGrant::Denied { .. }
     ));
 
     // Signing out through the proxy ends the parent session, with its event.
-    assert!(env.dir.end_proxy_session(&env.audit, &signed_in.token).await.unwrap());
-    assert_eq!(env.actions().await.last().unwrap(), "logout");
-    assert!(env.dir.session(&token).await.unwrap().is_none());
-    assert!(env.dir.proxy_session(&signed_in.token, app.id).await.unwrap().is_none());
-    assert!(!env.dir.end_proxy_session(&env.audit, &signed_in.token).await.unwrap());
     assert!(
-        !env.dir.end_proxy_session(&env.audit, &bob_token).await.unwrap(),
+        env.dir
+            .forward_auth()
+            .end_session(&env.audit, &signed_in.token)
+            .await
+            .unwrap()
+    );
+    assert_eq!(env.actions().await.last().unwrap(), "logout");
+    assert!(env.dir.sessions().get(&token).await.unwrap().is_none());
+    assert!(
+        env.dir
+            .forward_auth()
+            .session(&signed_in.token, app.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !env.dir
+            .forward_auth()
+            .end_session(&env.audit, &signed_in.token)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !env.dir
+            .forward_auth()
+            .end_session(&env.audit, &bob_token)
+            .await
+            .unwrap(),
         "only proxy tokens"
     );
-    assert!(env.dir.session(&bob_token).await.unwrap().is_some());
+    assert!(env.dir.sessions().get(&bob_token).await.unwrap().is_some());
 
     // consume_flow: once, and never an expired record.
     let mut tx = env.store.begin().await.unwrap();
@@ -2612,11 +2744,12 @@ async fn check_oauth_grants(db: &TestDb) {
     let alice = env.store.user_by_name("alice").await.unwrap().unwrap();
     let app = env
         .dir
-        .create_application_with(&env.audit, "grafana", "Grafana", None, Some(oidc_app_spec("grafana")))
+        .apps()
+        .create_with(&env.audit, "grafana", "Grafana", None, Some(oidc_app_spec("grafana")))
         .await
         .unwrap();
     assert_eq!(
-        env.dir.oidc_client("grafana").await.unwrap().map(|a| a.id),
+        env.dir.oauth().client("grafana").await.unwrap().map(|a| a.id),
         Some(app.id)
     );
     let now = gatehouse_core::Clock::now(&*env.clock);
@@ -2634,12 +2767,13 @@ async fn check_oauth_grants(db: &TestDb) {
         used_at: None,
     };
     env.dir
+        .oauth()
         .record_authorization(&env.audit, &app, &alice, &grant, &code)
         .await
         .unwrap();
     assert_eq!(env.actions().await.last().unwrap(), "authorize_application");
     let CodeRedemption::Redeemed { code: spent, grant: g } =
-        env.dir.redeem_code(&env.audit, &code.code_hash).await.unwrap()
+        env.dir.oauth().redeem_code(&env.audit, &code.code_hash).await.unwrap()
     else {
         panic!("fresh code")
     };
@@ -2647,12 +2781,13 @@ async fn check_oauth_grants(db: &TestDb) {
     assert_eq!(spent.code_challenge, code.code_challenge);
     assert_eq!(spent.used_at, Some(now));
     assert_eq!(
-        env.dir.redeem_code(&env.audit, &code.code_hash).await.unwrap(),
+        env.dir.oauth().redeem_code(&env.audit, &code.code_hash).await.unwrap(),
         CodeRedemption::Replayed
     );
     assert!(
         env.dir
-            .oauth_grant(grant.id)
+            .oauth()
+            .grant(grant.id)
             .await
             .unwrap()
             .unwrap()
@@ -2663,7 +2798,7 @@ async fn check_oauth_grants(db: &TestDb) {
     assert_eq!(last.action, "suspicious_request");
     assert_eq!(last.context["reason"], "authorization code replay");
     assert_eq!(
-        env.dir.redeem_code(&env.audit, "unknown").await.unwrap(),
+        env.dir.oauth().redeem_code(&env.audit, "unknown").await.unwrap(),
         CodeRedemption::Unknown
     );
 
@@ -2675,14 +2810,15 @@ async fn check_oauth_grants(db: &TestDb) {
         ..code.clone()
     };
     env.dir
+        .oauth()
         .record_authorization(&env.audit, &app, &alice, &grant2, &code2)
         .await
         .unwrap();
     let other_store = Arc::new(db.second_store().await);
     let other = directory(&other_store, &env.clock);
     let (a, b) = tokio::join!(
-        env.dir.redeem_code(&env.audit, &code2.code_hash),
-        other.redeem_code(&env.audit, &code2.code_hash)
+        env.dir.oauth().redeem_code(&env.audit, &code2.code_hash),
+        other.oauth().redeem_code(&env.audit, &code2.code_hash)
     );
     let outcomes = [a.unwrap(), b.unwrap()];
     assert_eq!(
@@ -2702,6 +2838,7 @@ async fn check_oauth_grants(db: &TestDb) {
         ..code.clone()
     };
     env.dir
+        .oauth()
         .record_authorization(&env.audit, &app, &alice, &grant3, &code3)
         .await
         .unwrap();
@@ -2713,9 +2850,10 @@ async fn check_oauth_grants(db: &TestDb) {
         expires_at: now.plus_seconds(3600),
         used_at: None,
     };
-    env.dir.store_refresh_token(&rt("r1")).await.unwrap();
+    env.dir.oauth().store_refresh_token(&rt("r1")).await.unwrap();
     let rotated = env
         .dir
+        .oauth()
         .rotate_refresh_token(&env.audit, "r1", |old, g, user| {
             assert_eq!(old.grant_id, g.id);
             assert_eq!(user.map(|u| u.username.as_str()), Some("alice"));
@@ -2724,34 +2862,50 @@ async fn check_oauth_grants(db: &TestDb) {
         .await
         .unwrap();
     assert!(matches!(rotated, RefreshRotation::Rotated { .. }));
-    assert_eq!(env.dir.refresh_token("r2").await.unwrap().unwrap().used_at, None);
-    assert!(env.dir.refresh_token("r1").await.unwrap().unwrap().used_at.is_some());
+    assert_eq!(
+        env.dir.oauth().refresh_token("r2").await.unwrap().unwrap().used_at,
+        None
+    );
+    assert!(
+        env.dir
+            .oauth()
+            .refresh_token("r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_some()
+    );
     let refused = env
         .dir
+        .oauth()
         .rotate_refresh_token(&env.audit, "r2", |_, _, _| Err::<RefreshToken, _>("no"))
         .await
         .unwrap();
     assert!(matches!(refused, RefreshRotation::Refused("no")));
     let reused = env
         .dir
+        .oauth()
         .rotate_refresh_token(&env.audit, "r1", |_, _, _| Ok::<_, ()>(rt("r3")))
         .await
         .unwrap();
     assert!(matches!(reused, RefreshRotation::Reused));
-    assert!(env.dir.refresh_token("r3").await.unwrap().is_none());
-    assert!(!env.dir.oauth_grant(grant3.id).await.unwrap().unwrap().is_live(now));
+    assert!(env.dir.oauth().refresh_token("r3").await.unwrap().is_none());
+    assert!(!env.dir.oauth().grant(grant3.id).await.unwrap().unwrap().is_live(now));
 
     // Access-token revocation list.
-    assert!(!env.dir.is_access_token_revoked("jti-1").await.unwrap());
+    assert!(!env.dir.oauth().is_access_token_revoked("jti-1").await.unwrap());
     env.dir
+        .oauth()
         .revoke_access_token("jti-1", now.plus_seconds(60))
         .await
         .unwrap();
     env.dir
+        .oauth()
         .revoke_access_token("jti-1", now.plus_seconds(60))
         .await
         .unwrap();
-    assert!(env.dir.is_access_token_revoked("jti-1").await.unwrap());
+    assert!(env.dir.oauth().is_access_token_revoked("jti-1").await.unwrap());
 
     // Device codes: pending → approved (with a grant) → consumed by one poll.
     let device = DeviceCode {
@@ -2766,21 +2920,23 @@ async fn check_oauth_grants(db: &TestDb) {
         status: DeviceStatus::Pending,
         grant_id: None,
     };
-    env.dir.start_device_authorization(&device).await.unwrap();
+    env.dir.oauth().start_device(&device).await.unwrap();
     assert!(matches!(
-        env.dir.start_device_authorization(&device).await,
+        env.dir.oauth().start_device(&device).await,
         Err(Error::Store(StoreError::Conflict(_)))
     ));
-    assert!(env.dir.pending_device_code("BCDFGHJK").await.unwrap().is_some());
+    assert!(env.dir.oauth().pending_device_code("BCDFGHJK").await.unwrap().is_some());
     let g4 = a_grant(&app, &alice, now);
     assert!(
         env.dir
+            .oauth()
             .decide_device_code(&env.audit, "BCDFGHJK", &alice, &app, Some(g4.clone()))
             .await
             .unwrap()
     );
     assert!(
         !env.dir
+            .oauth()
             .decide_device_code(&env.audit, "BCDFGHJK", &alice, &app, None)
             .await
             .unwrap(),
@@ -2788,6 +2944,7 @@ async fn check_oauth_grants(db: &TestDb) {
     );
     let polled = env
         .dir
+        .oauth()
         .poll_device_code(&device.device_code_hash, |d, g| {
             assert_eq!(g.map(|g| g.id), Some(g4.id));
             d.status = DeviceStatus::Consumed;
@@ -2798,7 +2955,7 @@ async fn check_oauth_grants(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(polled.0, DeviceStatus::Consumed);
-    assert!(env.dir.pending_device_code("BCDFGHJK").await.unwrap().is_none());
+    assert!(env.dir.oauth().pending_device_code("BCDFGHJK").await.unwrap().is_none());
 
     // Consent: remembered, listed, withdrawn (revoking the user's grants).
     let g5 = a_grant(&app, &alice, now);
@@ -2808,24 +2965,47 @@ async fn check_oauth_grants(db: &TestDb) {
         ..code.clone()
     };
     env.dir
+        .oauth()
         .record_authorization(&env.audit, &app, &alice, &g5, &code5)
         .await
         .unwrap();
     env.dir
+        .oauth()
         .remember_consent(&env.audit, &alice, &app, &["openid".into()])
         .await
         .unwrap();
-    assert_eq!(env.dir.consents_of(&alice).await.unwrap().len(), 1);
-    assert!(env.dir.consent(&alice, &app).await.unwrap().is_some());
-    assert!(env.dir.withdraw_consent(&env.audit, &alice, "grafana").await.unwrap());
-    assert!(!env.dir.withdraw_consent(&env.audit, &alice, "grafana").await.unwrap());
-    assert!(env.dir.oauth_grant(g5.id).await.unwrap().unwrap().revoked_at.is_some());
+    assert_eq!(env.dir.oauth().consents_of(&alice).await.unwrap().len(), 1);
+    assert!(env.dir.oauth().consent(&alice, &app).await.unwrap().is_some());
+    assert!(
+        env.dir
+            .oauth()
+            .withdraw_consent(&env.audit, &alice, "grafana")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !env.dir
+            .oauth()
+            .withdraw_consent(&env.audit, &alice, "grafana")
+            .await
+            .unwrap()
+    );
+    assert!(
+        env.dir
+            .oauth()
+            .grant(g5.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
 
     // Housekeeping, then deleting the application takes its records along.
     env.clock.advance_seconds(2 * DAY);
-    assert!(env.dir.purge_expired_oauth().await.unwrap() > 0);
-    assert!(!env.dir.is_access_token_revoked("jti-1").await.unwrap());
-    env.dir.delete_application(&env.audit, "grafana").await.unwrap();
+    assert!(env.dir.oauth().purge_expired().await.unwrap() > 0);
+    assert!(!env.dir.oauth().is_access_token_revoked("jti-1").await.unwrap());
+    env.dir.apps().delete(&env.audit, "grafana").await.unwrap();
     env.assert_intact().await;
     other_store.close().await;
 }
@@ -2838,66 +3018,63 @@ async fn check_signing_keys(db: &TestDb) {
     let other = directory(&other_store, &env.clock);
     // Two nodes creating the first key at once end up with the same key.
     let (a, b) = tokio::join!(
-        env.dir.signing_key(SigningAlg::EdDsa),
-        other.signing_key(SigningAlg::EdDsa)
+        env.dir.keys().signing_key(SigningAlg::EdDsa),
+        other.keys().signing_key(SigningAlg::EdDsa)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.kid(), b.kid());
     assert_eq!(env.store.signing_keys().await.unwrap().len(), 1);
     let token = a.sign_jwt(&json!({"sub": "x"})).unwrap();
     let jwt = UnverifiedJwt::parse(&token).unwrap();
-    jwt.verify_with(&token, &env.dir.verifying_key(a.kid()).await.unwrap().unwrap())
+    jwt.verify_with(&token, &env.dir.keys().verifying_key(a.kid()).await.unwrap().unwrap())
         .unwrap();
     // The same client-secret key on both nodes.
-    let h1 = env.dir.hash_client_secret("s").await.unwrap();
-    let h2 = other.hash_client_secret("s").await.unwrap();
+    let h1 = env.dir.oauth().hash_client_secret("s").await.unwrap();
+    let h2 = other.oauth().hash_client_secret("s").await.unwrap();
     assert_eq!(h1, h2);
-    assert!(other.client_secret_matches("s", &h1).await.unwrap());
+    assert!(other.oauth().client_secret_matches("s", &h1).await.unwrap());
 
     // Rotation: published now, signs after the delay; the old key stays
     // published until every token it signed has expired.
     let rotated = env
         .dir
-        .rotate_signing_keys(&env.audit, &[SigningAlg::EdDsa], 600)
+        .keys()
+        .rotate(&env.audit, &[SigningAlg::EdDsa], 600)
         .await
         .unwrap();
     assert_eq!(rotated[0].generation, 2);
-    let jwks = env.dir.published_jwks().await.unwrap();
+    let jwks = env.dir.keys().published_jwks().await.unwrap();
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
-    assert_eq!(env.dir.signing_key(SigningAlg::EdDsa).await.unwrap().kid(), a.kid());
+    assert_eq!(
+        env.dir.keys().signing_key(SigningAlg::EdDsa).await.unwrap().kid(),
+        a.kid()
+    );
     env.clock.advance_seconds(601);
-    let new = env.dir.signing_key(SigningAlg::EdDsa).await.unwrap();
+    let new = env.dir.keys().signing_key(SigningAlg::EdDsa).await.unwrap();
     assert_eq!(new.kid(), rotated[0].kid);
     assert!(
-        env.dir.verifying_key(a.kid()).await.unwrap().is_some(),
+        env.dir.keys().verifying_key(a.kid()).await.unwrap().is_some(),
         "still published"
     );
-    let statuses: Vec<&str> = env
-        .dir
-        .signing_key_list()
-        .await
-        .unwrap()
-        .iter()
-        .map(|k| k.status)
-        .collect();
+    let statuses: Vec<&str> = env.dir.keys().list().await.unwrap().iter().map(|k| k.status).collect();
     assert!(
         statuses.contains(&"signing") && statuses.contains(&"retiring"),
         "{statuses:?}"
     );
     env.clock
         .advance_seconds(gatehouse_core::keys::MAX_SIGNED_TOKEN_LIFETIME_SECS + 600);
-    assert!(env.dir.verifying_key(a.kid()).await.unwrap().is_none());
+    assert!(env.dir.keys().verifying_key(a.kid()).await.unwrap().is_none());
     assert_eq!(
-        env.dir.published_jwks().await.unwrap()["keys"]
+        env.dir.keys().published_jwks().await.unwrap()["keys"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
-    assert_eq!(env.dir.purge_retired_keys().await.unwrap(), 1);
+    assert_eq!(env.dir.keys().purge_retired().await.unwrap(), 1);
     // A key row that does not parse is reported, not used.
     db.exec("UPDATE signing_keys SET private_key = 'AAAA'").await;
-    assert!(env.dir.signing_key(SigningAlg::EdDsa).await.is_err());
+    assert!(env.dir.keys().signing_key(SigningAlg::EdDsa).await.is_err());
     other_store.close().await;
 }
 // ---- end OIDC provider
@@ -2910,9 +3087,9 @@ async fn check_job_queue_lifecycle(db: &TestDb) {
     let env = env(db).await;
     let store = &env.store;
     let job = NewJob::new("test.kind", json!({"n": 1}), T0);
-    let id = env.dir.enqueue_job(&job).await.unwrap().expect("enqueued");
+    let id = env.dir.jobs().enqueue(&job).await.unwrap().expect("enqueued");
     assert_eq!(
-        env.dir.enqueue_job(&job).await.unwrap(),
+        env.dir.jobs().enqueue(&job).await.unwrap(),
         None,
         "same idempotency key: one job"
     );
@@ -2921,7 +3098,7 @@ async fn check_job_queue_lifecycle(db: &TestDb) {
         run_at: T0.plus_seconds(60),
         ..NewJob::new("test.kind", json!({}), T0)
     };
-    let later_id = env.dir.enqueue_job(&later).await.unwrap().unwrap();
+    let later_id = env.dir.jobs().enqueue(&later).await.unwrap().unwrap();
 
     let claimed = store.claim_job("w-a", T0, 10_000).await.unwrap().expect("claim");
     assert_eq!(claimed.id, id);
@@ -2993,7 +3170,8 @@ async fn check_job_queue_lifecycle(db: &TestDb) {
     );
     let dead = env
         .dir
-        .jobs(&JobFilter {
+        .jobs()
+        .list(&JobFilter {
             state: Some(JobState::Dead),
             ..Default::default()
         })
@@ -3002,10 +3180,11 @@ async fn check_job_queue_lifecycle(db: &TestDb) {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, id);
     assert_eq!(dead[0].finished_at, Some(T0.plus_seconds(41)));
-    assert_eq!(env.dir.jobs(&JobFilter::default()).await.unwrap().len(), 2);
+    assert_eq!(env.dir.jobs().list(&JobFilter::default()).await.unwrap().len(), 2);
     let kind = env
         .dir
-        .jobs(&JobFilter {
+        .jobs()
+        .list(&JobFilter {
             kind: Some("other".into()),
             ..Default::default()
         })
@@ -3015,11 +3194,12 @@ async fn check_job_queue_lifecycle(db: &TestDb) {
 
     // Retry by an operator: queued, attempts reset, audited.
     env.clock.set(T0.plus_seconds(50));
-    let retried = env.dir.retry_job(&env.audit, id).await.unwrap();
+    let retried = env.dir.jobs().retry(&env.audit, id).await.unwrap();
     assert_eq!((retried.state, retried.attempts), (JobState::Queued, 0));
     let events = env
         .dir
-        .events(&EventFilter {
+        .events()
+        .list(&EventFilter {
             action: Some(jobs::action::JOB_RETRIED.into()),
             limit: 10,
             ..Default::default()
@@ -3034,11 +3214,11 @@ async fn check_job_queue_lifecycle(db: &TestDb) {
         .unwrap()
         .unwrap();
     assert!(matches!(
-        env.dir.retry_job(&env.audit, c.id).await,
+        env.dir.jobs().retry(&env.audit, c.id).await,
         Err(Error::Refused(_))
     ));
     assert!(matches!(
-        env.dir.retry_job(&env.audit, Uuid::new_v4()).await,
+        env.dir.jobs().retry(&env.audit, Uuid::new_v4()).await,
         Err(Error::NotFound { .. })
     ));
     assert!(
@@ -3070,9 +3250,9 @@ async fn check_job_queue_lifecycle(db: &TestDb) {
 
     // Housekeeping removes finished jobs after the retention only.
     env.clock.set(T0.plus_seconds(100));
-    assert_eq!(env.dir.purge_finished_jobs(3600).await.unwrap().0, 0);
+    assert_eq!(env.dir.jobs().purge_finished(3600).await.unwrap().0, 0);
     env.clock.set(T0.plus_seconds(4000));
-    assert_eq!(env.dir.purge_finished_jobs(3600).await.unwrap().0, 2);
+    assert_eq!(env.dir.jobs().purge_finished(3600).await.unwrap().0, 2);
     assert!(store.job(id).await.unwrap().is_none());
 }
 
@@ -3084,7 +3264,8 @@ async fn check_job_claims_are_exclusive(db: &TestDb) {
     for i in 0..40 {
         let id = env
             .dir
-            .enqueue_job(&NewJob::new("test.kind", json!({"i": i}), T0))
+            .jobs()
+            .enqueue(&NewJob::new("test.kind", json!({"i": i}), T0))
             .await
             .unwrap()
             .unwrap();
@@ -3115,13 +3296,13 @@ async fn check_job_claims_are_exclusive(db: &TestDb) {
 async fn check_job_effects_and_workers(db: &TestDb) {
     let env = env(db).await;
     let job = Uuid::new_v4();
-    assert!(env.dir.job_effect("mail:k1").await.unwrap().is_none());
-    assert!(env.dir.record_job_effect("mail:k1", job, "250 OK").await.unwrap());
+    assert!(env.dir.jobs().effect("mail:k1").await.unwrap().is_none());
+    assert!(env.dir.jobs().record_effect("mail:k1", job, "250 OK").await.unwrap());
     assert!(
-        !env.dir.record_job_effect("mail:k1", job, "250 again").await.unwrap(),
+        !env.dir.jobs().record_effect("mail:k1", job, "250 again").await.unwrap(),
         "recorded once"
     );
-    let effect = env.dir.job_effect("mail:k1").await.unwrap().unwrap();
+    let effect = env.dir.jobs().effect("mail:k1").await.unwrap().unwrap();
     assert_eq!(
         (effect.job_id, effect.detail.as_str(), effect.done_at),
         (job, "250 OK", T0)
@@ -3145,7 +3326,7 @@ async fn check_job_effects_and_workers(db: &TestDb) {
         ..w.clone()
     };
     env.store.put_worker(&other).await.unwrap();
-    let workers = env.dir.workers().await.unwrap();
+    let workers = env.dir.jobs().workers().await.unwrap();
     assert_eq!(workers.len(), 2);
     assert_eq!(workers[0].id, "worker-1");
     assert_eq!(workers[0].heartbeat_at, T0.plus_seconds(10));
@@ -3153,7 +3334,7 @@ async fn check_job_effects_and_workers(db: &TestDb) {
     w.stopped_at = Some(T0.plus_seconds(11));
     env.store.put_worker(&w).await.unwrap();
     assert_eq!(
-        env.dir.workers().await.unwrap()[0].stopped_at,
+        env.dir.jobs().workers().await.unwrap()[0].stopped_at,
         Some(T0.plus_seconds(11))
     );
 }
@@ -3167,7 +3348,8 @@ async fn check_password_reset_requests(db: &TestDb) {
     };
     let recovery_jobs = || async {
         env.dir
-            .jobs(&JobFilter {
+            .jobs()
+            .list(&JobFilter {
                 kind: Some(jobs::kinds::RECOVERY_MAIL.into()),
                 ..Default::default()
             })
@@ -3176,13 +3358,14 @@ async fn check_password_reset_requests(db: &TestDb) {
     };
     // By username and by email: one job each; unknown names and empty input: none.
     assert_eq!(
-        env.dir.request_password_reset(&web, "alice", 30).await.unwrap(),
+        env.dir.jobs().request_password_reset(&web, "alice", 30).await.unwrap(),
         ResetRequest::Accepted
     );
     assert_eq!(recovery_jobs().await.len(), 1);
     env.clock.advance_seconds(1);
     assert_eq!(
         env.dir
+            .jobs()
             .request_password_reset(&web, "Alice@Example.com", 30)
             .await
             .unwrap(),
@@ -3191,13 +3374,14 @@ async fn check_password_reset_requests(db: &TestDb) {
     assert_eq!(recovery_jobs().await.len(), 2);
     assert_eq!(
         env.dir
+            .jobs()
             .request_password_reset(&web, "nobody@example.com", 30)
             .await
             .unwrap(),
         ResetRequest::Accepted
     );
     assert_eq!(
-        env.dir.request_password_reset(&web, "  ", 30).await.unwrap(),
+        env.dir.jobs().request_password_reset(&web, "  ", 30).await.unwrap(),
         ResetRequest::Accepted
     );
     assert_eq!(recovery_jobs().await.len(), 2);
@@ -3209,10 +3393,10 @@ async fn check_password_reset_requests(db: &TestDb) {
     );
     // The account's third request in a row is accepted; the next one is silently dropped.
     env.clock.advance_seconds(2);
-    env.dir.request_password_reset(&web, "alice", 30).await.unwrap();
+    env.dir.jobs().request_password_reset(&web, "alice", 30).await.unwrap();
     assert_eq!(recovery_jobs().await.len(), 3);
     assert_eq!(
-        env.dir.request_password_reset(&web, "alice", 30).await.unwrap(),
+        env.dir.jobs().request_password_reset(&web, "alice", 30).await.unwrap(),
         ResetRequest::Accepted
     );
     assert_eq!(
@@ -3222,18 +3406,23 @@ async fn check_password_reset_requests(db: &TestDb) {
     );
     // A disabled user gets nothing.
     env.user("bob").await;
-    env.dir.set_active(&env.audit, "bob", false).await.unwrap();
+    env.dir.users().set_active(&env.audit, "bob", false).await.unwrap();
     let other_ip = Audit {
         actor: Actor::System,
         client_ip: Some("192.0.2.8".into()),
     };
-    env.dir.request_password_reset(&other_ip, "bob", 30).await.unwrap();
+    env.dir
+        .jobs()
+        .request_password_reset(&other_ip, "bob", 30)
+        .await
+        .unwrap();
     assert_eq!(recovery_jobs().await.len(), 3);
     // Per address: many requests for different names end in a wait.
     let mut too_many = false;
     for i in 0..12 {
         if let ResetRequest::TooMany { retry_after_secs } = env
             .dir
+            .jobs()
             .request_password_reset(&other_ip, &format!("user{i}"), 30)
             .await
             .unwrap()
@@ -3247,6 +3436,7 @@ async fn check_password_reset_requests(db: &TestDb) {
     let alice = env.store.user_by_name("alice").await.unwrap().unwrap();
     let (key, user, expires) = env
         .dir
+        .jobs()
         .create_mailed_recovery_key(alice.id, 30, Uuid::new_v4())
         .await
         .unwrap()
@@ -3261,12 +3451,13 @@ async fn check_password_reset_requests(db: &TestDb) {
             .is_some()
     );
     assert_eq!(
-        env.dir.consume_recovery_key(&env.audit, &key).await.unwrap().username,
+        env.dir.recovery().consume_key(&env.audit, &key).await.unwrap().username,
         "alice"
     );
     let bob = env.store.user_by_name("bob").await.unwrap().unwrap();
     assert!(
         env.dir
+            .jobs()
             .create_mailed_recovery_key(bob.id, 30, Uuid::new_v4())
             .await
             .unwrap()
@@ -3274,14 +3465,19 @@ async fn check_password_reset_requests(db: &TestDb) {
         "disabled"
     );
     // Admin-driven: refused without an email address.
-    let q = env.dir.queue_recovery_mail(&env.audit, "alice", 60).await.unwrap();
+    let q = env
+        .dir
+        .jobs()
+        .queue_recovery_mail(&env.audit, "alice", 60)
+        .await
+        .unwrap();
     assert_eq!(q.1.username, "alice");
     assert!(matches!(
-        env.dir.queue_recovery_mail(&env.audit, "bob", 60).await,
+        env.dir.jobs().queue_recovery_mail(&env.audit, "bob", 60).await,
         Err(Error::Refused(_))
     ));
     assert!(matches!(
-        env.dir.queue_recovery_mail(&env.audit, "ghost", 60).await,
+        env.dir.jobs().queue_recovery_mail(&env.audit, "ghost", 60).await,
         Err(Error::NotFound { .. })
     ));
 }
@@ -3311,22 +3507,29 @@ async fn check_mfa_totp_and_replay(db: &TestDb) {
     let e = env(db).await;
     let dir = mfa_directory(&e.store, &e.clock);
     e.user("alice").await;
-    let alice = dir.user("alice").await.unwrap();
-    assert!(dir.stages_after_password(&alice).await.unwrap().is_empty());
+    let alice = dir.users().get("alice").await.unwrap();
+    assert!(dir.sign_in().stages_after_password(&alice).await.unwrap().is_empty());
 
-    let en = dir.begin_totp(&alice).unwrap();
+    let en = dir.mfa().begin_totp(&alice).unwrap();
     // Another user's pending enrolment does not verify for alice.
     e.user("bob").await;
-    let bob = dir.user("bob").await.unwrap();
+    let bob = dir.users().get("bob").await.unwrap();
     let code = totp_now(&en.secret_base32, &e.clock, 0);
-    assert!(dir.finish_totp(&e.audit, &bob, "x", &en.pending, &code).await.is_err());
     assert!(
-        dir.finish_totp(&e.audit, &alice, "Phone", &en.pending, "000000")
+        dir.mfa()
+            .finish_totp(&e.audit, &bob, "x", &en.pending, &code)
+            .await
+            .is_err()
+    );
+    assert!(
+        dir.mfa()
+            .finish_totp(&e.audit, &alice, "Phone", &en.pending, "000000")
             .await
             .is_err()
             || code == "000000"
     );
     let (auth, codes) = dir
+        .mfa()
         .finish_totp(&e.audit, &alice, "Phone", &en.pending, &code)
         .await
         .unwrap();
@@ -3335,7 +3538,10 @@ async fn check_mfa_totp_and_replay(db: &TestDb) {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].id, auth.id);
     assert!(stored[0].secret.starts_with("v1.") && !stored[0].secret.contains(&en.secret_base32));
-    assert_eq!(dir.stages_after_password(&alice).await.unwrap(), vec![Stage::Mfa]);
+    assert_eq!(
+        dir.sign_in().stages_after_password(&alice).await.unwrap(),
+        vec![Stage::Mfa]
+    );
 
     // The enrolment's code is spent; so is its step.
     let audit = Audit {
@@ -3343,20 +3549,23 @@ async fn check_mfa_totp_and_replay(db: &TestDb) {
         client_ip: Some("192.0.2.1".into()),
     };
     assert_eq!(
-        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&code))
+        dir.mfa()
+            .check_second_factor(&audit, &alice, SecondFactor::Totp(&code))
             .await
             .unwrap(),
         FactorCheck::Rejected
     );
     let next = totp_now(&en.secret_base32, &e.clock, 1);
     assert_eq!(
-        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&next))
+        dir.mfa()
+            .check_second_factor(&audit, &alice, SecondFactor::Totp(&next))
             .await
             .unwrap(),
         FactorCheck::Passed("otp")
     );
     assert_eq!(
-        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&next))
+        dir.mfa()
+            .check_second_factor(&audit, &alice, SecondFactor::Totp(&next))
             .await
             .unwrap(),
         FactorCheck::Rejected
@@ -3365,7 +3574,8 @@ async fn check_mfa_totp_and_replay(db: &TestDb) {
     e.clock.advance_seconds(60);
     let now_code = totp_now(&en.secret_base32, &e.clock, 0);
     assert_eq!(
-        dir.check_second_factor(&audit, &alice, SecondFactor::Totp(&now_code))
+        dir.mfa()
+            .check_second_factor(&audit, &alice, SecondFactor::Totp(&now_code))
             .await
             .unwrap(),
         FactorCheck::Passed("otp")
@@ -3394,12 +3604,14 @@ async fn check_mfa_totp_and_replay(db: &TestDb) {
     // Failures count towards the throttle, like passwords.
     for _ in 0..12 {
         let _ = dir
+            .mfa()
             .check_second_factor(&audit, &alice, SecondFactor::Totp("123456"))
             .await
             .unwrap();
     }
     assert!(matches!(
-        dir.check_second_factor(&audit, &alice, SecondFactor::Totp("123456"))
+        dir.mfa()
+            .check_second_factor(&audit, &alice, SecondFactor::Totp("123456"))
             .await
             .unwrap(),
         FactorCheck::Throttled { .. }
@@ -3436,12 +3648,13 @@ async fn check_mfa_recovery_codes(db: &TestDb) {
     let e = env(db).await;
     let dir = mfa_directory(&e.store, &e.clock);
     e.user("alice").await;
-    let alice = dir.user("alice").await.unwrap();
+    let alice = dir.users().get("alice").await.unwrap();
     // No codes without an authenticator.
-    assert!(dir.regenerate_recovery_codes(&e.audit, &alice).await.is_err());
-    let en = dir.begin_totp(&alice).unwrap();
+    assert!(dir.mfa().regenerate_recovery_codes(&e.audit, &alice).await.is_err());
+    let en = dir.mfa().begin_totp(&alice).unwrap();
     let code = totp_now(&en.secret_base32, &e.clock, 0);
     let (auth, codes) = dir
+        .mfa()
         .finish_totp(&e.audit, &alice, "Phone", &en.pending, &code)
         .await
         .unwrap();
@@ -3449,13 +3662,15 @@ async fn check_mfa_recovery_codes(db: &TestDb) {
     assert_eq!(e.store.mfa_recovery_codes_left(alice.id).await.unwrap(), 10);
     let used = codes[3].clone();
     assert_eq!(
-        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&used))
+        dir.mfa()
+            .check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&used))
             .await
             .unwrap(),
         FactorCheck::Passed("otp")
     );
     assert_eq!(
-        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&used))
+        dir.mfa()
+            .check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&used))
             .await
             .unwrap(),
         FactorCheck::Rejected
@@ -3496,20 +3711,22 @@ async fn check_mfa_recovery_codes(db: &TestDb) {
     assert!(a ^ b, "exactly one spend wins: {a} {b}");
 
     // New codes replace the old ones.
-    let fresh = dir.regenerate_recovery_codes(&e.audit, &alice).await.unwrap();
+    let fresh = dir.mfa().regenerate_recovery_codes(&e.audit, &alice).await.unwrap();
     assert_eq!(e.store.mfa_recovery_codes_left(alice.id).await.unwrap(), 10);
     assert_eq!(
-        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&codes[0]))
+        dir.mfa()
+            .check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&codes[0]))
             .await
             .unwrap(),
         FactorCheck::Rejected
     );
     // Removing the last authenticator takes the codes with it.
-    dir.remove_authenticator(&e.audit, &alice, auth.id).await.unwrap();
+    dir.mfa().remove_authenticator(&e.audit, &alice, auth.id).await.unwrap();
     assert_eq!(e.store.mfa_recovery_codes_left(alice.id).await.unwrap(), 0);
-    assert!(dir.remove_authenticator(&e.audit, &alice, auth.id).await.is_err());
+    assert!(dir.mfa().remove_authenticator(&e.audit, &alice, auth.id).await.is_err());
     assert_eq!(
-        dir.check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&fresh[0]))
+        dir.mfa()
+            .check_second_factor(&e.audit, &alice, SecondFactor::RecoveryCode(&fresh[0]))
             .await
             .unwrap(),
         FactorCheck::Rejected
@@ -3522,17 +3739,20 @@ async fn check_mfa_policy_and_reset(db: &TestDb) {
     let e = env(db).await;
     let dir = mfa_directory(&e.store, &e.clock);
     // Default: admins, before the group even exists.
-    assert_eq!(dir.mfa_policy().await.unwrap(), MfaPolicy::default());
+    assert_eq!(dir.mfa().policy().await.unwrap(), MfaPolicy::default());
     e.user("root").await;
     e.user("alice").await;
-    dir.create_group(&e.audit, ADMIN_GROUP, true, None).await.unwrap();
+    dir.groups().create(&e.audit, ADMIN_GROUP, true, None).await.unwrap();
     e.group("ops", Some(ADMIN_GROUP)).await;
-    dir.add_member(&e.audit, "ops", "root").await.unwrap();
-    let root = dir.user("root").await.unwrap();
-    let alice = dir.user("alice").await.unwrap();
-    assert!(dir.mfa_required_for(&root).await.unwrap(), "nested admins member");
-    assert!(!dir.mfa_required_for(&alice).await.unwrap());
-    assert_eq!(dir.stages_after_password(&root).await.unwrap(), vec![Stage::MfaEnrol]);
+    dir.groups().add_member(&e.audit, "ops", "root").await.unwrap();
+    let root = dir.users().get("root").await.unwrap();
+    let alice = dir.users().get("alice").await.unwrap();
+    assert!(dir.mfa().required_for(&root).await.unwrap(), "nested admins member");
+    assert!(!dir.mfa().required_for(&alice).await.unwrap());
+    assert_eq!(
+        dir.sign_in().stages_after_password(&root).await.unwrap(),
+        vec![Stage::MfaEnrol]
+    );
 
     // Unknown groups and applications are refused, and nothing changes.
     let bad = MfaPolicy {
@@ -3541,51 +3761,53 @@ async fn check_mfa_policy_and_reset(db: &TestDb) {
         apps: vec![],
     };
     assert!(matches!(
-        dir.set_mfa_policy(&e.audit, bad).await,
+        dir.mfa().set_policy(&e.audit, bad).await,
         Err(Error::NotFound { .. })
     ));
-    assert_eq!(dir.mfa_policy().await.unwrap(), MfaPolicy::default());
+    assert_eq!(dir.mfa().policy().await.unwrap(), MfaPolicy::default());
     let everyone = MfaPolicy {
         mode: MfaMode::Everyone,
         groups: vec![ADMIN_GROUP.into()],
         apps: vec![],
     };
-    dir.set_mfa_policy(&e.audit, everyone.clone()).await.unwrap();
-    assert_eq!(dir.mfa_policy().await.unwrap(), everyone);
-    assert!(dir.mfa_required_for(&alice).await.unwrap());
+    dir.mfa().set_policy(&e.audit, everyone.clone()).await.unwrap();
+    assert_eq!(dir.mfa().policy().await.unwrap(), everyone);
+    assert!(dir.mfa().required_for(&alice).await.unwrap());
     let off = MfaPolicy {
         mode: MfaMode::Off,
         ..everyone
     };
-    dir.set_mfa_policy(&e.audit, off).await.unwrap();
-    assert!(!dir.mfa_required_for(&root).await.unwrap());
+    dir.mfa().set_policy(&e.audit, off).await.unwrap();
+    assert!(!dir.mfa().required_for(&root).await.unwrap());
     assert_eq!(
         e.actions().await.iter().filter(|a| *a == "mfa_policy_changed").count(),
         2
     );
 
     // Reset: authenticators and codes gone, sessions ended, an event.
-    let en = dir.begin_totp(&root).unwrap();
+    let en = dir.mfa().begin_totp(&root).unwrap();
     let code = totp_now(&en.secret_base32, &e.clock, 0);
-    dir.finish_totp(&e.audit, &root, "Phone", &en.pending, &code)
+    dir.mfa()
+        .finish_totp(&e.audit, &root, "Phone", &en.pending, &code)
         .await
         .unwrap();
-    assert_eq!(dir.reset_mfa(&e.audit, "root").await.unwrap(), 1);
+    assert_eq!(dir.mfa().reset(&e.audit, "root").await.unwrap(), 1);
     assert!(e.store.mfa_authenticators(root.id).await.unwrap().is_empty());
     assert_eq!(e.store.mfa_recovery_codes_left(root.id).await.unwrap(), 0);
     assert!(e.actions().await.iter().any(|a| a == "mfa_reset"));
     assert!(matches!(
-        dir.reset_mfa(&e.audit, "nobody").await,
+        dir.mfa().reset(&e.audit, "nobody").await,
         Err(Error::NotFound { .. })
     ));
 
     // Deleting a user deletes their MFA rows.
-    let en = dir.begin_totp(&alice).unwrap();
+    let en = dir.mfa().begin_totp(&alice).unwrap();
     let code = totp_now(&en.secret_base32, &e.clock, 0);
-    dir.finish_totp(&e.audit, &alice, "Phone", &en.pending, &code)
+    dir.mfa()
+        .finish_totp(&e.audit, &alice, "Phone", &en.pending, &code)
         .await
         .unwrap();
-    dir.delete_user(&e.audit, "alice", false).await.unwrap();
+    dir.users().delete(&e.audit, "alice", false).await.unwrap();
     assert_eq!(db.count("SELECT COUNT(*) FROM mfa_authenticators").await.unwrap(), 0);
     assert_eq!(db.count("SELECT COUNT(*) FROM mfa_recovery_codes").await.unwrap(), 0);
     e.assert_intact().await;
@@ -3638,7 +3860,8 @@ async fn check_api_token_deletion(db: &TestDb) {
     let env = env(db).await;
     let user = env
         .dir
-        .create_user(
+        .users()
+        .create(
             &env.audit,
             NewUser {
                 username: "svc".into(),
@@ -3680,8 +3903,8 @@ async fn check_saml_keys(db: &TestDb) {
     let (ca, cb) = (SamlKeys::default(), SamlKeys::default());
     // Two nodes creating the first key at once end up with the same key.
     let (a, b) = tokio::join!(
-        env.dir.saml_signer(&ca, KeyFamily::EcP256),
-        other.saml_signer(&cb, KeyFamily::EcP256)
+        env.dir.saml().signer(&ca, KeyFamily::EcP256),
+        other.saml().signer(&cb, KeyFamily::EcP256)
     );
     let ((a, certs_a), (b, _)) = (a.unwrap(), b.unwrap());
     assert_eq!(a.kid(), b.kid());
@@ -3691,13 +3914,15 @@ async fn check_saml_keys(db: &TestDb) {
     // Rotation publishes the next certificate at once, signs with it later.
     let rotated = env
         .dir
-        .rotate_saml_keys(&env.audit, &[KeyFamily::EcP256], 600)
+        .saml()
+        .rotate_keys(&env.audit, &[KeyFamily::EcP256], 600)
         .await
         .unwrap();
     assert_eq!((rotated[0].generation, rotated[0].status), (2, "next"));
     let (signer, published) = env
         .dir
-        .saml_signer(&SamlKeys::default(), KeyFamily::EcP256)
+        .saml()
+        .signer(&SamlKeys::default(), KeyFamily::EcP256)
         .await
         .unwrap();
     assert_eq!(signer.kid(), a.kid());
@@ -3706,27 +3931,30 @@ async fn check_saml_keys(db: &TestDb) {
     env.clock.advance_seconds(601);
     let (signer, published) = env
         .dir
-        .saml_signer(&SamlKeys::default(), KeyFamily::EcP256)
+        .saml()
+        .signer(&SamlKeys::default(), KeyFamily::EcP256)
         .await
         .unwrap();
     assert_eq!(signer.kid(), rotated[0].kid);
     assert_eq!(published.len(), 2, "the old certificate stays published for a while");
-    let list = env.dir.saml_key_list().await.unwrap();
+    let list = env.dir.saml().key_list().await.unwrap();
     let status: Vec<&str> = list.iter().map(|k| k.status).collect();
     assert_eq!(status, vec!["retiring", "signing"]);
     // A day later the old one is gone from metadata and purged.
     env.clock.advance_seconds(2 * DAY);
     let (_, published) = env
         .dir
-        .saml_signer(&SamlKeys::default(), KeyFamily::EcP256)
+        .saml()
+        .signer(&SamlKeys::default(), KeyFamily::EcP256)
         .await
         .unwrap();
     assert_eq!(published, vec![signer.cert_b64().to_string()]);
-    assert_eq!(env.dir.purge_saml().await.unwrap(), 1);
+    assert_eq!(env.dir.saml().purge().await.unwrap(), 1);
     assert_eq!(env.store.saml_keys().await.unwrap().len(), 1);
     let events = env
         .dir
-        .events(&EventFilter {
+        .events()
+        .list(&EventFilter {
             action: Some(action::MODEL_CREATED.into()),
             ..EventFilter::default()
         })
@@ -3745,22 +3973,23 @@ async fn check_saml_request_ids(db: &TestDb) {
     let until = T0.plus_seconds(600);
     // Of two nodes seeing the same request id at once, exactly one accepts it.
     let (a, b) = tokio::join!(
-        env.dir.saml_claim_request_id(app, "sp", "_r1", until),
-        other.saml_claim_request_id(app, "sp", "_r1", until)
+        env.dir.saml().claim_request_id(app, "sp", "_r1", until),
+        other.saml().claim_request_id(app, "sp", "_r1", until)
     );
     assert!(a.unwrap() ^ b.unwrap());
-    assert!(!env.dir.saml_claim_request_id(app, "sp", "_r1", until).await.unwrap());
+    assert!(!env.dir.saml().claim_request_id(app, "sp", "_r1", until).await.unwrap());
     // The same id from another SP or for another application is another request.
-    assert!(env.dir.saml_claim_request_id(app, "sp2", "_r1", until).await.unwrap());
+    assert!(env.dir.saml().claim_request_id(app, "sp2", "_r1", until).await.unwrap());
     assert!(
         env.dir
-            .saml_claim_request_id(Uuid::new_v4(), "sp", "_r1", until)
+            .saml()
+            .claim_request_id(Uuid::new_v4(), "sp", "_r1", until)
             .await
             .unwrap()
     );
     // Housekeeping drops expired ids.
     env.clock.advance_seconds(601);
-    assert_eq!(env.dir.purge_saml().await.unwrap(), 3);
+    assert_eq!(env.dir.saml().purge().await.unwrap(), 3);
 
     // Parked requests: readable while waiting, taken once.
     let parked = ParkedRequest {
@@ -3771,17 +4000,17 @@ async fn check_saml_request_ids(db: &TestDb) {
         not_before: None,
         logout: false,
     };
-    let token = env.dir.saml_park(&parked).await.unwrap();
-    assert_eq!(other.saml_parked(&token).await.unwrap(), Some(parked.clone()));
-    let (x, y) = tokio::join!(env.dir.saml_unpark(&token), other.saml_unpark(&token));
+    let token = env.dir.saml().park(&parked).await.unwrap();
+    assert_eq!(other.saml().parked(&token).await.unwrap(), Some(parked.clone()));
+    let (x, y) = tokio::join!(env.dir.saml().unpark(&token), other.saml().unpark(&token));
     let (x, y) = (x.unwrap(), y.unwrap());
     assert!(x.is_some() ^ y.is_some());
-    assert_eq!(env.dir.saml_parked(&token).await.unwrap(), None);
+    assert_eq!(env.dir.saml().parked(&token).await.unwrap(), None);
     // Expired parked requests are gone.
-    let token = env.dir.saml_park(&parked).await.unwrap();
+    let token = env.dir.saml().park(&parked).await.unwrap();
     env.clock.advance_seconds(16 * 60);
-    assert_eq!(env.dir.saml_parked(&token).await.unwrap(), None);
-    assert_eq!(env.dir.saml_unpark(&token).await.unwrap(), None);
+    assert_eq!(env.dir.saml().parked(&token).await.unwrap(), None);
+    assert_eq!(env.dir.saml().unpark(&token).await.unwrap(), None);
 }
 
 // ---- MFA: atomic throttle counting
@@ -3861,10 +4090,11 @@ async fn check_throttle_bumps_are_atomic(db: &TestDb) {
     use gatehouse_core::mfa::{FactorCheck, SecondFactor};
     let dir = mfa_directory(&env.store, &env.clock);
     env.user("carol").await;
-    let carol = dir.user("carol").await.unwrap();
-    let en = dir.begin_totp(&carol).unwrap();
+    let carol = dir.users().get("carol").await.unwrap();
+    let en = dir.mfa().begin_totp(&carol).unwrap();
     let code = totp_now(&en.secret_base32, &env.clock, 0);
-    dir.finish_totp(&env.audit, &carol, "Phone", &en.pending, &code)
+    dir.mfa()
+        .finish_totp(&env.audit, &carol, "Phone", &en.pending, &code)
         .await
         .unwrap();
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -3874,7 +4104,8 @@ async fn check_throttle_bumps_are_atomic(db: &TestDb) {
         let audit = env.audit.clone();
         let carol = carol.clone();
         tasks.push(tokio::spawn(async move {
-            dir.check_second_factor(&audit, &carol, SecondFactor::Totp(wrong))
+            dir.mfa()
+                .check_second_factor(&audit, &carol, SecondFactor::Totp(wrong))
                 .await
                 .unwrap()
         }));

@@ -81,7 +81,7 @@ impl SignedIn {
 /// The session behind the request's cookie, if live.
 pub async fn current_session(directory: &Directory, parts: &Parts) -> Result<Option<(Session, User)>, PageError> {
     match cookies::read(&parts.headers, cookies::SESSION) {
-        Some(token) => Ok(directory.session(&token).await?),
+        Some(token) => Ok(directory.sessions().get(&token).await?),
         None => Ok(None),
     }
 }

@@ -23,11 +23,11 @@ pub struct PurgeExpired;
 impl JobHandler for PurgeExpired {
     async fn run(&self, ctx: &JobContext, _job: &Job) -> Result<(), JobError> {
         let dir = &ctx.directory;
-        let (sessions, flows) = dir.purge_expired().await?;
-        let oauth = dir.purge_expired_oauth().await?;
+        let (sessions, flows) = dir.sessions().purge_expired().await?;
+        let oauth = dir.oauth().purge_expired().await?;
         // SAML: request ids past their replay window, keys past publication.
-        let saml = dir.purge_saml().await?;
-        let (jobs, keys) = dir.purge_finished_jobs(FINISHED_JOB_RETENTION_SECS).await?;
+        let saml = dir.saml().purge().await?;
+        let (jobs, keys) = dir.jobs().purge_finished(FINISHED_JOB_RETENTION_SECS).await?;
         if sessions + flows + oauth + saml + jobs + keys > 0 {
             tracing::info!(
                 sessions,
@@ -55,7 +55,8 @@ impl JobHandler for PruneEvents {
         }
         let n = ctx
             .directory
-            .prune_events(&Audit::system(), i64::from(self.retention_days) * 86_400)
+            .events()
+            .prune(&Audit::system(), i64::from(self.retention_days) * 86_400)
             .await?;
         if n > 0 {
             tracing::info!(

@@ -393,7 +393,7 @@ async fn schedule(
                 max_attempts: settings.max_attempts,
                 ..NewJob::new(&p.kind, p.payload.clone(), now)
             };
-            match dir.enqueue_job(&job).await {
+            match dir.jobs().enqueue(&job).await {
                 Ok(_) => {
                     done.insert(p.kind.clone(), key);
                 }

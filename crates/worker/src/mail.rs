@@ -47,7 +47,7 @@ impl MailJobs {
         let key = effect_key(job);
         let mut tries = 0;
         loop {
-            match ctx.directory.record_job_effect(&key, job.id, &answer).await {
+            match ctx.directory.jobs().record_effect(&key, job.id, &answer).await {
                 Ok(_) => break,
                 Err(e) if tries < 5 => {
                     tries += 1;
@@ -63,7 +63,7 @@ impl MailJobs {
 
     /// True when this job's mail was already accepted (an earlier run).
     async fn already_sent(&self, ctx: &JobContext, job: &Job) -> Result<bool, JobError> {
-        Ok(ctx.directory.job_effect(&effect_key(job)).await?.is_some())
+        Ok(ctx.directory.jobs().effect(&effect_key(job)).await?.is_some())
     }
 }
 
@@ -109,6 +109,7 @@ impl JobHandler for RecoveryMail {
         // leaves an unused key that simply expires.
         let Some((key, user, _expires)) = ctx
             .directory
+            .jobs()
             .create_mailed_recovery_key(p.user_id, p.minutes, job.id)
             .await?
         else {

@@ -82,7 +82,7 @@ fn fast() -> WorkerSettings {
 async fn wait_for_state(d: &Directory, id: uuid::Uuid, state: JobState) -> Job {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let job = d.job(id).await.unwrap();
+        let job = d.jobs().get(id).await.unwrap();
         if job.state == state {
             return job;
         }
@@ -115,22 +115,26 @@ async fn retries_back_off_then_dead_letter_and_unknown_kinds_die() {
 
     let now = d.now();
     let a = d
-        .enqueue_job(&NewJob::new("test.flaky", json!({}), now))
+        .jobs()
+        .enqueue(&NewJob::new("test.flaky", json!({}), now))
         .await
         .unwrap()
         .unwrap();
     let b = d
-        .enqueue_job(&NewJob::new("test.always", json!({}), now))
+        .jobs()
+        .enqueue(&NewJob::new("test.always", json!({}), now))
         .await
         .unwrap()
         .unwrap();
     let c = d
-        .enqueue_job(&NewJob::new("test.broken", json!({}), now))
+        .jobs()
+        .enqueue(&NewJob::new("test.broken", json!({}), now))
         .await
         .unwrap()
         .unwrap();
     let u = d
-        .enqueue_job(&NewJob::new("test.nobody", json!({}), now))
+        .jobs()
+        .enqueue(&NewJob::new("test.nobody", json!({}), now))
         .await
         .unwrap()
         .unwrap();
@@ -151,7 +155,7 @@ async fn retries_back_off_then_dead_letter_and_unknown_kinds_die() {
     assert!(unknown.last_error.unwrap().contains("no handler"));
 
     // Heartbeats are recorded while running, and the stop is recorded.
-    let w = d.workers().await.unwrap();
+    let w = d.jobs().workers().await.unwrap();
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].id, worker_id);
     assert!(w[0].stopped_at.is_none());
@@ -160,9 +164,10 @@ async fn retries_back_off_then_dead_letter_and_unknown_kinds_die() {
         .await
         .unwrap()
         .unwrap();
-    assert!(d.workers().await.unwrap()[0].stopped_at.is_some());
+    assert!(d.jobs().workers().await.unwrap()[0].stopped_at.is_some());
     let dead = d
-        .jobs(&JobFilter {
+        .jobs()
+        .list(&JobFilter {
             state: Some(JobState::Dead),
             ..Default::default()
         })
@@ -177,7 +182,8 @@ async fn retries_back_off_then_dead_letter_and_unknown_kinds_die() {
 async fn lapsed_leases_count_as_attempts() {
     let (d, store, _tmp) = setup().await;
     let id = d
-        .enqueue_job(&NewJob {
+        .jobs()
+        .enqueue(&NewJob {
             max_attempts: 2,
             ..NewJob::new("test.flaky", json!({}), d.now())
         })
@@ -235,7 +241,8 @@ async fn periodic_jobs_once_per_slot() {
         t.await.unwrap();
     }
     let jobs = d
-        .jobs(&JobFilter {
+        .jobs()
+        .list(&JobFilter {
             kind: Some("test.tick".into()),
             ..Default::default()
         })
@@ -281,7 +288,8 @@ async fn a_panicking_handler_fails_the_job_and_the_worker_goes_on() {
 
     let now = d.now();
     let p = d
-        .enqueue_job(&NewJob::new("test.panics", json!({}), now))
+        .jobs()
+        .enqueue(&NewJob::new("test.panics", json!({}), now))
         .await
         .unwrap()
         .unwrap();
@@ -293,7 +301,8 @@ async fn a_panicking_handler_fails_the_job_and_the_worker_goes_on() {
 
     // The run loop is still alive: a job enqueued after the panics is done.
     let o = d
-        .enqueue_job(&NewJob::new("test.ok", json!({}), d.now()))
+        .jobs()
+        .enqueue(&NewJob::new("test.ok", json!({}), d.now()))
         .await
         .unwrap()
         .unwrap();

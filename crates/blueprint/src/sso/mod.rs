@@ -194,7 +194,7 @@ async fn check_oidc(
         }
         if let (Some(k), Some(stored)) = (secret_key, cfg.client_secret_hash.as_deref()) {
             let ok = match env.get(k) {
-                Some(v) => dir.client_secret_matches(v, stored).await?,
+                Some(v) => dir.oauth().client_secret_matches(v, stored).await?,
                 None => false,
             };
             if !ok {
@@ -387,7 +387,7 @@ pub async fn fix_service(
         for d in report.drifts.iter().filter(|d| d.kind == "groups_missing") {
             for g in &d.items {
                 if !dry_run {
-                    dir.create_group(audit, g, false, None).await?;
+                    dir.groups().create(audit, g, false, None).await?;
                 }
                 note("groups_missing", format!("create group {g}"));
             }
@@ -427,8 +427,8 @@ pub async fn fix_service(
             let rotate = kinds.contains(&"client_secret") || existing.is_none() && !cfg.is_public();
             let mut secret = None;
             if rotate && !cfg.is_public() {
-                let sec = dir.generate_client_secret();
-                cfg.client_secret_hash = Some(dir.hash_client_secret(&sec).await?);
+                let sec = dir.oauth().generate_client_secret();
+                cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(&sec).await?);
                 secret = Some(sec);
             }
             cfg.validate()
@@ -498,19 +498,21 @@ pub async fn fix_service(
             };
             if app.is_none() {
                 if !dry_run {
-                    dir.create_application_with(
-                        audit,
-                        &s.slug,
-                        &s.display_name,
-                        Some(&format!("{}/", cfg.external_host)),
-                        Some(cfg.provider_spec()?),
-                    )
-                    .await?;
+                    dir.apps()
+                        .create_with(
+                            audit,
+                            &s.slug,
+                            &s.display_name,
+                            Some(&format!("{}/", cfg.external_host)),
+                            Some(cfg.provider_spec()?),
+                        )
+                        .await?;
                 }
                 note("application_missing", format!("create application {} (proxy)", s.slug));
             } else if kinds.contains(&"external_host") || kinds.contains(&"provider") {
                 if !dry_run {
-                    dir.update_provider(audit, &s.slug, cfg.provider_spec()?, action::MODEL_UPDATED)
+                    dir.apps()
+                        .update_provider(audit, &s.slug, cfg.provider_spec()?, action::MODEL_UPDATED)
                         .await?;
                 }
                 note("external_host", format!("protect {} for {}", cfg.external_host, s.slug));
@@ -545,7 +547,8 @@ pub async fn fix_service(
                 .map_err(|e| FixError::Io(format!("service {}: {e}", s.name)))?;
             if app.is_none() {
                 if !dry_run {
-                    dir.create_application_with(audit, &s.slug, &s.display_name, None, Some(saml_spec(&cfg)))
+                    dir.apps()
+                        .create_with(audit, &s.slug, &s.display_name, None, Some(saml_spec(&cfg)))
                         .await?;
                 }
                 note(
@@ -554,7 +557,8 @@ pub async fn fix_service(
                 );
             } else if existing.as_ref() != Some(&cfg) {
                 if !dry_run {
-                    dir.update_provider(audit, &s.slug, saml_spec(&cfg), action::MODEL_UPDATED)
+                    dir.apps()
+                        .update_provider(audit, &s.slug, saml_spec(&cfg), action::MODEL_UPDATED)
                         .await?;
                 }
                 note(
@@ -679,7 +683,8 @@ async fn oidc_fix_commit(
         return Ok(());
     }
     if app.is_none() {
-        dir.create_application_with(audit, &s.slug, &s.display_name, None, Some(oidc_spec(cfg)))
+        dir.apps()
+            .create_with(audit, &s.slug, &s.display_name, None, Some(oidc_spec(cfg)))
             .await?;
         return Ok(());
     }
@@ -688,11 +693,13 @@ async fn oidc_fix_commit(
         if let Some(old) = existing {
             c.client_secret_hash = old.client_secret_hash.clone();
         }
-        dir.update_provider(audit, &s.slug, oidc_spec(&c), action::MODEL_UPDATED)
+        dir.apps()
+            .update_provider(audit, &s.slug, oidc_spec(&c), action::MODEL_UPDATED)
             .await?;
     }
     if rotate && existing.is_some() {
-        dir.update_provider(audit, &s.slug, oidc_spec(cfg), action::SECRET_ROTATE)
+        dir.apps()
+            .update_provider(audit, &s.slug, oidc_spec(cfg), action::SECRET_ROTATE)
             .await?;
     }
     Ok(())

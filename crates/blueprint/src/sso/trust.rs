@@ -81,7 +81,7 @@ pub async fn check(
     }
     if let Some(file) = &s.jwks_file {
         let alg = signing_alg(dir, s).await?;
-        if dir.key_ring().await?.signer(alg, dir.now()).is_none() {
+        if dir.keys().ring().await?.signer(alg, dir.now()).is_none() {
             drifts.push(drift(
                 "trust",
                 format!(
@@ -93,7 +93,7 @@ pub async fn check(
             ));
             return Ok(());
         }
-        let current = kids(&dir.published_jwks().await?);
+        let current = kids(&dir.keys().published_jwks().await?);
         let theirs = std::fs::read_to_string(file)
             .ok()
             .and_then(|t| serde_json::from_str::<Value>(&t).ok())
@@ -142,8 +142,8 @@ pub async fn fix(
     {
         if !dry_run {
             // The first key is otherwise made at the first token: make it now.
-            dir.signing_key(signing_alg(dir, s).await?).await?;
-            let jwks = dir.published_jwks().await?;
+            dir.keys().signing_key(signing_alg(dir, s).await?).await?;
+            let jwks = dir.keys().published_jwks().await?;
             let meta = std::fs::metadata(file).ok();
             let text = serde_json::to_string_pretty(&jwks).unwrap_or_default() + "\n";
             let backup = envfile::write_atomic(file, text.as_bytes(), meta.as_ref(), meta.is_some())
@@ -268,7 +268,7 @@ async fn check_saml(
         return Ok(());
     }
     let family = saml_family(dir, s).await?;
-    let ring = dir.saml_key_ring(&SamlKeys::default()).await?;
+    let ring = dir.saml().key_ring(&SamlKeys::default()).await?;
     let current: BTreeSet<String> = ring.published_certs(family, dir.now()).into_iter().collect();
     if current.is_empty() {
         drifts.push(drift(
@@ -354,12 +354,13 @@ async fn fix_saml(
     let cfg = saml_config(dir, s).await?;
     let family = cfg.as_ref().map(|c| c.signing_alg.family()).unwrap_or(KeyFamily::Rsa);
     let certs = if dry_run {
-        dir.saml_key_ring(&SamlKeys::default())
+        dir.saml()
+            .key_ring(&SamlKeys::default())
             .await?
             .published_certs(family, dir.now())
     } else {
         // The first key is otherwise made at the first sign-in: make it now.
-        dir.saml_signer(&SamlKeys::default(), family).await?.1
+        dir.saml().signer(&SamlKeys::default(), family).await?.1
     };
     let entity = saml_entity_id(external_url, &s.slug);
     for (file, what) in files {

@@ -11,7 +11,7 @@ use crate::failure::CmdResult;
 
 pub async fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
     let dir = ctx.directory().await?;
-    let matrix = dir.access_matrix().await?;
+    let matrix = dir.access().matrix().await?;
     let format = if ctx.json { MatrixFormat::Json } else { args.format };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

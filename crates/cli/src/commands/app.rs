@@ -12,7 +12,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
     let audit = ctx.audit();
     match cmd {
         AppCmd::List => {
-            let apps = dir.applications().await?;
+            let apps = dir.apps().list().await?;
             if ctx.json {
                 return Ok(print_json(&apps)?);
             }
@@ -29,7 +29,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             t.print()?;
         }
         AppCmd::Show { slug } => {
-            let a = dir.application(&slug).await?;
+            let a = dir.apps().get(&slug).await?;
             if ctx.json {
                 return Ok(print_json(&a)?);
             }
@@ -58,11 +58,11 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
         AppCmd::Secret(cmd) => crate::commands::app_oidc::secret(ctx, &dir, &audit, cmd).await?,
         // ---- end OIDC provider
         AppCmd::Delete { slug } => {
-            dir.delete_application(&audit, &slug).await?;
+            dir.apps().delete(&audit, &slug).await?;
             println!("deleted application {slug}");
         }
         AppCmd::Bind { slug, group } => {
-            let changed = dir.bind(&audit, &slug, &group).await?;
+            let changed = dir.apps().bind(&audit, &slug, &group).await?;
             println!(
                 "{}",
                 if changed {
@@ -73,7 +73,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             );
         }
         AppCmd::Unbind { slug, group } => {
-            let changed = dir.unbind(&audit, &slug, &group).await?;
+            let changed = dir.apps().unbind(&audit, &slug, &group).await?;
             println!(
                 "{}",
                 if changed {
@@ -126,7 +126,8 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
         }
     };
     let app = dir
-        .create_application_with(
+        .apps()
+        .create_with(
             audit,
             &args.slug,
             &args.name,
@@ -139,7 +140,7 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
         )
         .await?;
     for g in &args.allow_groups {
-        dir.bind(audit, &app.slug, g).await?;
+        dir.apps().bind(audit, &app.slug, g).await?;
     }
     if app.provider == Some(gatehouse_core::ProviderKind::Oidc) {
         return crate::commands::app_oidc::print_created(ctx, &app, oidc_secret.as_deref()); // OIDC provider

@@ -204,10 +204,10 @@ pub async fn create_spec(dir: &Directory, slug: &str, a: &OidcArgs) -> CmdResult
     let secret = if a.public {
         None
     } else {
-        Some(dir.generate_client_secret())
+        Some(dir.oauth().generate_client_secret())
     };
     if let Some(s) = &secret {
-        cfg.client_secret_hash = Some(dir.hash_client_secret(s).await?);
+        cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(s).await?);
     }
     cfg.validate().map_err(input)?;
     Ok((spec(&cfg), secret))
@@ -246,7 +246,7 @@ fn oidc_config(app: &Application) -> CmdResult<OidcConfig> {
 }
 
 pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateArgs) -> CmdResult {
-    let app = dir.application(&a.slug).await?.app;
+    let app = dir.apps().get(&a.slug).await?.app;
     // SAML provider: its own settings
     crate::commands::app_saml::check_update(&a.saml, &app)?;
     if app.provider == Some(gatehouse_core::ProviderKind::Saml) {
@@ -266,13 +266,14 @@ pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateA
         cfg.client_secret_hash = None;
     }
     if a.confidential && cfg.is_public() {
-        let s = dir.generate_client_secret();
+        let s = dir.oauth().generate_client_secret();
         cfg.client_type = ClientType::Confidential;
-        cfg.client_secret_hash = Some(dir.hash_client_secret(&s).await?);
+        cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(&s).await?);
         new_secret = Some(s);
     }
     cfg.validate().map_err(input)?;
     let app = dir
+        .apps()
         .update_provider(audit, &a.slug, spec(&cfg), action::MODEL_UPDATED)
         .await?;
     if ctx.json {
@@ -289,14 +290,15 @@ pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateA
 
 pub async fn secret(ctx: &Context, dir: &Directory, audit: &Audit, cmd: SecretCmd) -> CmdResult {
     let SecretCmd::Rotate { slug } = cmd;
-    let app = dir.application(&slug).await?.app;
+    let app = dir.apps().get(&slug).await?.app;
     let mut cfg = oidc_config(&app)?;
     if cfg.is_public() {
         return Err(Failure::input(format!("'{slug}' is a public client: it has no secret")));
     }
-    let s = dir.generate_client_secret();
-    cfg.client_secret_hash = Some(dir.hash_client_secret(&s).await?);
-    dir.update_provider(audit, &slug, spec(&cfg), action::SECRET_ROTATE)
+    let s = dir.oauth().generate_client_secret();
+    cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(&s).await?);
+    dir.apps()
+        .update_provider(audit, &slug, spec(&cfg), action::SECRET_ROTATE)
         .await?;
     if ctx.json {
         return Ok(print_json(

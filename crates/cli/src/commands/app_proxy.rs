@@ -79,7 +79,7 @@ pub async fn spec(dir: &Directory, args: &ProxyArgs) -> CmdResult<ProviderSpec> 
     };
     let config = ProxyConfig::from_settings(settings(args, mode, external_host))?;
     if mode == ProxyMode::ForwardDomain {
-        for other in dir.applications().await? {
+        for other in dir.apps().list().await? {
             let Some(ProviderKind::Proxy) = other.app.provider else {
                 continue;
             };

@@ -278,6 +278,7 @@ pub async fn update(
         .map_err(|e| Failure::input(format!("stored SAML settings: {e}")))?;
     let cfg = merge(Some(base), args, alg)?;
     let app = dir
+        .apps()
         .update_provider(
             audit,
             &app.slug,
@@ -378,7 +379,7 @@ pub enum KeyKind {
 
 /// `gatehouse key list --kind saml`.
 pub async fn key_list(ctx: &Context, dir: &Directory) -> CmdResult {
-    let keys = dir.saml_key_list().await?;
+    let keys = dir.saml().key_list().await?;
     if ctx.json {
         return Ok(print_json(&keys)?);
     }
@@ -401,9 +402,9 @@ pub async fn key_list(ctx: &Context, dir: &Directory) -> CmdResult {
 pub async fn key_rotate(ctx: &Context, dir: &Directory, family: Option<&str>, secs: i64) -> CmdResult {
     let families = match family {
         Some(f) => vec![KeyFamily::parse(f).ok_or_else(|| Failure::input("--family: rsa or ec-p256"))?],
-        None => dir.saml_key_families().await?,
+        None => dir.saml().key_families().await?,
     };
-    let created = dir.rotate_saml_keys(&ctx.audit(), &families, secs).await?;
+    let created = dir.saml().rotate_keys(&ctx.audit(), &families, secs).await?;
     if ctx.json {
         return Ok(print_json(&created)?);
     }

@@ -60,7 +60,7 @@ pub async fn run(ctx: &Context, cmd: EmailCmd) -> CmdResult {
                 max_attempts: s.mail_worker.worker.max_attempts,
                 ..NewJob::new(kinds::SEND_MAIL, serde_json::json!(payload), dir.now())
             };
-            if let Some(id) = dir.enqueue_job(&job).await? {
+            if let Some(id) = dir.jobs().enqueue(&job).await? {
                 ids.push(id);
             }
         }

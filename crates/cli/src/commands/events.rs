@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
                 since,
                 limit: args.limit,
             };
-            let events = dir.events(&filter).await?;
+            let events = dir.events().list(&filter).await?;
             if ctx.json {
                 return Ok(print_json(&events)?);
             }
@@ -49,7 +49,7 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
             t.print()?;
         }
         Some(EventsCmd::Verify) => {
-            let report = dir.verify_events().await?;
+            let report = dir.events().verify().await?;
             if ctx.json {
                 print_json(&report)?;
             }
@@ -81,7 +81,7 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
                 }
                 None => i64::from(ctx.settings.event_retention_days) * 86_400,
             };
-            let n = dir.prune_events(&ctx.audit(), keep_seconds).await?;
+            let n = dir.events().prune(&ctx.audit(), keep_seconds).await?;
             println!("pruned {n} events");
         }
     }

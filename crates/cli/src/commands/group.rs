@@ -10,7 +10,7 @@ pub async fn run(ctx: &Context, cmd: GroupCmd) -> CmdResult {
     let audit = ctx.audit();
     match cmd {
         GroupCmd::List => {
-            let groups = dir.groups().await?;
+            let groups = dir.groups().list().await?;
             if ctx.json {
                 return Ok(print_json(&groups)?);
             }
@@ -26,18 +26,18 @@ pub async fn run(ctx: &Context, cmd: GroupCmd) -> CmdResult {
             t.print()?;
         }
         GroupCmd::Create { name, admin, parent } => {
-            let g = dir.create_group(&audit, &name, admin, parent.as_deref()).await?;
+            let g = dir.groups().create(&audit, &name, admin, parent.as_deref()).await?;
             if ctx.json {
                 return Ok(print_json(&g)?);
             }
             println!("created group {}{}", g.name, if admin { " (superuser)" } else { "" });
         }
         GroupCmd::Delete { name } => {
-            dir.delete_group(&audit, &name).await?;
+            dir.groups().delete(&audit, &name).await?;
             println!("deleted group {name}");
         }
         GroupCmd::Add { group, username } => {
-            let changed = dir.add_member(&audit, &group, &username).await?;
+            let changed = dir.groups().add_member(&audit, &group, &username).await?;
             println!(
                 "{}",
                 if changed {
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, cmd: GroupCmd) -> CmdResult {
             );
         }
         GroupCmd::Remove { group, username } => {
-            let changed = dir.remove_member(&audit, &group, &username).await?;
+            let changed = dir.groups().remove_member(&audit, &group, &username).await?;
             println!(
                 "{}",
                 if changed {
@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, cmd: GroupCmd) -> CmdResult {
             );
         }
         GroupCmd::Members { group } => {
-            let members = dir.members(&group).await?;
+            let members = dir.groups().members(&group).await?;
             if ctx.json {
                 return Ok(print_json(&members)?);
             }

@@ -47,7 +47,7 @@ pub async fn run(ctx: &Context, cmd: KeyCmd) -> CmdResult {
             kind: crate::commands::app_saml::KeyKind::Saml,
         } => crate::commands::app_saml::key_list(ctx, &dir).await?, // SAML provider
         KeyCmd::List { .. } => {
-            let keys = dir.signing_key_list().await?;
+            let keys = dir.keys().list().await?;
             if ctx.json {
                 return Ok(print_json(&keys)?);
             }
@@ -89,7 +89,7 @@ pub async fn run(ctx: &Context, cmd: KeyCmd) -> CmdResult {
                     if have.is_empty() { vec![SigningAlg::Rs256] } else { have }
                 }
             };
-            let created = dir.rotate_signing_keys(&ctx.audit(), &algs, secs).await?;
+            let created = dir.keys().rotate(&ctx.audit(), &algs, secs).await?;
             if ctx.json {
                 return Ok(print_json(&created)?);
             }

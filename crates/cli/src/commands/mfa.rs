@@ -20,8 +20,8 @@ pub async fn run(ctx: &Context, cmd: UserMfaCmd) -> CmdResult {
     let dir = ctx.directory().await?;
     match cmd {
         UserMfaCmd::List { username } => {
-            let user = dir.user(&username).await?;
-            let status = dir.mfa_status(&user).await?;
+            let user = dir.users().get(&username).await?;
+            let status = dir.mfa().status(&user).await?;
             if ctx.json {
                 return Ok(print_json(&status)?);
             }
@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, cmd: UserMfaCmd) -> CmdResult {
             );
         }
         UserMfaCmd::Reset { username } => {
-            let n = dir.reset_mfa(&ctx.audit(), &username).await?;
+            let n = dir.mfa().reset(&ctx.audit(), &username).await?;
             println!(
                 "removed {n} authenticator{} and the recovery codes of {username}; their sessions ended",
                 if n == 1 { "" } else { "s" }

@@ -60,7 +60,7 @@ pub async fn run(ctx: &Context, cmd: PolicyCmd) -> CmdResult {
     let dir = ctx.directory().await?;
     let audit = ctx.audit();
     let PolicyCmd::Mfa(cmd) = cmd;
-    let mut policy = dir.mfa_policy().await?;
+    let mut policy = dir.mfa().policy().await?;
     let policy = match cmd {
         MfaPolicyCmd::Show => policy,
         MfaPolicyCmd::Set { mode, groups } => {
@@ -72,15 +72,15 @@ pub async fn run(ctx: &Context, cmd: PolicyCmd) -> CmdResult {
             if !groups.is_empty() {
                 policy.groups = groups;
             }
-            dir.set_mfa_policy(&audit, policy).await?
+            dir.mfa().set_policy(&audit, policy).await?
         }
         MfaPolicyCmd::RequireApp { slug } => {
             policy.apps.push(slug);
-            dir.set_mfa_policy(&audit, policy).await?
+            dir.mfa().set_policy(&audit, policy).await?
         }
         MfaPolicyCmd::UnrequireApp { slug } => {
             policy.apps.retain(|a| a != &slug);
-            dir.set_mfa_policy(&audit, policy).await?
+            dir.mfa().set_policy(&audit, policy).await?
         }
     };
     print(ctx, &policy)

@@ -15,7 +15,7 @@ pub async fn run(ctx: &Context, cmd: RecoveryCmd) -> CmdResult {
     let audit = ctx.audit();
     match cmd {
         RecoveryCmd::Admin { username } => {
-            let added = dir.recovery_admin(&audit, &username).await?;
+            let added = dir.recovery().admin(&audit, &username).await?;
             println!(
                 "{}",
                 if added {
@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, cmd: RecoveryCmd) -> CmdResult {
             );
         }
         RecoveryCmd::Key { username, minutes } => {
-            let (key, record) = dir.create_recovery_key(&audit, &username, minutes).await?;
+            let (key, record) = dir.recovery().create_key(&audit, &username, minutes).await?;
             let link = link(ctx, &key);
             if ctx.json {
                 return Ok(print_json(
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Context, cmd: RecoveryCmd) -> CmdResult {
             );
         }
         RecoveryCmd::List => {
-            let keys = dir.recovery_keys().await?;
+            let keys = dir.recovery().list().await?;
             if ctx.json {
                 return Ok(print_json(&keys)?);
             }

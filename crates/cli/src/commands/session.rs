@@ -11,7 +11,7 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> CmdResult {
     let dir = ctx.directory().await?;
     match cmd {
         SessionCmd::List { username } => {
-            let sessions = dir.sessions(username.as_deref()).await?;
+            let sessions = dir.sessions().list(username.as_deref()).await?;
             if ctx.json {
                 return Ok(print_json(&sessions)?);
             }
@@ -32,11 +32,11 @@ pub async fn run(ctx: &Context, cmd: SessionCmd) -> CmdResult {
         SessionCmd::Revoke { id: Some(id), .. } => {
             let id = Uuid::parse_str(&id)
                 .map_err(|_| Failure::input(format!("'{id}' is not a session ID (see `gatehouse session list`)")))?;
-            dir.revoke_session(&ctx.audit(), id, None).await?;
+            dir.sessions().revoke(&ctx.audit(), id, None).await?;
             println!("revoked session {id}");
         }
         SessionCmd::Revoke { user: Some(user), .. } => {
-            let n = dir.revoke_user_sessions(&ctx.audit(), &user).await?;
+            let n = dir.sessions().revoke_user(&ctx.audit(), &user).await?;
             println!("revoked {n} session{} of {user}", if n == 1 { "" } else { "s" });
         }
         SessionCmd::Revoke { .. } => return Err(Failure::input("give a session ID or --user USERNAME")),

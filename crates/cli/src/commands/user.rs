@@ -14,7 +14,7 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
     let audit = ctx.audit();
     match cmd {
         UserCmd::List => {
-            let users = dir.users().await?;
+            let users = dir.users().list().await?;
             if ctx.json {
                 return Ok(print_json(&users)?);
             }
@@ -31,7 +31,7 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
             t.print()?;
         }
         UserCmd::Show { username } => {
-            let d = dir.user_detail(&username).await?;
+            let d = dir.users().detail(&username).await?;
             if ctx.json {
                 return Ok(print_json(&d)?);
             }
@@ -54,7 +54,8 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
         }
         UserCmd::Create { username, email, name } => {
             let user = dir
-                .create_user(
+                .users()
+                .create(
                     &audit,
                     NewUser {
                         username,
@@ -71,15 +72,15 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
         UserCmd::Password(args) => set_password(ctx, &dir, &audit, args).await?,
         UserCmd::Mfa(cmd) => return crate::commands::mfa::run(ctx, cmd).await, // MFA
         UserCmd::Delete { username, force } => {
-            dir.delete_user(&audit, &username, force).await?;
+            dir.users().delete(&audit, &username, force).await?;
             println!("deleted user {username}");
         }
         UserCmd::Disable { username } => {
-            dir.set_active(&audit, &username, false).await?;
+            dir.users().set_active(&audit, &username, false).await?;
             println!("disabled user {username}");
         }
         UserCmd::Enable { username } => {
-            dir.set_active(&audit, &username, true).await?;
+            dir.users().set_active(&audit, &username, true).await?;
             println!("enabled user {username}");
         }
     }
@@ -94,10 +95,10 @@ async fn set_password(
 ) -> CmdResult {
     if args.link {
         // mail and worker: mailed when email is configured and the user has an address.
-        let has_email = dir.user(&args.username).await?.email.trim().contains('@');
+        let has_email = dir.users().get(&args.username).await?.email.trim().contains('@');
         if !args.print && has_email && ctx.settings.mail_worker.email.is_some() {
             let minutes = args.minutes;
-            let (job, user) = dir.queue_recovery_mail(audit, &args.username, minutes).await?;
+            let (job, user) = dir.jobs().queue_recovery_mail(audit, &args.username, minutes).await?;
             if ctx.json {
                 return Ok(print_json(&serde_json::json!({"mailed_to": user.email, "job": job}))?);
             }
@@ -107,7 +108,7 @@ async fn set_password(
             );
             return Ok(());
         }
-        let (key, record) = dir.create_recovery_key(audit, &args.username, args.minutes).await?;
+        let (key, record) = dir.recovery().create_key(audit, &args.username, args.minutes).await?;
         let link = crate::commands::recovery::link(ctx, &key);
         if ctx.json {
             return Ok(print_json(
@@ -119,15 +120,15 @@ async fn set_password(
         return Ok(());
     }
     // Fail on an unknown user before asking for a password.
-    dir.user(&args.username).await?;
+    dir.users().get(&args.username).await?;
     let password = if args.generate {
-        dir.generate_password()
+        dir.users().generate_password()
     } else if args.stdin {
         read_stdin_line()?
     } else {
         prompt_twice()?
     };
-    dir.set_password(audit, &args.username, &password).await?;
+    dir.users().set_password(audit, &args.username, &password).await?;
     if args.generate {
         if ctx.json {
             return Ok(print_json(

@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> CmdResult {
         Some(WorkerCmd::Retry { id }) => {
             let id = Uuid::parse_str(id.trim()).map_err(|_| Failure::input(format!("'{id}' is not a job ID")))?;
             let dir = ctx.directory().await?;
-            let job = dir.retry_job(&ctx.audit(), id).await?;
+            let job = dir.jobs().retry(&ctx.audit(), id).await?;
             if ctx.json {
                 return Ok(print_json(&job)?);
             }
@@ -87,7 +87,7 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> CmdResult {
         }
         Some(WorkerCmd::List) => {
             let dir = ctx.directory().await?;
-            let workers = dir.workers().await?;
+            let workers = dir.jobs().workers().await?;
             if ctx.json {
                 return Ok(print_json(&workers)?);
             }
@@ -124,7 +124,8 @@ pub async fn run(ctx: &Context, args: WorkerArgs) -> CmdResult {
 async fn jobs(ctx: &Context, state: Option<StateArg>, kind: Option<String>, limit: u32) -> CmdResult {
     let dir = ctx.directory().await?;
     let jobs = dir
-        .jobs(&JobFilter {
+        .jobs()
+        .list(&JobFilter {
             state: state.map(Into::into),
             kind,
             limit: limit.max(1),
@@ -228,7 +229,7 @@ pub async fn status_rows(ctx: &Context, store: &SqlStore, rows: &mut Vec<(&'stat
     let Ok(dir) = ctx.directory_on(store.clone()) else {
         return false;
     };
-    match dir.workers().await {
+    match dir.jobs().workers().await {
         Ok(workers) => {
             let now = dir.now();
             let live = gatehouse_worker::live_workers(&workers, now, ctx.settings.mail_worker.worker.stale_after());
@@ -243,7 +244,8 @@ pub async fn status_rows(ctx: &Context, store: &SqlStore, rows: &mut Vec<(&'stat
                         ),
                     ));
                     let dead = dir
-                        .jobs(&JobFilter {
+                        .jobs()
+                        .list(&JobFilter {
                             state: Some(JobState::Dead),
                             kind: None,
                             limit: 1000,

@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::{AUTHORIZE_APPLICATION, ProxyRecord, plausible_token};
 use crate::clock::Timestamp;
-use crate::directory::{Audit, Directory};
+use crate::context::ForwardAuth;
+use crate::directory::Audit;
 use crate::error::Result;
 use crate::model::{Actor, Application, FlowRecord, ProviderKind, Session, User};
 
@@ -62,11 +63,11 @@ impl std::fmt::Debug for ProxySignIn {
     }
 }
 
-impl Directory {
+impl ForwardAuth<'_> {
     /// `/start`: remembers where to return after sign-in and where the callback
     /// will run; returns the state token for the browser's cookie. `rd` and
     /// `callback_origin` are validated by the caller (`gatehouse-proxy`).
-    pub async fn begin_proxy_sign_in(&self, app_id: Uuid, rd: &str, callback_origin: &str) -> Result<String> {
+    pub async fn begin_sign_in(self, app_id: Uuid, rd: &str, callback_origin: &str) -> Result<String> {
         let token = random_token(32);
         let record = ProxyRecord::Start {
             app_id,
@@ -81,7 +82,7 @@ impl Directory {
     /// On Gatehouse's host: a single-use code for the application `/start` was
     /// for, if `user` may use it. The code is bound to the state token, so only
     /// the browser that visited `/start` can redeem it (no login CSRF).
-    pub async fn grant_proxy_code(&self, session: &Session, user: &User, state_token: &str) -> Result<ProxyGrant> {
+    pub async fn grant_code(self, session: &Session, user: &User, state_token: &str) -> Result<ProxyGrant> {
         if !plausible_token(state_token) {
             return Ok(ProxyGrant::Expired);
         }
@@ -103,10 +104,10 @@ impl Directory {
         let Some(app) = self.proxy_application(app_id).await? else {
             return Ok(ProxyGrant::Expired);
         };
-        if !self.may_use(user, &app).await? {
+        if !self.access().may_use(user, &app).await? {
             return Ok(ProxyGrant::Denied { app });
         }
-        if self.needs_step_up(session, user, &app.slug).await? {
+        if self.mfa().needs_step_up(session, user, &app.slug).await? {
             return Ok(ProxyGrant::StepUp); // MFA
         }
         let code = random_token(32);
@@ -126,8 +127,8 @@ impl Directory {
     /// application of the host it arrived on, and opens a proxy session. `None`
     /// when the code is unknown, expired, used, meant for another browser or
     /// application, or when the person can no longer use the application.
-    pub async fn redeem_proxy_code(
-        &self,
+    pub async fn redeem_code(
+        self,
         audit: &Audit,
         code: &str,
         state_token: &str,
@@ -161,7 +162,7 @@ impl Directory {
         };
         let ready = match checked {
             Some((parent, user)) => match self.proxy_application(app_id).await? {
-                Some(app) if self.may_use(&user, &app).await? => Some((parent, user, app)),
+                Some(app) if self.access().may_use(&user, &app).await? => Some((parent, user, app)),
                 _ => None,
             },
             None => None,
@@ -215,7 +216,7 @@ impl Directory {
     }
 
     /// The application with a proxy provider and this id, if it still exists.
-    async fn proxy_application(&self, app_id: Uuid) -> Result<Option<Application>> {
+    async fn proxy_application(self, app_id: Uuid) -> Result<Option<Application>> {
         Ok(self
             .store()
             .applications()
@@ -224,7 +225,7 @@ impl Directory {
             .find(|a| a.id == app_id && a.provider == Some(ProviderKind::Proxy)))
     }
 
-    async fn insert_proxy_record(&self, token: &str, record: &ProxyRecord, expires_at: Timestamp) -> Result<()> {
+    async fn insert_proxy_record(self, token: &str, record: &ProxyRecord, expires_at: Timestamp) -> Result<()> {
         let flow = FlowRecord {
             id: Uuid::new_v4(),
             token_hash: sha256_hex(token.as_bytes()),

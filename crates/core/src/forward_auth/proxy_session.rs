@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::{ProxyRecord, plausible_token};
 use crate::clock::Timestamp;
-use crate::directory::{Audit, Directory};
+use crate::context::ForwardAuth;
+use crate::directory::Audit;
 use crate::error::Result;
 use crate::events::action;
 use crate::model::{Actor, Session, User};
@@ -25,13 +26,13 @@ pub struct LiveProxySession {
     pub mfa: bool,
 }
 
-impl Directory {
+impl ForwardAuth<'_> {
     /// The proxy session behind a cookie token, for application `app_id`:
     /// `None` when unknown, for another application, or when its parent session
     /// ended or its user is disabled. Use keeps the parent session alive. Whether
     /// the user may still use the application is the caller's second question
     /// (see [`super::AccessSnapshot`]).
-    pub async fn proxy_session(&self, token: &str, app_id: Uuid) -> Result<Option<LiveProxySession>> {
+    pub async fn session(self, token: &str, app_id: Uuid) -> Result<Option<LiveProxySession>> {
         if !plausible_token(token) {
             return Ok(None);
         }
@@ -68,7 +69,7 @@ impl Directory {
     /// `/sign_out`: ends the proxy session behind the token and its parent
     /// Gatehouse session (a `logout` event), so every application signed in
     /// through it is signed out too. Returns whether a session ended.
-    pub async fn end_proxy_session(&self, audit: &Audit, token: &str) -> Result<bool> {
+    pub async fn end_session(self, audit: &Audit, token: &str) -> Result<bool> {
         if !plausible_token(token) {
             return Ok(false);
         }
@@ -106,7 +107,7 @@ impl Directory {
 
     /// The parent session if it is live (see `Directory::live_session`), with
     /// its user; records the activity.
-    pub(crate) async fn live_parent(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<(Session, User)>> {
+    pub(crate) async fn live_parent(self, user_id: Uuid, session_id: Uuid) -> Result<Option<(Session, User)>> {
         let parent = self
             .store()
             .sessions(Some(user_id))
@@ -114,7 +115,7 @@ impl Directory {
             .into_iter()
             .find(|s| s.id == session_id);
         match parent {
-            Some(parent) => self.live_session(parent).await,
+            Some(parent) => self.sessions().live(parent).await,
             None => Ok(None),
         }
     }

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use crate::access::{self, GroupTree};
-use crate::directory::Directory;
+use crate::context::Access;
 use crate::error::Result;
 use crate::model::{Application, Binding, Group, Membership, User};
 
@@ -94,10 +94,10 @@ impl AccessSnapshot {
     }
 }
 
-impl Directory {
+impl Access<'_> {
     /// Reads everything [`AccessSnapshot`] needs, the MFA policy's
     /// applications included (a policy change moves the change feed too).
-    pub async fn access_snapshot(&self) -> Result<AccessSnapshot> {
+    pub async fn snapshot(self) -> Result<AccessSnapshot> {
         let store = self.store();
         let (groups, memberships, applications, bindings) = (
             store.groups().await?,
@@ -105,7 +105,7 @@ impl Directory {
             store.applications().await?,
             store.bindings().await?,
         );
-        let policy = self.mfa_policy().await?;
+        let policy = self.mfa().policy().await?;
         Ok(AccessSnapshot::new(groups, memberships, applications, &bindings).requiring_mfa(&policy.apps))
     }
 }

@@ -27,7 +27,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::directory::{Audit, Directory};
+use crate::context::Mfa;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::{Session, User};
 use crate::session::ClientInfo;
@@ -216,15 +217,16 @@ fn clean_name(name: &str, default: &str) -> Result<String> {
     })
 }
 
-impl Directory {
+impl<'a> Mfa<'a> {
     /// The MFA settings, when the server configured them.
-    pub fn mfa_config(&self) -> Result<&MfaConfig> {
-        self.mfa_settings()
+    pub fn config(self) -> Result<&'a MfaConfig> {
+        self.ctx
+            .mfa_settings()
             .ok_or_else(|| Error::Refused("MFA is not configured on this server (GATEHOUSE_SECRET_KEY)".into()))
     }
 
     /// The enforcement policy in force (the default when none was stored).
-    pub async fn mfa_policy(&self) -> Result<MfaPolicy> {
+    pub async fn policy(self) -> Result<MfaPolicy> {
         match self.store().mfa_policy().await? {
             Some(text) => serde_json::from_str(&text)
                 .map_err(|e| Error::Store(crate::error::StoreError::Corrupt(format!("mfa policy: {e}")))),
@@ -233,7 +235,7 @@ impl Directory {
     }
 
     /// Stores a new policy (groups and applications must exist), with its event.
-    pub async fn set_mfa_policy(&self, audit: &Audit, policy: MfaPolicy) -> Result<MfaPolicy> {
+    pub async fn set_policy(self, audit: &Audit, policy: MfaPolicy) -> Result<MfaPolicy> {
         let mut policy = policy;
         policy.groups.sort();
         policy.groups.dedup();
@@ -241,7 +243,7 @@ impl Directory {
         policy.apps.dedup();
         // Names already in the policy may stand for groups still to come (the
         // default's `admins` before the first start); new names must exist.
-        let before = self.mfa_policy().await?;
+        let before = self.policy().await?;
         for g in policy.groups.iter().filter(|g| !before.groups.contains(g)) {
             if self.store().group_by_name(g).await?.is_none() {
                 return Err(Error::not_found("group", g));
@@ -266,8 +268,8 @@ impl Directory {
     }
 
     /// Whether policy requires MFA of this user at sign-in.
-    pub async fn mfa_required_for(&self, user: &User) -> Result<bool> {
-        let policy = self.mfa_policy().await?;
+    pub async fn required_for(self, user: &User) -> Result<bool> {
+        let policy = self.policy().await?;
         if policy.mode == MfaMode::Off {
             return Ok(false);
         }
@@ -279,11 +281,11 @@ impl Directory {
     /// Whether this session must be stepped up before it may open `app_slug`:
     /// the user must use MFA (policy, or the application requires it) and the
     /// session did not use a second factor.
-    pub async fn needs_step_up(&self, session: &Session, user: &User, app_slug: &str) -> Result<bool> {
+    pub async fn needs_step_up(self, session: &Session, user: &User, app_slug: &str) -> Result<bool> {
         if session.amr.iter().any(|a| a == "mfa") {
             return Ok(false);
         }
-        let policy = self.mfa_policy().await?;
+        let policy = self.policy().await?;
         if policy.requires_for_app(app_slug) {
             return Ok(true);
         }
@@ -297,21 +299,21 @@ impl Directory {
         Ok(policy.requires_for_user(user.id, &groups, &memberships))
     }
 
-    pub async fn authenticators(&self, user_id: Uuid) -> Result<Vec<Authenticator>> {
+    pub async fn authenticators(self, user_id: Uuid) -> Result<Vec<Authenticator>> {
         Ok(self.store().mfa_authenticators(user_id).await?)
     }
 
-    pub async fn mfa_status(&self, user: &User) -> Result<MfaStatus> {
+    pub async fn status(self, user: &User) -> Result<MfaStatus> {
         Ok(MfaStatus {
             authenticators: self.authenticators(user.id).await?,
             recovery_codes_left: self.store().mfa_recovery_codes_left(user.id).await?,
-            required: self.mfa_required_for(user).await?,
+            required: self.required_for(user).await?,
         })
     }
 
     /// Starts a TOTP enrolment for `user` (nothing stored yet).
-    pub fn begin_totp(&self, user: &User) -> Result<TotpEnrolment> {
-        let config = self.mfa_config()?;
+    pub fn begin_totp(self, user: &User) -> Result<TotpEnrolment> {
+        let config = self.config()?;
         let mut seed = [0u8; totp::SECRET_BYTES];
         aws_lc_rs::rand::fill(&mut seed).map_err(|_| Error::Refused("no randomness".into()))?;
         let pending = config.cipher.seal(&seed, &format!("pending-totp:{}", user.id))?;
@@ -323,8 +325,8 @@ impl Directory {
     }
 
     /// The enrolment shown again (after a wrong first code): same secret.
-    pub fn resume_totp(&self, user: &User, pending: &str) -> Result<TotpEnrolment> {
-        let config = self.mfa_config()?;
+    pub fn resume_totp(self, user: &User, pending: &str) -> Result<TotpEnrolment> {
+        let config = self.config()?;
         let seed = config
             .cipher
             .open(pending, &format!("pending-totp:{}", user.id))
@@ -339,14 +341,14 @@ impl Directory {
     /// Finishes a TOTP enrolment with the first code. Returns the new recovery
     /// codes when this is the person's first authenticator (shown once).
     pub async fn finish_totp(
-        &self,
+        self,
         audit: &Audit,
         user: &User,
         name: &str,
         pending: &str,
         code: &str,
     ) -> Result<(Authenticator, Option<Vec<String>>)> {
-        let config = self.mfa_config()?;
+        let config = self.config()?;
         let seed = config
             .cipher
             .open(pending, &format!("pending-totp:{}", user.id))
@@ -378,7 +380,7 @@ impl Directory {
     /// Stores a verified authenticator with its event; creates recovery codes
     /// with the first one.
     pub(crate) async fn add_authenticator(
-        &self,
+        self,
         audit: &Audit,
         user: &User,
         auth: &Authenticator,
@@ -409,7 +411,7 @@ impl Directory {
     }
 
     async fn store_recovery_codes(
-        &self,
+        self,
         tx: &mut dyn crate::store::WriteTx,
         audit: &Audit,
         user: &User,
@@ -431,7 +433,7 @@ impl Directory {
     }
 
     /// New recovery codes, replacing the old ones (only with an authenticator).
-    pub async fn regenerate_recovery_codes(&self, audit: &Audit, user: &User) -> Result<Vec<String>> {
+    pub async fn regenerate_recovery_codes(self, audit: &Audit, user: &User) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
         if tx.mfa_authenticators(user.id).await?.is_empty() {
             return Err(Error::Refused("add an authenticator first".into()));
@@ -443,7 +445,7 @@ impl Directory {
 
     /// Removes one of the person's authenticators; with the last one go the
     /// recovery codes.
-    pub async fn remove_authenticator(&self, audit: &Audit, user: &User, id: Uuid) -> Result<()> {
+    pub async fn remove_authenticator(self, audit: &Audit, user: &User, id: Uuid) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let list = tx.mfa_authenticators(user.id).await?;
@@ -469,7 +471,7 @@ impl Directory {
 
     /// Admin recovery: removes every authenticator and recovery code of a user
     /// and ends their sessions. Returns how many authenticators went.
-    pub async fn reset_mfa(&self, audit: &Audit, username: &str) -> Result<u64> {
+    pub async fn reset(self, audit: &Audit, username: &str) -> Result<u64> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let user = tx
@@ -492,7 +494,7 @@ impl Directory {
     }
 
     /// Whether the throttle lets a second-factor attempt for `user` in.
-    async fn factor_throttle(&self, audit: &Audit, user_id: Uuid) -> Result<(Vec<String>, Option<i64>)> {
+    async fn factor_throttle(self, audit: &Audit, user_id: Uuid) -> Result<(Vec<String>, Option<i64>)> {
         let mut keys = vec![mfa_key(user_id)];
         if let Some(ip) = &audit.client_ip {
             keys.push(client_key(ip));
@@ -510,7 +512,7 @@ impl Directory {
     /// Counts one failure under each key, atomically in the store (parallel
     /// failures all count); returns the records as written.
     async fn bump_factor_throttles(
-        &self,
+        self,
         audit: &Audit,
         user: &User,
         keys: &[String],
@@ -550,7 +552,7 @@ impl Directory {
     /// Checks a typed second factor for `user`: throttled first, then the
     /// TOTP code (each of their TOTP authenticators) or a recovery code.
     pub async fn check_second_factor(
-        &self,
+        self,
         audit: &Audit,
         user: &User,
         factor: SecondFactor<'_>,
@@ -577,7 +579,7 @@ impl Directory {
             SecondFactor::Totp(text) => {
                 let mut ok = None;
                 if let Some(code) = totp::parse_code(text) {
-                    let config = self.mfa_config()?;
+                    let config = self.config()?;
                     let step_now = totp::step_at(now.millis() / 1000);
                     for auth in self.authenticators(user.id).await? {
                         if auth.kind != AuthenticatorKind::Totp {
@@ -647,7 +649,7 @@ impl Directory {
     /// `amr`, and ends `replace` (the session a step-up upgrades), in one
     /// transaction.
     pub async fn finish_sign_in(
-        &self,
+        self,
         audit: &Audit,
         user_id: Uuid,
         password_changed_at: Option<Timestamp>,
@@ -662,12 +664,12 @@ impl Directory {
         if user.password_changed_at != password_changed_at {
             return Ok(None);
         }
-        self.clear_account_throttle(&mut *tx, &user).await?;
+        self.sign_in().clear_account_throttle(&mut *tx, &user).await?;
         tx.delete_throttle(&mfa_key(user.id)).await?;
         if let Some(old) = replace {
             tx.delete_session(old).await?;
         }
-        let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, amr).await?;
+        let (token, session) = self.sessions().open(&mut *tx, audit, &mut user, client, amr).await?;
         tx.commit().await?;
         Ok(Some((token, session, user)))
     }

@@ -19,7 +19,8 @@ use webauthn_rs::prelude::{
 };
 
 use super::{Authenticator, AuthenticatorKind, clean_name};
-use crate::directory::{Audit, Directory};
+use crate::context::Mfa;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::{FlowRecord, User};
 
@@ -46,15 +47,15 @@ pub struct PasskeyPassed {
     pub amr: &'static str,
 }
 
-impl Directory {
-    fn rp(&self) -> Result<&webauthn_rs::Webauthn> {
-        self.mfa_config()?.webauthn.as_ref().ok_or_else(|| {
+impl<'a> Mfa<'a> {
+    fn rp(self) -> Result<&'a webauthn_rs::Webauthn> {
+        self.config()?.webauthn.as_ref().ok_or_else(|| {
             Error::Refused("passkeys are not available: GATEHOUSE_EXTERNAL_URL has no usable host".into())
         })
     }
 
     /// Whether passkeys can be used on this server.
-    pub fn passkeys_available(&self) -> bool {
+    pub fn passkeys_available(self) -> bool {
         self.mfa_settings().is_some_and(|c| c.webauthn.is_some())
     }
 
@@ -68,7 +69,7 @@ impl Directory {
     /// Starts registering a passkey for the signed-in `user` (session `session_id`).
     /// Returns the ceremony token (sent back with the answer) and the options
     /// for `navigator.credentials.create`.
-    pub async fn begin_passkey_registration(&self, user: &User, session_id: Uuid) -> Result<(String, Value)> {
+    pub async fn begin_passkey_registration(self, user: &User, session_id: Uuid) -> Result<(String, Value)> {
         let rp = self.rp()?;
         let existing = self.authenticators(user.id).await?;
         let exclude: Vec<CredentialID> = Self::passkeys_of(&existing)
@@ -105,7 +106,7 @@ impl Directory {
     /// in the same session. Returns the new recovery codes when this is the
     /// person's first authenticator.
     pub async fn finish_passkey_registration(
-        &self,
+        self,
         audit: &Audit,
         user: &User,
         session_id: Uuid,
@@ -153,7 +154,7 @@ impl Directory {
 
     /// Options for `navigator.credentials.get` and the state to keep in the
     /// flow: for `user`'s credentials, or (no user) for any discoverable one.
-    pub async fn begin_passkey_authentication(&self, user: Option<&User>) -> Result<(Value, Value)> {
+    pub async fn begin_passkey_authentication(self, user: Option<&User>) -> Result<(Value, Value)> {
         let rp = self.rp()?;
         match user {
             Some(user) => {
@@ -177,7 +178,7 @@ impl Directory {
     /// [`Self::begin_passkey_authentication`]; stores the new counter.
     /// `Ok(None)`: the assertion failed (counted as a failure for throttling).
     pub async fn finish_passkey_authentication(
-        &self,
+        self,
         audit: &Audit,
         state: &Value,
         credential: &Value,

@@ -5,16 +5,16 @@
 
 use std::sync::Arc;
 
-use crate::directory::Directory;
+use crate::context::Access;
 use crate::error::Result;
 pub use crate::forward_auth::AccessSnapshot;
 
-impl Directory {
+impl Access<'_> {
     /// The access snapshot, cached until the change sequence moves (read anew
     /// on every call without a change feed).
     /// A snapshot that knows `app_id` (an application newer than the cached
     /// snapshot, created a moment ago, makes it load again).
-    pub async fn oauth_access(&self, app_id: uuid::Uuid) -> Result<Arc<AccessSnapshot>> {
+    pub async fn cached_snapshot(self, app_id: uuid::Uuid) -> Result<Arc<AccessSnapshot>> {
         let caches = self.oauth_caches();
         let seq = caches.seq();
         if let Some(s) = caches.access.get(seq)
@@ -22,7 +22,7 @@ impl Directory {
         {
             return Ok(s);
         }
-        let snapshot = Arc::new(self.access_snapshot().await?);
+        let snapshot = Arc::new(self.snapshot().await?);
         caches.access.put(seq, snapshot.clone());
         Ok(snapshot)
     }

@@ -12,16 +12,17 @@ use gatehouse_crypto::mac::{keyed_hash, keyed_hash_matches};
 use gatehouse_crypto::random_token;
 use serde_json::json;
 
-use crate::directory::{Audit, Directory};
+use crate::context::OAuth;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::{Application, ProviderKind};
 
 const SECRET_KEY_NAME: &str = "client_secret_hmac";
 
-impl Directory {
+impl OAuth<'_> {
     /// The application whose OIDC client id is `client_id`.
-    pub async fn oidc_client(&self, client_id: &str) -> Result<Option<Arc<Application>>> {
+    pub async fn client(self, client_id: &str) -> Result<Option<Arc<Application>>> {
         if client_id.is_empty() || client_id.len() > 255 {
             return Ok(None);
         }
@@ -40,7 +41,7 @@ impl Directory {
     }
 
     /// An application by slug, cached (discovery, JWKS, end-session).
-    pub async fn application_by_slug_cached(&self, slug: &str) -> Result<Option<Arc<Application>>> {
+    pub async fn by_slug_cached(self, slug: &str) -> Result<Option<Arc<Application>>> {
         if slug.is_empty() || slug.len() > 255 {
             return Ok(None);
         }
@@ -55,25 +56,25 @@ impl Directory {
     }
 
     /// A new client secret: 256 random bits, URL-safe.
-    pub fn generate_client_secret(&self) -> String {
+    pub fn generate_client_secret(self) -> String {
         random_token(32)
     }
 
     /// The stored form of a client secret.
-    pub async fn hash_client_secret(&self, secret: &str) -> Result<String> {
+    pub async fn hash_client_secret(self, secret: &str) -> Result<String> {
         let key = self.client_secret_key().await?;
         Ok(keyed_hash(&key[..], secret))
     }
 
     /// Whether `secret` is the one stored as `stored` (constant time).
-    pub async fn client_secret_matches(&self, secret: &str, stored: &str) -> Result<bool> {
+    pub async fn client_secret_matches(self, secret: &str, stored: &str) -> Result<bool> {
         let key = self.client_secret_key().await?;
         Ok(keyed_hash_matches(&key[..], secret, stored))
     }
 
     /// The server's HMAC key for client secrets, created at first use. It never
     /// changes, so once read it is kept for the life of the process.
-    async fn client_secret_key(&self) -> Result<Arc<[u8; 32]>> {
+    async fn client_secret_key(self) -> Result<Arc<[u8; 32]>> {
         let caches = self.oauth_caches();
         if let Some(k) = caches.server_key.get() {
             return Ok(k.clone());

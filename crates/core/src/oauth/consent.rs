@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use crate::directory::{Audit, Directory};
+use crate::context::OAuth;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action as core_action;
 use crate::model::{Application, User};
@@ -20,8 +21,8 @@ pub struct ConsentListing {
     pub name: String,
 }
 
-impl Directory {
-    pub async fn consent(&self, user: &User, app: &Application) -> Result<Option<Consent>> {
+impl OAuth<'_> {
+    pub async fn consent(self, user: &User, app: &Application) -> Result<Option<Consent>> {
         Ok(self
             .store()
             .oauth_consents(user.id)
@@ -31,7 +32,7 @@ impl Directory {
     }
 
     pub async fn remember_consent(
-        &self,
+        self,
         audit: &Audit,
         user: &User,
         app: &Application,
@@ -58,7 +59,7 @@ impl Directory {
         Ok(())
     }
 
-    pub async fn consents_of(&self, user: &User) -> Result<Vec<ConsentListing>> {
+    pub async fn consents_of(self, user: &User) -> Result<Vec<ConsentListing>> {
         let apps = self.store().applications().await?;
         Ok(self
             .store()
@@ -78,7 +79,7 @@ impl Directory {
 
     /// Withdraws `user`'s consent to the application `slug` and revokes their
     /// grants for it. False when there was no consent.
-    pub async fn withdraw_consent(&self, audit: &Audit, user: &User, slug: &str) -> Result<bool> {
+    pub async fn withdraw_consent(self, audit: &Audit, user: &User, slug: &str) -> Result<bool> {
         let mut tx = self.store().begin().await?;
         let app = tx
             .application_by_slug(slug)

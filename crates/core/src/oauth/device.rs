@@ -3,14 +3,15 @@
 
 use serde_json::json;
 
-use crate::directory::{Audit, Directory};
+use crate::context::OAuth;
+use crate::directory::Audit;
 use crate::error::Result;
 use crate::model::{Application, User};
 use crate::oauth::action;
 use crate::oauth::model::{DeviceCode, DeviceStatus, Grant};
 
-impl Directory {
-    pub async fn start_device_authorization(&self, code: &DeviceCode) -> Result<()> {
+impl OAuth<'_> {
+    pub async fn start_device(self, code: &DeviceCode) -> Result<()> {
         let mut tx = self.store().begin().await?;
         tx.insert_device_code(code).await?;
         tx.commit().await?;
@@ -18,7 +19,7 @@ impl Directory {
     }
 
     /// A device authorization by its (normalised) user code, if pending and unexpired.
-    pub async fn pending_device_code(&self, user_code: &str) -> Result<Option<DeviceCode>> {
+    pub async fn pending_device_code(self, user_code: &str) -> Result<Option<DeviceCode>> {
         let now = self.now();
         Ok(self
             .store()
@@ -30,7 +31,7 @@ impl Directory {
     /// Approves (with the grant to create) or denies a pending device code.
     /// False when it is no longer pending (decided, expired or gone).
     pub async fn decide_device_code(
-        &self,
+        self,
         audit: &Audit,
         user_code: &str,
         user: &User,
@@ -76,7 +77,7 @@ impl Directory {
     /// returns the answer; the change is written in the same transaction.
     /// `None`: no such device code.
     pub async fn poll_device_code<T>(
-        &self,
+        self,
         device_code_hash: &str,
         decide: impl FnOnce(&mut DeviceCode, Option<&Grant>) -> T + Send,
     ) -> Result<Option<(T, Option<Grant>)>> {

@@ -9,7 +9,8 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::directory::{Audit, Directory};
+use crate::context::OAuth;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::{Application, User};
 use crate::oauth::action;
@@ -42,11 +43,11 @@ pub enum RefreshRotation<E> {
     },
 }
 
-impl Directory {
+impl OAuth<'_> {
     /// Records an authorization (the grant and its code) with the
     /// `authorize_application` event, in one transaction.
     pub async fn record_authorization(
-        &self,
+        self,
         audit: &Audit,
         app: &Application,
         user: &User,
@@ -70,7 +71,7 @@ impl Directory {
     }
 
     /// Spends an authorization code (by its hash). A replay revokes the grant.
-    pub async fn redeem_code(&self, audit: &Audit, code_hash: &str) -> Result<CodeRedemption> {
+    pub async fn redeem_code(self, audit: &Audit, code_hash: &str) -> Result<CodeRedemption> {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         let outcome = match tx.consume_auth_code(code_hash, now).await? {
@@ -96,7 +97,7 @@ impl Directory {
     }
 
     /// Stores a refresh token issued with a code or device exchange.
-    pub async fn store_refresh_token(&self, token: &RefreshToken) -> Result<()> {
+    pub async fn store_refresh_token(self, token: &RefreshToken) -> Result<()> {
         let mut tx = self.store().begin().await?;
         tx.insert_refresh_token(token).await?;
         tx.commit().await?;
@@ -107,7 +108,7 @@ impl Directory {
     /// grant and the grant's user as they are now), stores the new token it
     /// returns — all in one transaction. Reuse of a spent token revokes the grant.
     pub async fn rotate_refresh_token<E>(
-        &self,
+        self,
         audit: &Audit,
         token_hash: &str,
         decide: impl FnOnce(&RefreshToken, &Grant, Option<&User>) -> std::result::Result<RefreshToken, E> + Send,
@@ -148,7 +149,7 @@ impl Directory {
     }
 
     async fn revoke_family(
-        &self,
+        self,
         tx: &mut dyn crate::store::WriteTx,
         audit: &Audit,
         grant_id: Uuid,
@@ -173,17 +174,17 @@ impl Directory {
         Ok(())
     }
 
-    pub async fn oauth_grant(&self, id: Uuid) -> Result<Option<Grant>> {
+    pub async fn grant(self, id: Uuid) -> Result<Option<Grant>> {
         Ok(self.store().oauth_grant(id).await?)
     }
 
-    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
+    pub async fn refresh_token(self, token_hash: &str) -> Result<Option<RefreshToken>> {
         Ok(self.store().refresh_token_by_hash(token_hash).await?)
     }
 
     /// Revokes a grant and so every token issued from it (RFC 7009 revocation
     /// of a refresh token). Not audited: a client ending its own tokens.
-    pub async fn revoke_oauth_grant(&self, id: Uuid) -> Result<bool> {
+    pub async fn revoke_grant(self, id: Uuid) -> Result<bool> {
         let mut tx = self.store().begin().await?;
         let changed = tx.revoke_grant(id, self.now()).await?;
         tx.commit().await?;
@@ -191,22 +192,22 @@ impl Directory {
     }
 
     /// Puts a JWT access token's id on the revocation list until it expires.
-    pub async fn revoke_access_token(&self, jti: &str, expires_at: crate::clock::Timestamp) -> Result<()> {
+    pub async fn revoke_access_token(self, jti: &str, expires_at: crate::clock::Timestamp) -> Result<()> {
         let mut tx = self.store().begin().await?;
         tx.revoke_token(jti, expires_at).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn is_access_token_revoked(&self, jti: &str) -> Result<bool> {
+    pub async fn is_access_token_revoked(self, jti: &str) -> Result<bool> {
         Ok(self.store().is_token_revoked(jti).await?)
     }
 
     /// Housekeeping: expired OAuth records and signing keys past publication.
-    pub async fn purge_expired_oauth(&self) -> Result<u64> {
+    pub async fn purge_expired(self) -> Result<u64> {
         let mut tx = self.store().begin().await?;
         let n = tx.delete_expired_oauth(self.now()).await?;
         tx.commit().await?;
-        Ok(n + self.purge_retired_keys().await?)
+        Ok(n + self.keys().purge_retired().await?)
     }
 }

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::model::SamlKeyRecord;
 use crate::clock::Timestamp;
-use crate::directory::{Audit, Directory};
+use crate::context::Saml;
+use crate::directory::Audit;
 use crate::error::{Error, Result, StoreError};
 use crate::events::action;
 
@@ -131,9 +132,9 @@ fn record(
     }
 }
 
-impl Directory {
+impl Saml<'_> {
     /// The parsed SAML keys, from `cache` while nothing changed.
-    pub async fn saml_key_ring(&self, cache: &SamlKeys) -> Result<Arc<SamlKeyRing>> {
+    pub async fn key_ring(self, cache: &SamlKeys) -> Result<Arc<SamlKeyRing>> {
         let seq = self.oauth_caches().seq();
         let now = self.now();
         if let Ok(slot) = cache.slot.read()
@@ -165,8 +166,8 @@ impl Directory {
 
     /// The key that signs now for `family`, created on first use (race-free:
     /// the loser of two creations uses the winner's).
-    pub async fn saml_signer(&self, cache: &SamlKeys, family: KeyFamily) -> Result<(Arc<SamlKey>, Vec<String>)> {
-        let ring = self.saml_key_ring(cache).await?;
+    pub async fn signer(self, cache: &SamlKeys, family: KeyFamily) -> Result<(Arc<SamlKey>, Vec<String>)> {
+        let ring = self.key_ring(cache).await?;
         let now = self.now();
         if let Some(k) = ring.signer(family, now) {
             return Ok((k.clone(), ring.published_certs(family, now)));
@@ -175,7 +176,7 @@ impl Directory {
         if let Ok(mut slot) = cache.slot.write() {
             *slot = None;
         }
-        let ring = self.saml_key_ring(cache).await?;
+        let ring = self.key_ring(cache).await?;
         let now = self.now();
         let k = ring
             .signer(family, now)
@@ -184,7 +185,7 @@ impl Directory {
         Ok((k, ring.published_certs(family, now)))
     }
 
-    async fn create_first_saml_key(&self, family: KeyFamily) -> Result<()> {
+    async fn create_first_saml_key(self, family: KeyFamily) -> Result<()> {
         let now = self.now();
         let g = SamlKey::generate(family, "Gatehouse SAML", now.millis() / 1000)
             .map_err(|e| Error::Refused(format!("SAML key: {e}")))?;
@@ -215,8 +216,8 @@ impl Directory {
 
     /// Adds a new key for each family (all families that have keys, or RSA
     /// when none has), published now and signing from `activate_in_secs` on.
-    pub async fn rotate_saml_keys(
-        &self,
+    pub async fn rotate_keys(
+        self,
         audit: &Audit,
         families: &[KeyFamily],
         activate_in_secs: i64,
@@ -275,7 +276,7 @@ impl Directory {
     }
 
     /// The families that have keys (RSA when none has).
-    pub async fn saml_key_families(&self) -> Result<Vec<KeyFamily>> {
+    pub async fn key_families(self) -> Result<Vec<KeyFamily>> {
         let mut have: Vec<KeyFamily> = self
             .store()
             .saml_keys()
@@ -291,7 +292,7 @@ impl Directory {
         Ok(have)
     }
 
-    pub async fn saml_key_list(&self) -> Result<Vec<SamlKeyListing>> {
+    pub async fn key_list(self) -> Result<Vec<SamlKeyListing>> {
         let now = self.now();
         let records = self.store().saml_keys().await?;
         let signers: Vec<&str> = KeyFamily::ALL

@@ -11,7 +11,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-use crate::directory::{Audit, Directory};
+use crate::context::Saml;
+use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::{Application, FlowRecord, ProviderKind, Session, User};
@@ -49,9 +50,9 @@ pub struct Subject {
     pub session_index: String,
 }
 
-impl Directory {
+impl Saml<'_> {
     /// A SAML application and its settings.
-    pub async fn saml_application(&self, slug: &str) -> Result<Option<(Application, SamlConfig)>> {
+    pub async fn application(self, slug: &str) -> Result<Option<(Application, SamlConfig)>> {
         let Some(app) = self.store().application_by_slug(slug).await? else {
             return Ok(None);
         };
@@ -64,7 +65,7 @@ impl Directory {
 
     /// Records a request ID for this application and issuer until `until`;
     /// false when it was seen before (a replay). Shared by every node.
-    pub async fn saml_claim_request_id(&self, app_id: Uuid, issuer: &str, id: &str, until: Timestamp) -> Result<bool> {
+    pub async fn claim_request_id(self, app_id: Uuid, issuer: &str, id: &str, until: Timestamp) -> Result<bool> {
         let key = sha256_hex(format!("{app_id}\n{issuer}\n{id}").as_bytes());
         let mut tx = self.store().begin().await?;
         let fresh = tx.claim_saml_request_id(&key, until).await?;
@@ -73,7 +74,7 @@ impl Directory {
     }
 
     /// Parks a request; returns the token of the continue URL.
-    pub async fn saml_park(&self, req: &ParkedRequest) -> Result<String> {
+    pub async fn park(self, req: &ParkedRequest) -> Result<String> {
         let token = random_token(32);
         let now = self.now();
         let record = FlowRecord {
@@ -90,7 +91,7 @@ impl Directory {
     }
 
     /// The parked request of a token, left in place (the person may still be signing in).
-    pub async fn saml_parked(&self, token: &str) -> Result<Option<ParkedRequest>> {
+    pub async fn parked(self, token: &str) -> Result<Option<ParkedRequest>> {
         let Some(rec) = self.store().flow_by_hash(&sha256_hex(token.as_bytes())).await? else {
             return Ok(None);
         };
@@ -101,7 +102,7 @@ impl Directory {
     }
 
     /// Takes the parked request (single use: of two takers one gets it).
-    pub async fn saml_unpark(&self, token: &str) -> Result<Option<ParkedRequest>> {
+    pub async fn unpark(self, token: &str) -> Result<Option<ParkedRequest>> {
         let mut tx = self.store().begin().await?;
         let rec = tx.consume_flow(&sha256_hex(token.as_bytes()), self.now()).await?;
         tx.commit().await?;
@@ -110,8 +111,8 @@ impl Directory {
 
     /// Decides whether `user` may use `app`, writes the event either way
     /// (`authorize_application`, or a refusal), and returns the subject.
-    pub async fn saml_authorize(
-        &self,
+    pub async fn authorize(
+        self,
         audit: &Audit,
         app: &Application,
         cfg: &SamlConfig,
@@ -119,7 +120,7 @@ impl Directory {
         session: &Session,
         request_id: Option<&str>,
     ) -> Result<Option<Subject>> {
-        let access = self.oauth_access(app.id).await?;
+        let access = self.access().cached_snapshot(app.id).await?;
         let (groups, allowed) = access.decide(user, app.id);
         let allowed = allowed && user.is_active;
         let groups: Vec<String> = groups.into_iter().map(|g| g.name.clone()).collect();
@@ -144,7 +145,7 @@ impl Directory {
             return Ok(None);
         }
         let name_id = match cfg.name_id {
-            gatehouse_saml::NameIdKind::Persistent => self.saml_pseudonym(app.id, user.id).await?,
+            gatehouse_saml::NameIdKind::Persistent => self.pseudonym(app.id, user.id).await?,
             gatehouse_saml::NameIdKind::Email => user.email.clone(),
             gatehouse_saml::NameIdKind::Transient => gatehouse_saml::new_id(),
             gatehouse_saml::NameIdKind::Unspecified | gatehouse_saml::NameIdKind::Username => user.username.clone(),
@@ -166,14 +167,14 @@ impl Directory {
     /// The persistent NameID of a user for an application: an HMAC of both
     /// ids under a server secret, so it is stable, differs per application and
     /// cannot be linked across applications.
-    pub async fn saml_pseudonym(&self, app_id: Uuid, user_id: Uuid) -> Result<String> {
-        let key = self.saml_pseudonym_key().await?;
+    pub async fn pseudonym(self, app_id: Uuid, user_id: Uuid) -> Result<String> {
+        let key = self.pseudonym_key().await?;
         let mac = gatehouse_crypto::mac::keyed_hash(&key[..], &format!("{app_id}\n{user_id}"));
         let hex = mac.rsplit(':').next().unwrap_or(&mac);
         Ok(format!("_{}", &hex[..hex.len().min(40)]))
     }
 
-    async fn saml_pseudonym_key(&self) -> Result<Arc<Vec<u8>>> {
+    async fn pseudonym_key(self) -> Result<Arc<Vec<u8>>> {
         if let Some(v) = self.store().server_secret(PSEUDONYM_SECRET).await? {
             return Ok(Arc::new(v.into_bytes()));
         }
@@ -201,7 +202,7 @@ impl Directory {
     }
 
     /// Housekeeping: expired request ids and keys no longer published.
-    pub async fn purge_saml(&self) -> Result<u64> {
+    pub async fn purge(self) -> Result<u64> {
         let mut tx = self.store().begin().await?;
         let n = tx.delete_expired_saml(self.now()).await?;
         tx.commit().await?;

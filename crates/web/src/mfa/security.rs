@@ -64,7 +64,7 @@ pub struct PasskeyBody {
 /// password alone must not remove the factor that guards it. `Some(page)` is
 /// where to send the caller instead (the step-up stage, back to the security page).
 async fn step_up_first(directory: &Directory, me: &SignedIn) -> Result<Option<String>, PageError> {
-    if me.session.amr.iter().any(|a| a == "mfa") || directory.authenticators(me.user.id).await?.is_empty() {
+    if me.session.amr.iter().any(|a| a == "mfa") || directory.mfa().authenticators(me.user.id).await?.is_empty() {
         return Ok(None);
     }
     Ok(Some(super::step_up_url(SECURITY_PATH)))
@@ -82,7 +82,7 @@ async fn render_security(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let mfa = directory.mfa_status(&me.user).await?;
+    let mfa = directory.mfa().status(&me.user).await?;
     Ok(render_with_status(
         status,
         &SecurityPage {
@@ -104,7 +104,7 @@ async fn render_security(
                 .collect(),
             codes_left: mfa.recovery_codes_left,
             required: mfa.required,
-            passkeys: directory.passkeys_available(),
+            passkeys: directory.mfa().passkeys_available(),
             notice,
             error,
         },
@@ -154,7 +154,7 @@ pub async fn totp_get(
     if let Some(to) = step_up_first(&directory, &me).await? {
         return Ok(Redirect::to(&to).into_response());
     }
-    let enrolment = directory.begin_totp(&me.user)?;
+    let enrolment = directory.mfa().begin_totp(&me.user)?;
     Ok(totp_page(&state, &me, &enrolment, None))
 }
 
@@ -185,6 +185,7 @@ pub async fn totp_post(
     }
     let audit = caller.audit(me.actor());
     match directory
+        .mfa()
         .finish_totp(&audit, &me.user, &form.name, &form.pending, &form.code)
         .await
     {
@@ -201,9 +202,9 @@ pub async fn totp_post(
             .await
         }
         Err(e @ gatehouse_core::Error::Invalid { .. }) => {
-            let enrolment = match directory.resume_totp(&me.user, &form.pending) {
+            let enrolment = match directory.mfa().resume_totp(&me.user, &form.pending) {
                 Ok(en) => en,
-                Err(_) => directory.begin_totp(&me.user)?,
+                Err(_) => directory.mfa().begin_totp(&me.user)?,
             };
             Ok(totp_page(&state, &me, &enrolment, Some(invalid_reason(&e))))
         }
@@ -237,6 +238,7 @@ pub async fn remove_post(
         .await;
     };
     match directory
+        .mfa()
         .remove_authenticator(&caller.audit(me.actor()), &me.user, id)
         .await
     {
@@ -281,6 +283,7 @@ pub async fn codes_post(
         return Ok(Redirect::to(&to).into_response());
     }
     match directory
+        .mfa()
         .regenerate_recovery_codes(&caller.audit(me.actor()), &me.user)
         .await
     {
@@ -307,7 +310,11 @@ pub async fn passkey_options(
         Ok(Some(_)) => return json_error(StatusCode::FORBIDDEN, STEP_UP_FIRST),
         Err(e) => return json_page_error(e),
     }
-    match directory.begin_passkey_registration(&me.user, me.session.id).await {
+    match directory
+        .mfa()
+        .begin_passkey_registration(&me.user, me.session.id)
+        .await
+    {
         Ok((token, options)) => Json(json!({"token": token, "options": options})).into_response(),
         Err(e) => json_page_error(e.into()),
     }
@@ -330,6 +337,7 @@ pub async fn passkey_finish(
     }
     let credential = body.credential.clone().unwrap_or(Value::Null);
     match directory
+        .mfa()
         .finish_passkey_registration(
             &caller.audit(me.actor()),
             &me.user,

@@ -69,7 +69,7 @@ async fn cookie_flow(directory: &Directory, headers: &HeaderMap) -> Result<Optio
     let Some(token) = cookies::read(headers, cookies::FLOW) else {
         return Ok(None);
     };
-    Ok(directory.flow(&token).await?)
+    Ok(directory.sign_in().flow(&token).await?)
 }
 
 /// The flow at `stage` with its pending user, or `None`.
@@ -107,7 +107,7 @@ pub async fn render_stage(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let status_now = directory.mfa_status(user).await?;
+    let status_now = directory.mfa().status(user).await?;
     Ok(render_with_status(
         status,
         &MfaStagePage {
@@ -115,7 +115,7 @@ pub async fn render_stage(
             csrf: flow.state.csrf.clone(),
             username: user.username.clone(),
             error,
-            webauthn: directory.passkeys_available()
+            webauthn: directory.mfa().passkeys_available()
                 && status_now.has(gatehouse_core::mfa::AuthenticatorKind::Webauthn),
             totp: status_now.has(gatehouse_core::mfa::AuthenticatorKind::Totp),
             recovery: status_now.recovery_codes_left > 0,
@@ -146,7 +146,7 @@ pub async fn check_typed(
     } else {
         SecondFactor::Totp(form.code.trim())
     };
-    match directory.check_second_factor(&audit, user, factor).await? {
+    match directory.mfa().check_second_factor(&audit, user, factor).await? {
         FactorCheck::Passed(amr) => Ok(Ok(amr)),
         FactorCheck::Rejected => Ok(Err(render_stage(
             state,
@@ -208,13 +208,14 @@ async fn complete(
                 ..pending
             });
             flow.state.ceremony = None;
-            directory.save_flow(&mut flow).await?;
+            directory.sign_in().save_flow(&mut flow).await?;
             Ok(Done::Recovery)
         }
         FlowKind::Login => {
             let audit = caller.audit(Actor::User(user.username.clone()));
             let amr_refs: Vec<&str> = amr.iter().map(String::as_str).collect();
             let started = directory
+                .mfa()
                 .finish_sign_in(
                     &audit,
                     pending.user_id,
@@ -224,7 +225,7 @@ async fn complete(
                     pending.replace_session,
                 )
                 .await?;
-            directory.end_flow(&flow).await?;
+            directory.sign_in().end_flow(&flow).await?;
             Ok(match started {
                 Some((token, _, _)) => Done::SignedIn(token, flow.state.next.clone()),
                 None => Done::Restart,
@@ -302,9 +303,9 @@ pub async fn webauthn_options(Ready(directory): Ready, headers: HeaderMap, Json(
         if !csrf_ok(&flow.state.csrf, &body.csrf_token) {
             return Err(PageError::Forbidden("The request was not sent from this sign-in page."));
         }
-        let (options, ceremony) = directory.begin_passkey_authentication(Some(&user)).await?;
+        let (options, ceremony) = directory.mfa().begin_passkey_authentication(Some(&user)).await?;
         flow.state.ceremony = Some(ceremony);
-        directory.save_flow(&mut flow).await?;
+        directory.sign_in().save_flow(&mut flow).await?;
         Ok(Json(json!({"options": options})).into_response())
     };
     run.await.unwrap_or_else(json_page_error)
@@ -332,10 +333,11 @@ pub async fn webauthn_finish(
                 "Start again: the passkey request expired.",
             ));
         };
-        directory.save_flow(&mut flow).await?;
+        directory.sign_in().save_flow(&mut flow).await?;
         let credential = body.credential.clone().unwrap_or(Value::Null);
         let audit = caller.audit(Actor::User(user.username.clone()));
         let passed = directory
+            .mfa()
             .finish_passkey_authentication(&audit, &ceremony, &credential)
             .await?;
         let Some(passed) = passed.filter(|p| p.user.id == user.id) else {
@@ -380,7 +382,7 @@ pub async fn enrol_get(
     let Some((flow, user)) = staged(&directory, &headers, Stage::MfaEnrol).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let enrolment = directory.begin_totp(&user)?;
+    let enrolment = directory.mfa().begin_totp(&user)?;
     Ok(enrol_page(&state, &flow, &enrolment, None))
 }
 
@@ -402,14 +404,15 @@ pub async fn enrol_post(
     }
     let audit = caller.audit(Actor::User(user.username.clone()));
     let codes = match directory
+        .mfa()
         .finish_totp(&audit, &user, &form.name, &form.pending, &form.code)
         .await
     {
         Ok((_, codes)) => codes,
         Err(e @ gatehouse_core::Error::Invalid { .. }) => {
-            let enrolment = match directory.resume_totp(&user, &form.pending) {
+            let enrolment = match directory.mfa().resume_totp(&user, &form.pending) {
                 Ok(en) => en,
-                Err(_) => directory.begin_totp(&user)?,
+                Err(_) => directory.mfa().begin_totp(&user)?,
             };
             return Ok(enrol_page(&state, &flow, &enrolment, Some(invalid_reason(&e))));
         }
@@ -467,12 +470,12 @@ pub async fn step_up_get(
     if me.session.amr.iter().any(|a| a == "mfa") {
         return Ok(Redirect::to(&next).into_response());
     }
-    let stage = if directory.authenticators(me.user.id).await?.is_empty() {
+    let stage = if directory.mfa().authenticators(me.user.id).await?.is_empty() {
         Stage::MfaEnrol
     } else {
         Stage::Mfa
     };
-    let (token, mut flow) = directory.begin_flow(FlowKind::Login, Some(&next)).await?;
+    let (token, mut flow) = directory.sign_in().begin_flow(FlowKind::Login, Some(&next)).await?;
     flow.state.stage = stage;
     flow.state.identifier = me.user.username.clone();
     flow.state.mfa = Some(MfaPending {
@@ -482,7 +485,7 @@ pub async fn step_up_get(
         replace_session: Some(me.session.id),
         passed: false,
     });
-    directory.save_flow(&mut flow).await?;
+    directory.sign_in().save_flow(&mut flow).await?;
     let mut res = Redirect::to(if stage == Stage::Mfa { MFA_PATH } else { ENROL_PATH }).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -507,9 +510,9 @@ async fn identify_flow(directory: &Directory, headers: &HeaderMap, csrf: &str) -
 pub async fn passkey_options(Ready(directory): Ready, headers: HeaderMap, Json(body): Json<CeremonyBody>) -> Response {
     let run = async {
         let mut flow = identify_flow(&directory, &headers, &body.csrf_token).await?;
-        let (options, ceremony) = directory.begin_passkey_authentication(None).await?;
+        let (options, ceremony) = directory.mfa().begin_passkey_authentication(None).await?;
         flow.state.ceremony = Some(ceremony);
-        directory.save_flow(&mut flow).await?;
+        directory.sign_in().save_flow(&mut flow).await?;
         Ok(Json(json!({"options": options})).into_response())
     };
     run.await.unwrap_or_else(json_page_error)
@@ -532,9 +535,10 @@ pub async fn passkey_finish(
                 "Start again: the passkey request expired.",
             ));
         };
-        directory.save_flow(&mut flow).await?;
+        directory.sign_in().save_flow(&mut flow).await?;
         let credential = body.credential.clone().unwrap_or(Value::Null);
         let Some(passed) = directory
+            .mfa()
             .finish_passkey_authentication(&caller.anonymous(), &ceremony, &credential)
             .await?
         else {
@@ -542,6 +546,7 @@ pub async fn passkey_finish(
         };
         let audit = caller.audit(Actor::User(passed.user.username.clone()));
         let started = directory
+            .mfa()
             .finish_sign_in(
                 &audit,
                 passed.user.id,
@@ -551,7 +556,7 @@ pub async fn passkey_finish(
                 None,
             )
             .await?;
-        directory.end_flow(&flow).await?;
+        directory.sign_in().end_flow(&flow).await?;
         Ok(match started {
             Some((token, _, _)) => json_signed_in(&state, &directory, &token, &flow.state.next),
             None => json_error(StatusCode::CONFLICT, "Your account changed meanwhile. Sign in again."),

@@ -121,8 +121,9 @@ async fn authorize(
     let now = dir.now();
     let (may_use, consent_on_file) = match &session {
         Some((_, user)) => (
-            dir.may_use(user, &client.app).await?,
-            dir.consent(user, &client.app)
+            dir.access().may_use(user, &client.app).await?,
+            dir.oauth()
+                .consent(user, &client.app)
                 .await?
                 .is_some_and(|c| scope::is_subset(&req.scopes, &c.scopes)),
         ),
@@ -158,7 +159,7 @@ async fn authorize(
     );
     // ---- MFA: a session without a second factor is stepped up, not refused.
     if let (Step::AskConsent | Step::Grant, Some((s, user))) = (&step, &session)
-        && dir.needs_step_up(s, user, &client.app.slug).await?
+        && dir.mfa().needs_step_up(s, user, &client.app.slug).await?
     {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(params.pairs())
@@ -210,7 +211,9 @@ async fn authorize(
             };
             let audit = caller.audit(Actor::User(user.username.clone()));
             if consent_now {
-                dir.remember_consent(&audit, user, &client.app, &req.scopes).await?;
+                dir.oauth()
+                    .remember_consent(&audit, user, &client.app, &req.scopes)
+                    .await?;
             }
             let code = grant(&dir, &audit, &client, &req, s, user).await?;
             Ok(Redirect::to(&authorize::success_redirect(&req, &code, &issuer)).into_response())
@@ -257,7 +260,8 @@ async fn grant(
         expires_at: now.plus_seconds(CODE_LIFETIME_SECS),
         used_at: None,
     };
-    dir.record_authorization(audit, &client.app, user, &grant, &record)
+    dir.oauth()
+        .record_authorization(audit, &client.app, user, &grant, &record)
         .await?;
     Ok(code)
 }

@@ -28,6 +28,7 @@ pub async fn consents_get(
     Query(q): Query<Notice>,
 ) -> Result<Response, PageError> {
     let consents = dir
+        .oauth()
         .consents_of(&me.user)
         .await?
         .into_iter()
@@ -71,7 +72,7 @@ pub async fn withdraw_post(
         ));
     }
     let audit = caller.audit(Actor::User(me.user.username.clone()));
-    dir.withdraw_consent(&audit, &me.user, &form.slug).await?;
+    dir.oauth().withdraw_consent(&audit, &me.user, &form.slug).await?;
     Ok(Redirect::to(&format!(
         "{CONSENTS_PATH}?withdrawn={}",
         crate::request::encode(&form.slug)

@@ -59,7 +59,7 @@ pub async fn device_authorization_post(
             status: DeviceStatus::Pending,
             grant_id: None,
         };
-        match dir.start_device_authorization(&record).await {
+        match dir.oauth().start_device(&record).await {
             Ok(()) => {
                 let verify = format!("{}{}", state.config.external_url, paths::DEVICE_VERIFY);
                 return Ok(json(
@@ -132,7 +132,7 @@ async fn pending_request(
     let Some(code) = device::normalize_user_code(&form.user_code) else {
         return unknown();
     };
-    let Some(pending) = dir.pending_device_code(&code).await? else {
+    let Some(pending) = dir.oauth().pending_device_code(&code).await? else {
         return unknown();
     };
     let apps = dir.store().applications().await.map_err(gatehouse_core::Error::from)?;
@@ -153,7 +153,7 @@ pub async fn verify_post(
         Ok(found) => found,
         Err(page) => return Ok(page),
     };
-    if !dir.may_use(&me.user, &app).await? {
+    if !dir.access().may_use(&me.user, &app).await? {
         return Ok(message(
             &state,
             StatusCode::FORBIDDEN,
@@ -187,7 +187,7 @@ pub async fn confirm_post(
     };
     let audit = caller.audit(Actor::User(me.user.username.clone()));
     let allow = form.decision == "allow";
-    if allow && !dir.may_use(&me.user, &app).await? {
+    if allow && !dir.access().may_use(&me.user, &app).await? {
         return Ok(message(
             &state,
             StatusCode::FORBIDDEN,
@@ -215,7 +215,11 @@ pub async fn confirm_post(
         }),
         revoked_at: None,
     });
-    if !dir.decide_device_code(&audit, &code, &me.user, &app, grant).await? {
+    if !dir
+        .oauth()
+        .decide_device_code(&audit, &code, &me.user, &app, grant)
+        .await?
+    {
         return Ok(code_page(&state, &me, &form.user_code, UNKNOWN_CODE));
     }
     Ok(if allow {

@@ -88,10 +88,10 @@ pub async fn jwks_get(
         },
     };
     // The key must exist before anyone verifies with it.
-    let mut ring = dir.key_ring().await?;
+    let mut ring = dir.keys().ring().await?;
     if ring.signer(alg, dir.now()).is_none() {
-        dir.signing_key(alg).await?;
-        ring = dir.key_ring().await?;
+        dir.keys().signing_key(alg).await?;
+        ring = dir.keys().ring().await?;
     }
     Ok(public_json(ring.jwks_json().clone(), "public, max-age=60"))
 }

@@ -72,7 +72,7 @@ pub async fn end_session(
             .finish(),
     )
     .unwrap_or_default();
-    let ring = dir.key_ring().await?;
+    let ring = dir.keys().ring().await?;
     let now = dir.now();
     let decided = end_session::check(&params, &client, |token, jwt| {
         jwt.kid()
@@ -104,7 +104,7 @@ pub async fn end_session(
             }));
         }
         let audit = caller.audit(Actor::User(user.username.clone()));
-        dir.end_session(&audit, &session, &user.username).await?;
+        dir.sessions().end(&audit, &session, &user.username).await?;
     }
     let mut res = match &plan.redirect {
         Some(to) => Redirect::to(to).into_response(),

@@ -49,10 +49,10 @@ pub async fn introspect_post(
         return Ok(json(StatusCode::OK, &introspect::access_token(&t, username.as_deref())));
     }
     let now = dir.now();
-    let Some(r) = dir.refresh_token(&sha256_hex(token_text.as_bytes())).await? else {
+    let Some(r) = dir.oauth().refresh_token(&sha256_hex(token_text.as_bytes())).await? else {
         return inactive();
     };
-    let Some(grant) = dir.oauth_grant(r.grant_id).await?.filter(|g| g.is_live(now)) else {
+    let Some(grant) = dir.oauth().grant(r.grant_id).await?.filter(|g| g.is_live(now)) else {
         return inactive();
     };
     if r.used_at.is_some() || r.expires_at <= now || grant.application_id != client.app.id {

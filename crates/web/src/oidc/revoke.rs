@@ -31,7 +31,7 @@ pub async fn revoke_post(
     let done = || Ok(json(StatusCode::OK, &serde_json::json!({})));
     if revoke::looks_like_jwt(&token_text) {
         // Signature checked (ignoring expiry: an expired token needs nothing).
-        let ring = dir.key_ring().await?;
+        let ring = dir.keys().ring().await?;
         let now = dir.now();
         let Ok(jwt) = UnverifiedJwt::parse(&token_text) else {
             return done();
@@ -49,16 +49,16 @@ pub async fn revoke_post(
         if let (Some(jti), Some(exp)) = (claim("jti"), jwt.claims.get("exp").and_then(serde_json::Value::as_i64)) {
             let exp = Timestamp(exp.saturating_mul(1000));
             if exp > now {
-                dir.revoke_access_token(jti, exp).await?;
+                dir.oauth().revoke_access_token(jti, exp).await?;
             }
         }
         return done();
     }
-    if let Some(r) = dir.refresh_token(&sha256_hex(token_text.as_bytes())).await?
-        && let Some(grant) = dir.oauth_grant(r.grant_id).await?
+    if let Some(r) = dir.oauth().refresh_token(&sha256_hex(token_text.as_bytes())).await?
+        && let Some(grant) = dir.oauth().grant(r.grant_id).await?
         && grant.application_id == client.app.id
     {
-        dir.revoke_oauth_grant(grant.id).await?;
+        dir.oauth().revoke_grant(grant.id).await?;
     }
     done()
 }

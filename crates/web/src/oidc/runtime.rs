@@ -39,7 +39,7 @@ fn store<V>(map: &Derived<V>, key: &str, app: &Arc<Application>, v: V) {
 impl OidcRuntime {
     /// The OIDC client with this id.
     pub async fn client(&self, dir: &Directory, client_id: &str) -> gatehouse_core::Result<Option<Arc<Client>>> {
-        let Some(app) = dir.oidc_client(client_id).await? else {
+        let Some(app) = dir.oauth().client(client_id).await? else {
             return Ok(None);
         };
         Ok(self.parsed(client_id, app))
@@ -47,7 +47,7 @@ impl OidcRuntime {
 
     /// The OIDC client of the application `slug`.
     pub async fn client_by_slug(&self, dir: &Directory, slug: &str) -> gatehouse_core::Result<Option<Arc<Client>>> {
-        let Some(app) = dir.application_by_slug_cached(slug).await? else {
+        let Some(app) = dir.oauth().by_slug_cached(slug).await? else {
             return Ok(None);
         };
         let Some(id) = app.provider_key.clone() else {

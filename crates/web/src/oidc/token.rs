@@ -43,7 +43,7 @@ pub(super) async fn authenticate(
     match oidc_client::check(&client, &presented)? {
         AuthCheck::Public => {}
         AuthCheck::Secret { presented, stored } => {
-            if !dir.client_secret_matches(presented, stored).await? {
+            if !dir.oauth().client_secret_matches(presented, stored).await? {
                 return Err(oidc_client::failed().into());
             }
         }
@@ -66,7 +66,7 @@ pub async fn token_post(
     match token::parse(&form)? {
         TokenRequest::ClientCredentials { scope } => {
             let scopes = token::client_credentials_scopes(&client, &scope)?;
-            let key = dir.signing_key(client.config.signing_alg).await?;
+            let key = dir.keys().signing_key(client.config.signing_alg).await?;
             let facts = TokenFacts {
                 issuer: &issuer,
                 client: &client,
@@ -84,7 +84,7 @@ pub async fn token_post(
             redirect_uri,
             code_verifier,
         } => {
-            let (code, grant) = match dir.redeem_code(&audit, &sha256_hex(code.as_bytes())).await? {
+            let (code, grant) = match dir.oauth().redeem_code(&audit, &sha256_hex(code.as_bytes())).await? {
                 CodeRedemption::Unknown => return Err(OAuthError::invalid_grant("unknown authorization code").into()),
                 CodeRedemption::Replayed => {
                     return Err(OAuthError::invalid_grant(
@@ -110,6 +110,7 @@ pub async fn token_post(
         TokenRequest::DeviceCode { device_code } => {
             let now = dir.now();
             let polled = dir
+                .oauth()
                 .poll_device_code(&sha256_hex(device_code.as_bytes()), |code, _| {
                     device::poll(code, &client, now)
                 })
@@ -133,7 +134,7 @@ async fn user_with_access(dir: &Directory, client: &Client, user_id: uuid::Uuid)
         .map_err(gatehouse_core::Error::from)?
         .filter(|u| u.is_active)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or gone"))?;
-    let access = dir.oauth_access(client.app.id).await?;
+    let access = dir.access().cached_snapshot(client.app.id).await?;
     let (groups, allowed) = access.decide(&user, client.app.id);
     if !allowed {
         return Err(OAuthError::invalid_grant("the user may no longer use this application").into());
@@ -155,17 +156,18 @@ async fn issue_for_grant(
     let now = dir.now();
     let refresh = if token::issues_refresh_token(&grant.scopes) {
         let plain = random_token(32);
-        dir.store_refresh_token(&RefreshToken {
-            token_hash: sha256_hex(plain.as_bytes()),
-            grant_id: grant.id,
-            scopes: grant.scopes.clone(),
-            created_at: now,
-            expires_at: now
-                .plus_seconds(client.config.refresh_token_validity_secs)
-                .min(grant.expires_at),
-            used_at: None,
-        })
-        .await?;
+        dir.oauth()
+            .store_refresh_token(&RefreshToken {
+                token_hash: sha256_hex(plain.as_bytes()),
+                grant_id: grant.id,
+                scopes: grant.scopes.clone(),
+                created_at: now,
+                expires_at: now
+                    .plus_seconds(client.config.refresh_token_validity_secs)
+                    .min(grant.expires_at),
+                used_at: None,
+            })
+            .await?;
         Some(plain)
     } else {
         None
@@ -196,7 +198,7 @@ async fn respond(
     nonce: Option<&str>,
     refresh: Option<&str>,
 ) -> JsonResult {
-    let key = dir.signing_key(client.config.signing_alg).await?;
+    let key = dir.keys().signing_key(client.config.signing_alg).await?;
     let facts = TokenFacts {
         issuer,
         client,
@@ -224,12 +226,13 @@ async fn refresh(
     refresh_token: &str,
     asked: Option<Vec<String>>,
 ) -> JsonResult {
-    let access = dir.oauth_access(client.app.id).await?;
+    let access = dir.access().cached_snapshot(client.app.id).await?;
     let now = dir.now();
     let new_plain = random_token(32);
     let new_hash = sha256_hex(new_plain.as_bytes());
     let mut granted_scopes = Vec::new();
     let rotation = dir
+        .oauth()
         .rotate_refresh_token(audit, &sha256_hex(refresh_token.as_bytes()), |old, grant, user| {
             let (active, allowed) = user.map_or((false, false), |u| (u.is_active, access.decide(u, client.app.id).1));
             let scopes = token::check_refresh(client, old, grant, active, allowed, asked.as_deref(), now)?;

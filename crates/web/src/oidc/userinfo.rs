@@ -23,18 +23,18 @@ pub(super) async fn live_access_token(
     dir: &Directory,
     token_text: &str,
 ) -> Result<Result<(AccessToken, Option<Grant>), OAuthError>, gatehouse_core::Error> {
-    let ring = dir.key_ring().await?;
+    let ring = dir.keys().ring().await?;
     let now = dir.now();
     let t = match token::verify_access_token(token_text, |kid| ring.by_kid(kid, now).cloned(), now) {
         Ok(t) => t,
         Err(e) => return Ok(Err(e)),
     };
     let invalid = || OAuthError::new(ErrorCode::InvalidToken, "the token was revoked");
-    if dir.is_access_token_revoked(&t.jti).await? {
+    if dir.oauth().is_access_token_revoked(&t.jti).await? {
         return Ok(Err(invalid()));
     }
     let grant = match t.grant {
-        Some(id) => match dir.oauth_grant(id).await?.filter(|g| g.is_live(now)) {
+        Some(id) => match dir.oauth().grant(id).await?.filter(|g| g.is_live(now)) {
             Some(g) => Some(g),
             None => return Ok(Err(invalid())),
         },
@@ -81,7 +81,7 @@ pub async fn userinfo(
         .map_err(gatehouse_core::Error::from)?
         .filter(|u| u.is_active)
         .ok_or_else(invalid)?;
-    let access = dir.oauth_access(client.app.id).await?;
+    let access = dir.access().cached_snapshot(client.app.id).await?;
     let (groups, allowed) = access.decide(&user, client.app.id);
     if !allowed {
         return Err(invalid().into());

@@ -25,7 +25,7 @@ pub(crate) async fn decide(
     now_ms: i64,
 ) -> gatehouse_core::Result<(Decision, i64)> {
     let reuse_until = now_ms + DECISION_TTL_MS;
-    let Some(session) = live.directory.proxy_session(token, app.id).await? else {
+    let Some(session) = live.directory.forward_auth().session(token, app.id).await? else {
         return Ok((Decision::SignIn, reuse_until));
     };
     let until = reuse_until.min(session.valid_until.millis());
@@ -81,7 +81,7 @@ async fn sign(
         &session.session_id.to_string(),
         now_ms.div_euclid(1000),
     );
-    let signed = match live.directory.signing_key(JWT_ALG).await {
+    let signed = match live.directory.keys().signing_key(JWT_ALG).await {
         Ok(key) => key.sign_jwt(&claims).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };

@@ -55,7 +55,11 @@ pub async fn start_get(
     let rd = redirect::rd_from_query(uri.query(), q.rd.as_deref())
         .and_then(|rd| redirect::validate_rd(app, &rd, &origin))
         .unwrap_or_else(|| redirect::default_rd(app));
-    let token = live.directory.begin_proxy_sign_in(app.id, &rd, &origin).await?;
+    let token = live
+        .directory
+        .forward_auth()
+        .begin_sign_in(app.id, &rd, &origin)
+        .await?;
     let mut res = found(&redirect::authorize_url(&live.gatehouse_url, &token));
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -74,7 +78,11 @@ pub async fn authorize_get(
     Query(q): Query<StateQuery>,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    match directory.grant_proxy_code(&me.session, &me.user, &q.state).await? {
+    match directory
+        .forward_auth()
+        .grant_code(&me.session, &me.user, &q.state)
+        .await?
+    {
         // MFA: through the second factor and back here.
         ProxyGrant::StepUp => {
             let back = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -116,7 +124,8 @@ pub async fn callback_get(
     let state_token = cookie::read(&headers, cookie::STATE_COOKIE).unwrap_or("");
     let redeemed = live
         .directory
-        .redeem_proxy_code(&caller.anonymous(), &q.code, state_token, app.id)
+        .forward_auth()
+        .redeem_code(&caller.anonymous(), &q.code, state_token, app.id)
         .await?;
     let Some(sign_in) = redeemed else {
         let restart = redirect::default_rd(app);
@@ -159,7 +168,11 @@ pub async fn sign_out(
         return Ok(no_application(&state));
     };
     if let Some(token) = cookie::read(&headers, &app.cookie_name)
-        && live.directory.end_proxy_session(&caller.anonymous(), token).await?
+        && live
+            .directory
+            .forward_auth()
+            .end_session(&caller.anonymous(), token)
+            .await?
     {
         rt.bump();
     }

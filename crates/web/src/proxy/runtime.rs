@@ -159,7 +159,7 @@ impl ProxyRuntime {
         if current.fresh(generation, now_ms) {
             return Ok(current);
         }
-        let access = live.directory.access_snapshot().await?;
+        let access = live.directory.access().snapshot().await?;
         let (apps, skipped) = AppTable::new(access.applications());
         for (slug, error) in skipped {
             tracing::warn!(application = %slug, %error, "proxy provider settings are not valid; the application is not served");

@@ -85,7 +85,7 @@ fn refused(state: &AppState, why: &str) -> Response {
 
 async fn load(state: &AppState, slug: &str) -> Result<Result<Ctx, Response>, PageError> {
     let dir = state.directory().cloned().ok_or(PageError::Starting)?;
-    let Some((app, cfg)) = dir.saml_application(slug).await? else {
+    let Some((app, cfg)) = dir.saml().application(slug).await? else {
         return Ok(Err(page(
             state,
             StatusCode::NOT_FOUND,
@@ -114,7 +114,7 @@ pub async fn metadata(
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
     let ctx = ctx_or_return!(state, slug);
-    let (_, certs) = ctx.dir.saml_signer(&rt.keys, ctx.cfg.signing_alg.family()).await?;
+    let (_, certs) = ctx.dir.saml().signer(&rt.keys, ctx.cfg.signing_alg.family()).await?;
     let entity = ctx.entity_id();
     let (sso_r, sso_p, slo_r, slo_p) = (
         format!("{}/sso/binding/redirect/", ctx.base),
@@ -315,7 +315,8 @@ async fn receive(state: &AppState, slug: &str, endpoint: Endpoint, incoming: Inc
     let until = Timestamp(instant + MAX_AGE_MS + MAX_SKEW_MS);
     if !ctx
         .dir
-        .saml_claim_request_id(ctx.app.id, req.issuer().unwrap_or(""), req.id(), until)
+        .saml()
+        .claim_request_id(ctx.app.id, req.issuer().unwrap_or(""), req.id(), until)
         .await?
     {
         return Ok(refused(state, "this request was already used (replayed request ID)"));
@@ -340,7 +341,7 @@ async fn receive(state: &AppState, slug: &str, endpoint: Endpoint, incoming: Inc
                 not_before: a.force_authn.then(|| ctx.dir.now()),
                 logout: false,
             };
-            let token = ctx.dir.saml_park(&parked).await?;
+            let token = ctx.dir.saml().park(&parked).await?;
             Ok(Redirect::to(&format!("/application/saml/{}/sso/continue/?t={token}", ctx.app.slug)).into_response())
         }
         Request::Logout(l) => {
@@ -352,7 +353,7 @@ async fn receive(state: &AppState, slug: &str, endpoint: Endpoint, incoming: Inc
                 not_before: None,
                 logout: true,
             };
-            let token = ctx.dir.saml_park(&parked).await?;
+            let token = ctx.dir.saml().park(&parked).await?;
             Ok(Redirect::to(&format!("/application/saml/{}/slo/continue/?t={token}", ctx.app.slug)).into_response())
         }
     }
@@ -374,7 +375,7 @@ pub async fn sso_init(
         not_before: None,
         logout: false,
     };
-    let token = ctx.dir.saml_park(&parked).await?;
+    let token = ctx.dir.saml().park(&parked).await?;
     Ok(Redirect::to(&format!("/application/saml/{}/sso/continue/?t={token}", ctx.app.slug)).into_response())
 }
 
@@ -407,7 +408,8 @@ pub async fn sso_continue(
     let token = form_value(q.as_deref().unwrap_or(""), "t").unwrap_or_default();
     let Some(parked) = ctx
         .dir
-        .saml_parked(&token)
+        .saml()
+        .parked(&token)
         .await?
         .filter(|p| p.app_id == ctx.app.id && !p.logout)
     else {
@@ -425,16 +427,17 @@ pub async fn sso_continue(
     };
     // MFA: an application that requires a second factor steps a password-only
     // session up (and comes back here), as OIDC and forward-auth do.
-    if ctx.dir.needs_step_up(&session, &user, &ctx.app.slug).await? {
+    if ctx.dir.mfa().needs_step_up(&session, &user, &ctx.app.slug).await? {
         return Ok(Redirect::to(&crate::mfa::step_up_url(&here)).into_response());
     }
-    let Some(parked) = ctx.dir.saml_unpark(&token).await? else {
+    let Some(parked) = ctx.dir.saml().unpark(&token).await? else {
         return Ok(expired(&state));
     };
     let audit = caller.audit(Actor::User(user.username.clone()));
     let Some(subject) = ctx
         .dir
-        .saml_authorize(
+        .saml()
+        .authorize(
             &audit,
             &ctx.app,
             &ctx.cfg,
@@ -454,7 +457,7 @@ pub async fn sso_continue(
             ),
         ));
     };
-    let (key, _) = ctx.dir.saml_signer(&rt.keys, ctx.cfg.signing_alg.family()).await?;
+    let (key, _) = ctx.dir.saml().signer(&rt.keys, ctx.cfg.signing_alg.family()).await?;
     let attrs = response::standard_attributes(
         &subject.username,
         &subject.email,
@@ -532,7 +535,8 @@ pub async fn slo_continue(
     let token = form_value(q.as_deref().unwrap_or(""), "t").unwrap_or_default();
     let Some(parked) = ctx
         .dir
-        .saml_unpark(&token)
+        .saml()
+        .unpark(&token)
         .await?
         .filter(|p| p.app_id == ctx.app.id && p.logout)
     else {
@@ -540,13 +544,13 @@ pub async fn slo_continue(
     };
     if let Some((session, user)) = current_session(&ctx.dir, &parts).await? {
         let audit = caller.audit(Actor::User(user.username.clone()));
-        ctx.dir.end_session(&audit, &session, &user.username).await?;
+        ctx.dir.sessions().end(&audit, &session, &user.username).await?;
     }
     let clear = cookies::clear(cookies::SESSION, state.config.secure_cookies());
     let mut res = if parked.acs_url.is_empty() {
         signed_out_page(&state)
     } else {
-        let (key, _) = ctx.dir.saml_signer(&rt.keys, ctx.cfg.signing_alg.family()).await?;
+        let (key, _) = ctx.dir.saml().signer(&rt.keys, ctx.cfg.signing_alg.family()).await?;
         let id = gatehouse_saml::new_id();
         let xml = response::logout_response_xml(
             &id,

@@ -53,7 +53,7 @@ async fn render_account(
     password_notice: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let sessions = directory.sessions(Some(&me.user.username)).await?;
+    let sessions = directory.sessions().list(Some(&me.user.username)).await?;
     let rows = sessions
         .into_iter()
         .map(|l| {
@@ -133,6 +133,7 @@ pub async fn password_post(
     }
     let audit = caller.audit(me.actor());
     match directory
+        .users()
         .change_own_password(&audit, &me.session, &form.current_password, &form.new_password)
         .await
     {
@@ -184,7 +185,7 @@ pub async fn revoke_post(
     let id = Uuid::parse_str(&form.session_id)
         .map_err(|_| PageError::Core(gatehouse_core::Error::invalid("session", "not a session id")))?;
     let audit = caller.audit(me.actor());
-    directory.revoke_session(&audit, id, Some(me.user.id)).await?;
+    directory.sessions().revoke(&audit, id, Some(me.user.id)).await?;
     if id == me.session.id {
         // Revoking this device is signing out.
         let mut res = Redirect::to("/login").into_response();

@@ -64,7 +64,7 @@ pub async fn forgot_get(State(state): State<AppState>, Ready(directory): Ready) 
     if state.config.recovery_email_minutes.is_none() {
         return Ok(render_with_status(StatusCode::OK, &page(&state, "")));
     }
-    let (token, flow) = directory.begin_flow(FlowKind::Recovery, None).await?;
+    let (token, flow) = directory.sign_in().begin_flow(FlowKind::Recovery, None).await?;
     let mut res = render_with_status(StatusCode::OK, &page(&state, &flow.state.csrf));
     res.headers_mut().append(
         header::SET_COOKIE,
@@ -84,7 +84,11 @@ pub async fn forgot_post(
         return Ok(render_with_status(StatusCode::NOT_FOUND, &page(&state, "")));
     };
     let flow = match cookies::read(&headers, cookies::FLOW) {
-        Some(t) => directory.flow(&t).await?.filter(|f| f.state.kind == FlowKind::Recovery),
+        Some(t) => directory
+            .sign_in()
+            .flow(&t)
+            .await?
+            .filter(|f| f.state.kind == FlowKind::Recovery),
         None => None,
     };
     let Some(flow) = flow.filter(|f| csrf_ok(&f.state.csrf, &form.csrf_token)) else {
@@ -99,9 +103,13 @@ pub async fn forgot_post(
         return Ok(render_with_status(StatusCode::BAD_REQUEST, &p));
     }
     let audit = caller.audit(Actor::System);
-    match directory.request_password_reset(&audit, &identifier, minutes).await? {
+    match directory
+        .jobs()
+        .request_password_reset(&audit, &identifier, minutes)
+        .await?
+    {
         ResetRequest::Accepted => {
-            directory.end_flow(&flow).await?;
+            directory.sign_in().end_flow(&flow).await?;
             let mut p = page(&state, "");
             p.sent = true;
             p.identifier = identifier;

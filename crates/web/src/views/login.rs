@@ -55,6 +55,7 @@ async fn login_flow(directory: &Directory, headers: &axum::http::HeaderMap) -> R
         return Ok(None);
     };
     Ok(directory
+        .sign_in()
         .flow(&token)
         .await?
         .filter(|f| f.state.kind == FlowKind::Login))
@@ -82,12 +83,12 @@ pub async fn login_get(
                 f.state.stage = Stage::Identify;
                 f.state.mfa = None; // MFA: a new target starts the factors over too
                 f.state.ceremony = None;
-                directory.save_flow(&mut f).await?;
+                directory.sign_in().save_flow(&mut f).await?;
             }
             f
         }
         None => {
-            let (token, f) = directory.begin_flow(FlowKind::Login, next.as_deref()).await?;
+            let (token, f) = directory.sign_in().begin_flow(FlowKind::Login, next.as_deref()).await?;
             set_cookie = Some(cookies::set(cookies::FLOW, &token, None, state.config.secure_cookies()));
             f
         }
@@ -96,7 +97,7 @@ pub async fn login_get(
         flow.state.stage = Stage::Identify;
         flow.state.mfa = None; // MFA: coming back to /login starts over
         flow.state.ceremony = None;
-        directory.save_flow(&mut flow).await?;
+        directory.sign_in().save_flow(&mut flow).await?;
     }
     let mut res = render_step(&state, &flow, None, StatusCode::OK);
     if let Some(c) = set_cookie {
@@ -126,7 +127,7 @@ fn render_step(state: &AppState, flow: &Flow, error: Option<String>, status: Sta
                 error,
                 identifier: flow.state.identifier.clone(),
                 action: LOGIN_PATH.into(),
-                passkey: state.directory().is_some_and(|d| d.passkeys_available()), // MFA
+                passkey: state.directory().is_some_and(|d| d.mfa().passkeys_available()), // MFA
             },
         ),
     }
@@ -168,7 +169,7 @@ pub async fn login_post(
     flow.state.stage = Stage::Password;
     flow.state.mfa = None; // MFA: a new identity starts over
     flow.state.ceremony = None;
-    directory.save_flow(&mut flow).await?;
+    directory.sign_in().save_flow(&mut flow).await?;
     Ok(Redirect::to(LOGIN_PATH).into_response())
 }
 
@@ -186,6 +187,7 @@ pub async fn password_post(
     }
     let audit = caller.anonymous();
     let check = directory
+        .sign_in()
         .check_password(&audit, &flow.state.identifier, &form.password)
         .await?;
     let user = match &check {
@@ -201,7 +203,13 @@ pub async fn password_post(
         }
     };
     // MFA: a second factor (or enrolment, where policy requires MFA) before the session.
-    if let Some(stage) = directory.stages_after_password(&user).await?.into_iter().next() {
+    if let Some(stage) = directory
+        .sign_in()
+        .stages_after_password(&user)
+        .await?
+        .into_iter()
+        .next()
+    {
         let mut flow = flow;
         flow.state.stage = stage;
         flow.state.ceremony = None;
@@ -212,7 +220,7 @@ pub async fn password_post(
             replace_session: None,
             passed: false,
         });
-        directory.save_flow(&mut flow).await?;
+        directory.sign_in().save_flow(&mut flow).await?;
         let to = if stage == Stage::Mfa {
             crate::mfa::stage::MFA_PATH
         } else {
@@ -221,10 +229,14 @@ pub async fn password_post(
         return Ok(Redirect::to(to).into_response());
     }
     let audit = caller.audit(Actor::User(user.username.clone()));
-    let Some((token, _session, _user)) = directory.start_password_session(&audit, check, &caller.client).await? else {
+    let Some((token, _session, _user)) = directory
+        .sign_in()
+        .start_password_session(&audit, check, &caller.client)
+        .await?
+    else {
         return Ok(render_step(&state, &flow, Some(SIGN_IN_FAILED.into()), StatusCode::OK));
     };
-    directory.end_flow(&flow).await?;
+    directory.sign_in().end_flow(&flow).await?;
     Ok(super::signed_in(&state, &directory, &token, &flow.state.next))
 }
 
@@ -235,7 +247,7 @@ pub async fn restart_get(Ready(directory): Ready, headers: axum::http::HeaderMap
         flow.state.identifier.clear();
         flow.state.mfa = None; // MFA
         flow.state.ceremony = None;
-        directory.save_flow(&mut flow).await?;
+        directory.sign_in().save_flow(&mut flow).await?;
     }
     Ok(Redirect::to(LOGIN_PATH).into_response())
 }

@@ -21,7 +21,7 @@ pub async fn logout(
     let (parts, _) = req.into_parts();
     if let Some((session, user)) = current_session(&directory, &parts).await? {
         let audit = caller.audit(gatehouse_core::Actor::User(user.username.clone()));
-        directory.end_session(&audit, &session, &user.username).await?;
+        directory.sessions().end(&audit, &session, &user.username).await?;
     }
     let mut res = render(&MessagePage {
         branding: state.branding(),

@@ -14,7 +14,7 @@ pub async fn portal_get(
     Ready(directory): Ready,
     me: SignedIn,
 ) -> Result<Response, PageError> {
-    let apps = directory.applications_for(&me.user).await?;
+    let apps = directory.access().applications_for(&me.user).await?;
     let display_name = me.user.display_name();
     Ok(render(&PortalPage {
         branding: state.branding(),

@@ -80,6 +80,7 @@ async fn key_flow(
 ) -> Result<Option<Flow>, PageError> {
     Ok(match cookies::read(headers, cookies::FLOW) {
         Some(t) => directory
+            .sign_in()
             .flow(&t)
             .await?
             .filter(|f| f.state.kind == FlowKind::Recovery && f.state.recovery_key_hash.as_deref() == Some(hash)),
@@ -93,7 +94,7 @@ async fn owes_mfa(
     flow: &Flow,
     user: &gatehouse_core::User,
 ) -> Result<bool, PageError> {
-    let has = !directory.authenticators(user.id).await?.is_empty();
+    let has = !directory.mfa().authenticators(user.id).await?.is_empty();
     Ok(has
         && !flow
             .state
@@ -108,17 +109,17 @@ pub async fn recovery_get(
     Path(key): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
-    let Some((hash, user)) = directory.recovery_key_user(&key).await? else {
+    let Some((hash, user)) = directory.recovery().key_user(&key).await? else {
         return Ok(invalid_link(&state));
     };
     // This browser's flow for this key (kept across the MFA step), or a new one.
     let (cookie, mut flow) = match key_flow(&directory, &headers, &hash).await? {
         Some(f) => (None, f),
         None => {
-            let (token, mut f) = directory.begin_flow(FlowKind::Recovery, None).await?;
+            let (token, mut f) = directory.sign_in().begin_flow(FlowKind::Recovery, None).await?;
             f.state.recovery_key_hash = Some(hash.clone());
             f.state.user_id = Some(user.id);
-            directory.save_flow(&mut f).await?;
+            directory.sign_in().save_flow(&mut f).await?;
             (Some(token), f)
         }
     };
@@ -132,7 +133,7 @@ pub async fn recovery_get(
                 replace_session: None,
                 passed: false,
             });
-            directory.save_flow(&mut flow).await?;
+            directory.sign_in().save_flow(&mut flow).await?;
         }
         let action = format!("/recovery/use-token/{key}/");
         render_stage(&state, &directory, &flow, &user, &action, None, StatusCode::OK).await?
@@ -156,7 +157,7 @@ pub async fn recovery_post(
     headers: axum::http::HeaderMap,
     Form(form): Form<RecoveryForm>,
 ) -> Result<Response, PageError> {
-    let Some((hash, user)) = directory.recovery_key_user(&key).await? else {
+    let Some((hash, user)) = directory.recovery().key_user(&key).await? else {
         return Ok(invalid_link(&state));
     };
     let flow = key_flow(&directory, &headers, &hash).await?;
@@ -195,7 +196,7 @@ pub async fn recovery_post(
                     replace_session: None,
                     passed: true,
                 });
-                directory.save_flow(&mut flow).await?;
+                directory.sign_in().save_flow(&mut flow).await?;
                 return Ok(form_page(
                     &state,
                     &key,
@@ -226,13 +227,14 @@ pub async fn recovery_post(
     let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
     let audit = caller.audit(Actor::User(user.username.clone()));
     match directory
-        .complete_recovery_with(&audit, &hash, &form.new_password, &caller.client, &amr)
+        .recovery()
+        .complete_with(&audit, &hash, &form.new_password, &caller.client, &amr)
         .await
     {
         Ok((token, session, user)) => {
-            directory.end_flow(&flow).await?;
+            directory.sign_in().end_flow(&flow).await?;
             // MFA: someone policy requires MFA of, without any, enrols before going on.
-            let to = if !session.amr.iter().any(|a| a == "mfa") && directory.mfa_required_for(&user).await? {
+            let to = if !session.amr.iter().any(|a| a == "mfa") && directory.mfa().required_for(&user).await? {
                 crate::mfa::step_up_url("/if/user/")
             } else {
                 "/if/user/".to_string()

@@ -69,7 +69,7 @@ async fn nginx_sign_in_lands_on_the_original_url_with_the_identity() {
     );
     assert!(ok.header("x-authentik-meta-version").unwrap().starts_with("gatehouse/"));
     let uid = ok.header("x-authentik-uid").unwrap().to_string();
-    let alice_id = w.dir.user("alice").await.unwrap().id.to_string();
+    let alice_id = w.dir.users().get("alice").await.unwrap().id.to_string();
     assert_eq!(
         uid,
         gatehouse_crypto::sha256_hex(alice_id.as_bytes()),
@@ -81,6 +81,7 @@ async fn nginx_sign_in_lands_on_the_original_url_with_the_identity() {
     let parsed = UnverifiedJwt::parse(jwt).unwrap();
     let key = w
         .dir
+        .keys()
         .verifying_key(parsed.kid().unwrap())
         .await
         .unwrap()
@@ -225,6 +226,6 @@ async fn the_session_cookie_of_domain_mode_carries_the_domain() {
 }
 
 pub async fn cookie_name(w: &World, slug: &str) -> String {
-    let app = w.dir.application(slug).await.unwrap();
+    let app = w.dir.apps().get(slug).await.unwrap();
     format!("gatehouse_proxy_{}", &app.app.id.simple().to_string()[..12])
 }

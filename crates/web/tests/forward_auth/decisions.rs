@@ -110,7 +110,7 @@ async fn changes_from_elsewhere_apply_when_the_feed_moves() {
 
     // Another node (or the CLI) takes alice out of staff. Until the feed says
     // so the cached decision stands (at most its few seconds)…
-    w.dir.remove_member(&audit(), "staff", "alice").await.unwrap();
+    w.dir.groups().remove_member(&audit(), "staff", "alice").await.unwrap();
     assert_eq!(b.nginx_check("http://wiki.test/").await.status, StatusCode::OK);
     // …and once it moves, she is refused, with a 403 rather than a sign-in loop.
     w.changed().await;
@@ -119,12 +119,12 @@ async fn changes_from_elsewhere_apply_when_the_feed_moves() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // Back in the group: allowed again.
-    w.dir.add_member(&audit(), "staff", "alice").await.unwrap();
+    w.dir.groups().add_member(&audit(), "staff", "alice").await.unwrap();
     w.changed().await;
     assert_eq!(b.nginx_check("http://wiki.test/").await.status, StatusCode::OK);
 
     // Revoking her sessions (session revoke --user alice) ends the proxy session.
-    w.dir.revoke_user_sessions(&audit(), "alice").await.unwrap();
+    w.dir.sessions().revoke_user(&audit(), "alice").await.unwrap();
     w.changed().await;
     assert_eq!(
         b.nginx_check("http://wiki.test/").await.status,
@@ -137,7 +137,7 @@ async fn disabling_the_user_ends_access_and_cached_decisions_expire() {
     let w = World::new().await;
     let mut b = signed_in_alice(&w).await;
     assert_eq!(b.nginx_check("http://wiki.test/").await.status, StatusCode::OK);
-    w.dir.set_active(&audit(), "alice", false).await.unwrap();
+    w.dir.users().set_active(&audit(), "alice", false).await.unwrap();
     // Even if the feed never moved, a decision lives only a few seconds.
     w.clock.advance_seconds(6);
     assert_eq!(
@@ -186,7 +186,7 @@ async fn sessions_expire_with_their_parent() {
 async fn additional_headers_and_basic_auth_come_from_attributes() {
     let w = World::new().await;
     // Attributes are set by blueprints and the admin API; here straight in the store.
-    let mut alice = w.dir.user("alice").await.unwrap();
+    let mut alice = w.dir.users().get("alice").await.unwrap();
     alice.attributes = serde_json::json!({
         "additionalHeaders": {"X-Team": "ops\r\nX-Injected: 1", "Set-Cookie": "a=b", "X-authentik-username": "root"},
         "wiki_password": "pw",
@@ -194,7 +194,7 @@ async fn additional_headers_and_basic_auth_come_from_attributes() {
     let mut tx = w.dir.store().begin().await.unwrap();
     tx.update_user(&alice).await.unwrap();
     tx.commit().await.unwrap();
-    let app = w.dir.application("wiki").await.unwrap().app;
+    let app = w.dir.apps().get("wiki").await.unwrap().app;
     let mut config = app.provider_config.clone();
     config["basic_auth_enabled"] = true.into();
     config["basic_auth_password_attribute"] = "wiki_password".into();
@@ -205,6 +205,7 @@ async fn additional_headers_and_basic_auth_come_from_attributes() {
         config,
     };
     w.dir
+        .apps()
         .update_provider(&audit(), "wiki", spec, "model_updated")
         .await
         .unwrap();

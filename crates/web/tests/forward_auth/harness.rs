@@ -56,11 +56,11 @@ impl World {
         w.user("alice").await;
         w.user("bob").await;
         let a = audit();
-        w.dir.create_group(&a, "staff", false, None).await.unwrap();
-        w.dir.add_member(&a, "staff", "alice").await.unwrap();
+        w.dir.groups().create(&a, "staff", false, None).await.unwrap();
+        w.dir.groups().add_member(&a, "staff", "alice").await.unwrap();
         w.proxy_app("wiki", "forward_single", "http://wiki.test", None, &["^/health$"])
             .await;
-        w.dir.bind(&a, "wiki", "staff").await.unwrap();
+        w.dir.apps().bind(&a, "wiki", "staff").await.unwrap();
         w.proxy_app(
             "corp",
             "forward_domain",
@@ -75,7 +75,8 @@ impl World {
 
     pub async fn user(&self, name: &str) {
         self.dir
-            .create_user(
+            .users()
+            .create(
                 &audit(),
                 NewUser {
                     username: name.into(),
@@ -85,7 +86,7 @@ impl World {
             )
             .await
             .unwrap();
-        self.dir.set_password(&audit(), name, PASSWORD).await.unwrap();
+        self.dir.users().set_password(&audit(), name, PASSWORD).await.unwrap();
     }
 
     pub async fn proxy_app(&self, slug: &str, mode: &str, host: &str, domain: Option<&str>, skip: &[&str]) {
@@ -103,7 +104,8 @@ impl World {
         })
         .unwrap();
         self.dir
-            .create_application_with(&audit(), slug, slug, None, Some(config.provider_spec().unwrap()))
+            .apps()
+            .create_with(&audit(), slug, slug, None, Some(config.provider_spec().unwrap()))
             .await
             .unwrap();
     }
@@ -130,7 +132,7 @@ impl World {
             limit: 1000,
             ..Default::default()
         };
-        let events = self.dir.events(&filter).await.unwrap();
+        let events = self.dir.events().list(&filter).await.unwrap();
         events.into_iter().map(|e| e.action).collect()
     }
 }

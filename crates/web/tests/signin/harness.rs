@@ -59,7 +59,8 @@ impl World {
     pub async fn user(&self, name: &str) {
         let audit = Audit::cli("test");
         self.dir
-            .create_user(
+            .users()
+            .create(
                 &audit,
                 NewUser {
                     username: name.into(),
@@ -69,7 +70,7 @@ impl World {
             )
             .await
             .unwrap();
-        self.dir.set_password(&audit, name, PASSWORD).await.unwrap();
+        self.dir.users().set_password(&audit, name, PASSWORD).await.unwrap();
     }
 
     pub fn browser(&self) -> Browser {
@@ -86,7 +87,8 @@ impl World {
             ..Default::default()
         };
         self.dir
-            .events(&filter)
+            .events()
+            .list(&filter)
             .await
             .unwrap()
             .into_iter()

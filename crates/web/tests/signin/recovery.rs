@@ -9,7 +9,8 @@ async fn recovery_link_is_single_use() {
     w.user("alice").await;
     let (key, _) = w
         .dir
-        .create_recovery_key(&Audit::cli("test"), "alice", 30)
+        .recovery()
+        .create_key(&Audit::cli("test"), "alice", 30)
         .await
         .unwrap();
     let path = format!("/recovery/use-token/{key}/");
@@ -88,7 +89,8 @@ async fn expired_and_unknown_links_are_refused() {
     w.user("alice").await;
     let (key, _) = w
         .dir
-        .create_recovery_key(&Audit::cli("test"), "alice", 5)
+        .recovery()
+        .create_key(&Audit::cli("test"), "alice", 5)
         .await
         .unwrap();
     let path = format!("/recovery/use-token/{key}/");

@@ -83,11 +83,11 @@ async fn not_you_restarts_the_flow() {
 async fn a_new_next_resets_the_second_factor_state() {
     let w = World::new().await;
     w.user("alice").await;
-    let alice = w.dir.user("alice").await.unwrap();
+    let alice = w.dir.users().get("alice").await.unwrap();
     let mut b = w.browser();
     b.get("/login?next=/if/user/").await;
     let token = b.cookies.get("gatehouse_flow").cloned().expect("a flow cookie");
-    let mut flow = w.dir.flow(&token).await.unwrap().unwrap();
+    let mut flow = w.dir.sign_in().flow(&token).await.unwrap().unwrap();
     flow.state.mfa = Some(gatehouse_core::flow::MfaPending {
         user_id: alice.id,
         password_changed_at: alice.password_changed_at,
@@ -96,14 +96,14 @@ async fn a_new_next_resets_the_second_factor_state() {
         passed: true,
     });
     flow.state.ceremony = Some(serde_json::json!({"challenge": "x"}));
-    w.dir.save_flow(&mut flow).await.unwrap();
+    w.dir.sign_in().save_flow(&mut flow).await.unwrap();
     // The same next: nothing changes.
     b.get("/login?next=/if/user/").await;
-    let same = w.dir.flow(&token).await.unwrap().unwrap();
+    let same = w.dir.sign_in().flow(&token).await.unwrap().unwrap();
     assert!(same.state.mfa.is_some() && same.state.ceremony.is_some());
     // Another next: all of it goes.
     b.get("/login?next=/if/admin/").await;
-    let reset = w.dir.flow(&token).await.unwrap().unwrap();
+    let reset = w.dir.sign_in().flow(&token).await.unwrap().unwrap();
     assert_eq!(reset.state.next, "/if/admin/");
     assert!(reset.state.mfa.is_none(), "{:?}", reset.state.mfa);
     assert!(reset.state.ceremony.is_none());

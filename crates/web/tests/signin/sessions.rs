@@ -42,7 +42,7 @@ async fn sign_in_lands_on_next_with_a_fresh_session() {
     assert!(token.len() >= 43, "256-bit token");
     assert!(!b.cookies.contains_key("gatehouse_flow"), "the flow cookie is cleared");
     // The stored session is the token's hash, not the token.
-    let sessions = w.dir.sessions(Some("alice")).await.unwrap();
+    let sessions = w.dir.sessions().list(Some("alice")).await.unwrap();
     assert_eq!(sessions.len(), 1);
     assert_ne!(sessions[0].session.token_hash, token);
     // The portal greets by name; login events recorded.
@@ -74,24 +74,31 @@ async fn portal_shows_exactly_the_bound_applications() {
     let w = World::new().await;
     w.user("alice").await;
     let audit = Audit::cli("test");
-    w.dir.create_group(&audit, "staff", false, None).await.unwrap();
-    w.dir.create_group(&audit, "devs", false, Some("staff")).await.unwrap();
-    w.dir.create_group(&audit, "ops", false, None).await.unwrap();
-    w.dir.add_member(&audit, "devs", "alice").await.unwrap();
+    w.dir.groups().create(&audit, "staff", false, None).await.unwrap();
     w.dir
-        .create_application(&audit, "wiki", "Team Wiki", Some("https://wiki.example.com/"))
+        .groups()
+        .create(&audit, "devs", false, Some("staff"))
+        .await
+        .unwrap();
+    w.dir.groups().create(&audit, "ops", false, None).await.unwrap();
+    w.dir.groups().add_member(&audit, "devs", "alice").await.unwrap();
+    w.dir
+        .apps()
+        .create(&audit, "wiki", "Team Wiki", Some("https://wiki.example.com/"))
         .await
         .unwrap();
     w.dir
-        .create_application(&audit, "grafana", "Grafana Dashboards", None)
+        .apps()
+        .create(&audit, "grafana", "Grafana Dashboards", None)
         .await
         .unwrap();
     w.dir
-        .create_application(&audit, "pager", "Pager Duty Console", None)
+        .apps()
+        .create(&audit, "pager", "Pager Duty Console", None)
         .await
         .unwrap();
-    w.dir.bind(&audit, "grafana", "staff").await.unwrap();
-    w.dir.bind(&audit, "pager", "ops").await.unwrap();
+    w.dir.apps().bind(&audit, "grafana", "staff").await.unwrap();
+    w.dir.apps().bind(&audit, "pager", "ops").await.unwrap();
     let mut b = w.browser();
     b.sign_in("/if/user/", "alice", PASSWORD).await;
     let portal = b.get("/").await;
@@ -116,7 +123,7 @@ async fn sessions_end_on_logout_revoke_disable_and_password_change() {
     // The account page lists both; revoking the phone from the laptop ends it at once.
     let account = laptop.get("/if/user/account/").await;
     assert_eq!(account.status, StatusCode::OK);
-    let sessions = w.dir.sessions(Some("alice")).await.unwrap();
+    let sessions = w.dir.sessions().list(Some("alice")).await.unwrap();
     assert_eq!(sessions.len(), 2);
     let phone_token = phone.cookies["gatehouse_session"].clone();
     let phone_id = sessions
@@ -143,7 +150,7 @@ async fn sessions_end_on_logout_revoke_disable_and_password_change() {
     w.user("bob").await;
     let mut bob = w.browser();
     bob.sign_in("/if/user/", "bob", PASSWORD).await;
-    let bob_id = w.dir.sessions(Some("bob")).await.unwrap()[0].session.id;
+    let bob_id = w.dir.sessions().list(Some("bob")).await.unwrap()[0].session.id;
     let r = laptop
         .post(
             "/if/user/account/sessions/revoke",
@@ -208,7 +215,11 @@ async fn sessions_end_on_logout_revoke_disable_and_password_change() {
     );
 
     // Disabling ends everything.
-    w.dir.set_active(&Audit::cli("test"), "alice", false).await.unwrap();
+    w.dir
+        .users()
+        .set_active(&Audit::cli("test"), "alice", false)
+        .await
+        .unwrap();
     assert_eq!(laptop.get("/if/user/").await.status, StatusCode::SEE_OTHER);
     assert_eq!(fresh.get("/if/user/").await.status, StatusCode::SEE_OTHER);
 

@@ -30,7 +30,11 @@ async fn unknown_disabled_and_wrong_answer_alike() {
     let w = World::with_params(HashParams::default(), "http://auth.test").await;
     w.user("alice").await;
     w.user("dora").await;
-    w.dir.set_active(&Audit::cli("test"), "dora", false).await.unwrap();
+    w.dir
+        .users()
+        .set_active(&Audit::cli("test"), "dora", false)
+        .await
+        .unwrap();
     let mut bodies = Vec::new();
     let mut times = Vec::new();
     // Each identifier from its own address, so that throttling stays out of it.
@@ -65,7 +69,8 @@ async fn unknown_disabled_and_wrong_answer_alike() {
     }
     let reasons: Vec<String> = w
         .dir
-        .events(&gatehouse_core::EventFilter {
+        .events()
+        .list(&gatehouse_core::EventFilter {
             action: Some("login_failed".into()),
             limit: 10,
             ..Default::default()
@@ -84,7 +89,8 @@ async fn unknown_disabled_and_wrong_answer_alike() {
     let all = format!(
         "{:?}",
         w.dir
-            .events(&gatehouse_core::EventFilter {
+            .events()
+            .list(&gatehouse_core::EventFilter {
                 limit: 100,
                 ..Default::default()
             })
@@ -116,14 +122,15 @@ async fn delays_lock_and_its_expiry() {
     let failures = |w: &World| {
         let dir = w.dir.clone();
         async move {
-            dir.events(&gatehouse_core::EventFilter {
-                action: Some("login_failed".into()),
-                limit: 100,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .len()
+            dir.events()
+                .list(&gatehouse_core::EventFilter {
+                    action: Some("login_failed".into()),
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len()
         }
     };
     assert_eq!(failures(&w).await, 3, "a throttled attempt is not a failure");
