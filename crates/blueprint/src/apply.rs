@@ -3,11 +3,12 @@
 //! together with the applied state of each file. Any failure rolls back all
 //! of it and names the entry.
 
-use gatehouse_core::blueprint_apply::{BlueprintInstance, Step, apply_steps};
-use gatehouse_core::{Audit, Directory, WriteTx};
+use gatehouse_core::blueprints::{BlueprintInstance, record_instance};
+use gatehouse_core::{Audit, Directory, Tx};
 use serde::Serialize;
 
 use crate::plan::{Change, Plan, prepare};
+use crate::steps::{Step, apply_steps};
 
 /// What an apply did.
 #[derive(Debug, Clone, Serialize)]
@@ -33,25 +34,19 @@ pub async fn resolve(dir: &Directory, plan: &Plan) -> Result<(Vec<Step>, Vec<Cha
 
 /// Writes the steps into `tx` and records each file's applied state (the
 /// caller commits; the bootstrap claims in the same transaction).
-pub async fn write(
-    tx: &mut dyn WriteTx,
-    dir: &Directory,
-    audit: &Audit,
-    plan: &Plan,
-    steps: &[Step],
-) -> Result<(), ApplyError> {
-    apply_steps(tx, audit, &plan.name, steps, dir.now(), false)
+pub async fn write(tx: &mut Tx<'_>, plan: &Plan, steps: &[Step], summarised: bool) -> Result<(), ApplyError> {
+    apply_steps(tx, steps, summarised)
         .await
         .map_err(|e| ApplyError::Entry {
             origin: e.origin,
             message: e.error.to_string(),
         })?;
     for (path, name, hash) in &plan.sources {
-        tx.put_blueprint_instance(&BlueprintInstance {
+        let instance = BlueprintInstance {
             path: path.clone(),
             name: name.clone(),
             hash: hash.clone(),
-            applied_at: dir.now(),
+            applied_at: tx.now(),
             result: "applied".into(),
             message: if plan.warnings.is_empty() {
                 String::new()
@@ -59,9 +54,8 @@ pub async fn write(
                 format!("{} warning(s)", plan.warnings.len())
             },
             changes: steps.len() as i64,
-        })
-        .await
-        .map_err(gatehouse_core::Error::from)?;
+        };
+        record_instance(tx, &instance).await?;
     }
     Ok(())
 }
@@ -69,44 +63,31 @@ pub async fn write(
 /// Applies a plan: everything or nothing.
 pub async fn apply(dir: &Directory, audit: &Audit, plan: &Plan) -> Result<Applied, ApplyError> {
     let (steps, changes) = resolve(dir, plan).await?;
-    let mut tx = dir.store().begin().await.map_err(gatehouse_core::Error::from)?;
-    match write(&mut *tx, dir, audit, plan, &steps).await {
-        Ok(()) => {
-            tx.commit().await.map_err(gatehouse_core::Error::from)?;
-            Ok(Applied {
-                changes,
-                warnings: plan.warnings.clone(),
-            })
-        }
-        Err(e) => {
-            drop(tx);
-            Err(e)
-        }
-    }
+    let mut tx = dir.write(&audit.from_blueprint(&plan.name)).await?;
+    write(&mut tx, plan, &steps, false).await?;
+    tx.commit().await?;
+    Ok(Applied {
+        changes,
+        warnings: plan.warnings.clone(),
+    })
 }
 
 /// Records a failed apply of these files (in its own transaction: the
 /// failed one was rolled back).
 pub async fn record_failure(dir: &Directory, files: &[(String, String, String)], message: &str) {
-    let result: gatehouse_core::Result<()> = async {
-        let mut tx = dir.store().begin().await?;
-        for (path, name, hash) in files {
-            tx.put_blueprint_instance(&BlueprintInstance {
-                path: path.clone(),
-                name: name.clone(),
-                hash: hash.clone(),
-                applied_at: dir.now(),
-                result: "failed".into(),
-                message: message.chars().take(500).collect(),
-                changes: 0,
-            })
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
+    let instances: Vec<BlueprintInstance> = files
+        .iter()
+        .map(|(path, name, hash)| BlueprintInstance {
+            path: path.clone(),
+            name: name.clone(),
+            hash: hash.clone(),
+            applied_at: dir.now(),
+            result: "failed".into(),
+            message: message.chars().take(500).collect(),
+            changes: 0,
+        })
+        .collect();
+    if let Err(e) = dir.blueprints().record_failure(&Audit::system(), &instances).await {
         tracing::warn!(error = %e, "could not record the failed blueprint apply");
     }
 }

@@ -5,10 +5,10 @@
 //! bootstrap, and only the claimant writes (and only it may hand a generated
 //! password to the operator).
 
-use gatehouse_core::blueprint_apply::{BlueprintInstance, append_event, apply_steps};
-use gatehouse_core::bootstrap::{BootstrapOutcome, BootstrapSettings};
-use gatehouse_core::directory::{ADMIN_GROUP, RECOVERY_ADMIN};
+use gatehouse_core::blueprints::{BlueprintInstance, record_instance};
+use gatehouse_core::bootstrap::{self, BootstrapOutcome, BootstrapSettings};
 use gatehouse_core::events::action;
+use gatehouse_core::{ADMIN_GROUP, RECOVERY_ADMIN};
 use gatehouse_core::{Audit, Directory, Error, Result};
 use gatehouse_crypto::random_token;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ fn no_env(_: &str) -> Option<String> {
 }
 
 pub async fn bootstrap(dir: &Directory, settings: &BootstrapSettings) -> Result<BootstrapOutcome> {
-    if dir.store().is_bootstrapped().await? {
+    if dir.is_bootstrapped().await? {
         return Ok(BootstrapOutcome::AlreadyDone);
     }
     let (password, generated) = match settings.password.as_deref().filter(|p| !p.is_empty()) {
@@ -50,33 +50,28 @@ pub async fn bootstrap(dir: &Directory, settings: &BootstrapSettings) -> Result<
         crate::ApplyError::Core(c) => c,
         other => Error::Refused(other.to_string()),
     })?;
-    let now = dir.now();
-    let audit = Audit::system();
-    let mut tx = dir.store().begin().await?;
-    if !tx.claim_bootstrap(now).await? {
+    let mut tx = dir.write(&Audit::system()).await?;
+    if !bootstrap::claim(&mut tx).await? {
         return Ok(BootstrapOutcome::AlreadyDone);
     }
     // The bootstrap event below records the membership and the token.
-    apply_steps(&mut *tx, &audit, "", &steps, now, true)
+    crate::steps::apply_steps(&mut tx, &steps, true)
         .await
         .map_err(|e| e.error)?;
-    tx.put_blueprint_instance(&BlueprintInstance {
+    let instance = BlueprintInstance {
         path: PATH.into(),
         name: "gatehouse-bootstrap".into(),
         hash: source.hash.clone(),
-        applied_at: now,
+        applied_at: tx.now(),
         result: "applied".into(),
         message: String::new(),
         changes: steps.len() as i64,
-    })
-    .await?;
-    append_event(
-        &mut *tx,
-        &audit,
+    };
+    record_instance(&mut tx, &instance).await?;
+    tx.record(
         action::BOOTSTRAP,
         Some(RECOVERY_ADMIN),
         json!({"group": ADMIN_GROUP, "password": if generated { "generated" } else { "from environment" }, "api_token": settings.token.is_some()}),
-        now,
     )
     .await?;
     tx.commit().await?;

@@ -8,7 +8,8 @@
 //! - [`eval`] evaluates the tags;
 //! - [`models`] maps authentik's models onto Gatehouse's, one module each;
 //! - [`plan`] runs entries against a [`state::State`] and diffs it;
-//! - [`apply`] writes the steps through `gatehouse_core::blueprint_apply`.
+//! - [`steps`] are the changes, each one of core's single-object writes;
+//! - [`apply`] writes them in one transaction.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod apply;
@@ -20,6 +21,7 @@ pub mod models;
 pub mod plan;
 pub mod sso;
 pub mod state;
+pub mod steps;
 pub mod watch;
 pub mod yaml;
 

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use gatehouse_core::blueprint_apply::{Op, Step};
+use crate::steps::{Op, Step};
 use gatehouse_core::{Application, Directory, ProviderKind, Timestamp};
 use gatehouse_oidc::config::OidcConfig;
 use serde::Serialize;
@@ -626,8 +626,9 @@ pub async fn prepare(dir: &Directory, plan: &Plan, hash: bool) -> gatehouse_core
         let new = if same {
             None
         } else if hash {
-            Some(dir.hasher().hash(pw).await?)
+            Some(dir.users().hash_new_password(&u.user.username, pw).await?)
         } else {
+            dir.password_policy().check(&u.user.username, pw)?;
             Some("(new)".into())
         };
         out.passwords.insert(u.user.id, new);
@@ -714,10 +715,7 @@ impl Plan {
                         fields.push(fc("parent", Value::Null, p.as_str()));
                     }
                     push(
-                        Op::CreateGroup {
-                            group: g.group.clone(),
-                            parent,
-                        },
+                        Op::CreateGroup { group: g.group.clone() },
                         Change {
                             action: "create",
                             model: "group",
@@ -852,7 +850,6 @@ impl Plan {
                         push(
                             Op::SetPassword {
                                 user_id: u.user.id,
-                                username: u.user.username.clone(),
                                 hash: h,
                             },
                             Change {
@@ -954,7 +951,6 @@ impl Plan {
                         push(
                             Op::UpdateApplication {
                                 shown: masked_config(&app),
-                                fields: f.iter().map(|x| x.field.clone()).collect(),
                                 app,
                             },
                             Change {

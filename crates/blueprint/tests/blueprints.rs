@@ -586,7 +586,7 @@ async fn providers_blueprints_do_not_model_are_left_alone() {
             "nextcloud",
             "Nextcloud",
             None,
-            Some(gatehouse_core::directory::ProviderSpec {
+            Some(gatehouse_core::ProviderSpec {
                 kind: ProviderKind::Ldap,
                 key: Some("https://nextcloud.example.com/saml".into()),
                 config: json!({"acs_url": "https://nextcloud.example.com/acs"}),

@@ -607,7 +607,7 @@ async fn sso_unreadable_env_file_is_reported_and_no_secret_is_rotated() {
 
 #[tokio::test]
 async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
-    use gatehouse_core::blueprint_apply::{Op, Step, apply_steps};
+    use gatehouse_blueprint::steps::{Op, Step, apply_steps};
     let db = sqlite().await;
     apply_text(
         &db,
@@ -632,10 +632,8 @@ async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
         },
         origin: "test.yaml:2".into(),
     }];
-    let mut tx = db.dir.store().begin().await.unwrap();
-    apply_steps(&mut *tx, &audit(), "test", &steps, db.dir.now(), false)
-        .await
-        .unwrap();
+    let mut tx = db.dir.write(&audit().from_blueprint("test")).await.unwrap();
+    apply_steps(&mut tx, &steps, false).await.unwrap();
     tx.commit().await.unwrap();
     let now = db.dir.store().user_by_name("ann").await.unwrap().unwrap();
     assert_eq!(now.email, "ann@new.example.com");

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::Parser;
-use gatehouse_core::directory::NewUser;
+use gatehouse_core::NewUser;
 use gatehouse_core::password_policy::PasswordPolicy;
 use gatehouse_core::{Audit, Directory, SystemClock};
 use gatehouse_crypto::{HashParams, PasswordHasher};

@@ -32,3 +32,17 @@ pub enum BootstrapOutcome {
     /// configured and one was made up; the caller must hand it to the operator.
     Created { generated_password: Option<String> },
 }
+
+impl crate::Context {
+    /// Whether this database was bootstrapped already.
+    pub async fn is_bootstrapped(&self) -> crate::Result<bool> {
+        Ok(self.store().is_bootstrapped().await?)
+    }
+}
+
+/// Claims the one-time bootstrap in the change `tx`: true for exactly one
+/// caller per database, even when several servers start at once.
+pub async fn claim(tx: &mut crate::Tx<'_>) -> crate::Result<bool> {
+    let now = tx.now();
+    Ok(tx.raw().claim_bootstrap(now).await?)
+}

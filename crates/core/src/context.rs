@@ -193,4 +193,6 @@ services! {
     saml => Saml;
     /// The background job queue.
     jobs => Jobs;
+    /// The applied state of blueprint files.
+    blueprints => Blueprints;
 }

@@ -14,9 +14,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::Jobs;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::store::WriteTx;

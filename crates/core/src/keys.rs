@@ -19,9 +19,9 @@ use std::sync::Arc;
 use gatehouse_crypto::signing::{SigningAlg, SigningError, SigningKey};
 use serde_json::{Value, json};
 
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::Keys;
-use crate::directory::Audit;
 use crate::error::{Error, Result, StoreError};
 use crate::events::action;
 use crate::oauth::model::SigningKeyRecord;

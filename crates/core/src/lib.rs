@@ -4,50 +4,49 @@
 //! This crate owns the rules ("who may reach which application", "what a valid
 //! password is", "how an event is chained") and the [`Store`] trait that storage
 //! implements. It has no HTTP, no SQL and no sockets; time comes in through
-//! [`Clock`] so tests control it. Every entry point (CLI, web, worker, protocols)
-//! calls the same services in [`directory`].
+//! [`Clock`] so tests control it. Every entry point (CLI, web, worker,
+//! protocols, blueprints) calls the same domain services, reached from a
+//! [`Directory`] (see [`context`]); every single-object write is one function
+//! over a [`tx::Tx`], so each rule and each event shape is written once.
+//! No protocol crate is a dependency: protocols build on this crate.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod access;
-pub mod account;
+pub mod apps;
+pub mod audit;
+pub mod blueprints;
 pub mod bootstrap;
 pub mod clock;
 pub mod context;
-pub mod directory;
 pub mod error;
 pub mod events;
 pub mod flow;
-// ---- forward-auth (proxy provider)
 pub mod forward_auth;
-// ---- end forward-auth
+pub mod groups;
+pub mod jobs;
+pub mod keys;
 pub mod login;
+pub mod mfa;
 pub mod model;
 pub mod names;
-// ---- OIDC provider: signing keys and OAuth grants
-pub mod keys;
 pub mod oauth;
-// ---- end OIDC provider
-// ---- SAML provider
-pub mod saml;
-// ---- end SAML provider
-// ---- mail and worker
-pub mod jobs;
-// ---- end mail and worker
-// ---- MFA
-pub mod mfa;
-// ---- end MFA
-// ---- blueprints and SSO drift
-pub mod blueprint_apply;
-// ---- end blueprints and SSO drift
 pub mod password_policy;
 pub mod recovery;
+pub mod saml;
 pub mod session;
 pub mod store;
 pub mod throttle;
+pub mod tokens;
+pub mod tx;
+pub mod users;
 
+pub use apps::{AppSummary, ProviderSpec};
+pub use audit::Audit;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use context::{Context, Directory};
-pub use directory::Audit;
 pub use error::{Error, Result, StoreError};
+pub use groups::{ADMIN_GROUP, GroupSummary, Member};
 pub use model::*;
 pub use store::{Store, WriteTx};
+pub use tx::Tx;
+pub use users::{NewUser, RECOVERY_ADMIN, UserDetail};

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
+use crate::audit::Audit;
 use crate::context::SignIn;
-use crate::directory::Audit;
 use crate::error::Result;
 use crate::events::action;
 use crate::model::{ThrottleRecord, User};
@@ -149,14 +149,6 @@ impl SignIn<'_> {
         Ok(())
     }
 
-    /// Clears the throttle of an account after a successful sign-in (inside the
-    /// session's transaction). The client address keeps its count: otherwise an
-    /// attacker could reset it by signing in to an account of their own.
-    pub(crate) async fn clear_account_throttle(self, tx: &mut dyn crate::store::WriteTx, user: &User) -> Result<()> {
-        tx.delete_throttle(&account_key(&user.id.to_string())).await?;
-        Ok(())
-    }
-
     /// Completes a password sign-in: stores an upgraded hash, clears the account's
     /// failure count and starts the session, in one transaction. `None` when the
     /// account changed since the check (disabled, deleted, password reset): the
@@ -170,8 +162,8 @@ impl SignIn<'_> {
         let PasswordCheck::Accepted { user: checked, rehash } = check else {
             return Ok(None);
         };
-        let mut tx = self.store().begin().await?;
-        let Some(mut user) = tx.user_by_id(checked.id).await?.filter(|u| u.is_active) else {
+        let mut tx = self.write(audit).await?;
+        let Some(mut user) = tx.raw().user_by_id(checked.id).await?.filter(|u| u.is_active) else {
             return Ok(None);
         };
         if user.password_hash != checked.password_hash {
@@ -180,11 +172,8 @@ impl SignIn<'_> {
         if let Some(hash) = rehash {
             user.password_hash = Some(hash);
         }
-        self.clear_account_throttle(&mut *tx, &user).await?;
-        let (token, session) = self
-            .sessions()
-            .open(&mut *tx, audit, &mut user, client, &["pwd"])
-            .await?;
+        clear_account_throttle(&mut tx, &user).await?;
+        let (token, session) = crate::session::open(&mut tx, &mut user, client, &["pwd"]).await?;
         tx.commit().await?;
         Ok(Some((token, session, user)))
     }
@@ -223,4 +212,12 @@ impl SignIn<'_> {
         let ended = self.store().ended_locks(self.now()).await?;
         self.announce_ended_locks_among(&ended).await
     }
+}
+
+/// Clears the throttle of an account after a successful sign-in (inside the
+/// session's change). The client address keeps its count: otherwise an
+/// attacker could reset it by signing in to an account of their own.
+pub(crate) async fn clear_account_throttle(tx: &mut crate::tx::Tx<'_>, user: &User) -> Result<()> {
+    tx.raw().delete_throttle(&account_key(&user.id.to_string())).await?;
+    Ok(())
 }

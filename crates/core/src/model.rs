@@ -275,3 +275,38 @@ pub struct ThrottleRecord {
     pub last_failure: Timestamp,
     pub locked_until: Option<Timestamp>,
 }
+
+/// An object by id, with the name its events show (a username, a group name,
+/// an application slug): what a write needs of the objects it links.
+#[derive(Debug, Clone, Copy)]
+pub struct Named<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+}
+
+impl User {
+    pub fn named(&self) -> Named<'_> {
+        Named {
+            id: self.id,
+            name: &self.username,
+        }
+    }
+}
+
+impl Group {
+    pub fn named(&self) -> Named<'_> {
+        Named {
+            id: self.id,
+            name: &self.name,
+        }
+    }
+}
+
+impl Application {
+    pub fn named(&self) -> Named<'_> {
+        Named {
+            id: self.id,
+            name: &self.slug,
+        }
+    }
+}

@@ -5,14 +5,14 @@ use gatehouse_crypto::{random_token, sha256_hex};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::clock::Timestamp;
+use crate::audit::Audit;
 use crate::context::Recovery;
-use crate::directory::{ADMIN_GROUP, Audit, admin_group, insert_group, store_password};
 use crate::error::{Error, Result};
 use crate::events::action;
+use crate::groups::{ADMIN_GROUP, admin_group};
 use crate::model::*;
 use crate::session::ClientInfo;
-use crate::store::WriteTx;
+use crate::tx::Tx;
 
 /// A recovery key as listed for operators (never the key itself).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,32 +27,17 @@ impl Recovery<'_> {
     /// Makes `username` a member of the superuser group (creating it if needed),
     /// for an installation that lost its last admin.
     pub async fn admin(self, audit: &Audit, username: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let user = tx
-            .user_by_name(username)
-            .await?
-            .ok_or_else(|| Error::not_found("user", username))?;
-        let group = match tx.group_by_name(ADMIN_GROUP).await? {
+        let mut tx = self.write(audit).await?;
+        let user = crate::users::find(&mut tx, username).await?;
+        let group = match tx.raw().group_by_name(ADMIN_GROUP).await? {
             Some(g) => g,
             None => {
                 let g = admin_group(self.now());
-                insert_group(&mut *tx, audit, &g, None, self.now()).await?;
+                crate::groups::insert(&mut tx, &g).await?;
                 g
             }
         };
-        let added = tx
-            .add_membership(Membership {
-                user_id: user.id,
-                group_id: group.id,
-            })
-            .await?;
-        if added {
-            tx.append_event(
-                audit.event(action::MODEL_UPDATED, Some(&user.username), json!({"model": "group", "pk": group.id, "name": group.name, "member": {"added": user.username}, "reason": "recovery"})),
-                self.now(),
-            )
-            .await?;
-        }
+        let added = crate::groups::add_member(&mut tx, group.named(), user.named(), false).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -127,9 +112,9 @@ impl Recovery<'_> {
         if key.is_empty() || key.len() > 128 {
             return Err(invalid());
         }
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        let user = spend_key(&mut *tx, audit, &sha256_hex(key.as_bytes()), now)
+        let _now = self.now();
+        let mut tx = self.write(audit).await?;
+        let user = spend_key(&mut tx, &sha256_hex(key.as_bytes()))
             .await?
             .ok_or_else(invalid)?;
         tx.commit().await?;
@@ -178,16 +163,15 @@ impl Recovery<'_> {
         amr: &[&str],
     ) -> Result<(String, Session, User)> {
         let invalid = || Error::invalid("recovery key", "the link is invalid, expired or already used");
-        let now = self.now();
+        let _now = self.now();
         let record = self.store().recovery_key_by_hash(key_hash).await?.ok_or_else(invalid)?;
         let user = self.store().user_by_id(record.user_id).await?.ok_or_else(invalid)?;
-        self.password_policy().check(&user.username, new_password)?;
-        let hash = self.hasher().hash(new_password).await?;
-        let mut tx = self.store().begin().await?;
-        let mut user = spend_key(&mut *tx, audit, key_hash, now).await?.ok_or_else(invalid)?;
-        store_password(&mut *tx, audit, &mut user, hash, None, now).await?;
-        self.sign_in().clear_account_throttle(&mut *tx, &user).await?;
-        let (token, session) = self.sessions().open(&mut *tx, audit, &mut user, client, amr).await?;
+        let hash = self.users().hash_new_password(&user.username, new_password).await?;
+        let mut tx = self.write(audit).await?;
+        let user = spend_key(&mut tx, key_hash).await?.ok_or_else(invalid)?;
+        let mut user = crate::users::store_password(&mut tx, user.id, hash, None).await?;
+        crate::login::clear_account_throttle(&mut tx, &user).await?;
+        let (token, session) = crate::session::open(&mut tx, &mut user, client, amr).await?;
         tx.commit().await?;
         Ok((token, session, user))
     }
@@ -196,20 +180,18 @@ impl Recovery<'_> {
 /// Spends the key with this hash inside `tx` and returns its (active) user, with
 /// the `recovery_key_used` event; `None` when the key is invalid, spent, expired
 /// or its user disabled.
-async fn spend_key(tx: &mut dyn WriteTx, audit: &Audit, key_hash: &str, now: Timestamp) -> Result<Option<User>> {
-    let Some(record) = tx.consume_recovery_key(key_hash, now).await? else {
+async fn spend_key(tx: &mut Tx<'_>, key_hash: &str) -> Result<Option<User>> {
+    let now = tx.now();
+    let Some(record) = tx.raw().consume_recovery_key(key_hash, now).await? else {
         return Ok(None);
     };
-    let Some(user) = tx.user_by_id(record.user_id).await?.filter(|u| u.is_active) else {
+    let Some(user) = tx.raw().user_by_id(record.user_id).await?.filter(|u| u.is_active) else {
         return Ok(None);
     };
-    tx.append_event(
-        audit.event(
-            action::RECOVERY_KEY_USED,
-            Some(&user.username),
-            json!({"pk": record.id}),
-        ),
-        now,
+    tx.record(
+        action::RECOVERY_KEY_USED,
+        Some(&user.username),
+        json!({"pk": record.id}),
     )
     .await?;
     Ok(Some(user))

@@ -9,12 +9,12 @@ use gatehouse_crypto::{random_token, sha256_hex};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::Audit;
 use crate::context::Sessions;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::{Session, User};
-use crate::store::WriteTx;
+use crate::tx::Tx;
 
 /// How long sessions live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,45 +53,6 @@ pub struct SessionListing {
 }
 
 impl Sessions<'_> {
-    /// Starts a session inside `tx` (the caller commits), writing the `login`
-    /// event and the user's last-login time. Returns the cookie token.
-    pub(crate) async fn open(
-        self,
-        tx: &mut dyn WriteTx,
-        audit: &Audit,
-        user: &mut User,
-        client: &ClientInfo,
-        amr: &[&str],
-    ) -> Result<(String, Session)> {
-        let now = self.now();
-        let token = random_token(32);
-        let session = Session {
-            id: Uuid::new_v4(),
-            user_id: user.id,
-            token_hash: sha256_hex(token.as_bytes()),
-            csrf_token: random_token(32),
-            created_at: now,
-            last_seen: now,
-            expires_at: now.plus_seconds(self.session_policy().absolute_secs),
-            client_ip: client.ip.clone(),
-            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(256).collect()),
-            amr: amr.iter().map(|s| s.to_string()).collect(),
-        };
-        tx.insert_session(&session).await?;
-        user.last_login = Some(now);
-        tx.update_user(user).await?;
-        tx.append_event(
-            audit.event(
-                action::LOGIN,
-                Some(&user.username),
-                json!({"session": session.id, "amr": session.amr}),
-            ),
-            now,
-        )
-        .await?;
-        Ok((token, session))
-    }
-
     /// The live session for a cookie token, with its user. `None` when unknown,
     /// expired (idle or absolute) or when the user is disabled.
     pub async fn get(self, token: &str) -> Result<Option<(Session, User)>> {
@@ -215,4 +176,38 @@ impl Sessions<'_> {
         self.sign_in().announce_ended_locks().await?;
         Ok(purged)
     }
+}
+
+/// Starts a session in the change `tx` (the caller commits), writing the
+/// `login` event and the user's last-login time. Returns the cookie token.
+pub(crate) async fn open(
+    tx: &mut Tx<'_>,
+    user: &mut User,
+    client: &ClientInfo,
+    amr: &[&str],
+) -> Result<(String, Session)> {
+    let now = tx.now();
+    let token = random_token(32);
+    let session = Session {
+        id: Uuid::new_v4(),
+        user_id: user.id,
+        token_hash: sha256_hex(token.as_bytes()),
+        csrf_token: random_token(32),
+        created_at: now,
+        last_seen: now,
+        expires_at: now.plus_seconds(tx.ctx().session_policy().absolute_secs),
+        client_ip: client.ip.clone(),
+        user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(256).collect()),
+        amr: amr.iter().map(|s| s.to_string()).collect(),
+    };
+    tx.raw().insert_session(&session).await?;
+    user.last_login = Some(now);
+    tx.raw().update_user(user).await?;
+    tx.record(
+        action::LOGIN,
+        Some(&user.username),
+        json!({"session": session.id, "amr": session.amr}),
+    )
+    .await?;
+    Ok((token, session))
 }

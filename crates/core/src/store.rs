@@ -140,7 +140,7 @@ pub trait Store: Send + Sync {
     // ---- end MFA
     // ---- blueprints and SSO drift
     /// The applied state of every blueprint file, by path.
-    async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprint_apply::BlueprintInstance>>;
+    async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprints::BlueprintInstance>>;
     // ---- end blueprints and SSO drift
 }
 
@@ -152,6 +152,7 @@ pub trait WriteTx: Send {
     async fn group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>>;
     async fn groups(&mut self) -> StoreResult<Vec<Group>>;
     async fn application_by_slug(&mut self, slug: &str) -> StoreResult<Option<Application>>;
+    async fn application_by_id(&mut self, id: Uuid) -> StoreResult<Option<Application>>;
 
     /// Fails with [`StoreError::Conflict`] when the username is taken.
     async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
@@ -229,8 +230,14 @@ pub trait WriteTx: Send {
     async fn oauth_grant(&mut self, id: Uuid) -> StoreResult<Option<Grant>>;
     /// Marks the grant revoked (if it was not); false when nothing changed.
     async fn revoke_grant(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool>;
-    /// Revokes every live grant of a user for an application; returns how many.
-    async fn revoke_user_grants(&mut self, user_id: Uuid, application_id: Uuid, now: Timestamp) -> StoreResult<u64>;
+    /// Revokes every live grant of a user, for one application or all of
+    /// them; returns how many.
+    async fn revoke_user_grants(
+        &mut self,
+        user_id: Uuid,
+        application_id: Option<Uuid>,
+        now: Timestamp,
+    ) -> StoreResult<u64>;
     async fn insert_auth_code(&mut self, code: &AuthCode) -> StoreResult<()>;
     /// Spends the code with this hash. Atomic: of two concurrent callers one
     /// gets `Fresh`, the other `AlreadyUsed`. `None`: no such code.
@@ -325,8 +332,7 @@ pub trait WriteTx: Send {
     /// Returns false when there was no such token.
     async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
     /// Inserts or replaces the applied state of one blueprint file.
-    async fn put_blueprint_instance(&mut self, instance: &crate::blueprint_apply::BlueprintInstance)
-    -> StoreResult<()>;
+    async fn put_blueprint_instance(&mut self, instance: &crate::blueprints::BlueprintInstance) -> StoreResult<()>;
     // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;

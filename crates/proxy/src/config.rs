@@ -3,7 +3,7 @@
 //! `Application::provider_config` with authentik's field names, so blueprints
 //! and exports map one to one.
 
-use gatehouse_core::directory::ProviderSpec;
+use gatehouse_core::ProviderSpec;
 use gatehouse_core::{Error, ProviderKind, Result};
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 
 use gatehouse_core::StoreError;
 use gatehouse_core::Timestamp;
-use gatehouse_core::blueprint_apply::BlueprintInstance;
+use gatehouse_core::blueprints::BlueprintInstance;
 use sqlx::{Any, Executor, Row, Transaction};
 use uuid::Uuid;
 

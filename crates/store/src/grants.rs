@@ -407,15 +407,20 @@ pub(crate) async fn revoke_grant(conn: &mut AnyConnection, id: Uuid, now: Timest
 pub(crate) async fn revoke_user_grants(
     conn: &mut AnyConnection,
     user_id: Uuid,
-    application_id: Uuid,
+    application_id: Option<Uuid>,
     now: Timestamp,
 ) -> Result<u64> {
-    let r = sqlx::query(
-        "UPDATE oauth_grants SET revoked_at = $3 WHERE user_id = $1 AND application_id = $2 AND revoked_at IS NULL",
-    )
-    .bind(user_id.to_string())
-    .bind(application_id.to_string())
-    .bind(now.millis())
+    let r = match application_id {
+        Some(app) => sqlx::query(
+            "UPDATE oauth_grants SET revoked_at = $3 WHERE user_id = $1 AND application_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(user_id.to_string())
+        .bind(app.to_string())
+        .bind(now.millis()),
+        None => sqlx::query("UPDATE oauth_grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user_id.to_string())
+            .bind(now.millis()),
+    }
     .execute(conn)
     .await
     .ctx("revoke grants")?;

@@ -407,7 +407,7 @@ impl Store for SqlStore {
     }
     // ---- end MFA
     // ---- blueprints and SSO drift
-    async fn blueprint_instances(&self) -> StoreResult<Vec<gatehouse_core::blueprint_apply::BlueprintInstance>> {
+    async fn blueprint_instances(&self) -> StoreResult<Vec<gatehouse_core::blueprints::BlueprintInstance>> {
         blueprints::instances(&self.pool).await
     }
     // ---- end blueprints and SSO drift

@@ -135,6 +135,28 @@ where
     .transpose()
 }
 
+pub(crate) async fn application_by_id<'c, E>(e: E, id: Uuid, lock: bool) -> Result<Option<Application>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(if lock {
+        concat!(
+            "SELECT ",
+            application_columns!(),
+            " FROM applications WHERE id = $1 FOR UPDATE"
+        )
+    } else {
+        concat!("SELECT ", application_columns!(), " FROM applications WHERE id = $1")
+    })
+    .bind(id.to_string())
+    .fetch_optional(e)
+    .await
+    .ctx("read application")?
+    .as_ref()
+    .map(rows::application)
+    .transpose()
+}
+
 pub(crate) async fn application_by_provider_key<'c, E>(
     e: E,
     kind: ProviderKind,

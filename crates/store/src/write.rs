@@ -84,6 +84,11 @@ impl WriteTx for SqlWriteTx {
         read::application_by_slug(&mut *self.tx, slug, lock).await
     }
 
+    async fn application_by_id(&mut self, id: Uuid) -> StoreResult<Option<Application>> {
+        let lock = self.locks_rows();
+        read::application_by_id(&mut *self.tx, id, lock).await
+    }
+
     async fn insert_user(&mut self, user: &User) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (id, username, username_key, email, name, is_active, password_hash, \
@@ -536,7 +541,12 @@ impl WriteTx for SqlWriteTx {
         grants::revoke_grant(&mut self.tx, id, now).await
     }
 
-    async fn revoke_user_grants(&mut self, user_id: Uuid, application_id: Uuid, now: Timestamp) -> StoreResult<u64> {
+    async fn revoke_user_grants(
+        &mut self,
+        user_id: Uuid,
+        application_id: Option<Uuid>,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
         grants::revoke_user_grants(&mut self.tx, user_id, application_id, now).await
     }
 
@@ -710,7 +720,7 @@ impl WriteTx for SqlWriteTx {
 
     async fn put_blueprint_instance(
         &mut self,
-        instance: &gatehouse_core::blueprint_apply::BlueprintInstance,
+        instance: &gatehouse_core::blueprints::BlueprintInstance,
     ) -> StoreResult<()> {
         crate::blueprints::put_instance(&mut self.tx, instance).await
     }

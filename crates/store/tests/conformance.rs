@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::bootstrap::{BootstrapOutcome, BootstrapSettings};
-use gatehouse_core::directory::{ADMIN_GROUP, NewUser, RECOVERY_ADMIN};
 use gatehouse_core::events::{ChainReport, GENESIS_HASH, action};
 use gatehouse_core::flow::{FLOW_LIFETIME_SECS, FlowKind, Stage};
 use gatehouse_core::login::PasswordCheck;
 use gatehouse_core::password_policy::PasswordPolicy;
 use gatehouse_core::session::ClientInfo;
 use gatehouse_core::throttle::{Limits, ThrottlePolicy};
+use gatehouse_core::{ADMIN_GROUP, NewUser, RECOVERY_ADMIN};
 use gatehouse_core::{
     Actor, Application, Audit, ChainHead, Directory, Error, Event, EventFilter, FixedClock, FlowRecord, NewEvent,
     ProviderKind, Session, Store, StoreError, ThrottleRecord, Timestamp, User,
@@ -891,10 +891,7 @@ async fn check_event_listing(db: &TestDb) {
     let env = env(db).await;
     env.user("alice").await; // seq 1, about alice
     env.user("bob").await; // seq 2, about bob
-    let by_alice = Audit {
-        actor: Actor::User("Alice".into()),
-        client_ip: Some("198.51.100.7".into()),
-    };
+    let by_alice = Audit::new(Actor::User("Alice".into()), Some("198.51.100.7".into()));
     env.clock.advance_seconds(3600);
     env.dir.groups().create(&by_alice, "staff", false, None).await.unwrap(); // seq 3, done by alice
     env.dir.groups().add_member(&env.audit, "staff", "bob").await.unwrap(); // seq 4, about bob
@@ -1299,10 +1296,7 @@ const PW: &str = "a sturdy passphrase 42";
 
 /// A browser that is not signed in yet, as the web layer builds it.
 fn anonymous(ip: Option<&str>) -> Audit {
-    Audit {
-        actor: Actor::System,
-        client_ip: ip.map(str::to_string),
-    }
+    Audit::new(Actor::System, ip.map(str::to_string))
 }
 
 fn browser() -> ClientInfo {
@@ -1722,10 +1716,7 @@ async fn check_sessions(db: &TestDb) {
     assert_eq!(env.dir.sessions().list(Some("ALICE")).await.unwrap().len(), 2);
 
     // Revoking someone else's session as its "owner": not found, nothing ends.
-    let web = Audit {
-        actor: Actor::User("bob".into()),
-        client_ip: Some("192.0.2.8".into()),
-    };
+    let web = Audit::new(Actor::User("bob".into()), Some("192.0.2.8".into()));
     let refused = env.dir.sessions().revoke(&web, s_a1.id, Some(bob.id)).await;
     assert!(matches!(refused, Err(Error::NotFound { .. })), "{refused:?}");
     assert_eq!(env.session_count(alice.id).await, 2);
@@ -1733,10 +1724,7 @@ async fn check_sessions(db: &TestDb) {
     let missing = env.dir.sessions().revoke(&env.audit, Uuid::new_v4(), None).await;
     assert!(matches!(missing, Err(Error::NotFound { .. })), "{missing:?}");
     // By its owner: ends.
-    let own = Audit {
-        actor: Actor::User("alice".into()),
-        client_ip: None,
-    };
+    let own = Audit::new(Actor::User("alice".into()), None);
     env.dir.sessions().revoke(&own, s_a1.id, Some(alice.id)).await.unwrap();
     assert!(env.dir.sessions().get(&a1).await.unwrap().is_none());
     assert!(env.dir.sessions().get(&a2).await.unwrap().is_some());
@@ -2283,10 +2271,7 @@ async fn check_recovery_flow(db: &TestDb) {
     // Completing it: key spent, password set, other sessions ended, signed in.
     env.clock.advance_seconds(120);
     let new_pw = "a recovered passphrase 44";
-    let recover = Audit {
-        actor: Actor::System,
-        client_ip: Some("192.0.2.9".into()),
-    };
+    let recover = Audit::new(Actor::System, Some("192.0.2.9".into()));
     let (token, session, user) = env
         .dir
         .recovery()
@@ -2468,7 +2453,7 @@ fn test_database_urls() {
 // ---- forward-auth: the sign-in hand-off and proxy sessions -------------------
 
 async fn check_forward_auth_handoff(db: &TestDb) {
-    use gatehouse_core::directory::ProviderSpec;
+    use gatehouse_core::ProviderSpec;
     use gatehouse_core::forward_auth::{CODE_LIFETIME_SECS, ProxyGrant};
 
     let env = env(db).await;
@@ -2710,8 +2695,8 @@ async fn check_forward_auth_handoff(db: &TestDb) {
 
 // ---- OIDC provider: grants, codes, refresh tokens, device codes, keys ------------
 
-fn oidc_app_spec(client_id: &str) -> gatehouse_core::directory::ProviderSpec {
-    gatehouse_core::directory::ProviderSpec {
+fn oidc_app_spec(client_id: &str) -> gatehouse_core::ProviderSpec {
+    gatehouse_core::ProviderSpec {
         kind: ProviderKind::Oidc,
         key: Some(client_id.into()),
         config: json!({"client_id": client_id, "client_type": "public"}),
@@ -3342,10 +3327,7 @@ async fn check_job_effects_and_workers(db: &TestDb) {
 async fn check_password_reset_requests(db: &TestDb) {
     let env = env(db).await;
     env.user("alice").await;
-    let web = Audit {
-        actor: Actor::System,
-        client_ip: Some("192.0.2.7".into()),
-    };
+    let web = Audit::new(Actor::System, Some("192.0.2.7".into()));
     let recovery_jobs = || async {
         env.dir
             .jobs()
@@ -3407,10 +3389,7 @@ async fn check_password_reset_requests(db: &TestDb) {
     // A disabled user gets nothing.
     env.user("bob").await;
     env.dir.users().set_active(&env.audit, "bob", false).await.unwrap();
-    let other_ip = Audit {
-        actor: Actor::System,
-        client_ip: Some("192.0.2.8".into()),
-    };
+    let other_ip = Audit::new(Actor::System, Some("192.0.2.8".into()));
     env.dir
         .jobs()
         .request_password_reset(&other_ip, "bob", 30)
@@ -3544,10 +3523,7 @@ async fn check_mfa_totp_and_replay(db: &TestDb) {
     );
 
     // The enrolment's code is spent; so is its step.
-    let audit = Audit {
-        actor: Actor::System,
-        client_ip: Some("192.0.2.1".into()),
-    };
+    let audit = Audit::new(Actor::System, Some("192.0.2.1".into()));
     assert_eq!(
         dir.mfa()
             .check_second_factor(&audit, &alice, SecondFactor::Totp(&code))
@@ -3816,7 +3792,7 @@ async fn check_mfa_policy_and_reset(db: &TestDb) {
 // ---- blueprints and SSO drift ---------------------------------------------------
 
 async fn check_blueprint_instances(db: &TestDb) {
-    use gatehouse_core::blueprint_apply::BlueprintInstance;
+    use gatehouse_core::blueprints::BlueprintInstance;
     let env = env(db).await;
     assert!(env.store.blueprint_instances().await.unwrap().is_empty());
     let mut i = BlueprintInstance {

@@ -21,18 +21,12 @@ pub struct Caller {
 impl Caller {
     /// Audit context for an action by `actor` from this caller.
     pub fn audit(&self, actor: Actor) -> Audit {
-        Audit {
-            actor,
-            client_ip: self.client.ip.clone(),
-        }
+        Audit::new(actor, self.client.ip.clone())
     }
 
     /// Audit context for an anonymous caller (before sign-in).
     pub fn anonymous(&self) -> Audit {
-        Audit {
-            actor: Actor::System,
-            client_ip: self.client.ip.clone(),
-        }
+        Audit::new(Actor::System, self.client.ip.clone())
     }
 }
 

@@ -119,7 +119,7 @@ impl Model for GroupModel {
     fn delete(&self, cx: &mut Cx<'_>, pk: &Value, a: &Attrs<'_>) -> Result<(), At> {
         let i = index(cx.st, pk, a)?;
         let g = &cx.st.groups[i].group;
-        if g.name == gatehouse_core::directory::ADMIN_GROUP {
+        if g.name == gatehouse_core::ADMIN_GROUP {
             return Err(a.err("name", "the superuser group admins cannot be deleted"));
         }
         let id = g.id;

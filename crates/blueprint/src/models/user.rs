@@ -153,7 +153,7 @@ impl Model for UserModel {
 
     fn delete(&self, cx: &mut Cx<'_>, pk: &Value, a: &Attrs<'_>) -> Result<(), At> {
         let i = index(cx.st, pk, a)?;
-        if cx.st.users[i].user.username == gatehouse_core::directory::RECOVERY_ADMIN {
+        if cx.st.users[i].user.username == gatehouse_core::RECOVERY_ADMIN {
             return Err(a
                 .err(
                     "username",

@@ -11,8 +11,7 @@ pub mod envfile;
 pub mod manifest;
 pub mod trust;
 
-use gatehouse_core::blueprint_apply::record_event;
-use gatehouse_core::directory::ProviderSpec;
+use gatehouse_core::ProviderSpec;
 use gatehouse_core::events::action;
 use gatehouse_core::{Application, Audit, Directory, ProviderKind};
 use gatehouse_oidc::config::{ClientType, MatchingMode, OidcConfig, parse_redirect_uri};
@@ -649,15 +648,16 @@ async fn write_env_updates(
         file: file.clone(),
         backup: backup.clone(),
     };
-    let recorded = record_event(
-        dir,
-        audit,
-        SSO_FIX,
-        None,
-        json!({"service": s.name, "application": s.slug, "file": file.display().to_string(),
+    let recorded = dir
+        .events()
+        .record(
+            audit,
+            SSO_FIX,
+            None,
+            json!({"service": s.name, "application": s.slug, "file": file.display().to_string(),
                "keys": keys, "backup": backup.map(|b| b.display().to_string())}),
-    )
-    .await;
+        )
+        .await;
     if let Err(e) = recorded {
         written.restore();
         return Err(e.into());

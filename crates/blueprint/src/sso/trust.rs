@@ -12,7 +12,6 @@
 
 use std::collections::BTreeSet;
 
-use gatehouse_core::blueprint_apply::record_event;
 use gatehouse_core::{Audit, Directory};
 use gatehouse_crypto::signing::SigningAlg;
 use serde_json::{Value, json};
@@ -148,15 +147,15 @@ pub async fn fix(
             let text = serde_json::to_string_pretty(&jwks).unwrap_or_default() + "\n";
             let backup = envfile::write_atomic(file, text.as_bytes(), meta.as_ref(), meta.is_some())
                 .map_err(|e| gatehouse_core::Error::Refused(format!("cannot write {}: {e}", file.display())))?;
-            record_event(
-                dir,
-                audit,
-                super::SSO_FIX,
-                None,
-                json!({"service": s.name, "application": s.slug, "file": file.display().to_string(),
+            dir.events()
+                .record(
+                    audit,
+                    super::SSO_FIX,
+                    None,
+                    json!({"service": s.name, "application": s.slug, "file": file.display().to_string(),
                        "trust": "jwks", "backup": backup.map(|b| b.display().to_string())}),
-            )
-            .await?;
+                )
+                .await?;
         }
         out.push(format!("write the current JWKS to {}", file.display()));
     }
@@ -391,8 +390,7 @@ async fn fix_saml(
             let meta = std::fs::metadata(file).ok();
             let backup = envfile::write_atomic(file, text.as_bytes(), meta.as_ref(), meta.is_some())
                 .map_err(|e| gatehouse_core::Error::Refused(format!("cannot write {}: {e}", file.display())))?;
-            record_event(
-                dir,
+            dir.events().record(
                 audit,
                 super::SSO_FIX,
                 None,

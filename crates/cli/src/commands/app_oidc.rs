@@ -4,7 +4,7 @@
 //! Directory services (`create_application_with`, `update_provider`).
 
 use clap::{Args, Subcommand, ValueEnum};
-use gatehouse_core::directory::ProviderSpec;
+use gatehouse_core::ProviderSpec;
 use gatehouse_core::events::action;
 use gatehouse_core::{Application, Audit, Directory, ProviderKind};
 use gatehouse_crypto::signing::SigningAlg;

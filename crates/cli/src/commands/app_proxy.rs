@@ -2,7 +2,7 @@
 //! application (authentik's proxy provider in its forward-auth modes).
 
 use clap::{Args, ValueEnum};
-use gatehouse_core::directory::ProviderSpec;
+use gatehouse_core::ProviderSpec;
 use gatehouse_core::{Directory, ProviderKind};
 use gatehouse_proxy::{ProxyConfig, ProxyMode, ProxySettings};
 

@@ -2,7 +2,7 @@
 //! application, SP metadata import, and `gatehouse key … --kind saml`.
 
 use clap::{Args, ValueEnum};
-use gatehouse_core::directory::ProviderSpec;
+use gatehouse_core::ProviderSpec;
 use gatehouse_core::{Application, Directory, ProviderKind};
 use gatehouse_crypto::signing::SigningAlg;
 use gatehouse_saml::{KeyFamily, NameIdKind, SamlConfig, SignMode, SignatureAlg, TrustedCert};

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use gatehouse_core::directory::NewUser;
+use gatehouse_core::NewUser;
 
 use crate::cli::{PasswordArgs, UserCmd};
 use crate::context::Context;

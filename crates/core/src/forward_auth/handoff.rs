@@ -6,9 +6,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{AUTHORIZE_APPLICATION, ProxyRecord, plausible_token};
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::ForwardAuth;
-use crate::directory::Audit;
 use crate::error::Result;
 use crate::model::{Actor, Application, FlowRecord, ProviderKind, Session, User};
 
@@ -193,10 +193,7 @@ impl ForwardAuth<'_> {
         })
         .await?;
         // The person is known now: the event is theirs.
-        let audit = Audit {
-            actor: Actor::User(user.username.clone()),
-            client_ip: audit.client_ip.clone(),
-        };
+        let audit = Audit::new(Actor::User(user.username.clone()), audit.client_ip.clone());
         tx.append_event(
             audit.event(
                 AUTHORIZE_APPLICATION,

@@ -1,6 +1,6 @@
 //! Forward-auth state (authentik's "proxy provider"): the sign-in hand-off
 //! between a protected host and Gatehouse, the proxy sessions it opens, and a
-//! snapshot of the access rule for callers that decide on every request.
+//! the access decision goes through the one gate ([`crate::access`]).
 //!
 //! A protected host (`app.example.com`) cannot read Gatehouse's session cookie,
 //! so signing in there is a hand-off:
@@ -29,11 +29,9 @@
 
 mod handoff;
 mod proxy_session;
-mod snapshot;
 
 pub use handoff::{CODE_LIFETIME_SECS, ProxyGrant, ProxySignIn, START_LIFETIME_SECS};
 pub use proxy_session::LiveProxySession;
-pub use snapshot::AccessSnapshot;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -6,9 +6,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{ProxyRecord, plausible_token};
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::ForwardAuth;
-use crate::directory::Audit;
 use crate::error::Result;
 use crate::events::action;
 use crate::model::{Actor, Session, User};
@@ -87,10 +87,10 @@ impl ForwardAuth<'_> {
         let ended = tx.delete_session(session_id).await?;
         if ended {
             let username = tx.user_by_id(user_id).await?.map(|u| u.username);
-            let audit = Audit {
-                actor: username.clone().map_or(Actor::System, Actor::User),
-                client_ip: audit.client_ip.clone(),
-            };
+            let audit = Audit::new(
+                username.clone().map_or(Actor::System, Actor::User),
+                audit.client_ip.clone(),
+            );
             tx.append_event(
                 audit.event(
                     action::LOGOUT,

@@ -26,9 +26,9 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::Mfa;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::{Session, User};
 use crate::session::ClientInfo;
@@ -657,19 +657,19 @@ impl<'a> Mfa<'a> {
         client: &ClientInfo,
         replace: Option<Uuid>,
     ) -> Result<Option<(String, Session, User)>> {
-        let mut tx = self.begin().await?;
-        let Some(mut user) = tx.user_by_id(user_id).await?.filter(|u| u.is_active) else {
+        let mut tx = self.write(audit).await?;
+        let Some(mut user) = tx.raw().user_by_id(user_id).await?.filter(|u| u.is_active) else {
             return Ok(None);
         };
         if user.password_changed_at != password_changed_at {
             return Ok(None);
         }
-        self.sign_in().clear_account_throttle(&mut *tx, &user).await?;
-        tx.delete_throttle(&mfa_key(user.id)).await?;
+        crate::login::clear_account_throttle(&mut tx, &user).await?;
+        tx.raw().delete_throttle(&mfa_key(user.id)).await?;
         if let Some(old) = replace {
-            tx.delete_session(old).await?;
+            tx.raw().delete_session(old).await?;
         }
-        let (token, session) = self.sessions().open(&mut *tx, audit, &mut user, client, amr).await?;
+        let (token, session) = crate::session::open(&mut tx, &mut user, client, amr).await?;
         tx.commit().await?;
         Ok(Some((token, session, user)))
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::GroupTree;
-use crate::directory::ADMIN_GROUP;
+use crate::groups::ADMIN_GROUP;
 use crate::model::{Group, Membership};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,8 +19,8 @@ use webauthn_rs::prelude::{
 };
 
 use super::{Authenticator, AuthenticatorKind, clean_name};
+use crate::audit::Audit;
 use crate::context::Mfa;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::{FlowRecord, User};
 

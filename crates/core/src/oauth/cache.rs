@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
+use crate::access::AccessSnapshot;
 use crate::keys::KeyRing;
 use crate::model::Application;
-use crate::oauth::access::AccessSnapshot;
 
 /// The store's change sequence as this process last saw it (cheap, in memory).
 pub trait ChangeFeed: Send + Sync {

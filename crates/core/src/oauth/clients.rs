@@ -12,8 +12,8 @@ use gatehouse_crypto::mac::{keyed_hash, keyed_hash_matches};
 use gatehouse_crypto::random_token;
 use serde_json::json;
 
+use crate::audit::Audit;
 use crate::context::OAuth;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::{Application, ProviderKind};

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
+use crate::audit::Audit;
 use crate::context::OAuth;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action as core_action;
 use crate::model::{Application, User};
@@ -88,7 +88,7 @@ impl OAuth<'_> {
         if !tx.delete_consent(user.id, app.id).await? {
             return Ok(false);
         }
-        let revoked = tx.revoke_user_grants(user.id, app.id, self.now()).await?;
+        let revoked = tx.revoke_user_grants(user.id, Some(app.id), self.now()).await?;
         tx.append_event(
             audit.event(
                 action::CONSENT_WITHDRAWN,

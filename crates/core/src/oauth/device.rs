@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
+use crate::audit::Audit;
 use crate::context::OAuth;
-use crate::directory::Audit;
 use crate::error::Result;
 use crate::model::{Application, User};
 use crate::oauth::action;

@@ -9,8 +9,8 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::Audit;
 use crate::context::OAuth;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::model::{Application, User};
 use crate::oauth::action;

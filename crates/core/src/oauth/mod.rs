@@ -5,11 +5,10 @@
 //! the records, each change in one transaction with its event where it is an
 //! audited change.
 //!
-//! Layout: [`model`] the records, [`cache`] change-feed caches, [`access`] the
-//! access rule over a cached snapshot, [`clients`] client lookup and secrets,
+//! Layout: [`model`] the records, [`cache`] change-feed caches,
+//! [`clients`] client lookup and secrets,
 //! [`grants`] codes and refresh tokens, [`device`] RFC 8628, [`consent`].
 
-pub mod access;
 pub mod cache;
 pub mod clients;
 pub mod consent;

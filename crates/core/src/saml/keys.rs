@@ -13,9 +13,9 @@ use gatehouse_saml::{KeyFamily, SamlKey};
 use serde_json::json;
 
 use super::model::SamlKeyRecord;
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::Saml;
-use crate::directory::Audit;
 use crate::error::{Error, Result, StoreError};
 use crate::events::action;
 

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::Saml;
-use crate::directory::Audit;
 use crate::error::{Error, Result};
 use crate::events::action;
 use crate::model::{Application, FlowRecord, ProviderKind, Session, User};

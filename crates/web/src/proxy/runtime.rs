@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::{ArcSwap, Guard};
 use gatehouse_core::Directory;
-use gatehouse_core::forward_auth::AccessSnapshot;
+use gatehouse_core::access::AccessSnapshot;
 use gatehouse_proxy::AppTable;
 use tokio::sync::{Mutex, watch};
 

@@ -198,7 +198,7 @@ async fn additional_headers_and_basic_auth_come_from_attributes() {
     let mut config = app.provider_config.clone();
     config["basic_auth_enabled"] = true.into();
     config["basic_auth_password_attribute"] = "wiki_password".into();
-    let spec = gatehouse_core::directory::ProviderSpec {
+    let spec = gatehouse_core::ProviderSpec {
         kind: ProviderKind::Proxy,
         key: app.provider_key.clone(),
         shown: config.clone(),

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use gatehouse_core::directory::NewUser;
+use gatehouse_core::NewUser;
 use gatehouse_core::{Audit, Directory, FixedClock, Timestamp};
 use gatehouse_crypto::{HashParams, PasswordHasher};
 use gatehouse_store::SqlStore;

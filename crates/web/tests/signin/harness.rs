@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response, StatusCode, header};
-use gatehouse_core::directory::NewUser;
+use gatehouse_core::NewUser;
 use gatehouse_core::{Audit, Directory, FixedClock, Timestamp};
 use gatehouse_crypto::{HashParams, PasswordHasher};
 use gatehouse_store::SqlStore;

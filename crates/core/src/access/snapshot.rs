@@ -1,17 +1,17 @@
-//! The access rule over one read of the directory, for callers that decide on
-//! every request and keep the snapshot until the change feed moves.
+//! The access rule and the MFA policy over one read of the directory, for
+//! callers that decide on every request and keep the snapshot until the
+//! change feed moves. [`AccessSnapshot::gate`] is the one gate.
 
 use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
-use crate::access::{self, GroupTree};
-use crate::context::Access;
-use crate::error::Result;
+use super::rule::{self, GroupSet, GroupTree};
+use crate::mfa::{MfaMode, MfaPolicy};
 use crate::model::{Application, Binding, Group, Membership, User};
 
 /// Groups, memberships, applications and bindings as of one moment, with the
-/// group tree and the bindings indexed. Answers with [`access::may_access`],
+/// group tree and the bindings indexed. Answers with [`rule::may_access`],
 /// the same rule as the portal and the access matrix.
 #[derive(Debug)]
 pub struct AccessSnapshot {
@@ -22,7 +22,10 @@ pub struct AccessSnapshot {
     /// Bound group indices per application (empty: open to every active user).
     bound: HashMap<Uuid, Vec<usize>>,
     /// Applications the MFA policy requires a second factor for.
-    mfa_required: HashSet<Uuid>,
+    mfa_apps: HashSet<Uuid>,
+    mfa_mode: MfaMode,
+    /// The policy's groups (indices), for mode `groups`.
+    mfa_groups: Vec<usize>,
 }
 
 impl AccessSnapshot {
@@ -36,7 +39,7 @@ impl AccessSnapshot {
         let bound = applications
             .iter()
             .map(|a| a.id)
-            .zip(access::bound_groups(&tree, &applications, bindings))
+            .zip(rule::bound_groups(&tree, &applications, bindings))
             .collect();
         let mut by_user: HashMap<Uuid, Vec<Membership>> = HashMap::new();
         for m in memberships {
@@ -48,24 +51,59 @@ impl AccessSnapshot {
             memberships: by_user,
             applications,
             bound,
-            mfa_required: HashSet::new(),
+            mfa_apps: HashSet::new(),
+            mfa_mode: MfaMode::Off,
+            mfa_groups: Vec::new(),
         }
     }
 
-    /// Marks the applications (by slug) that the MFA policy requires MFA for.
-    pub fn requiring_mfa(mut self, slugs: &[String]) -> Self {
-        self.mfa_required = self
+    /// Adds the MFA policy: who must use a second factor, and where.
+    pub fn with_mfa_policy(mut self, policy: &MfaPolicy) -> Self {
+        self.mfa_apps = self
             .applications
             .iter()
-            .filter(|a| slugs.contains(&a.slug))
+            .filter(|a| policy.requires_for_app(&a.slug))
             .map(|a| a.id)
+            .collect();
+        self.mfa_mode = policy.mode;
+        self.mfa_groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| policy.groups.iter().any(|n| n.eq_ignore_ascii_case(&g.name)))
+            .map(|(i, _)| i)
             .collect();
         self
     }
 
     /// Whether the MFA policy (as of the snapshot) requires MFA for `app_id`.
     pub fn app_requires_mfa(&self, app_id: Uuid) -> bool {
-        self.mfa_required.contains(&app_id)
+        self.mfa_apps.contains(&app_id)
+    }
+
+    /// Whether the MFA policy requires `user` to use a second factor anywhere.
+    pub fn user_requires_mfa(&self, user: &User) -> bool {
+        match self.mfa_mode {
+            MfaMode::Off => false,
+            MfaMode::Everyone => true,
+            MfaMode::Groups => {
+                let set = self.effective(user);
+                self.mfa_groups.iter().any(|&g| set.contains(g))
+            }
+        }
+    }
+
+    /// The application with this id, as of the snapshot.
+    pub fn application(&self, app_id: Uuid) -> Option<&Application> {
+        self.applications.iter().find(|a| a.id == app_id)
+    }
+
+    fn effective(&self, user: &User) -> GroupSet {
+        let none = Vec::new();
+        let mine = self.memberships.get(&user.id).unwrap_or(&none);
+        rule::effective_groups(&self.tree, std::slice::from_ref(user), mine)
+            .remove(&user.id)
+            .unwrap_or_default()
     }
 
     pub fn applications(&self) -> &[Application] {
@@ -75,12 +113,7 @@ impl AccessSnapshot {
     /// The user's effective groups (direct, and every group those are nested
     /// in), ordered by name, and whether the user may use `app_id`.
     pub fn decide(&self, user: &User, app_id: Uuid) -> (Vec<&Group>, bool) {
-        let none = Vec::new();
-        let mine = self.memberships.get(&user.id).unwrap_or(&none);
-        let effective = access::effective_groups(&self.tree, std::slice::from_ref(user), mine);
-        let Some(set) = effective.get(&user.id) else {
-            return (Vec::new(), false);
-        };
+        let set = self.effective(user);
         let mut groups: Vec<&Group> = (0..self.groups.len())
             .filter(|&i| set.contains(i))
             .map(|i| &self.groups[i])
@@ -89,24 +122,8 @@ impl AccessSnapshot {
         let allowed = self
             .bound
             .get(&app_id)
-            .is_some_and(|bound| access::may_access(user.is_active, set, bound));
+            .is_some_and(|bound| rule::may_access(user.is_active, &set, bound));
         (groups, allowed)
-    }
-}
-
-impl Access<'_> {
-    /// Reads everything [`AccessSnapshot`] needs, the MFA policy's
-    /// applications included (a policy change moves the change feed too).
-    pub async fn snapshot(self) -> Result<AccessSnapshot> {
-        let store = self.store();
-        let (groups, memberships, applications, bindings) = (
-            store.groups().await?,
-            store.memberships().await?,
-            store.applications().await?,
-            store.bindings().await?,
-        );
-        let policy = self.mfa().policy().await?;
-        Ok(AccessSnapshot::new(groups, memberships, applications, &bindings).requiring_mfa(&policy.apps))
     }
 }
 
@@ -199,7 +216,11 @@ mod tests {
         let (groups, allowed) = snap.decide(&stranger, open.id);
         assert!(groups.is_empty() && allowed);
         assert!(!snap.app_requires_mfa(bound.id), "no policy: nothing requires MFA");
-        let snap = snap.requiring_mfa(&["bound".to_string(), "gone".to_string()]);
+        let snap = snap.with_mfa_policy(&MfaPolicy {
+            mode: MfaMode::Off,
+            groups: vec![],
+            apps: vec!["bound".to_string(), "gone".to_string()],
+        });
         assert!(snap.app_requires_mfa(bound.id));
         assert!(!snap.app_requires_mfa(open.id));
     }
