@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use gatehouse_core::{Directory, ProviderKind};
+use gatehouse_core::{Contents, Directory, ProviderKind};
 use gatehouse_oidc::config::{ClientType, ConsentMode, MatchingMode, OidcConfig};
 use gatehouse_proxy::ProxyConfig;
 use gatehouse_saml::{NameIdKind, SamlConfig, SignMode};
@@ -163,13 +163,14 @@ fn keyof(id: String) -> Y {
 }
 
 pub async fn export(dir: &Directory, include_secrets: bool) -> gatehouse_core::Result<Export> {
-    let store = dir.store();
-    let mut users = store.users().await?;
-    let mut groups = store.groups().await?;
-    let memberships = store.memberships().await?;
-    let mut apps = store.applications().await?;
-    let bindings = store.bindings().await?;
-    let tokens = store.api_tokens().await?;
+    let Contents {
+        mut users,
+        mut groups,
+        memberships,
+        applications: mut apps,
+        bindings,
+        api_tokens: tokens,
+    } = dir.contents().await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     apps.sort_by(|a, b| a.slug.cmp(&b.slug));

@@ -161,7 +161,7 @@ fn entry_label(file: &str, n: usize, model: &str, node: &Node) -> String {
 
 /// Plans `sources` in order against the current directory.
 pub async fn plan(dir: &Directory, sources: &[Source], opts: &Options<'_>) -> Result<Plan, BlueprintError> {
-    let before = State::load(&**dir.store()).await.map_err(|e| BlueprintError {
+    let before = dir.contents().await.map(State::load).map_err(|e| BlueprintError {
         file: sources.first().map(|s| s.path.clone()).unwrap_or_default(),
         line: 0,
         col: 0,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use gatehouse_core::names::name_key;
-use gatehouse_core::{ApiToken, Application, Group, ProviderKind, Store, User};
+use gatehouse_core::{ApiToken, Application, Contents, Group, ProviderKind, User};
 use gatehouse_oidc::config::OidcConfig;
 use gatehouse_proxy::ProxyConfig;
 use gatehouse_saml::SamlConfig;
@@ -106,21 +106,21 @@ pub struct State {
 }
 
 impl State {
-    pub async fn load(store: &dyn Store) -> gatehouse_core::Result<State> {
+    /// The directory as `contents` holds it.
+    pub fn load(contents: Contents) -> State {
         let mut st = State::default();
-        for u in store.users().await? {
+        for u in contents.users {
             st.add_user(u);
         }
-        for g in store.groups().await? {
+        for g in contents.groups {
             st.add_group(g);
         }
-        st.memberships = store
-            .memberships()
-            .await?
+        st.memberships = contents
+            .memberships
             .into_iter()
             .map(|m| (m.user_id, m.group_id))
             .collect();
-        for a in store.applications().await? {
+        for a in contents.applications {
             let provider = match a.provider {
                 Some(ProviderKind::Oidc) => OidcConfig::from_value(&a.provider_config)
                     .ok()
@@ -149,19 +149,17 @@ impl State {
                 foreign_provider,
             });
         }
-        st.bindings = store
-            .bindings()
-            .await?
+        st.bindings = contents
+            .bindings
             .into_iter()
             .map(|b| (b.application_id, b.group_id))
             .collect();
-        st.tokens = store
-            .api_tokens()
-            .await?
+        st.tokens = contents
+            .api_tokens
             .into_iter()
             .map(|token| TokenRec { token, live: true })
             .collect();
-        Ok(st)
+        st
     }
 
     pub fn add_user(&mut self, user: User) -> usize {

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use gatehouse_blueprint::plan::{Options, Source, plan};
 use gatehouse_blueprint::{apply, export};
 use gatehouse_core::password_policy::PasswordPolicy;
-use gatehouse_core::{Audit, Directory, FixedClock, ProviderKind, Timestamp};
+use gatehouse_core::{Audit, Directory, FixedClock, ProviderKind, Store, Timestamp};
 use gatehouse_crypto::{HashParams, PasswordHasher};
 use gatehouse_store::{ConnectOptions, SqlStore};
 use serde_json::{Map, Value, json};
 use sqlx::{AssertSqlSafe, Connection};
 
 struct Db {
+    /// The storage itself, for assertions on what was written.
+    store: Arc<SqlStore>,
     dir: Directory,
     _tmp: Option<tempfile::TempDir>,
 }
@@ -33,13 +35,14 @@ fn hasher() -> PasswordHasher {
 async fn on(url: &str, tmp: Option<tempfile::TempDir>) -> Db {
     let store = SqlStore::connect(url, ConnectOptions::default()).await.unwrap();
     store.migrate().await.unwrap();
+    let store = Arc::new(store);
     let dir = Directory::new(
-        Arc::new(store),
+        store.clone(),
         Arc::new(FixedClock::new(Timestamp(1_790_000_000_000))),
         hasher(),
         PasswordPolicy::default(),
     );
-    Db { dir, _tmp: tmp }
+    Db { store, dir, _tmp: tmp }
 }
 
 async fn sqlite() -> Db {
@@ -235,14 +238,14 @@ async fn authentik_blueprint_plans_and_applies() {
     assert!(!shown.contains("grafana-client-secret"));
     assert!(!shown.contains("correct horse"));
     // Planning changed nothing.
-    assert!(db.dir.store().users().await.unwrap().is_empty());
+    assert!(db.store.users().await.unwrap().is_empty());
 
     let applied = apply(&db.dir, &audit(), &p).await.unwrap();
     assert_eq!(applied.changes.len(), changes.len());
-    let alice = db.dir.store().user_by_name("alice").await.unwrap().unwrap();
+    let alice = db.store.user_by_name("alice").await.unwrap().unwrap();
     assert_eq!(alice.email, "alice@example.com");
     assert!(alice.has_password());
-    let grafana = db.dir.store().application_by_slug("grafana").await.unwrap().unwrap();
+    let grafana = db.store.application_by_slug("grafana").await.unwrap().unwrap();
     assert_eq!(grafana.provider, Some(ProviderKind::Oidc));
     let cfg = gatehouse_oidc::config::OidcConfig::from_value(&grafana.provider_config).unwrap();
     assert_eq!(
@@ -261,15 +264,15 @@ async fn authentik_blueprint_plans_and_applies() {
             .await
             .unwrap()
     );
-    let wiki = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
+    let wiki = db.store.application_by_slug("wiki").await.unwrap().unwrap();
     assert_eq!(wiki.provider, Some(ProviderKind::Proxy));
     assert_eq!(wiki.provider_config["skip_path_regex"], "^/public/");
     // Access: alice (grafana-admins) may use Grafana, bob (staff only) may not.
-    let bob = db.dir.store().user_by_name("bob").await.unwrap().unwrap();
+    let bob = db.store.user_by_name("bob").await.unwrap().unwrap();
     assert!(db.dir.access().may_use(&alice, &grafana).await.unwrap());
     assert!(!db.dir.access().may_use(&bob, &grafana).await.unwrap());
     // The applied state is recorded.
-    let inst = db.dir.store().blueprint_instances().await.unwrap();
+    let inst = db.store.blueprint_instances().await.unwrap();
     assert_eq!(inst.len(), 1);
     assert_eq!(
         (inst[0].name.as_str(), inst[0].result.as_str()),
@@ -327,8 +330,8 @@ entries:
     );
     assert!(err.contains("nothing was applied"), "{err}");
     assert!(err.contains("same"), "{err}");
-    assert!(db.dir.store().user_by_name("carol").await.unwrap().is_none());
-    assert!(db.dir.store().applications().await.unwrap().is_empty());
+    assert!(db.store.user_by_name("carol").await.unwrap().is_none());
+    assert!(db.store.applications().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -342,7 +345,7 @@ async fn state_semantics() {
     };
     // must_created on a new object creates it.
     apply_text(&db, &doc("must_created", "One"), &o).await.unwrap();
-    assert_eq!(db.dir.store().user_by_name("dave").await.unwrap().unwrap().name, "One");
+    assert_eq!(db.store.user_by_name("dave").await.unwrap().unwrap().name, "One");
     // must_created on an existing one fails.
     let e = apply_text(&db, &doc("must_created", "Two"), &o).await.unwrap_err();
     assert!(e.contains("must_created: the object already exists"), "{e}");
@@ -350,16 +353,16 @@ async fn state_semantics() {
     // created never updates.
     let r = apply_text(&db, &doc("created", "Three"), &o).await.unwrap();
     assert!(r.changes.is_empty());
-    assert_eq!(db.dir.store().user_by_name("dave").await.unwrap().unwrap().name, "One");
+    assert_eq!(db.store.user_by_name("dave").await.unwrap().unwrap().name, "One");
     // present updates only the attrs given.
     apply_text(&db, &doc("present", "Four"), &o).await.unwrap();
-    let d = db.dir.store().user_by_name("dave").await.unwrap().unwrap();
+    let d = db.store.user_by_name("dave").await.unwrap().unwrap();
     assert_eq!(d.name, "Four");
     assert!(d.is_active);
     // absent deletes, and is a no-op when already gone.
     let r = apply_text(&db, &doc("absent", "x"), &o).await.unwrap();
     assert_eq!(r.changes[0].action, "delete");
-    assert!(db.dir.store().user_by_name("dave").await.unwrap().is_none());
+    assert!(db.store.user_by_name("dave").await.unwrap().is_none());
     assert!(
         apply_text(&db, &doc("absent", "x"), &o)
             .await
@@ -399,9 +402,9 @@ async fn unsupported_models_and_fields_name_file_and_line() {
     assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
     assert!(r.warnings[0].contains("test.yaml:5:12"));
     assert!(r.warnings[1].contains("test.yaml:10:7"));
-    assert!(db.dir.store().user_by_name("u").await.unwrap().is_some());
+    assert!(db.store.user_by_name("u").await.unwrap().is_some());
     // Nothing was applied by the failed attempts before: only this one.
-    assert_eq!(db.dir.store().groups().await.unwrap().len(), 1);
+    assert_eq!(db.store.groups().await.unwrap().len(), 1);
 }
 
 async fn round_trip(a: Db, b: Db) {
@@ -447,7 +450,7 @@ async fn round_trip(a: Db, b: Db) {
     let second = export::export(&b.dir, true).await.unwrap();
     assert_eq!(first.yaml, second.yaml);
     // The same people can do the same things.
-    let alice = b.dir.store().user_by_name("alice").await.unwrap().unwrap();
+    let alice = b.store.user_by_name("alice").await.unwrap().unwrap();
     let v = b
         .dir
         .hasher()
@@ -455,7 +458,7 @@ async fn round_trip(a: Db, b: Db) {
         .await
         .unwrap();
     assert!(v.is_match());
-    let g = b.dir.store().application_by_slug("grafana").await.unwrap().unwrap();
+    let g = b.store.application_by_slug("grafana").await.unwrap().unwrap();
     let cfg = gatehouse_oidc::config::OidcConfig::from_value(&g.provider_config).unwrap();
     assert!(
         b.dir
@@ -495,12 +498,12 @@ async fn context_and_env_defaults() {
     let db = sqlite().await;
     let text = "version: 1\ncontext: {team: ops}\nentries:\n  - model: gatehouse.group\n    identifiers: {name: !Format ['%s-%s', !Context team, !Env [NOPE, fallback]]}\n";
     apply_text(&db, text, &opts(&no_env, json!({}))).await.unwrap();
-    assert!(db.dir.store().group_by_name("ops-fallback").await.unwrap().is_some());
+    assert!(db.store.group_by_name("ops-fallback").await.unwrap().is_some());
     // The caller's context overrides the blueprint's.
     apply_text(&db, text, &opts(&no_env, json!({"team": "dev"})))
         .await
         .unwrap();
-    assert!(db.dir.store().group_by_name("dev-fallback").await.unwrap().is_some());
+    assert!(db.store.group_by_name("dev-fallback").await.unwrap().is_some());
     let _ = Map::<String, Value>::new();
 }
 
@@ -533,7 +536,7 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
     std::fs::write(&file, doc("two")).unwrap();
     let mut seen = false;
     for _ in 0..100 {
-        if db.dir.store().group_by_name("two").await.unwrap().is_some() {
+        if db.store.group_by_name("two").await.unwrap().is_some() {
             seen = true;
             break;
         }
@@ -541,26 +544,26 @@ async fn watched_directory_is_reapplied_on_change_and_periodically() {
     }
     assert!(seen, "the change was not applied");
     // Drift is repaired by the periodic re-apply, without a file change.
-    let g = db.dir.store().group_by_name("two").await.unwrap().unwrap();
-    let mut t = db.dir.store().begin().await.unwrap();
+    let g = db.store.group_by_name("two").await.unwrap().unwrap();
+    let mut t = db.store.begin().await.unwrap();
     t.delete_group(g.id).await.unwrap();
     t.commit().await.unwrap();
     let mut back = false;
     for _ in 0..100 {
-        if db.dir.store().group_by_name("two").await.unwrap().is_some() {
+        if db.store.group_by_name("two").await.unwrap().is_some() {
             back = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(back, "the periodic re-apply did not restore the group");
-    let inst = db.dir.store().blueprint_instances().await.unwrap();
+    let inst = db.store.blueprint_instances().await.unwrap();
     assert_eq!(inst[0].result, "applied");
     // A broken file is recorded as failed; the rest keeps applying.
     std::fs::write(bp.path().join("broken.yaml"), "version: 2\n").unwrap();
     let mut failed = false;
     for _ in 0..100 {
-        let list = db.dir.store().blueprint_instances().await.unwrap();
+        let list = db.store.blueprint_instances().await.unwrap();
         if list
             .iter()
             .any(|i| i.result == "failed" && i.path.ends_with("broken.yaml"))
@@ -599,7 +602,7 @@ async fn providers_blueprints_do_not_model_are_left_alone() {
     let r = apply_text(&db, text, &opts(&no_env, json!({}))).await.unwrap();
     assert_eq!(r.changes.len(), 1);
     assert_eq!(r.changes[0].fields.len(), 1, "{:?}", r.changes[0].fields);
-    let app = db.dir.store().application_by_slug("nextcloud").await.unwrap().unwrap();
+    let app = db.store.application_by_slug("nextcloud").await.unwrap().unwrap();
     assert_eq!(app.provider, Some(ProviderKind::Ldap));
     assert_eq!(app.provider_config["acs_url"], "https://nextcloud.example.com/acs");
 }

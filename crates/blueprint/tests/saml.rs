@@ -9,13 +9,15 @@ use std::sync::Arc;
 use gatehouse_blueprint::plan::{Options, Source, plan, prepare};
 use gatehouse_blueprint::{apply, export, sso};
 use gatehouse_core::password_policy::PasswordPolicy;
-use gatehouse_core::{Audit, Directory, EventFilter, FixedClock, ProviderKind, Timestamp};
+use gatehouse_core::{Audit, Directory, EventFilter, FixedClock, ProviderKind, Store, Timestamp};
 use gatehouse_crypto::{HashParams, PasswordHasher};
 use gatehouse_saml::{KeyFamily, NameIdKind, SamlConfig, SignMode, SignatureAlg};
 use gatehouse_store::{ConnectOptions, SqlStore};
 use serde_json::json;
 
 struct Db {
+    /// The storage itself, for assertions on what was written.
+    store: Arc<SqlStore>,
     dir: Directory,
     clock: Arc<FixedClock>,
     _tmp: tempfile::TempDir,
@@ -28,8 +30,9 @@ async fn sqlite() -> Db {
     let store = SqlStore::connect(&url, ConnectOptions::default()).await.unwrap();
     store.migrate().await.unwrap();
     let clock = Arc::new(FixedClock::new(Timestamp(1_790_000_000_000)));
+    let store = Arc::new(store);
     let dir = Directory::new(
-        Arc::new(store),
+        store.clone(),
         clock.clone(),
         PasswordHasher::new(
             HashParams {
@@ -42,7 +45,12 @@ async fn sqlite() -> Db {
         .unwrap(),
         PasswordPolicy::default(),
     );
-    Db { dir, clock, _tmp: tmp }
+    Db {
+        store,
+        dir,
+        clock,
+        _tmp: tmp,
+    }
 }
 
 fn no_env(_: &str) -> Option<String> {
@@ -115,7 +123,7 @@ async fn saml_provider_applies_with_authentik_fields() {
         .await
         .unwrap();
     assert!(r.changes.iter().any(|c| c.action == "create" && c.name == "wiki"));
-    let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
+    let app = db.store.application_by_slug("wiki").await.unwrap().unwrap();
     assert_eq!(app.provider, Some(ProviderKind::Saml));
     assert_eq!(
         app.provider_key.as_deref(),
@@ -170,7 +178,7 @@ async fn saml_plan_shows_the_field_diff() {
         ]
     );
     // A plan writes nothing.
-    let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
+    let app = db.store.application_by_slug("wiki").await.unwrap().unwrap();
     assert_eq!(
         SamlConfig::from_value(&app.provider_config).unwrap().acs_urls,
         vec!["https://wiki.example.com/saml/acs".to_string()]
@@ -254,7 +262,7 @@ async fn unsupported_saml_fields_are_errors_with_line_and_hint() {
     assert!(e.contains("invalid SAML provider"), "{e}");
     assert!(e.starts_with(&line_of(&text, "acs_url:")), "{e}");
     // Nothing was applied.
-    assert!(db.dir.store().application_by_slug("wiki").await.unwrap().is_none());
+    assert!(db.store.application_by_slug("wiki").await.unwrap().is_none());
     // The model is known under Gatehouse's name too, and an unknown field is suggested.
     let g = "version: 1\nentries:\n  - model: gatehouse.samlprovider\n    identifiers: {name: X}\n    attrs: {acs_url: https://x.example.com/acs, audeince: x}\n";
     let e = apply_text(&db, g).await.unwrap_err();
@@ -275,7 +283,7 @@ async fn the_sp_entity_id_is_unique() {
         .replace("slug: wiki", "slug: wiki2");
     let e = apply_text(&db, &other).await.unwrap_err();
     assert!(e.contains("provider key"), "{e}");
-    assert!(db.dir.store().application_by_slug("wiki2").await.unwrap().is_none());
+    assert!(db.store.application_by_slug("wiki2").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -299,8 +307,8 @@ async fn saml_export_round_trip_and_authentik_names() {
     let second = export::export(&b.dir, false).await.unwrap();
     assert_eq!(first.yaml, second.yaml);
     let (x, y) = (
-        a.dir.store().application_by_slug("wiki").await.unwrap().unwrap(),
-        b.dir.store().application_by_slug("wiki").await.unwrap().unwrap(),
+        a.store.application_by_slug("wiki").await.unwrap().unwrap(),
+        b.store.application_by_slug("wiki").await.unwrap().unwrap(),
     );
     assert_eq!(x.provider_config, y.provider_config);
     assert_eq!(x.provider_key, y.provider_key);
@@ -329,8 +337,8 @@ async fn kinds(db: &Db, m: &sso::Manifest) -> Vec<&'static str> {
 
 async fn fix_events(db: &Db) -> usize {
     db.dir
-        .store()
-        .events(&EventFilter {
+        .events()
+        .list(&EventFilter {
             user: None,
             action: Some(sso::SSO_FIX.into()),
             since: None,
@@ -350,7 +358,7 @@ async fn sso_saml_certificate_file_follows_rotation() {
     assert_eq!(kinds(&db, &m).await, vec!["application_missing", "trust"]);
     let done = sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false).await.unwrap();
     assert!(done.iter().any(|r| r.kind == "application_missing"), "{done:?}");
-    let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
+    let app = db.store.application_by_slug("wiki").await.unwrap().unwrap();
     let cfg = SamlConfig::from_value(&app.provider_config).unwrap();
     assert_eq!(cfg.acs_urls, vec!["https://wiki.example.com/saml/acs".to_string()]);
     assert_eq!(
@@ -430,7 +438,7 @@ async fn sso_saml_metadata_file_acs_and_audience() {
     .unwrap();
     assert_eq!(kinds(&db, &m).await, vec!["acs_urls", "audience", "trust"]);
     sso::fix(&db.dir, &audit(), EXTERNAL, &m, None, false).await.unwrap();
-    let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
+    let app = db.store.application_by_slug("wiki").await.unwrap().unwrap();
     let cfg = SamlConfig::from_value(&app.provider_config).unwrap();
     assert_eq!(cfg.acs_urls, vec!["https://wiki.example.com/saml/acs".to_string()]);
     assert_eq!(cfg.audience, "https://wiki.example.com/saml/metadata");
@@ -499,7 +507,7 @@ async fn sp_certificates_from_a_file_require_signed_requests() {
     .unwrap();
     let p = plan(&db.dir, &[Source::read(&bp).unwrap()], &opts()).await.unwrap();
     apply(&db.dir, &audit(), &p).await.unwrap();
-    let app = db.dir.store().application_by_slug("wiki").await.unwrap().unwrap();
+    let app = db.store.application_by_slug("wiki").await.unwrap().unwrap();
     let cfg = SamlConfig::from_value(&app.provider_config).unwrap();
     assert_eq!(cfg.sp_certs.len(), 1);
     assert!(cfg.requests_must_be_signed());
@@ -571,8 +579,7 @@ async fn sso_unreadable_env_file_is_reported_and_no_secret_is_rotated() {
     assert!(written.contains("GF_CLIENT_SECRET="), "{written}");
     assert!(kinds(&db, &m).await.is_empty());
     let secret_hash = || async {
-        db.dir
-            .store()
+        db.store
             .application_by_slug("grafana")
             .await
             .unwrap()
@@ -616,7 +623,7 @@ async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
     .await
     .unwrap();
     // The plan's snapshot is taken now …
-    let mut stale = db.dir.store().user_by_name("ann").await.unwrap().unwrap();
+    let mut stale = db.store.user_by_name("ann").await.unwrap().unwrap();
     assert!(stale.password_hash.is_none());
     // … then the person sets a password before the apply writes.
     db.dir
@@ -635,7 +642,7 @@ async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
     let mut tx = db.dir.write(&audit().from_blueprint("test")).await.unwrap();
     apply_steps(&mut tx, &steps, false).await.unwrap();
     tx.commit().await.unwrap();
-    let now = db.dir.store().user_by_name("ann").await.unwrap().unwrap();
+    let now = db.store.user_by_name("ann").await.unwrap().unwrap();
     assert_eq!(now.email, "ann@new.example.com");
     assert!(now.password_hash.is_some(), "the newer password survives");
     assert!(now.password_changed_at.is_some());

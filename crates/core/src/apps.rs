@@ -128,6 +128,11 @@ impl Apps<'_> {
         Ok(self.store().application_by_provider_key(kind, key).await?)
     }
 
+    /// The application with this id, without its bindings.
+    pub async fn by_id(self, id: Uuid) -> Result<Option<Application>> {
+        Ok(self.store().applications().await?.into_iter().find(|a| a.id == id))
+    }
+
     /// The application with this slug, without its bindings.
     pub async fn by_slug(self, slug: &str) -> Result<Option<Application>> {
         Ok(self.store().application_by_slug(slug).await?)

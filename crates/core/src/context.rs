@@ -81,7 +81,7 @@ impl Directory {
 }
 
 impl Context {
-    pub fn store(&self) -> &Arc<dyn Store> {
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
@@ -113,6 +113,23 @@ impl Context {
     /// Facts about the database for `gatehouse status`.
     pub async fn info(&self) -> Result<StoreInfo> {
         Ok(self.store.info().await?)
+    }
+
+    /// Users, groups, memberships, applications, bindings and API tokens.
+    pub async fn contents(&self) -> Result<crate::model::Contents> {
+        Ok(crate::model::Contents {
+            users: self.store.users().await?,
+            groups: self.store.groups().await?,
+            memberships: self.store.memberships().await?,
+            applications: self.store.applications().await?,
+            bindings: self.store.bindings().await?,
+            api_tokens: self.store.api_tokens().await?,
+        })
+    }
+
+    /// A number that grows with every committed change, on any node.
+    pub async fn change_seq(&self) -> Result<i64> {
+        Ok(self.store.change_seq().await?)
     }
 
     /// A cheap round trip to the database (readiness).

@@ -65,6 +65,10 @@ impl Groups<'_> {
         Ok(out)
     }
 
+    pub async fn by_name(self, name: &str) -> Result<Option<Group>> {
+        Ok(self.store().group_by_name(name).await?)
+    }
+
     pub async fn get(self, name: &str) -> Result<Group> {
         self.store()
             .group_by_name(name)

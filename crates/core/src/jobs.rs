@@ -400,6 +400,42 @@ impl Jobs<'_> {
     }
 
     /// Side effects already done for this key (see [`JobEffect`]).
+    /// Claims the next due job for `worker_id` until `now + lease_ms` (atomic:
+    /// two workers never claim one job).
+    pub async fn claim(self, worker_id: &str, lease_ms: i64) -> Result<Option<Job>> {
+        Ok(self.store().claim_job(worker_id, self.now(), lease_ms).await?)
+    }
+
+    /// Extends the leases of the jobs `worker_id` holds; returns how many.
+    pub async fn extend_leases(self, worker_id: &str, until: Timestamp) -> Result<u64> {
+        Ok(self.store().extend_job_leases(worker_id, until).await?)
+    }
+
+    /// Marks a claimed job done, if this worker's claim (`attempts`) still holds it.
+    pub async fn finish(self, id: Uuid, worker_id: &str, attempts: i64) -> Result<bool> {
+        Ok(self.store().finish_job(id, worker_id, attempts, self.now()).await?)
+    }
+
+    /// Records a failed attempt: back to the queue at `retry_at`, or dead when `None`.
+    pub async fn fail(
+        self,
+        id: Uuid,
+        worker_id: &str,
+        attempts: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<bool> {
+        Ok(self
+            .store()
+            .fail_job(id, worker_id, attempts, error, retry_at, self.now())
+            .await?)
+    }
+
+    /// Inserts or updates a worker's heartbeat row.
+    pub async fn heartbeat(self, worker: &WorkerRecord) -> Result<()> {
+        Ok(self.store().put_worker(worker).await?)
+    }
+
     pub async fn effect(self, effect_key: &str) -> Result<Option<JobEffect>> {
         Ok(self.store().job_effect(effect_key).await?)
     }

@@ -289,6 +289,14 @@ impl Keys<'_> {
         Ok(created)
     }
 
+    /// The algorithms that have keys (what a rotation without `--alg` rotates).
+    pub async fn algorithms(self) -> Result<Vec<SigningAlg>> {
+        let mut algs: Vec<SigningAlg> = self.store().signing_keys().await?.into_iter().map(|k| k.alg).collect();
+        algs.sort();
+        algs.dedup();
+        Ok(algs)
+    }
+
     /// Every stored key with its status.
     pub async fn list(self) -> Result<Vec<KeyListing>> {
         let now = self.now();

@@ -310,3 +310,14 @@ impl Application {
         }
     }
 }
+
+/// The whole directory as of one read: what export and blueprint plans start from.
+#[derive(Debug, Clone, Default)]
+pub struct Contents {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    pub memberships: Vec<Membership>,
+    pub applications: Vec<Application>,
+    pub bindings: Vec<Binding>,
+    pub api_tokens: Vec<ApiToken>,
+}

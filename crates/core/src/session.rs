@@ -119,22 +119,23 @@ impl Sessions<'_> {
     }
 
     /// Ends every session of a user; returns how many.
+    /// Signs a user out everywhere: every browser session ends and every
+    /// OAuth grant (refresh tokens, and the access tokens checked against it)
+    /// is revoked. Returns how many sessions ended.
     pub async fn revoke_user(self, audit: &Audit, username: &str) -> Result<u64> {
-        let mut tx = self.store().begin().await?;
-        let user = tx
-            .user_by_name(username)
-            .await?
-            .ok_or_else(|| Error::not_found("user", username))?;
-        let n = tx.delete_user_sessions(user.id, None).await?;
-        if n > 0 {
-            tx.append_event(
-                audit.event(action::SESSION_REVOKED, Some(&user.username), json!({"sessions": n})),
-                self.now(),
+        let mut tx = self.write(audit).await?;
+        let user = crate::users::find(&mut tx, username).await?;
+        let ended = crate::users::end_access(&mut tx, user.id, None).await?;
+        if ended.sessions > 0 || ended.grants > 0 {
+            tx.record(
+                action::SESSION_REVOKED,
+                Some(&user.username),
+                json!({"sessions": ended.sessions, "grants_revoked": ended.grants}),
             )
             .await?;
             tx.commit().await?;
         }
-        Ok(n)
+        Ok(ended.sessions)
     }
 
     /// Live sessions, all or one user's, newest first.

@@ -16,7 +16,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let Some(directory) = state.directory() else {
         return unavailable("starting");
     };
-    match directory.store().ping().await {
+    match directory.ping().await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");

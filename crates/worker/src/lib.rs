@@ -201,7 +201,7 @@ impl Worker {
     /// Runs until `shutdown` turns true; the job in hand is finished first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let dir = self.ctx.directory.clone();
-        if let Err(e) = dir.store().put_worker(&self.record).await {
+        if let Err(e) = dir.jobs().heartbeat(&self.record).await {
             tracing::warn!(error = %e, "worker: cannot record the first heartbeat");
         }
         tracing::info!(worker = %self.id(), kinds = ?self.registry.kinds(), "worker started");
@@ -223,8 +223,7 @@ impl Worker {
             if *shutdown.borrow() {
                 break;
             }
-            let now = dir.now();
-            match dir.store().claim_job(self.id(), now, millis(self.settings.lease)).await {
+            match dir.jobs().claim(self.id(), millis(self.settings.lease)).await {
                 Ok(Some(job)) => {
                     self.run_job(job).await;
                     continue;
@@ -244,7 +243,7 @@ impl Worker {
         let now = dir.now();
         record.heartbeat_at = now;
         record.stopped_at = Some(now);
-        if let Err(e) = dir.store().put_worker(&record).await {
+        if let Err(e) = dir.jobs().heartbeat(&record).await {
             tracing::warn!(error = %e, "worker: cannot record its stop");
         }
         tracing::info!(worker = %self.id(), "worker stopped");
@@ -253,7 +252,6 @@ impl Worker {
     /// Runs one claimed job and records its outcome.
     pub async fn run_job(&self, job: Job) {
         let dir = &self.ctx.directory;
-        let store = dir.store();
         let max = job.max_attempts.min(self.settings.max_attempts).max(1);
         let outcome = if job.attempts > max {
             // Claimed again after its lease ran out once too often (a worker
@@ -276,7 +274,7 @@ impl Worker {
         let recorded = match &outcome {
             Ok(()) => {
                 tracing::info!(job = %job.id, kind = %job.kind, attempt = job.attempts, "job done");
-                store.finish_job(job.id, self.id(), job.attempts, now).await
+                dir.jobs().finish(job.id, self.id(), job.attempts).await
             }
             Err(JobError::Retry(msg)) if job.attempts < max => {
                 let delay = backoff_ms(
@@ -285,14 +283,14 @@ impl Worker {
                     job.attempts,
                 );
                 tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, retry_in_ms = delay, error = %msg, "job failed; will retry");
-                store
-                    .fail_job(job.id, self.id(), job.attempts, msg, Some(later(now, delay)), now)
+                dir.jobs()
+                    .fail(job.id, self.id(), job.attempts, msg, Some(later(now, delay)))
                     .await
             }
             Err(e) => {
                 tracing::error!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e, "job failed for good (dead letter)");
-                store
-                    .fail_job(job.id, self.id(), job.attempts, &e.to_string(), None, now)
+                dir.jobs()
+                    .fail(job.id, self.id(), job.attempts, &e.to_string(), None)
                     .await
             }
         };
@@ -351,12 +349,12 @@ async fn heartbeat(
         }
         let now = dir.now();
         record.heartbeat_at = now;
-        if let Err(e) = dir.store().put_worker(&record).await {
+        if let Err(e) = dir.jobs().heartbeat(&record).await {
             tracing::warn!(error = %e, "worker: heartbeat failed");
         }
         if let Err(e) = dir
-            .store()
-            .extend_job_leases(&record.id, later(now, millis(settings.lease)))
+            .jobs()
+            .extend_leases(&record.id, later(now, millis(settings.lease)))
             .await
         {
             tracing::warn!(error = %e, "worker: cannot extend leases");

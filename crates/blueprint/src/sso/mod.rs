@@ -65,7 +65,7 @@ pub async fn check_service(dir: &Directory, external_url: &str, s: &Service) -> 
     let mut drifts = Vec::new();
     let unsupported = matches!(s.kind, SsoType::Ldap);
     if !unsupported {
-        let app = dir.store().application_by_slug(&s.slug).await?;
+        let app = dir.apps().by_slug(&s.slug).await?;
         match &app {
             None => drifts.push(drift(
                 "application_missing",
@@ -87,7 +87,7 @@ pub async fn check_service(dir: &Directory, external_url: &str, s: &Service) -> 
     }
     let mut missing = Vec::new();
     for g in &s.groups {
-        if dir.store().group_by_name(g).await?.is_none() {
+        if dir.groups().by_name(g).await?.is_none() {
             missing.push(g.clone());
         }
     }
@@ -400,7 +400,7 @@ pub async fn fix_service(
     let mut env_updates: Vec<(String, String)> = Vec::new();
     match s.kind {
         SsoType::Oidc => {
-            let app = dir.store().application_by_slug(&s.slug).await?;
+            let app = dir.apps().by_slug(&s.slug).await?;
             let existing = app
                 .as_ref()
                 .filter(|a| a.provider == Some(ProviderKind::Oidc))
@@ -482,7 +482,7 @@ pub async fn fix_service(
                 basic_auth_user_attribute: None,
                 basic_auth_password_attribute: None,
             })?;
-            let app = dir.store().application_by_slug(&s.slug).await?;
+            let app = dir.apps().by_slug(&s.slug).await?;
             let keep = app
                 .as_ref()
                 .filter(|a| a.provider == Some(ProviderKind::Proxy))
@@ -521,7 +521,7 @@ pub async fn fix_service(
             let (Some(audience), false) = (&s.audience, s.acs_urls.is_empty()) else {
                 return Ok(done);
             };
-            let app = dir.store().application_by_slug(&s.slug).await?;
+            let app = dir.apps().by_slug(&s.slug).await?;
             let existing = app
                 .as_ref()
                 .filter(|a| a.provider == Some(ProviderKind::Saml))

@@ -36,8 +36,8 @@ fn kids(jwks: &Value) -> BTreeSet<String> {
 /// The algorithm the application signs with (RS256 when unknown).
 async fn signing_alg(dir: &Directory, s: &Service) -> gatehouse_core::Result<SigningAlg> {
     Ok(dir
-        .store()
-        .application_by_slug(&s.slug)
+        .apps()
+        .by_slug(&s.slug)
         .await?
         .and_then(|a| gatehouse_oidc::config::OidcConfig::from_value(&a.provider_config).ok())
         .map(|c| c.signing_alg)
@@ -175,8 +175,8 @@ pub fn saml_entity_id(external_url: &str, slug: &str) -> String {
 /// The SAML settings of the service's application, when it is a SAML one.
 async fn saml_config(dir: &Directory, s: &Service) -> gatehouse_core::Result<Option<SamlConfig>> {
     Ok(dir
-        .store()
-        .application_by_slug(&s.slug)
+        .apps()
+        .by_slug(&s.slug)
         .await?
         .filter(|a| a.provider == Some(gatehouse_core::ProviderKind::Saml))
         .and_then(|a| SamlConfig::from_value(&a.provider_config).ok()))

@@ -96,10 +96,7 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
     }
     // Check the groups first: a typo must not leave a half-made application.
     for g in &args.allow_groups {
-        dir.store()
-            .group_by_name(g)
-            .await?
-            .ok_or_else(|| gatehouse_core::Error::not_found("group", g.as_str()))?;
+        dir.groups().get(g).await?;
     }
     crate::commands::app_proxy::check_unused(&args.proxy, args.provider)?; // forward-auth
     crate::commands::app_saml::check_unused(&args.saml, args.provider, args.oidc.signing_alg)?; // SAML provider

@@ -200,7 +200,7 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
             Ok(())
         }
         BlueprintCmd::List => {
-            let list = dir.store().blueprint_instances().await?;
+            let list = dir.blueprints().instances().await?;
             if ctx.json {
                 return Ok(print_json(&list)?);
             }

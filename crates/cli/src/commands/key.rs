@@ -82,10 +82,7 @@ pub async fn run(ctx: &Context, cmd: KeyCmd) -> CmdResult {
             let algs: Vec<SigningAlg> = match alg {
                 Some(a) => vec![a.alg()],
                 None => {
-                    let mut have: Vec<SigningAlg> =
-                        dir.store().signing_keys().await?.into_iter().map(|k| k.alg).collect();
-                    have.sort();
-                    have.dedup();
+                    let have = dir.keys().algorithms().await?;
                     if have.is_empty() { vec![SigningAlg::Rs256] } else { have }
                 }
             };

@@ -472,21 +472,14 @@ impl<'a> Mfa<'a> {
     /// Admin recovery: removes every authenticator and recovery code of a user
     /// and ends their sessions. Returns how many authenticators went.
     pub async fn reset(self, audit: &Audit, username: &str) -> Result<u64> {
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        let user = tx
-            .user_by_name(username)
-            .await?
-            .ok_or_else(|| Error::not_found("user", username))?;
-        let removed = tx.delete_user_mfa(user.id).await?;
-        let sessions = tx.delete_user_sessions(user.id, None).await?;
-        tx.append_event(
-            audit.event(
-                action::MFA_RESET,
-                Some(&user.username),
-                json!({"authenticators": removed, "sessions_ended": sessions}),
-            ),
-            now,
+        let mut tx = self.write(audit).await?;
+        let user = crate::users::find(&mut tx, username).await?;
+        let removed = tx.raw().delete_user_mfa(user.id).await?;
+        let ended = crate::users::end_access(&mut tx, user.id, None).await?;
+        tx.record(
+            action::MFA_RESET,
+            Some(&user.username),
+            json!({"authenticators": removed, "sessions_ended": ended.sessions, "grants_revoked": ended.grants}),
         )
         .await?;
         tx.commit().await?;

@@ -83,13 +83,7 @@ async fn staged(directory: &Directory, headers: &HeaderMap, stage: Stage) -> Res
     let Some(pending) = &flow.state.mfa else {
         return Ok(None);
     };
-    let Some(user) = directory
-        .store()
-        .user_by_id(pending.user_id)
-        .await
-        .map_err(gatehouse_core::Error::from)?
-        .filter(|u| u.is_active)
-    else {
+    let Some(user) = directory.users().by_id(pending.user_id).await?.filter(|u| u.is_active) else {
         return Ok(None);
     };
     Ok(Some((flow, user)))

@@ -135,8 +135,7 @@ async fn pending_request(
     let Some(pending) = dir.oauth().pending_device_code(&code).await? else {
         return unknown();
     };
-    let apps = dir.store().applications().await.map_err(gatehouse_core::Error::from)?;
-    let Some(app) = apps.into_iter().find(|a| a.id == pending.application_id) else {
+    let Some(app) = dir.apps().by_id(pending.application_id).await? else {
         return unknown();
     };
     Ok(Ok((code, pending, app)))

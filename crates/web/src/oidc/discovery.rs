@@ -75,12 +75,7 @@ pub async fn jwks_get(
     // applications point `X-authentik-meta-jwks` here for their ES256 identity JWT.
     let alg = match rt.client_by_slug(dir, &slug).await? {
         Some(client) => client.config.signing_alg,
-        None => match dir
-            .store()
-            .application_by_slug(&slug)
-            .await
-            .map_err(gatehouse_core::Error::from)?
-        {
+        None => match dir.apps().by_slug(&slug).await? {
             Some(app) if app.provider == Some(gatehouse_core::ProviderKind::Proxy) => {
                 gatehouse_crypto::signing::SigningAlg::Es256
             }

@@ -38,12 +38,7 @@ pub async fn introspect_post(
             return inactive();
         }
         let username = match grant {
-            Some(g) => dir
-                .store()
-                .user_by_id(g.user_id)
-                .await
-                .map_err(gatehouse_core::Error::from)?
-                .map(|u| u.username),
+            Some(g) => dir.users().by_id(g.user_id).await?.map(|u| u.username),
             None => None,
         };
         return Ok(json(StatusCode::OK, &introspect::access_token(&t, username.as_deref())));
@@ -58,13 +53,7 @@ pub async fn introspect_post(
     if r.used_at.is_some() || r.expires_at <= now || grant.application_id != client.app.id {
         return inactive();
     }
-    let Some(user) = dir
-        .store()
-        .user_by_id(grant.user_id)
-        .await
-        .map_err(gatehouse_core::Error::from)?
-        .filter(|u| u.is_active)
-    else {
+    let Some(user) = dir.users().by_id(grant.user_id).await?.filter(|u| u.is_active) else {
         return inactive();
     };
     Ok(json(

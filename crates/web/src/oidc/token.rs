@@ -128,10 +128,9 @@ pub async fn token_post(
 /// The grant's user, if they are still active and may still use the client.
 async fn user_with_access(dir: &Directory, client: &Client, user_id: uuid::Uuid) -> Result<(User, Vec<String>), Reply> {
     let user = dir
-        .store()
-        .user_by_id(user_id)
-        .await
-        .map_err(gatehouse_core::Error::from)?
+        .users()
+        .by_id(user_id)
+        .await?
         .filter(|u| u.is_active)
         .ok_or_else(|| OAuthError::invalid_grant("the user is disabled or gone"))?;
     let access = dir.access().cached_snapshot(client.app.id).await?;

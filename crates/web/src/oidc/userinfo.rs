@@ -75,10 +75,9 @@ pub async fn userinfo(
     let grant = grant.ok_or_else(invalid)?;
     let client = rt.client(dir, &t.client_id).await?.ok_or_else(invalid)?;
     let user = dir
-        .store()
-        .user_by_id(grant.user_id)
-        .await
-        .map_err(gatehouse_core::Error::from)?
+        .users()
+        .by_id(grant.user_id)
+        .await?
         .filter(|u| u.is_active)
         .ok_or_else(invalid)?;
     let access = dir.access().cached_snapshot(client.app.id).await?;

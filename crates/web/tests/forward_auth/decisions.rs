@@ -185,15 +185,16 @@ async fn sessions_expire_with_their_parent() {
 #[tokio::test]
 async fn additional_headers_and_basic_auth_come_from_attributes() {
     let w = World::new().await;
-    // Attributes are set by blueprints and the admin API; here straight in the store.
-    let mut alice = w.dir.users().get("alice").await.unwrap();
-    alice.attributes = serde_json::json!({
+    // Attributes are set by blueprints and the admin API, through the same write.
+    let attributes = serde_json::json!({
         "additionalHeaders": {"X-Team": "ops\r\nX-Injected: 1", "Set-Cookie": "a=b", "X-authentik-username": "root"},
         "wiki_password": "pw",
     });
-    let mut tx = w.dir.store().begin().await.unwrap();
-    tx.update_user(&alice).await.unwrap();
-    tx.commit().await.unwrap();
+    let change = gatehouse_core::users::UserChange {
+        attributes: Some(attributes),
+        ..Default::default()
+    };
+    w.dir.users().update(&audit(), "alice", &change).await.unwrap();
     let app = w.dir.apps().get("wiki").await.unwrap().app;
     let mut config = app.provider_config.clone();
     config["basic_auth_enabled"] = true.into();

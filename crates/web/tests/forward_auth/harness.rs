@@ -112,7 +112,7 @@ impl World {
 
     /// What the change listener does when any node commits: the feed moves.
     pub async fn changed(&self) {
-        let seq = self.dir.store().change_seq().await.unwrap();
+        let seq = self.dir.change_seq().await.unwrap();
         self.feed.send_replace(seq);
         // The runtime's mirror task runs on this runtime: let it catch up.
         for _ in 0..50 {
