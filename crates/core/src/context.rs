@@ -30,7 +30,8 @@ pub struct Context {
     policy: PasswordPolicy,
     sessions: SessionPolicy,
     throttle: ThrottlePolicy,
-    caches: Arc<crate::oauth::cache::OAuthCaches>,
+    feed: Arc<crate::cache::ChangeFeed>,
+    caches: Arc<crate::oauth::cache::CoreCaches>,
     /// The seed cipher and WebAuthn relying party (set by the server; without
     /// them, CLI commands that only list or reset MFA still work).
     mfa: Option<Arc<crate::mfa::MfaConfig>>,
@@ -59,6 +60,7 @@ impl Directory {
                 policy,
                 sessions: SessionPolicy::default(),
                 throttle: ThrottlePolicy::default(),
+                feed: Arc::default(),
                 caches: Arc::default(),
                 mfa: None,
             }),
@@ -137,13 +139,14 @@ impl Context {
         Ok(self.store.ping().await?)
     }
 
-    /// Lets in-process caches live until the store's change sequence moves.
-    /// Without a feed nothing is cached. Set once, by the server, before it serves.
-    pub fn set_change_feed(&self, feed: Arc<dyn crate::oauth::cache::ChangeFeed>) {
-        let _ = self.caches.feed.set(feed);
+    /// The change feed every in-process cache follows. The server feeds it
+    /// the store's change sequence ([`crate::cache::ChangeFeed::observe`]);
+    /// until then (the CLI, most tests) nothing is cached.
+    pub fn feed(&self) -> &Arc<crate::cache::ChangeFeed> {
+        &self.feed
     }
 
-    pub(crate) fn oauth_caches(&self) -> &crate::oauth::cache::OAuthCaches {
+    pub(crate) fn caches(&self) -> &crate::oauth::cache::CoreCaches {
         &self.caches
     }
 

@@ -71,6 +71,7 @@ impl KeyRing {
         }
     }
 
+    #[cfg(test)]
     fn fresh_at(&self, now: Timestamp) -> bool {
         self.changes_at.is_none_or(|t| now < t)
     }
@@ -125,17 +126,18 @@ impl Keys<'_> {
     /// The parsed keys, from the cache while the change sequence and the time
     /// allow, else from the store (reusing keys already parsed).
     pub async fn ring(self) -> Result<Arc<KeyRing>> {
-        let caches = self.oauth_caches();
-        let seq = caches.seq();
+        let generation = self.feed().generation();
+        let cache = &self.caches().keys;
         let now = self.now();
-        if let Some(ring) = caches.keys.get(seq).filter(|r| r.fresh_at(now)) {
+        if let Some(ring) = cache.get(generation, now.millis()) {
             return Ok(ring);
         }
-        // The previous ring, whatever its sequence: only to reuse parsed keys.
-        let previous = caches.keys.peek();
+        // The previous ring, whatever its generation: only to reuse parsed keys.
+        let previous = cache.peek();
         let records = self.store().signing_keys().await?;
         let ring = Arc::new(self.parse_ring(records, previous.as_deref(), now)?);
-        caches.keys.put(seq, ring.clone());
+        let until = ring.changes_at.map_or(crate::cache::NO_DEADLINE, |t| t.millis());
+        cache.put(generation, until, ring.clone());
         Ok(ring)
     }
 
@@ -170,7 +172,7 @@ impl Keys<'_> {
             return Ok(k.clone());
         }
         self.create_first_key(alg).await?;
-        self.oauth_caches().keys.clear();
+        self.caches().keys.clear();
         self.ring()
             .await?
             .signer(alg, self.now())
@@ -285,7 +287,7 @@ impl Keys<'_> {
             created.push(listing(&record, now));
         }
         tx.commit().await?;
-        self.oauth_caches().keys.clear();
+        self.caches().keys.clear();
         Ok(created)
     }
 

@@ -16,6 +16,7 @@ pub mod apps;
 pub mod audit;
 pub mod blueprints;
 pub mod bootstrap;
+pub mod cache;
 pub mod clock;
 pub mod context;
 pub mod error;

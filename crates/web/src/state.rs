@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock};
 
 use gatehouse_core::Directory;
+use gatehouse_core::cache::ChangeFeed;
 use tokio::sync::watch;
 
 use crate::config::WebConfig;
@@ -29,7 +30,10 @@ impl AppState {
     /// Marks the server ready: migrations ran and bootstrap is done. `changes`
     /// follows the store's change sequence (see `SqlStore::watch_changes`);
     /// in-process caches drop what they hold when it moves.
+    /// Every in-process cache follows the directory's change feed from here on.
     pub fn set_ready(&self, directory: Directory, changes: watch::Receiver<i64>) {
+        directory.feed().observe(*changes.borrow());
+        tokio::spawn(follow(changes.clone(), directory.feed().clone()));
         let _ = self.changes.set(changes);
         let _ = self.directory.set(directory);
     }
@@ -48,6 +52,16 @@ impl AppState {
         Branding {
             title: self.config.branding_title.clone(),
             logo_url: self.config.branding_logo.as_ref().map(|_| crate::LOGO_PATH.to_string()),
+        }
+    }
+}
+
+/// Copies the store's change sequence into the directory's change feed.
+async fn follow(mut changes: watch::Receiver<i64>, feed: Arc<ChangeFeed>) {
+    loop {
+        feed.observe(*changes.borrow_and_update());
+        if changes.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -55,8 +55,6 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
         }
         let changes = store.watch_changes();
         let directory = ctx.directory_on(store.clone())?;
-        // OIDC provider: caches (keys, clients) live until the change feed moves.
-        directory.set_change_feed(std::sync::Arc::new(WatchFeed(changes.clone())));
         (directory, changes, store)
     };
     match gatehouse_blueprint::bootstrap::bootstrap(&directory, &settings.bootstrap).await? {
@@ -166,13 +164,4 @@ fn spawn_metrics(listener: TcpListener, handle: PrometheusHandle, mut shutdown: 
             tracing::error!(error = %e, "metrics listener failed");
         }
     });
-}
-
-/// The store's change watcher as the Directory's change feed (OIDC provider).
-struct WatchFeed(tokio::sync::watch::Receiver<i64>);
-
-impl gatehouse_core::oauth::cache::ChangeFeed for WatchFeed {
-    fn current(&self) -> i64 {
-        *self.0.borrow()
-    }
 }

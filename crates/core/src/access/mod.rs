@@ -92,15 +92,15 @@ impl Access<'_> {
     /// every call without a change feed). A snapshot must know `app_id`: an
     /// application created a moment ago makes it load again.
     pub async fn cached_snapshot(self, app_id: Uuid) -> Result<Arc<AccessSnapshot>> {
-        let caches = self.oauth_caches();
-        let seq = caches.seq();
-        if let Some(s) = caches.access.get(seq)
+        let generation = self.feed().generation();
+        let cache = &self.caches().access;
+        if let Some(s) = cache.get(generation, 0)
             && s.application(app_id).is_some()
         {
             return Ok(s);
         }
         let snapshot = Arc::new(self.snapshot().await?);
-        caches.access.put(seq, snapshot.clone());
+        cache.put(generation, crate::cache::NO_DEADLINE, snapshot.clone());
         Ok(snapshot)
     }
 }

@@ -13,6 +13,7 @@ use gatehouse_crypto::random_token;
 use serde_json::json;
 
 use crate::audit::Audit;
+use crate::cache::NO_DEADLINE;
 use crate::context::OAuth;
 use crate::error::{Error, Result};
 use crate::events::action;
@@ -26,17 +27,17 @@ impl OAuth<'_> {
         if client_id.is_empty() || client_id.len() > 255 {
             return Ok(None);
         }
-        let caches = self.oauth_caches();
-        let seq = caches.seq();
-        if let Some(hit) = caches.clients.get(seq, client_id) {
-            return Ok(hit);
+        let generation = self.feed().generation();
+        let cache = &self.caches().clients;
+        if let Some(hit) = cache.get(&client_id.to_string(), generation, 0) {
+            return Ok((*hit).clone());
         }
         let app = self
             .store()
             .application_by_provider_key(ProviderKind::Oidc, client_id)
             .await?
             .map(Arc::new);
-        caches.clients.put(seq, client_id, app.clone());
+        cache.insert(client_id.to_string(), generation, NO_DEADLINE, app.clone());
         Ok(app)
     }
 
@@ -45,13 +46,13 @@ impl OAuth<'_> {
         if slug.is_empty() || slug.len() > 255 {
             return Ok(None);
         }
-        let caches = self.oauth_caches();
-        let seq = caches.seq();
-        if let Some(hit) = caches.slugs.get(seq, slug) {
-            return Ok(hit);
+        let generation = self.feed().generation();
+        let cache = &self.caches().slugs;
+        if let Some(hit) = cache.get(&slug.to_string(), generation, 0) {
+            return Ok((*hit).clone());
         }
         let app = self.store().application_by_slug(slug).await?.map(Arc::new);
-        caches.slugs.put(seq, slug, app.clone());
+        cache.insert(slug.to_string(), generation, NO_DEADLINE, app.clone());
         Ok(app)
     }
 
@@ -75,7 +76,7 @@ impl OAuth<'_> {
     /// The server's HMAC key for client secrets, created at first use. It never
     /// changes, so once read it is kept for the life of the process.
     async fn client_secret_key(self) -> Result<Arc<[u8; 32]>> {
-        let caches = self.oauth_caches();
+        let caches = self.caches();
         if let Some(k) = caches.server_key.get() {
             return Ok(k.clone());
         }

@@ -5,7 +5,7 @@
 //! day after that, so SPs that refresh metadata learn the new certificate
 //! before it is used and keep the old one while assertions made with it live.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -37,10 +37,6 @@ impl SamlKeyRing {
             .filter(|t| *t > now)
             .min();
         SamlKeyRing { keys, changes_at }
-    }
-
-    fn fresh_at(&self, now: Timestamp) -> bool {
-        self.changes_at.is_none_or(|t| now < t)
     }
 
     /// The newest active key of `family`; before any is active, the oldest published one.
@@ -80,7 +76,7 @@ impl SamlKeyRing {
 /// changed or a key's time came).
 #[derive(Default)]
 pub struct SamlKeys {
-    slot: RwLock<Option<(Option<i64>, Arc<SamlKeyRing>)>>,
+    cell: crate::cache::FeedCell<SamlKeyRing>,
 }
 
 /// A key as `gatehouse key list --kind saml` shows it.
@@ -135,17 +131,12 @@ fn record(
 impl Saml<'_> {
     /// The parsed SAML keys, from `cache` while nothing changed.
     pub async fn key_ring(self, cache: &SamlKeys) -> Result<Arc<SamlKeyRing>> {
-        let seq = self.oauth_caches().seq();
+        let generation = self.feed().generation();
         let now = self.now();
-        if let Ok(slot) = cache.slot.read()
-            && let Some((s, ring)) = slot.as_ref()
-            && s.is_some()
-            && *s == seq
-            && ring.fresh_at(now)
-        {
-            return Ok(ring.clone());
+        if let Some(ring) = cache.cell.get(generation, now.millis()) {
+            return Ok(ring);
         }
-        let previous = cache.slot.read().ok().and_then(|s| s.as_ref().map(|(_, r)| r.clone()));
+        let previous = cache.cell.peek();
         let mut keys = Vec::new();
         for r in self.store().saml_keys().await? {
             let known = previous
@@ -158,9 +149,8 @@ impl Saml<'_> {
             keys.push((r, key));
         }
         let ring = Arc::new(SamlKeyRing::build(keys, now));
-        if let Ok(mut slot) = cache.slot.write() {
-            *slot = Some((seq, ring.clone()));
-        }
+        let until = ring.changes_at.map_or(crate::cache::NO_DEADLINE, |t| t.millis());
+        cache.cell.put(generation, until, ring.clone());
         Ok(ring)
     }
 
@@ -173,9 +163,7 @@ impl Saml<'_> {
             return Ok((k.clone(), ring.published_certs(family, now)));
         }
         self.create_first_saml_key(family).await?;
-        if let Ok(mut slot) = cache.slot.write() {
-            *slot = None;
-        }
+        cache.cell.clear();
         let ring = self.key_ring(cache).await?;
         let now = self.now();
         let k = ring
