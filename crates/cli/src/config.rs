@@ -669,7 +669,10 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://./data/gatehouse.db");
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.hash_params, HashParams::default());
-        assert_eq!(s.trusted_proxies, "127.0.0.0/8, ::1", "forwarded headers from loopback only");
+        assert_eq!(
+            s.trusted_proxies, "127.0.0.0/8, ::1",
+            "forwarded headers from loopback only"
+        );
     }
 
     #[test]

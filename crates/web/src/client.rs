@@ -161,7 +161,10 @@ mod tests {
         }
         for proxy in ["127.0.0.1", "::1"] {
             let peer: IpAddr = proxy.parse().unwrap();
-            assert_eq!(client_ip(Some(peer), &h, &trusted), Some("203.0.113.9".parse().unwrap()));
+            assert_eq!(
+                client_ip(Some(peer), &h, &trusted),
+                Some("203.0.113.9".parse().unwrap())
+            );
         }
         assert_eq!(trusted.describe(), "127.0.0.0/8, ::1/128");
     }

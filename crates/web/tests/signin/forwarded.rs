@@ -48,9 +48,21 @@ async fn forwarded_for_from_a_private_neighbour_is_not_believed() {
     neighbour.forwarded_for = Some("203.0.113.9".into());
     let r = neighbour.sign_in("/if/user/", "alice", "wrong-guess-1").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(failure_ips(&w).await, vec![Some("10.1.2.3".to_string())], "the audit log names the peer");
-    assert_eq!(throttle_failures(&w, "10.1.2.3").await, 1, "the peer's address is throttled");
-    assert_eq!(throttle_failures(&w, "203.0.113.9").await, 0, "the forged address is not");
+    assert_eq!(
+        failure_ips(&w).await,
+        vec![Some("10.1.2.3".to_string())],
+        "the audit log names the peer"
+    );
+    assert_eq!(
+        throttle_failures(&w, "10.1.2.3").await,
+        1,
+        "the peer's address is throttled"
+    );
+    assert_eq!(
+        throttle_failures(&w, "203.0.113.9").await,
+        0,
+        "the forged address is not"
+    );
 
     // A new forged address per request does not escape the address throttle.
     for i in 0..9 {
@@ -59,7 +71,11 @@ async fn forwarded_for_from_a_private_neighbour_is_not_believed() {
     }
     neighbour.forwarded_for = Some("198.51.100.200".into());
     let r = neighbour.sign_in("/if/user/", "someone", "guess").await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "ten failures from one peer are delayed");
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "ten failures from one peer are delayed"
+    );
 }
 
 #[tokio::test]
