@@ -112,6 +112,10 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("GATEHOUSE_LOGIN_LOCK_MINUTES", "how long a lock lasts (default 10)"),
     (
+        "GATEHOUSE_LOGIN_KNOWN_DEVICE_DAYS",
+        "a browser that signed in keeps its own sign-in throttle this long, so others' wrong passwords cannot lock it out; 0: off, every attempt counts against the account (default 90)",
+    ),
+    (
         "GATEHOUSE_TRUSTED_PROXIES",
         "addresses/CIDRs of the reverse proxies whose X-Forwarded-For is believed (default loopback only: 127.0.0.0/8, ::1)",
     ),
@@ -514,6 +518,7 @@ impl Settings {
                 lock_after: i64::from(number("GATEHOUSE_LOGIN_IP_LOCK_AFTER", 50, 1, 100_000)?),
             },
             lock_secs: minutes("GATEHOUSE_LOGIN_LOCK_MINUTES", 10, 1440)?,
+            known_device_secs: i64::from(number("GATEHOUSE_LOGIN_KNOWN_DEVICE_DAYS", 90, 0, 3650)?) * 86_400,
             ..ThrottlePolicy::default()
         };
         // ---- blueprints and SSO drift

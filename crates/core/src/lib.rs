@@ -19,6 +19,7 @@ pub mod flow;
 // ---- forward-auth (proxy provider)
 pub mod forward_auth;
 // ---- end forward-auth
+pub mod known_device;
 pub mod login;
 pub mod model;
 pub mod names;

@@ -270,7 +270,7 @@ async fn submit(
             } else {
                 "/if/user/".to_string()
             };
-            Ok(super::signed_in(&state, &directory, &token, &to))
+            super::signed_in(&state, &directory, &headers, user.id, &token, &to).await
         }
         Err(gatehouse_core::Error::PasswordRejected(why)) => Ok(form_page(
             &state,
