@@ -182,6 +182,18 @@ class Person:
         csrf = WebClient.CSRF.search(r.text).group(1)
         return self.http.post(f"{self.gatehouse}/login/password", data={"password": password, "csrf_token": csrf})
 
+    def sign_out_via(self, outpost_sign_out: str) -> requests.Response:
+        """authentik's sign-out link on a protected host: it leads to Gatehouse's
+        confirmation, which signs out everywhere once the person clicks it."""
+        from conftest import WebClient
+
+        ask = self.http.get(outpost_sign_out)
+        assert ask.url == f"{self.gatehouse}/logout" and "Sign out of Gatehouse?" in ask.text, ask.text[:500]
+        csrf = WebClient.CSRF.search(ask.text).group(1)
+        done = self.http.post(f"{self.gatehouse}/logout", data={"csrf_token": csrf})
+        assert done.status_code == 200 and "signed out" in done.text.lower(), done.text[:500]
+        return done
+
 
 def wait_until(check, timeout: float = 3.0, every: float = 0.05):
     """Polls `check()` until it returns something truthy; returns it (or the last value)."""

@@ -62,7 +62,7 @@ def test_changes_on_one_node_are_refused_by_the_other(two_nodes):
     assert status(person, f"{via_b}/page") == 200, "…from its cache now"
 
     # Sign-out through node A: node B refuses (back to sign-in).
-    person.http.get(f"{via_a}/outpost.goauthentik.io/sign_out")
+    person.sign_out_via(f"{via_a}/outpost.goauthentik.io/sign_out")
     took = refused_within(person, f"{via_b}/page", 302)
     assert took < 1.5, took
 

@@ -140,9 +140,12 @@ def test_skip_paths_are_reachable_without_sign_in_and_identity_cannot_be_forged(
 def test_sign_out_denies_again(stack):
     person = Person(stack.gh.url)
     assert sign_in_through(stack, person, "alice", "/").status_code == 200
+    # A link to the outpost's sign-out (from any site) only asks…
     r = person.http.get(stack.url("/outpost.goauthentik.io/sign_out"))
-    assert r.url == f"{stack.gh.url}/logout" and r.status_code == 200
-    assert "signed out" in r.text.lower()
+    assert r.url == f"{stack.gh.url}/logout" and "Sign out of Gatehouse?" in r.text
+    assert person.http.get(stack.url("/")).status_code == 200, "nothing ended without the click"
+    # …and the click signs out.
+    person.sign_out_via(stack.url("/outpost.goauthentik.io/sign_out"))
     r = person.http.get(stack.url("/"))
     assert r.url.startswith(f"{stack.gh.url}/login"), "denied: back to sign-in"
     # Even a copy of the old cookie (the upstream saw it) opens nothing now.

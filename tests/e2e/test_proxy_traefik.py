@@ -65,7 +65,7 @@ def test_sign_in_headers_403_skip_path_and_sign_out(stack):
     r = anonymous.http.get(stack.url("/health"), headers={"X-authentik-username": "akadmin"}, allow_redirects=False)
     assert r.status_code == 200 and not seen_headers(r).get("x-authentik-username")
 
-    person.http.get(stack.url("/outpost.goauthentik.io/sign_out"))
+    person.sign_out_via(stack.url("/outpost.goauthentik.io/sign_out"))
     r = person.http.get(stack.url("/"))
     assert r.url.startswith(f"{stack.gh.url}/login")
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from conftest import WebClient
-from saml_support import ACS, PASSWORD, SLS, SP_ENTITY, SamlEnv, post_form, xmlsec1_verify
+from saml_support import ACS, PASSWORD, SLS, SP_ENTITY, SamlEnv, post_form, sp_entity, xmlsec1_verify
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +275,42 @@ def test_application_requiring_mfa_steps_a_password_session_up(env):
     finally:
         env.inst.cli("policy", "mfa", "unrequire-app", "vault")
         env.inst.cli("user", "mfa", "reset", "alice")
+
+
+def unsigned_logout_url(env: SamlEnv, slug: str) -> str:
+    """An unsigned LogoutRequest over the Redirect binding, as any web page could build one."""
+    import datetime
+    import uuid
+    import zlib
+    from urllib.parse import urlencode
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dest = env.url(f"/application/saml/{slug}/slo/binding/redirect/")
+    xml = (f'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+           f'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_{uuid.uuid4().hex}" Version="2.0" '
+           f'IssueInstant="{now}" Destination="{dest}"><saml:Issuer>{sp_entity(slug)}</saml:Issuer>'
+           f'<saml:NameID>anyone</saml:NameID></samlp:LogoutRequest>')
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    raw = deflater.compress(xml.encode()) + deflater.flush()
+    return f"{dest}?{urlencode({'SAMLRequest': base64.b64encode(raw).decode()})}"
+
+
+def test_unsigned_logout_request_needs_the_sp_setting(env):
+    """Issue 13, finding 10: an SP without certificates cannot sign its LogoutRequests,
+    so anyone can forge one; it signs nobody out unless the SP is allowed to send them."""
+    env.app("nocert")
+    client = WebClient(env.server.url)
+    client.sign_in("alice", PASSWORD)
+    assert client.signed_in()
+    r = client.http.get(unsigned_logout_url(env, "nocert"), allow_redirects=False)
+    assert r.status_code == 400 and "not signed" in r.text, r.text
+    assert client.signed_in(), "a forged logout request signed the person out"
+
+    env.inst.cli("app", "update", "nocert", "--allow-unsigned-logout", "on")
+    shown = json.loads(env.inst.cli("--json", "app", "show", "nocert").stdout)
+    assert "allow_unsigned_logout" in json.dumps(shown)
+    r = client.http.get(unsigned_logout_url(env, "nocert"), allow_redirects=False)
+    assert r.status_code in (302, 303), r.text
+    r = client.http.get(env.url(r.headers["location"]), allow_redirects=False)
+    assert r.status_code in (302, 303) and r.headers["location"].startswith(SLS), r.text
+    assert not client.signed_in()

@@ -549,6 +549,9 @@ fn saml_entry(app: &gatehouse_core::Application, c: &SamlConfig, pid: &str) -> Y
     if c.want_authn_requests_signed {
         attrs.push(("want_authn_requests_signed".into(), Y::Bool(true)));
     }
+    if c.allow_unsigned_logout {
+        attrs.push(("allow_unsigned_logout".into(), Y::Bool(true)));
+    }
     if let Some(u) = &c.slo_url {
         attrs.push(("sls_url".into(), s(u.clone())));
         if let Some(b) = &c.slo_binding {

@@ -112,8 +112,12 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ),
     ("GATEHOUSE_LOGIN_LOCK_MINUTES", "how long a lock lasts (default 10)"),
     (
+        "GATEHOUSE_LOGIN_KNOWN_DEVICE_DAYS",
+        "a browser that signed in keeps its own sign-in throttle this long, so others' wrong passwords cannot lock it out; 0: off, every attempt counts against the account (default 90)",
+    ),
+    (
         "GATEHOUSE_TRUSTED_PROXIES",
-        "addresses/CIDRs whose X-Forwarded-For is believed (default loopback and private ranges)",
+        "addresses/CIDRs of the reverse proxies whose X-Forwarded-For is believed (default loopback only: 127.0.0.0/8, ::1)",
     ),
     (
         "GATEHOUSE_DATABASE_MAX_CONNECTIONS",
@@ -318,9 +322,8 @@ impl fmt::Debug for Settings {
     }
 }
 
-/// authentik's default trusted proxy ranges: loopback and private networks.
-pub const DEFAULT_TRUSTED_PROXIES: &str =
-    "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, ::1, fe80::/10, fc00::/7";
+// Loopback only; see there for why.
+use gatehouse_web::client::DEFAULT_TRUSTED_PROXIES;
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone)]
@@ -515,6 +518,7 @@ impl Settings {
                 lock_after: i64::from(number("GATEHOUSE_LOGIN_IP_LOCK_AFTER", 50, 1, 100_000)?),
             },
             lock_secs: minutes("GATEHOUSE_LOGIN_LOCK_MINUTES", 10, 1440)?,
+            known_device_secs: i64::from(number("GATEHOUSE_LOGIN_KNOWN_DEVICE_DAYS", 90, 0, 3650)?) * 86_400,
             ..ThrottlePolicy::default()
         };
         // ---- blueprints and SSO drift
@@ -670,6 +674,10 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://./data/gatehouse.db");
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.hash_params, HashParams::default());
+        assert_eq!(
+            s.trusted_proxies, "127.0.0.0/8, ::1",
+            "forwarded headers from loopback only"
+        );
     }
 
     #[test]

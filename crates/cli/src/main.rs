@@ -11,6 +11,7 @@ mod failure;
 mod mail_settings; // mail and worker
 mod osuser;
 mod output;
+mod security_settings;
 mod test_clock; // OIDC provider: GATEHOUSE_TEST_CLOCK_FILE
 
 use std::process::ExitCode;

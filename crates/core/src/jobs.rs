@@ -202,6 +202,7 @@ pub fn reset_throttle(login: &ThrottlePolicy) -> ThrottlePolicy {
         },
         lock_secs: login.lock_secs,
         max_delay_secs: login.window_secs,
+        known_device_secs: 0,
     }
 }
 

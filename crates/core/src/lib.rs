@@ -26,6 +26,7 @@ pub mod forward_auth;
 pub mod groups;
 pub mod jobs;
 pub mod keys;
+pub mod known_device;
 pub mod login;
 pub mod mfa;
 pub mod model;

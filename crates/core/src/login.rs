@@ -48,10 +48,29 @@ impl SignIn<'_> {
     }
 
     pub async fn check_password(self, audit: &Audit, identifier: &str, password: &str) -> Result<PasswordCheck> {
+        self.check_password_on(audit, identifier, password, None).await
+    }
+
+    /// [`Self::check_password`] from a browser that may carry a known-device
+    /// token: when it is valid for the user, the account part of the throttle
+    /// is that device's own bucket (see `crate::known_device`).
+    pub async fn check_password_on(
+        self,
+        audit: &Audit,
+        identifier: &str,
+        password: &str,
+        device_token: Option<&str>,
+    ) -> Result<PasswordCheck> {
         let user = self.find_user(identifier).await?;
-        let acct = user
-            .as_ref()
-            .map_or_else(|| unknown_account_key(identifier), |u| account_key(&u.id.to_string()));
+        let device = match (&user, device_token) {
+            (Some(u), Some(t)) => self.known_device(t, u.id).await?,
+            _ => None,
+        };
+        let acct = match (&user, &device) {
+            (Some(u), Some(d)) => crate::known_device::device_account_key(u.id, &d.device_id),
+            (Some(u), None) => account_key(&u.id.to_string()),
+            (None, _) => unknown_account_key(identifier),
+        };
         let mut keys = vec![acct];
         if let Some(ip) = &audit.client_ip {
             keys.push(client_key(ip));
@@ -94,6 +113,12 @@ impl SignIn<'_> {
         let Some(user) = user else {
             return Ok(PasswordCheck::Rejected);
         };
+        // The device's own failures end with its right password.
+        if device.is_some() && records.iter().any(|r| r.key == keys[0]) {
+            let mut tx = self.store().begin().await?;
+            tx.delete_throttle(&keys[0]).await?;
+            tx.commit().await?;
+        }
         let rehash = match verdict {
             gatehouse_crypto::PasswordVerdict::MatchNeedsRehash => Some(self.hasher().hash(password).await?),
             _ => None,
@@ -147,6 +172,11 @@ impl SignIn<'_> {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The throttle records under these keys (what the admin pages and tests read).
+    pub async fn throttle_records(self, keys: &[String]) -> Result<Vec<ThrottleRecord>> {
+        Ok(self.store().throttle_records(keys).await?)
     }
 
     /// Completes a password sign-in: stores an upgraded hash, clears the account's

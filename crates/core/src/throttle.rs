@@ -23,6 +23,9 @@ pub struct ThrottlePolicy {
     pub client: Limits,
     pub lock_secs: i64,
     pub max_delay_secs: i64,
+    /// How long a browser that signed in stays a known device, whose password
+    /// attempts get a bucket of their own (see `crate::known_device`); 0: off.
+    pub known_device_secs: i64,
 }
 
 impl Default for ThrottlePolicy {
@@ -39,6 +42,7 @@ impl Default for ThrottlePolicy {
             },
             lock_secs: 600,
             max_delay_secs: 30,
+            known_device_secs: 90 * 86_400,
         }
     }
 }

@@ -74,6 +74,11 @@ pub struct SamlConfig {
     /// Lifetime of an assertion, seconds.
     #[serde(default = "default_valid")]
     pub assertion_valid_secs: i64,
+    /// Accept a LogoutRequest that is not signed (an SP without certificates).
+    /// Off by default: anyone can build an unsigned LogoutRequest, so any site
+    /// could sign a person out by sending their browser one.
+    #[serde(default)]
+    pub allow_unsigned_logout: bool,
 }
 
 fn check_url(what: &str, u: &str) -> Result<(), Error> {
@@ -185,6 +190,7 @@ mod tests {
             slo_url: None,
             slo_binding: None,
             assertion_valid_secs: 300,
+            allow_unsigned_logout: false,
         }
     }
 

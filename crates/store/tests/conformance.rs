@@ -254,7 +254,12 @@ conformance!(
     // ---- end blueprints and SSO drift
     check_saml_keys,        // SAML provider
     check_saml_request_ids, // SAML provider
+    check_known_device_throttle,
 );
+
+#[path = "conformance/security.rs"]
+mod security;
+use security::*;
 
 // ---- fixtures ---------------------------------------------------------------
 

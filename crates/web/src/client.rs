@@ -6,6 +6,13 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request};
 
+/// Whose `X-Forwarded-For` is believed unless `GATEHOUSE_TRUSTED_PROXIES` says
+/// otherwise: loopback only. authentik trusts every private range too, so any
+/// LAN or container neighbour that reaches the port directly could pick the
+/// address the throttle and the audit log see; a proxy on another host must be
+/// named.
+pub const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.0/8, ::1";
+
 /// Address ranges whose `X-Forwarded-For` we believe.
 #[derive(Debug, Clone)]
 pub struct TrustedProxies(Vec<(IpAddr, u8)>);
@@ -36,6 +43,18 @@ impl TrustedProxies {
             out.push((ip, bits));
         }
         Ok(TrustedProxies(out))
+    }
+
+    /// The ranges as CIDR text, for the start-up log line.
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            return "none (X-Forwarded-For is ignored)".into();
+        }
+        self.0
+            .iter()
+            .map(|(ip, bits)| format!("{ip}/{bits}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -129,5 +148,24 @@ mod tests {
         assert!(TrustedProxies::parse("nope").is_err());
         let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         assert!(trusted.contains(mapped));
+    }
+
+    #[test]
+    fn the_default_believes_loopback_only() {
+        let trusted = TrustedProxies::parse(DEFAULT_TRUSTED_PROXIES).unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        for neighbour in ["10.1.2.3", "172.17.0.5", "192.168.1.20", "fd00::2", "fe80::1"] {
+            let peer: IpAddr = neighbour.parse().unwrap();
+            assert_eq!(client_ip(Some(peer), &h, &trusted), Some(peer), "{neighbour}");
+        }
+        for proxy in ["127.0.0.1", "::1"] {
+            let peer: IpAddr = proxy.parse().unwrap();
+            assert_eq!(
+                client_ip(Some(peer), &h, &trusted),
+                Some("203.0.113.9".parse().unwrap())
+            );
+        }
+        assert_eq!(trusted.describe(), "127.0.0.0/8, ::1/128");
     }
 }

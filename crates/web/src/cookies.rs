@@ -1,10 +1,12 @@
-//! The two cookies Gatehouse sets: the session, and the in-progress flow.
-//! Both `HttpOnly`, `SameSite=Lax`, `Path=/`, and `Secure` on https.
+//! Gatehouse's cookies: the session, the in-progress flow and the known-device
+//! token (see `gatehouse_core::known_device`). All `HttpOnly`, `SameSite=Lax`,
+//! `Path=/`, and `Secure` on https.
 
 use axum::http::{HeaderMap, HeaderValue};
 
 pub const SESSION: &str = "gatehouse_session";
 pub const FLOW: &str = "gatehouse_flow";
+pub const DEVICE: &str = "gatehouse_device";
 
 /// The value of cookie `name` in the request, if present and not empty (one
 /// parser for Gatehouse's own cookies and the forward-auth ones).

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod health;
 pub mod oidc; // OIDC provider
 pub mod pages;
+pub mod redact;
 // ---- forward-auth (proxy provider)
 pub mod proxy;
 // ---- end forward-auth
@@ -59,10 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route("/login/password", post(login::password_post))
         .route("/login/restart", get(login::restart_get))
         .route("/if/flow/default-authentication-flow/", get(login::login_get))
-        .route("/logout", get(logout::logout).post(logout::logout))
+        .route(logout::LOGOUT_PATH, get(logout::logout_get).post(logout::logout_post))
         .route(
             "/if/flow/default-invalidation-flow/",
-            get(logout::logout).post(logout::logout),
+            get(logout::logout_get).post(logout::logout_post),
         )
         .route("/", get(|| async { Redirect::to("/if/user/") }))
         .route("/if/user/", get(portal::portal_get))

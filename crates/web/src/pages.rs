@@ -62,6 +62,17 @@ pub struct MessagePage {
     pub status_class: &'static str,
 }
 
+/// "Sign out of Gatehouse?": what a GET of `/logout` shows (a link from
+/// anywhere must not sign anyone out); the button POSTs with the CSRF token.
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+pub struct LogoutConfirmPage {
+    pub branding: Branding,
+    pub csrf: String,
+    pub username: String,
+    pub action: String,
+}
+
 /// The portal: the applications the signed-in person may open.
 #[derive(Template)]
 #[template(path = "portal.html")]

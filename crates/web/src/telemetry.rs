@@ -1,6 +1,7 @@
 //! One middleware for request logs and metrics. It logs the path without the
-//! query string: later protocols carry codes and tokens in queries, and a log
-//! line must never hold a secret.
+//! query string (protocols carry codes and tokens in queries) and with
+//! path-borne secrets redacted (`crate::redact`): a log line must never hold a
+//! secret.
 
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use axum::response::Response;
 pub async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let path = crate::redact::loggable_path(req.uri().path()).into_owned();
     // Label metrics by route template, not raw path, to bound their cardinality.
     let route = req
         .extensions()

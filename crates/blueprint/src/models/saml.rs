@@ -228,6 +228,9 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.bool("want_authn_requests_signed")? {
         c2.want_authn_requests_signed = v;
     }
+    if let Some(v) = a.bool("allow_unsigned_logout")? {
+        c2.allow_unsigned_logout = v;
+    }
     if a.has("sls_url") {
         c2.slo_url = a.str("sls_url")?.filter(|s| !s.is_empty());
     }
@@ -315,6 +318,7 @@ impl Model for SamlModel {
             "sp_certs",
             "verification_kp",
             "want_authn_requests_signed",
+            "allow_unsigned_logout",
             "sls_url",
             "sls_binding",
             "assertion_valid_not_before",
@@ -375,6 +379,7 @@ impl Model for SamlModel {
                 slo_url: None,
                 slo_binding: None,
                 assertion_valid_secs: 300,
+                allow_unsigned_logout: false,
             }),
             live: true,
         });

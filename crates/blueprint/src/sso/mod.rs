@@ -538,6 +538,7 @@ pub async fn fix_service(
                 slo_url: None,
                 slo_binding: None,
                 assertion_valid_secs: 300,
+                allow_unsigned_logout: false,
             });
             cfg.acs_urls = s.acs_urls.clone();
             cfg.audience = audience.clone();

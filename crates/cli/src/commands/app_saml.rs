@@ -114,6 +114,18 @@ pub struct SamlArgs {
     /// SAML: how the logout response is sent to --slo-url (default redirect).
     #[arg(long, value_enum, value_name = "BINDING")]
     pub slo_binding: Option<SloBindingChoice>,
+    /// SAML: accept unsigned LogoutRequests from this SP (default off: any
+    /// site could sign people out with one).
+    #[arg(long, value_name = "on|off", value_parser = on_off)]
+    pub allow_unsigned_logout: Option<bool>,
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("on or off".into()),
+    }
 }
 
 impl SamlArgs {
@@ -127,6 +139,7 @@ impl SamlArgs {
             || self.want_signed_requests
             || self.slo_url.is_some()
             || self.slo_binding.is_some()
+            || self.allow_unsigned_logout.is_some()
     }
 }
 
@@ -135,7 +148,7 @@ pub fn check_unused(args: &SamlArgs, provider: Option<ProviderChoice>, alg: Opti
     if provider != Some(ProviderChoice::Saml) {
         if args.any_given() {
             return Err(Failure::input(
-                "--acs-url, --audience, --sp-metadata, --name-id, --sign, --sp-cert and --slo-* need --provider saml",
+                "--acs-url, --audience, --sp-metadata, --name-id, --sign, --sp-cert, --slo-* and --allow-unsigned-logout need --provider saml",
             ));
         }
         if alg.is_some_and(|a| a.saml().is_some()) {
@@ -260,6 +273,9 @@ fn merge(base: Option<SamlConfig>, args: &SamlArgs, alg: Option<SigningAlgArg>) 
         slo_url: slo.map(|(u, _)| u),
         slo_binding,
         assertion_valid_secs: base.as_ref().map_or(300, |b| b.assertion_valid_secs),
+        allow_unsigned_logout: args
+            .allow_unsigned_logout
+            .unwrap_or(base.as_ref().is_some_and(|b| b.allow_unsigned_logout)),
     }
     .validate()
     .map_err(|e| Failure::input(format!("invalid SAML setting: {e}")))

@@ -41,6 +41,11 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
         })
     };
     tracing::info!(listen = %settings.listen, external_url = %settings.external_url, "gatehouse {} listening", env!("CARGO_PKG_VERSION"));
+    // Whose X-Forwarded-For decides the client address (throttles, audit log).
+    tracing::info!(
+        trusted_proxies = %state.config.trusted_proxies.describe(),
+        "client addresses: X-Forwarded-For is believed only from these peers (GATEHOUSE_TRUSTED_PROXIES); every other peer is the client"
+    );
     if let Some((listener, handle)) = metrics {
         tracing::info!(listen = %listener.local_addr()?, "metrics at /metrics");
         spawn_metrics(listener, handle, shutdown_rx.clone());

@@ -46,6 +46,7 @@ pub fn run(ctx: &Context) -> CmdResult {
             s.max_connections.map_or("default".into(), |n| n.to_string()),
         ),
     ];
+    values.extend(crate::security_settings::shown(s));
     values.extend(crate::mail_settings::shown(&s.mail_worker)); // mail and worker
     if ctx.json {
         let map: serde_json::Map<String, serde_json::Value> =

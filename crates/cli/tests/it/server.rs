@@ -242,6 +242,13 @@ both_backends!(health_metrics_and_logs, |env: &TestEnv| {
     assert_eq!(v["status"], 404);
     assert!(!logs.contains("secret-in-query"));
     assert!(logs.contains("SIGTERM"), "{logs}");
+    // The start-up log says whose X-Forwarded-For is believed: loopback only by default.
+    let proxies = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v["trusted_proxies"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no trusted-proxies line: {logs}"));
+    assert_eq!(proxies, "127.0.0.0/8, ::1/128");
 });
 
 #[test]

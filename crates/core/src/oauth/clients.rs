@@ -75,7 +75,7 @@ impl OAuth<'_> {
 
     /// The server's HMAC key for client secrets, created at first use. It never
     /// changes, so once read it is kept for the life of the process.
-    async fn client_secret_key(self) -> Result<Arc<[u8; 32]>> {
+    pub(crate) async fn client_secret_key(self) -> Result<Arc<[u8; 32]>> {
         let caches = self.caches();
         if let Some(k) = caches.server_key.get() {
             return Ok(k.clone());

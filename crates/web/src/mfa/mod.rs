@@ -15,7 +15,6 @@ use gatehouse_core::Directory;
 use qrcode::QrCode;
 use qrcode::render::svg;
 
-use crate::cookies;
 use crate::errors::PageError;
 use crate::request::encode;
 use crate::state::AppState;
@@ -74,26 +73,22 @@ pub fn json_error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// JSON for the script: where to go next, with the new session's cookie.
-pub fn json_signed_in(state: &AppState, directory: &Directory, token: &str, to: &str) -> Response {
-    let secure = state.config.secure_cookies();
+/// JSON for the script: where to go next, with the new session's cookies.
+pub async fn json_signed_in(
+    state: &AppState,
+    directory: &Directory,
+    headers: &axum::http::HeaderMap,
+    user_id: uuid::Uuid,
+    token: &str,
+    to: &str,
+) -> Result<Response, PageError> {
     let mut res = (
         [(header::CACHE_CONTROL, "no-store")],
         Json(serde_json::json!({"redirect": to})),
     )
         .into_response();
-    let h = res.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        cookies::set(
-            cookies::SESSION,
-            token,
-            Some(directory.session_policy().absolute_secs),
-            secure,
-        ),
-    );
-    h.append(header::SET_COOKIE, cookies::clear(cookies::FLOW, secure));
-    res
+    crate::views::set_session_cookies(state, directory, headers, user_id, token, res.headers_mut()).await?;
+    Ok(res)
 }
 
 /// Maps an error of a JSON endpoint: caller errors as their message, others hidden.

@@ -282,7 +282,9 @@ pub async fn mfa_post(
         Err(page) => return Ok(page),
     };
     Ok(match complete(&directory, &caller, flow, &user, amr).await? {
-        Done::SignedIn(token, next) => crate::views::signed_in(&state, &directory, &token, &next),
+        Done::SignedIn(token, next) => {
+            crate::views::signed_in(&state, &directory, &headers, user.id, &token, &next).await?
+        }
         Done::Recovery => Redirect::to("/login").into_response(),
         Done::Restart => restart_page(&state),
     })
@@ -338,7 +340,7 @@ pub async fn webauthn_finish(
             return Ok(json_error(StatusCode::UNAUTHORIZED, "That passkey was not accepted."));
         };
         Ok(match complete(&directory, &caller, flow, &user, passed.amr).await? {
-            Done::SignedIn(token, next) => json_signed_in(&state, &directory, &token, &next),
+            Done::SignedIn(token, next) => json_signed_in(&state, &directory, &headers, user.id, &token, &next).await?,
             Done::Recovery => Json(json!({"reload": true})).into_response(),
             Done::Restart => json_error(StatusCode::CONFLICT, "Your account changed meanwhile. Sign in again."),
         })
@@ -423,7 +425,7 @@ pub async fn enrol_post(
                 },
             );
             // The session starts now; the codes page is where it is handed over.
-            let signed = crate::views::signed_in(&state, &directory, &token, "/");
+            let signed = crate::views::signed_in(&state, &directory, &headers, user.id, &token, "/").await?;
             for c in signed.headers().get_all(header::SET_COOKIE) {
                 res.headers_mut().append(header::SET_COOKIE, c.clone());
             }
@@ -552,7 +554,9 @@ pub async fn passkey_finish(
             .await?;
         directory.sign_in().end_flow(&flow).await?;
         Ok(match started {
-            Some((token, _, _)) => json_signed_in(&state, &directory, &token, &flow.state.next),
+            Some((token, _, user)) => {
+                json_signed_in(&state, &directory, &headers, user.id, &token, &flow.state.next).await?
+            }
             None => json_error(StatusCode::CONFLICT, "Your account changed meanwhile. Sign in again."),
         })
     };

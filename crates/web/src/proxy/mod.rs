@@ -39,7 +39,7 @@ pub struct ForwardAuth {
 impl ForwardAuth {
     pub fn new(state: &AppState) -> Self {
         ForwardAuth {
-            rt: Arc::new(ProxyRuntime::new()),
+            rt: Arc::new(ProxyRuntime::new(state.sign_out_counter())),
             state: state.clone(),
         }
     }

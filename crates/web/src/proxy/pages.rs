@@ -153,29 +153,22 @@ pub async fn callback_get(
     Ok(res)
 }
 
-/// GET or POST `/outpost.goauthentik.io/sign_out`: ends the proxy session and
-/// the Gatehouse session behind it (every application signed in through it),
-/// clears the cookie and shows Gatehouse's signed-out page.
+/// GET or POST `/outpost.goauthentik.io/sign_out` (authentik's outpost path,
+/// on the protected host): clears this host's proxy cookie and sends the
+/// browser to Gatehouse's `/logout`, which asks before it signs out everywhere.
+/// This host cannot check a Gatehouse CSRF token, and any site can link or post
+/// here, so it ends nothing itself: a forged request only makes this host ask
+/// Gatehouse again (which answers at once while the Gatehouse session lives).
 pub async fn sign_out(
     State(state): State<AppState>,
     Extension(rt): Extension<Arc<ProxyRuntime>>,
     Ready(_): Ready,
-    caller: Caller,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (live, view) = live_view(&rt, &state).await?;
     let Some((app, target)) = app_for(&view, &headers) else {
         return Ok(no_application(&state));
     };
-    if let Some(token) = cookie::read(&headers, &app.cookie_name)
-        && live
-            .directory
-            .forward_auth()
-            .end_session(&caller.anonymous(), token)
-            .await?
-    {
-        rt.bump();
-    }
     let mut res = found(&format!("{}/logout", live.gatehouse_url));
     res.headers_mut().append(
         header::SET_COOKIE,

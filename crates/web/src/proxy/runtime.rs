@@ -4,7 +4,7 @@
 //!
 //! A *generation* is the change feed's sequence (every committed change on any
 //! node moves it: PostgreSQL NOTIFY, or SQLite's poll) plus a local epoch that
-//! this node's own forward-auth changes (sign-out) bump at once. The view and
+//! this node's own sign-outs bump at once (`AppState::note_sign_out`). The view and
 //! every cached decision belong to one generation; when it moves, the next
 //! request loads a new view (once, whoever asks first) and the cache starts
 //! over. The hit path reads two atomics and takes no lock.
@@ -81,18 +81,19 @@ impl Deref for ViewRef {
 pub(crate) struct ProxyRuntime {
     live: OnceLock<Live>,
     feed: Arc<AtomicI64>,
-    epoch: AtomicU64,
+    epoch: Arc<AtomicU64>,
     view: ArcSwap<View>,
     reload: Mutex<()>,
     pub cache: DecisionCache,
 }
 
 impl ProxyRuntime {
-    pub fn new() -> Self {
+    /// `sign_outs`: this node's sign-out counter (see `AppState::note_sign_out`).
+    pub fn new(sign_outs: Arc<AtomicU64>) -> Self {
         ProxyRuntime {
             live: OnceLock::new(),
             feed: Arc::new(AtomicI64::new(0)),
-            epoch: AtomicU64::new(0),
+            epoch: sign_outs,
             // Never fresh: the first request loads a real one.
             view: ArcSwap::from_pointee(View {
                 generation: Generation {
@@ -131,11 +132,6 @@ impl ProxyRuntime {
             feed: self.feed.load(Ordering::Acquire),
             epoch: self.epoch.load(Ordering::Acquire),
         }
-    }
-
-    /// A change made here: every cached decision is stale from now on.
-    pub fn bump(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The view of generation `generation`, loading it if needed.

@@ -273,6 +273,13 @@ async fn receive(state: &AppState, slug: &str, endpoint: Endpoint, incoming: Inc
             "the request is not signed, and this application's requests must be",
         ));
     }
+    // Anyone can build an unsigned LogoutRequest: only an SP allowed to may sign people out with one.
+    if matches!(req, Request::Logout(_)) && !signed && !ctx.cfg.allow_unsigned_logout {
+        return Ok(refused(
+            state,
+            "the logout request is not signed, and this application may not send unsigned ones",
+        ));
+    }
     if let Some(issuer) = req.issuer()
         && issuer != ctx.cfg.audience
     {

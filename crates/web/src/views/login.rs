@@ -186,9 +186,10 @@ pub async fn password_post(
         return Ok(Redirect::to(LOGIN_PATH).into_response());
     }
     let audit = caller.anonymous();
+    let device = cookies::read(&headers, cookies::DEVICE);
     let check = directory
         .sign_in()
-        .check_password(&audit, &flow.state.identifier, &form.password)
+        .check_password_on(&audit, &flow.state.identifier, &form.password, device.as_deref())
         .await?;
     let user = match &check {
         PasswordCheck::Accepted { user, .. } => user.clone(),
@@ -237,7 +238,7 @@ pub async fn password_post(
         return Ok(render_step(&state, &flow, Some(SIGN_IN_FAILED.into()), StatusCode::OK));
     };
     directory.sign_in().end_flow(&flow).await?;
-    Ok(super::signed_in(&state, &directory, &token, &flow.state.next))
+    super::signed_in(&state, &directory, &headers, user.id, &token, &flow.state.next).await
 }
 
 /// GET /login/restart: "Not you?" — back to the identify step, same `next`.

@@ -5,6 +5,9 @@
 //! MFA: a person with an authenticator must pass it (or use a recovery code)
 //! first; the flow remembers that, for this key only, and the new password is
 //! refused without it.
+//!
+//! The key is in the URL (authentik's link format), so these pages send no
+//! `Referer` (the request log redacts the key: `crate::redact`).
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -103,7 +106,37 @@ async fn owes_mfa(
             .is_some_and(|m| m.passed && m.user_id == user.id))
 }
 
+/// Neither the page nor anything it loads or links to may carry its URL on.
+fn without_referrer(res: Result<Response, PageError>) -> Response {
+    let mut res = res.unwrap_or_else(axum::response::IntoResponse::into_response);
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
 pub async fn recovery_get(
+    state: State<AppState>,
+    ready: Ready,
+    key: Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    without_referrer(show(state, ready, key, headers).await)
+}
+
+pub async fn recovery_post(
+    state: State<AppState>,
+    ready: Ready,
+    caller: Caller,
+    key: Path<String>,
+    headers: axum::http::HeaderMap,
+    form: Form<RecoveryForm>,
+) -> Response {
+    without_referrer(submit(state, ready, caller, key, headers, form).await)
+}
+
+async fn show(
     State(state): State<AppState>,
     Ready(directory): Ready,
     Path(key): Path<String>,
@@ -149,7 +182,7 @@ pub async fn recovery_get(
     Ok(res)
 }
 
-pub async fn recovery_post(
+async fn submit(
     State(state): State<AppState>,
     Ready(directory): Ready,
     caller: Caller,
@@ -239,7 +272,7 @@ pub async fn recovery_post(
             } else {
                 "/if/user/".to_string()
             };
-            Ok(super::signed_in(&state, &directory, &token, &to))
+            super::signed_in(&state, &directory, &headers, user.id, &token, &to).await
         }
         Err(gatehouse_core::Error::PasswordRejected(why)) => Ok(form_page(
             &state,

@@ -79,24 +79,45 @@ async fn skip_paths_pass_without_sign_in_and_tricks_do_not() {
 }
 
 #[tokio::test]
-async fn sign_out_denies_at_once_and_ends_the_gatehouse_session() {
+async fn sign_out_asks_gatehouse_then_denies_at_once() {
     let w = World::new().await;
     let mut b = signed_in_alice(&w).await;
     assert_eq!(b.nginx_check("http://wiki.test/").await.status, StatusCode::OK);
     let cookie = cookie_name(&w, "wiki").await;
     let token = b.cookie(&cookie).unwrap();
 
+    // authentik's sign-out path on the protected host clears its cookie and
+    // sends the browser to Gatehouse, which asks: a link from anywhere (issue
+    // 13, finding 10) ends nothing.
     let r = b.get("http://wiki.test/outpost.goauthentik.io/sign_out").await;
     assert_eq!(r.location(), "http://auth.test/logout");
     assert!(b.cookie(&cookie).is_none(), "cookie cleared");
-    // Even with the old cookie kept (a copy elsewhere), the next request is
-    // refused: this node bumped its generation, no change feed needed.
+    let ask = b.get("http://auth.test/logout").await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(ask.body.contains("Sign out of Gatehouse?"), "{}", ask.body);
+    assert_eq!(
+        b.get("http://auth.test/if/user/").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    b.set("wiki.test", &cookie, &token);
+    assert_eq!(b.nginx_check("http://wiki.test/").await.status, StatusCode::OK);
+    assert!(!w.actions().await.contains(&"logout".to_string()));
+    // A POST to the outpost path (another subdomain's form) ends nothing either.
+    let posted = b.post("wiki.test", "/outpost.goauthentik.io/sign_out", &[]).await;
+    assert_eq!(posted.location(), "http://auth.test/logout");
+    assert_eq!(b.get("http://auth.test/if/user/").await.status, StatusCode::OK);
+
+    // The person confirms: Gatehouse's session ends, and with it every proxy
+    // session; this node forgets its cached decisions at once, no feed needed.
+    let ask = b.get("http://auth.test/logout").await;
+    let done = b.post("auth.test", "/logout", &[("csrf_token", &ask.csrf())]).await;
+    assert!(done.body.contains("Signed out"), "{}", done.body);
     b.set("wiki.test", &cookie, &token);
     assert_eq!(
         b.nginx_check("http://wiki.test/").await.status,
         StatusCode::UNAUTHORIZED
     );
-    // And Gatehouse's own session is over too.
     let portal = b.get("http://auth.test/if/user/").await;
     assert!(portal.status.is_redirection() && portal.location().starts_with("/login"));
     assert!(w.actions().await.contains(&"logout".to_string()));

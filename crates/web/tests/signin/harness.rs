@@ -36,6 +36,10 @@ impl World {
     }
 
     pub async fn with_params(params: HashParams, external_url: &str) -> World {
+        Self::with_config(params, WebConfig::for_tests(external_url)).await
+    }
+
+    pub async fn with_config(params: HashParams, config: WebConfig) -> World {
         let tmp = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", tmp.path().join("gh.db").display());
         let store = SqlStore::open(&url).await.unwrap();
@@ -46,7 +50,7 @@ impl World {
             PasswordHasher::new(params, 2).unwrap(),
             Default::default(),
         );
-        let state = AppState::new(WebConfig::for_tests(external_url));
+        let state = AppState::new(config);
         state.set_ready(dir.clone(), tokio::sync::watch::channel(0).1);
         World {
             dir,
@@ -78,6 +82,15 @@ impl World {
             router: self.router.clone(),
             cookies: BTreeMap::new(),
             ip: "192.0.2.10".into(),
+            forwarded_for: None,
+        }
+    }
+
+    pub fn fast_params() -> HashParams {
+        HashParams {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
         }
     }
 
@@ -102,6 +115,8 @@ pub struct Browser {
     router: Router,
     pub cookies: BTreeMap<String, String>,
     pub ip: String,
+    /// An `X-Forwarded-For` header to send (as a proxy, or as someone forging one).
+    pub forwarded_for: Option<String>,
 }
 
 pub struct Page {
@@ -152,7 +167,10 @@ impl Browser {
             header::USER_AGENT,
             "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".parse().unwrap(),
         );
-        let addr: SocketAddr = format!("{}:40000", self.ip).parse().unwrap();
+        if let Some(xff) = &self.forwarded_for {
+            req.headers_mut().insert("x-forwarded-for", xff.parse().unwrap());
+        }
+        let addr: SocketAddr = std::net::SocketAddr::new(self.ip.parse().unwrap(), 40000);
         req.extensions_mut().insert(ConnectInfo(addr));
         let res: Response<Body> = self.router.clone().oneshot(req).await.unwrap();
         let (parts, body) = res.into_parts();

@@ -5,6 +5,7 @@
 mod harness;
 
 mod csrf;
+mod forwarded;
 mod recovery;
 mod redirects;
 mod sessions;

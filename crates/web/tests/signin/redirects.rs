@@ -61,6 +61,10 @@ async fn authentik_paths_work() {
         "sign-in by email lands on next"
     );
     let r = b.get("/if/flow/default-invalidation-flow/").await;
+    assert!(r.body.contains("Sign out of Gatehouse?"));
+    let r = b
+        .post("/if/flow/default-invalidation-flow/", &[("csrf_token", &r.csrf())])
+        .await;
     assert!(r.body.contains("Signed out"));
 }
 

@@ -223,12 +223,50 @@ async fn sessions_end_on_logout_revoke_disable_and_password_change() {
     assert_eq!(laptop.get("/if/user/").await.status, StatusCode::SEE_OTHER);
     assert_eq!(fresh.get("/if/user/").await.status, StatusCode::SEE_OTHER);
 
-    // Logout ends the session and says so.
+    // Logout asks first (a link must not sign anyone out), then ends the session.
     let r = bob.get("/if/flow/default-invalidation-flow/").await;
     assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Sign out of Gatehouse?"), "{}", r.body);
+    let r = bob
+        .post("/if/flow/default-invalidation-flow/", &[("csrf_token", &r.csrf())])
+        .await;
     assert!(r.body.contains("Signed out"));
     assert_eq!(bob.get("/if/user/").await.status, StatusCode::SEE_OTHER);
     assert!(w.actions().await.contains(&"logout".to_string()));
+}
+
+/// Issue 13, finding 10: a link or a form on another site cannot sign anyone
+/// out; only the portal's button or the confirmation (with the session's CSRF
+/// token) can.
+#[tokio::test]
+async fn sign_out_needs_the_session_s_csrf_token() {
+    let w = World::new().await;
+    w.user("alice").await;
+    let mut b = w.browser();
+    b.sign_in("/if/user/", "alice", PASSWORD).await;
+    for path in ["/logout", "/if/flow/default-invalidation-flow/"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.contains("Sign out of Gatehouse?") && r.body.contains("method=\"post\""));
+        assert_eq!(b.get("/if/user/").await.status, StatusCode::OK, "GET {path} signed out");
+        for forged in [vec![], vec![("csrf_token", "not-the-token")]] {
+            let r = b.post(path, &forged).await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "POST {path} {forged:?}");
+            assert_eq!(
+                b.get("/if/user/").await.status,
+                StatusCode::OK,
+                "POST {path} signed out"
+            );
+        }
+    }
+    assert!(!w.actions().await.contains(&"logout".to_string()));
+    // The portal's own button carries the token.
+    let portal = b.get("/if/user/").await;
+    let r = b.post("/logout", &[("csrf_token", &portal.csrf())]).await;
+    assert!(r.body.contains("Signed out"));
+    assert_eq!(b.get("/if/user/").await.status, StatusCode::SEE_OTHER);
+    // Without a session there is nothing to confirm.
+    assert!(b.get("/logout").await.body.contains("Signed out"));
 }
 
 #[tokio::test]

@@ -178,3 +178,90 @@ async fn one_address_guessing_many_accounts_is_throttled() {
         "the address is delayed after ten failures"
     );
 }
+
+/// Issue 13, finding 5: a stranger who knows a username locks the account
+/// for strangers only. The owner's browser, which signed in before, keeps a
+/// throttle bucket of its own (the known-device cookie), while guesses from
+/// anywhere else stay delayed and locked per account and per address.
+#[tokio::test]
+async fn a_locked_account_still_lets_its_owner_s_browser_in() {
+    let w = World::new().await;
+    w.user("alice").await;
+    w.user("bob").await;
+    let mut laptop = w.browser();
+    assert_eq!(
+        laptop.sign_in("/if/user/", "alice", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let device = laptop
+        .cookies
+        .get("gatehouse_device")
+        .cloned()
+        .expect("a known-device cookie");
+    let portal = laptop.get("/if/user/").await;
+    laptop.post("/logout", &[("csrf_token", &portal.csrf())]).await;
+
+    // The attacker guesses from many addresses until the account locks.
+    for i in 0..10 {
+        let mut attacker = w.browser();
+        attacker.ip = format!("198.51.100.{i}");
+        w.clock.advance_seconds(31);
+        attacker.sign_in("/if/user/", "alice", "guess-guess-1").await;
+    }
+    assert!(w.actions().await.contains(&"login_locked".to_string()));
+    let mut stranger = w.browser();
+    stranger.ip = "198.51.100.77".into();
+    assert_eq!(
+        stranger.sign_in("/if/user/", "alice", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a browser alice never used waits out the lock, right password or not"
+    );
+    let (head, _mac) = device.rsplit_once('.').unwrap();
+    stranger
+        .cookies
+        .insert("gatehouse_device".into(), format!("{head}.{}", "0".repeat(64)));
+    assert_eq!(
+        stranger.sign_in("/if/user/", "alice", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a forged device token is no device"
+    );
+
+    // Alice's laptop is not locked out, and gets in with her password.
+    let r = laptop.sign_in("/if/user/", "alice", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let device_id = |t: &str| t.split('.').next().unwrap().to_string();
+    assert_eq!(
+        device_id(&laptop.cookies["gatehouse_device"]),
+        device_id(&device),
+        "the same device, its token renewed"
+    );
+    let portal = laptop.get("/if/user/").await;
+    laptop.post("/logout", &[("csrf_token", &portal.csrf())]).await;
+
+    // Guessing from the known device is throttled in its own bucket.
+    for _ in 0..3 {
+        assert_eq!(
+            laptop.sign_in("/if/user/", "alice", "typo-typo-1").await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        laptop.sign_in("/if/user/", "alice", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // The cookie is alice's only: bob's lock holds for it, and a forged one opens nothing.
+    for i in 0..10 {
+        let mut attacker = w.browser();
+        attacker.ip = format!("203.0.113.{i}");
+        w.clock.advance_seconds(31);
+        attacker.sign_in("/if/user/", "bob", "guess-guess-1").await;
+    }
+    let mut borrowed = w.browser();
+    borrowed.ip = "192.0.2.200".into();
+    borrowed.cookies.insert("gatehouse_device".into(), device.clone());
+    assert_eq!(
+        borrowed.sign_in("/if/user/", "bob", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
