@@ -85,13 +85,10 @@ impl Sessions<'_> {
 
     /// Signs out: ends the session behind this token (`logout` event).
     pub async fn end(self, audit: &Audit, session: &Session, username: &str) -> Result<()> {
-        let mut tx = self.store().begin().await?;
-        if tx.delete_session(session.id).await? {
-            tx.append_event(
-                audit.event(action::LOGOUT, Some(username), json!({"session": session.id})),
-                self.now(),
-            )
-            .await?;
+        let mut tx = self.write(audit).await?;
+        if tx.raw().delete_session(session.id).await? {
+            tx.record(action::LOGOUT, Some(username), json!({"session": session.id}))
+                .await?;
             tx.commit().await?;
         }
         Ok(())
@@ -106,19 +103,15 @@ impl Sessions<'_> {
         };
         let user = self.store().user_by_id(session.user_id).await?;
         let username = user.map(|u| u.username).unwrap_or_default();
-        let mut tx = self.store().begin().await?;
-        if tx.delete_session(id).await? {
-            tx.append_event(
-                audit.event(action::SESSION_REVOKED, Some(&username), json!({"session": id})),
-                self.now(),
-            )
-            .await?;
+        let mut tx = self.write(audit).await?;
+        if tx.raw().delete_session(id).await? {
+            tx.record(action::SESSION_REVOKED, Some(&username), json!({"session": id}))
+                .await?;
             tx.commit().await?;
         }
         Ok(())
     }
 
-    /// Ends every session of a user; returns how many.
     /// Signs a user out everywhere: every browser session ends and every
     /// OAuth grant (refresh tokens, and the access tokens checked against it)
     /// is revoked. Returns how many sessions ended.

@@ -37,8 +37,12 @@ impl Context {
 
 impl<'a> Tx<'a> {
     /// Makes every change of this transaction durable, with its events.
+    /// Caches in this process drop what they hold at once (other nodes learn
+    /// of it from the change feed).
     pub async fn commit(self) -> Result<()> {
-        Ok(self.raw.commit().await?)
+        self.raw.commit().await?;
+        self.ctx.feed().bump();
+        Ok(())
     }
 
     /// The moment of this change (one time for all its writes and events).

@@ -3,7 +3,7 @@
 //! Caddy's `forward_auth` ask, for every request to a protected service, whether
 //! the caller may pass.
 //!
-//! This crate owns the protocol decisions and nothing else, with no I/O:
+//! This crate owns forward-auth's decisions: the sans-IO protocol parts,
 //! - [`config`]: a proxy provider's settings (authentik's field names), checked;
 //! - [`url`]: which URL a proxied request is for (`X-Original-URL`,
 //!   `X-Forwarded-Proto/Host/Uri`, `Host`), and URL building;
@@ -13,10 +13,11 @@
 //! - [`cookie`]: the proxy cookies, read without allocating;
 //! - [`headers`]: the identity headers, sanitised;
 //! - [`claims`]: the claims of the `X-authentik-jwt` token;
-//! - [`outcome`]: how each endpoint answers a decision.
+//! - [`outcome`]: how each endpoint answers a decision;
 //!
-//! Sessions, codes and the access rule live in `gatehouse-core`
-//! (`forward_auth`); the HTTP handlers and the decision cache in `gatehouse-web`.
+//! and the request [`service`]: the check (view, decision cache, the one
+//! gate on a miss). Sessions, codes and the access rule live in
+//! `gatehouse-core`; the HTTP handlers in `gatehouse-web`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod apps;
@@ -26,11 +27,13 @@ pub mod cookie;
 pub mod headers;
 pub mod outcome;
 pub mod redirect;
+pub mod service;
 pub mod url;
 
 pub use apps::{AppTable, ProxyApp};
 pub use config::{ProxyConfig, ProxyMode, ProxySettings};
 pub use outcome::{Endpoint, Outcome, Verdict};
+pub use service::{Answer, CheckError, ForwardAuthService, Source};
 pub use url::Target;
 
 /// Where every forward-auth endpoint lives, on any host that routes it to Gatehouse.

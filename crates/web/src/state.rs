@@ -1,6 +1,5 @@
 //! Shared state of the HTTP handlers.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use gatehouse_core::Directory;
@@ -16,9 +15,6 @@ use crate::pages::Branding;
 pub struct AppState {
     directory: Arc<OnceLock<Directory>>,
     changes: Arc<OnceLock<watch::Receiver<i64>>>,
-    /// Sessions this node ended; forward-auth's cache follows it at once
-    /// (other nodes learn from the change feed).
-    sign_outs: Arc<AtomicU64>,
     pub config: Arc<WebConfig>,
 }
 
@@ -27,7 +23,6 @@ impl AppState {
         AppState {
             directory: Arc::new(OnceLock::new()),
             changes: Arc::new(OnceLock::new()),
-            sign_outs: Arc::new(AtomicU64::new(0)),
             config: Arc::new(config),
         }
     }
@@ -51,15 +46,6 @@ impl AppState {
     /// The directory, once the server is ready.
     pub fn directory(&self) -> Option<&Directory> {
         self.directory.get()
-    }
-
-    /// A session ended here: cached forward-auth decisions are stale now.
-    pub fn note_sign_out(&self) {
-        self.sign_outs.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub(crate) fn sign_out_counter(&self) -> Arc<AtomicU64> {
-        self.sign_outs.clone()
     }
 
     pub fn branding(&self) -> Branding {

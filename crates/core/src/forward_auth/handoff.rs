@@ -6,6 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{AUTHORIZE_APPLICATION, ProxyRecord, plausible_token};
+use crate::access::{Consent, Verdict};
 use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::ForwardAuth;
@@ -104,11 +105,14 @@ impl ForwardAuth<'_> {
         let Some(app) = self.proxy_application(app_id).await? else {
             return Ok(ProxyGrant::Expired);
         };
-        if !self.access().may_use(user, &app).await? {
-            return Ok(ProxyGrant::Denied { app });
-        }
-        if self.mfa().needs_step_up(session, user, &app.slug).await? {
-            return Ok(ProxyGrant::StepUp); // MFA
+        match self
+            .access()
+            .check(user, &session.amr, app.id, Consent::NotAsked)
+            .await?
+        {
+            Verdict::Allow { .. } => {}
+            Verdict::StepUp | Verdict::AskConsent => return Ok(ProxyGrant::StepUp),
+            Verdict::Deny(_) => return Ok(ProxyGrant::Denied { app }),
         }
         let code = random_token(32);
         let grant = ProxyRecord::Code {

@@ -1,17 +1,15 @@
-//! Proxy sessions: checked when a forward-auth cache misses, ended by
-//! `/outpost.goauthentik.io/sign_out`.
+//! Proxy sessions: checked when a forward-auth cache misses. They end with
+//! their parent Gatehouse session (`/outpost.goauthentik.io/sign_out` leads
+//! to Gatehouse's sign-out).
 
 use gatehouse_crypto::sha256_hex;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{ProxyRecord, plausible_token};
-use crate::audit::Audit;
 use crate::clock::Timestamp;
 use crate::context::ForwardAuth;
 use crate::error::Result;
-use crate::events::action;
-use crate::model::{Actor, Session, User};
+use crate::model::{Session, User};
 
 /// A proxy session that is valid now.
 #[derive(Debug, Clone)]
@@ -22,8 +20,8 @@ pub struct LiveProxySession {
     /// When it ends unless used again: the parent's idle or absolute end,
     /// whichever is first. Caches must not keep a decision past this.
     pub valid_until: Timestamp,
-    /// MFA: the parent session used a second factor.
-    pub mfa: bool,
+    /// How the parent session was authenticated (the gate's `amr`).
+    pub amr: Vec<String>,
 }
 
 impl ForwardAuth<'_> {
@@ -31,7 +29,7 @@ impl ForwardAuth<'_> {
     /// `None` when unknown, for another application, or when its parent session
     /// ended or its user is disabled. Use keeps the parent session alive. Whether
     /// the user may still use the application is the caller's second question
-    /// (see [`super::AccessSnapshot`]).
+    /// (the gate, [`crate::access::AccessSnapshot::gate`]).
     pub async fn session(self, token: &str, app_id: Uuid) -> Result<Option<LiveProxySession>> {
         if !plausible_token(token) {
             return Ok(None);
@@ -62,47 +60,8 @@ impl ForwardAuth<'_> {
             user,
             session_id: parent.id,
             valid_until: idle_end.min(parent.expires_at),
-            mfa: parent.amr.iter().any(|a| a == "mfa"),
+            amr: parent.amr,
         }))
-    }
-
-    /// `/sign_out`: ends the proxy session behind the token and its parent
-    /// Gatehouse session (a `logout` event), so every application signed in
-    /// through it is signed out too. Returns whether a session ended.
-    pub async fn end_session(self, audit: &Audit, token: &str) -> Result<bool> {
-        if !plausible_token(token) {
-            return Ok(false);
-        }
-        let mut tx = self.store().begin().await?;
-        let Some(record) = tx.consume_flow(&sha256_hex(token.as_bytes()), self.now()).await? else {
-            return Ok(false);
-        };
-        let Some(ProxyRecord::Session {
-            user_id, session_id, ..
-        }) = ProxyRecord::from_state(&record.state)
-        else {
-            // Not a proxy session: leave whatever it was alone.
-            return Ok(false);
-        };
-        let ended = tx.delete_session(session_id).await?;
-        if ended {
-            let username = tx.user_by_id(user_id).await?.map(|u| u.username);
-            let audit = Audit::new(
-                username.clone().map_or(Actor::System, Actor::User),
-                audit.client_ip.clone(),
-            );
-            tx.append_event(
-                audit.event(
-                    action::LOGOUT,
-                    username.as_deref(),
-                    json!({"session": session_id, "via": "proxy_sign_out"}),
-                ),
-                self.now(),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(ended)
     }
 
     /// The parent session if it is live (see `Directory::live_session`), with

@@ -3,27 +3,39 @@
 //! the code hand-off on Gatehouse's own host. Everything under
 //! `/outpost.goauthentik.io/` answers without a Gatehouse session.
 //!
-//! Protocol decisions are `gatehouse-proxy`'s, state changes
-//! `gatehouse_core::forward_auth`'s; this module wires them to axum and owns
-//! the per-process decision cache (`runtime`, `cache`).
+//! Decisions and the decision cache are `gatehouse_proxy::service`'s, state
+//! changes `gatehouse_core::forward_auth`'s; this module wires them to axum.
 
-mod cache;
 mod check;
-mod decide;
 mod pages;
-mod runtime;
 mod stats;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Extension;
 use axum::Router;
 use axum::extract::Request;
 use axum::routing::{any, get};
-use gatehouse_proxy::{AUTHORIZE_PATH, Endpoint};
+use gatehouse_proxy::{AUTHORIZE_PATH, Endpoint, ForwardAuthService};
 
 use crate::state::AppState;
-use runtime::ProxyRuntime;
+
+/// The forward-auth service, made once the server is ready (it needs the directory).
+#[derive(Default)]
+pub(crate) struct Service(OnceLock<ForwardAuthService>);
+
+impl Service {
+    pub fn get(&self, state: &AppState) -> Option<&ForwardAuthService> {
+        if let Some(s) = self.0.get() {
+            return Some(s);
+        }
+        let dir = state.directory()?.clone();
+        Some(
+            self.0
+                .get_or_init(|| ForwardAuthService::new(dir, &state.config.external_url)),
+        )
+    }
+}
 
 /// Forward-auth's routes in two parts sharing one decision cache: the sign-in
 /// pages, which belong inside the page middleware (security headers, request
@@ -32,14 +44,14 @@ use runtime::ProxyRuntime;
 /// (which the proxy logs already), and counts itself cheaply (`stats`). Merged
 /// after the middleware, a check costs about 40% less CPU.
 pub struct ForwardAuth {
-    rt: Arc<ProxyRuntime>,
+    svc: Arc<Service>,
     state: AppState,
 }
 
 impl ForwardAuth {
     pub fn new(state: &AppState) -> Self {
         ForwardAuth {
-            rt: Arc::new(ProxyRuntime::new(state.sign_out_counter())),
+            svc: Arc::default(),
             state: state.clone(),
         }
     }
@@ -55,14 +67,14 @@ impl ForwardAuth {
                 get(pages::sign_out).post(pages::sign_out),
             )
             .route(AUTHORIZE_PATH, get(pages::authorize_get))
-            .layer(Extension(self.rt.clone()))
+            .layer(Extension(self.svc.clone()))
     }
 
     /// `/outpost.goauthentik.io/auth/{nginx,traefik,caddy}`, with their state
     /// captured (no extractor runs). Any method: nginx's subrequest keeps the
     /// original request's.
     pub fn checks(&self) -> Router {
-        let shared = Arc::new((self.rt.clone(), self.state.clone()));
+        let shared = Arc::new((self.svc.clone(), self.state.clone()));
         let mut router = Router::new();
         for (path, endpoint) in [
             ("/outpost.goauthentik.io/auth/nginx", Endpoint::Nginx),

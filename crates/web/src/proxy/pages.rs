@@ -14,7 +14,10 @@ use gatehouse_proxy::url::Scheme;
 use gatehouse_proxy::{ProxyApp, Target, cookie, redirect};
 use serde::Deserialize;
 
-use super::runtime::{Live, ProxyRuntime, ViewRef};
+use gatehouse_proxy::ForwardAuthService;
+use gatehouse_proxy::service::View;
+
+use super::Service;
 use crate::errors::PageError;
 use crate::pages::{MessagePage, render_with_status};
 use crate::request::{Caller, Ready, SignedIn};
@@ -41,13 +44,13 @@ pub struct CodeQuery {
 /// cookie on this host, and go to Gatehouse for a code.
 pub async fn start_get(
     State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ProxyRuntime>>,
+    Extension(svc): Extension<Arc<Service>>,
     Ready(_): Ready,
     Query(q): Query<StartQuery>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let (live, view) = live_view(&rt, &state).await?;
+    let (live, view) = live_view(&svc, &state).await?;
     let Some((app, target)) = app_for(&view, &headers) else {
         return Ok(no_application(&state));
     };
@@ -56,11 +59,11 @@ pub async fn start_get(
         .and_then(|rd| redirect::validate_rd(app, &rd, &origin))
         .unwrap_or_else(|| redirect::default_rd(app));
     let token = live
-        .directory
+        .directory()
         .forward_auth()
         .begin_sign_in(app.id, &rd, &origin)
         .await?;
-    let mut res = found(&redirect::authorize_url(&live.gatehouse_url, &token));
+    let mut res = found(&redirect::authorize_url(live.gatehouse_url(), &token));
     res.headers_mut().append(
         header::SET_COOKIE,
         cookie::state_cookie(&token, START_LIFETIME_SECS, is_https(app, &target)),
@@ -110,20 +113,20 @@ pub async fn authorize_get(
 /// browser's state cookie, set the proxy session cookie, go to `rd`.
 pub async fn callback_get(
     State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ProxyRuntime>>,
+    Extension(svc): Extension<Arc<Service>>,
     Ready(_): Ready,
     caller: Caller,
     Query(q): Query<CodeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let (live, view) = live_view(&rt, &state).await?;
+    let (live, view) = live_view(&svc, &state).await?;
     let Some((app, target)) = app_for(&view, &headers) else {
         return Ok(no_application(&state));
     };
     let secure = is_https(app, &target);
     let state_token = cookie::read(&headers, cookie::STATE_COOKIE).unwrap_or("");
     let redeemed = live
-        .directory
+        .directory()
         .forward_auth()
         .redeem_code(&caller.anonymous(), &q.code, state_token, app.id)
         .await?;
@@ -142,7 +145,7 @@ pub async fn callback_get(
     };
     let origin = redirect::origin_of(app, &target);
     let rd = redirect::validate_rd(app, &sign_in.rd, &origin).unwrap_or_else(|| redirect::default_rd(app));
-    let max_age = (sign_in.expires_at.millis() - live.directory.now().millis()) / 1000;
+    let max_age = (sign_in.expires_at.millis() - live.directory().now().millis()) / 1000;
     let mut res = found(&rd);
     let h = res.headers_mut();
     h.append(
@@ -161,15 +164,15 @@ pub async fn callback_get(
 /// Gatehouse again (which answers at once while the Gatehouse session lives).
 pub async fn sign_out(
     State(state): State<AppState>,
-    Extension(rt): Extension<Arc<ProxyRuntime>>,
+    Extension(svc): Extension<Arc<Service>>,
     Ready(_): Ready,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let (live, view) = live_view(&rt, &state).await?;
+    let (live, view) = live_view(&svc, &state).await?;
     let Some((app, target)) = app_for(&view, &headers) else {
         return Ok(no_application(&state));
     };
-    let mut res = found(&format!("{}/logout", live.gatehouse_url));
+    let mut res = found(&format!("{}/logout", live.gatehouse_url()));
     res.headers_mut().append(
         header::SET_COOKIE,
         cookie::clear_session_cookie(app, is_https(app, &target)),
@@ -186,14 +189,13 @@ fn found(url: &str) -> Response {
     }
 }
 
-async fn live_view<'a>(rt: &'a ProxyRuntime, state: &AppState) -> Result<(&'a Live, ViewRef), PageError> {
-    let live = rt.live(state).ok_or(PageError::Starting)?;
-    let now_ms = live.directory.now().millis();
-    let view = rt.view(live, rt.generation(), now_ms).await?;
+async fn live_view<'a>(svc: &'a Service, state: &AppState) -> Result<(&'a ForwardAuthService, Arc<View>), PageError> {
+    let live = svc.get(state).ok_or(PageError::Starting)?;
+    let view = live.view().await?;
     Ok((live, view))
 }
 
-fn app_for<'v>(view: &'v ViewRef, headers: &'v HeaderMap) -> Option<(&'v ProxyApp, Target<'v>)> {
+fn app_for<'v>(view: &'v View, headers: &'v HeaderMap) -> Option<(&'v ProxyApp, Target<'v>)> {
     let target = Target::for_outpost_page(headers)?;
     let app = view.apps.resolve(&target.authority)?;
     Some((app, target))

@@ -64,7 +64,6 @@ pub async fn logout_post(
     }
     let audit = caller.audit(gatehouse_core::Actor::User(user.username.clone()));
     directory.sessions().end(&audit, &session, &user.username).await?;
-    state.note_sign_out();
     Ok(signed_out(&state))
 }
 

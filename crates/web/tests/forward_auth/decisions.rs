@@ -131,7 +131,11 @@ async fn changes_from_elsewhere_apply_when_the_feed_moves() {
 
     // Another node (or the CLI) takes alice out of staff. Until the feed says
     // so the cached decision stands (at most its few seconds)…
-    w.dir.groups().remove_member(&audit(), "staff", "alice").await.unwrap();
+    w.elsewhere
+        .groups()
+        .remove_member(&audit(), "staff", "alice")
+        .await
+        .unwrap();
     assert_eq!(b.nginx_check("http://wiki.test/").await.status, StatusCode::OK);
     // …and once it moves, she is refused, with a 403 rather than a sign-in loop.
     w.changed().await;

@@ -17,6 +17,9 @@ pub const AUTH_URL: &str = "http://auth.test";
 
 pub struct World {
     pub dir: Directory,
+    /// Another node on the same database (or the CLI): its changes reach the
+    /// server only through the change feed.
+    pub elsewhere: Directory,
     pub clock: Arc<FixedClock>,
     pub router: Router,
     feed: tokio::sync::watch::Sender<i64>,
@@ -37,8 +40,15 @@ impl World {
             t_cost: 1,
             p_cost: 1,
         };
+        let store = Arc::new(store);
         let dir = Directory::new(
-            Arc::new(store),
+            store.clone(),
+            clock.clone(),
+            PasswordHasher::new(params, 2).unwrap(),
+            Default::default(),
+        );
+        let elsewhere = Directory::new(
+            store,
             clock.clone(),
             PasswordHasher::new(params, 2).unwrap(),
             Default::default(),
@@ -48,6 +58,7 @@ impl World {
         state.set_ready(dir.clone(), changes);
         let w = World {
             dir,
+            elsewhere,
             clock,
             router: gatehouse_web::router(state),
             feed,

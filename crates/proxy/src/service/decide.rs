@@ -1,14 +1,15 @@
-//! A decision when the cache misses: the proxy session, the access rule, and
-//! the headers (with the signed identity), built once for every hit after it.
+//! A decision when the cache misses: the proxy session, then the one gate
+//! (active user, bindings, MFA), then the headers with the signed identity,
+//! built once for every hit after it.
 
+use gatehouse_core::access::{Ask, Consent, Verdict};
 use gatehouse_core::forward_auth::LiveProxySession;
 use gatehouse_crypto::signing::SigningAlg;
-use gatehouse_proxy::claims::identity_claims;
-use gatehouse_proxy::headers::{Identity, Meta, identity_headers, merge_attributes};
-use gatehouse_proxy::{OUTPOST_NAME, ProxyApp};
 
-use super::cache::{DECISION_TTL_MS, Decision};
-use super::runtime::{Live, View};
+use super::{DECISION_TTL_MS, Decision, ForwardAuthService, View};
+use crate::claims::identity_claims;
+use crate::headers::{Identity, Meta, identity_headers, merge_attributes};
+use crate::{OUTPOST_NAME, ProxyApp};
 
 /// `X-authentik-meta-version`.
 const VERSION: &str = concat!("gatehouse/", env!("CARGO_PKG_VERSION"));
@@ -17,30 +18,33 @@ const VERSION: &str = concat!("gatehouse/", env!("CARGO_PKG_VERSION"));
 const JWT_ALG: SigningAlg = SigningAlg::Es256;
 
 /// The decision for `token` on `app`, and until when it may be reused.
-pub(crate) async fn decide(
-    live: &Live,
+pub(super) async fn decide(
+    svc: &ForwardAuthService,
     view: &View,
     app: &ProxyApp,
     token: &str,
     now_ms: i64,
 ) -> gatehouse_core::Result<(Decision, i64)> {
     let reuse_until = now_ms + DECISION_TTL_MS;
-    let Some(session) = live.directory.forward_auth().session(token, app.id).await? else {
+    let Some(session) = svc.dir.forward_auth().session(token, app.id).await? else {
         return Ok((Decision::SignIn, reuse_until));
     };
     let until = reuse_until.min(session.valid_until.millis());
-    let (groups, allowed) = view.access.decide(&session.user, app.id);
-    if !allowed {
-        return Ok((Decision::Forbidden, until));
-    }
-    // MFA: an application that requires MFA sends a session without it through
-    // sign-in again, where the hand-off steps it up (the policy is in the view).
-    if !session.mfa && view.access.app_requires_mfa(app.id) {
-        return Ok((Decision::SignIn, until));
-    }
+    let ask = Ask {
+        user: &session.user,
+        amr: &session.amr,
+        app_id: app.id,
+        consent: Consent::NotAsked,
+    };
+    let groups = match view.access.gate(&ask) {
+        Verdict::Allow { groups } => groups,
+        // Sign-in again: the hand-off steps the session up.
+        Verdict::StepUp | Verdict::AskConsent => return Ok((Decision::SignIn, until)),
+        Verdict::Deny(_) => return Ok((Decision::Forbidden, until)),
+    };
     let user = &session.user;
     // authentik's `uid`: SHA-256 (hex) of the user id, the same value as the
-    // OIDC provider's default `sub` (gatehouse-oidc `hashed_uid`).
+    // OIDC provider's default `sub`.
     let uid = user.hashed_uid();
     let identity = Identity {
         uid: &uid,
@@ -51,8 +55,8 @@ pub(crate) async fn decide(
         entitlements: Vec::new(),
         attributes: merge_attributes(groups.iter().map(|g| &g.attributes), &user.attributes),
     };
-    let jwt = sign(live, app, &identity, &session, now_ms).await;
-    let jwks_url = format!("{}/application/o/{}/jwks/", live.gatehouse_url, app.slug);
+    let jwt = sign(svc, app, &identity, &session, now_ms).await;
+    let jwks_url = format!("{}/application/o/{}/jwks/", svc.gatehouse_url, app.slug);
     let meta = Meta {
         jwt: jwt.as_deref(),
         jwks_url: &jwks_url,
@@ -67,13 +71,13 @@ pub(crate) async fn decide(
 /// The signed identity, or `None` (logged) when no key can sign: the request
 /// still passes, without `X-authentik-jwt`, rather than locking everyone out.
 async fn sign(
-    live: &Live,
+    svc: &ForwardAuthService,
     app: &ProxyApp,
     identity: &Identity<'_>,
     session: &LiveProxySession,
     now_ms: i64,
 ) -> Option<String> {
-    let issuer = format!("{}/application/o/{}/", live.gatehouse_url, app.slug);
+    let issuer = format!("{}/application/o/{}/", svc.gatehouse_url, app.slug);
     let claims = identity_claims(
         &issuer,
         &app.slug,
@@ -81,7 +85,7 @@ async fn sign(
         &session.session_id.to_string(),
         now_ms.div_euclid(1000),
     );
-    let signed = match live.directory.keys().signing_key(JWT_ALG).await {
+    let signed = match svc.dir.keys().signing_key(JWT_ALG).await {
         Ok(key) => key.sign_jwt(&claims).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
