@@ -127,6 +127,8 @@ pub struct Directory {
     // ---- MFA: the seed cipher and WebAuthn relying party (set by the server)
     mfa: Option<Arc<crate::mfa::MfaConfig>>,
     // ---- end MFA
+    /// Who may enrol a first authenticator (see `mfa::enrolment`).
+    enrolment: crate::mfa::enrolment::EnrolmentPolicy,
 }
 
 impl Directory {
@@ -140,7 +142,18 @@ impl Directory {
             throttle: ThrottlePolicy::default(),
             oauth: Arc::default(),
             mfa: None, // MFA
+            enrolment: Default::default(),
         }
+    }
+
+    /// Replaces the first-enrolment rules (see `mfa::enrolment`).
+    pub fn with_enrolment_policy(mut self, policy: crate::mfa::enrolment::EnrolmentPolicy) -> Self {
+        self.enrolment = policy;
+        self
+    }
+
+    pub fn enrolment_policy(&self) -> &crate::mfa::enrolment::EnrolmentPolicy {
+        &self.enrolment
     }
 
     // ---- MFA

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod events_head;
 pub mod flow;
 // ---- forward-auth (proxy provider)
 pub mod forward_auth;

@@ -189,6 +189,7 @@ impl Directory {
         let hash = self.hasher().hash(new_password).await?;
         let mut tx = self.store().begin().await?;
         let mut user = spend_key(&mut *tx, audit, key_hash, now).await?.ok_or_else(invalid)?;
+        self.open_enrolment_for_link(&mut *tx, audit, &user, key_hash).await?;
         store_password(&mut *tx, audit, &mut user, hash, None, now).await?;
         self.clear_account_throttle(&mut *tx, &user).await?;
         let (token, session) = self.open_session(&mut *tx, audit, &mut user, client, amr).await?;

@@ -27,6 +27,9 @@ pub async fn run(ctx: &Context, cmd: RecoveryCmd) -> CmdResult {
         }
         RecoveryCmd::Key { username, minutes } => {
             let (key, record) = dir.create_recovery_key(&audit, &username, minutes).await?;
+            // MFA: an administrator's link lets its user enrol a first authenticator.
+            dir.hold_enrolment_for_link(record.user_id, &key, record.expires_at)
+                .await?;
             let link = link(ctx, &key);
             if ctx.json {
                 return Ok(print_json(

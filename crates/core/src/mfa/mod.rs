@@ -14,6 +14,7 @@
 //!   last one removed takes the codes with it.
 
 pub mod cipher;
+pub mod enrolment;
 pub mod policy;
 pub mod totp;
 pub mod webauthn;
@@ -389,7 +390,11 @@ impl Directory {
             return Err(Error::not_found("user", &user.username));
         };
         let first = tx.mfa_authenticators(current.id).await?.is_empty();
+        if first {
+            self.guard_first_enrolment(&mut *tx, &current).await?;
+        }
         tx.insert_mfa_authenticator(auth).await?;
+        self.announce_enrolment(&mut *tx, audit, &current, auth).await?;
         tx.append_event(
             audit.event(
                 action::AUTHENTICATOR_ADDED,
@@ -478,6 +483,7 @@ impl Directory {
             .ok_or_else(|| Error::not_found("user", username))?;
         let removed = tx.delete_user_mfa(user.id).await?;
         let sessions = tx.delete_user_sessions(user.id, None).await?;
+        self.open_enrolment_after_reset(&mut *tx, audit, &user).await?;
         tx.append_event(
             audit.event(
                 action::MFA_RESET,

@@ -203,6 +203,15 @@ pub async fn password_post(
     };
     // MFA: a second factor (or enrolment, where policy requires MFA) before the session.
     if let Some(stage) = directory.stages_after_password(&user).await?.into_iter().next() {
+        // The first authenticator only within a window (the password alone is not enough).
+        if stage == Stage::MfaEnrol
+            && !directory
+                .offer_enrolment(&caller.audit(Actor::User(user.username.clone())), &user)
+                .await?
+        {
+            directory.end_flow(&flow).await?;
+            return Ok(crate::mfa::enrolment_closed_page(&state));
+        }
         let mut flow = flow;
         flow.state.stage = stage;
         flow.state.ceremony = None;
