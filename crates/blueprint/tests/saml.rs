@@ -696,16 +696,24 @@ async fn allow_unsigned_logout_is_a_blueprint_field() {
         let dir = db.dir.clone();
         async move {
             let app = dir.store().application_by_slug("wiki").await.unwrap().unwrap();
-            SamlConfig::from_value(&app.provider_config).unwrap().allow_unsigned_logout
+            SamlConfig::from_value(&app.provider_config)
+                .unwrap()
+                .allow_unsigned_logout
         }
     };
     assert!(!stored(&a).await, "off by default");
-    let allowing = authentik_doc("https://wiki.example.com/saml/acs")
-        .replace("      verification_kp: null\n", "      verification_kp: null\n      allow_unsigned_logout: true\n");
+    let allowing = authentik_doc("https://wiki.example.com/saml/acs").replace(
+        "      verification_kp: null\n",
+        "      verification_kp: null\n      allow_unsigned_logout: true\n",
+    );
     apply_text(&a, &allowing).await.unwrap();
     assert!(stored(&a).await);
     let exported = export::export(&a.dir, false).await.unwrap();
-    assert!(exported.yaml.contains("allow_unsigned_logout: true"), "{}", exported.yaml);
+    assert!(
+        exported.yaml.contains("allow_unsigned_logout: true"),
+        "{}",
+        exported.yaml
+    );
     apply_text(&b, &exported.yaml).await.unwrap();
     assert!(stored(&b).await);
 }
