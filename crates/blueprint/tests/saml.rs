@@ -690,3 +690,37 @@ entries:
     let with = export::export(&db.dir, true).await.unwrap();
     assert!(with.yaml.contains("hunter2-upstream"));
 }
+
+/// Issue 13, finding 10: unsigned LogoutRequests are refused unless the
+/// provider allows them; the blueprint field sets it and export keeps it.
+#[tokio::test]
+async fn allow_unsigned_logout_is_a_blueprint_field() {
+    let (a, b) = (sqlite().await, sqlite().await);
+    apply_text(&a, &authentik_doc("https://wiki.example.com/saml/acs"))
+        .await
+        .unwrap();
+    let stored = |db: &Db| {
+        let dir = db.dir.clone();
+        async move {
+            let app = dir.apps().by_slug("wiki").await.unwrap().unwrap();
+            SamlConfig::from_value(&app.provider_config)
+                .unwrap()
+                .allow_unsigned_logout
+        }
+    };
+    assert!(!stored(&a).await, "off by default");
+    let allowing = authentik_doc("https://wiki.example.com/saml/acs").replace(
+        "      verification_kp: null\n",
+        "      verification_kp: null\n      allow_unsigned_logout: true\n",
+    );
+    apply_text(&a, &allowing).await.unwrap();
+    assert!(stored(&a).await);
+    let exported = export::export(&a.dir, false).await.unwrap();
+    assert!(
+        exported.yaml.contains("allow_unsigned_logout: true"),
+        "{}",
+        exported.yaml
+    );
+    apply_text(&b, &exported.yaml).await.unwrap();
+    assert!(stored(&b).await);
+}

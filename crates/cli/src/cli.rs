@@ -294,7 +294,21 @@ pub struct EventsArgs {
 #[derive(Debug, Subcommand)]
 pub enum EventsCmd {
     /// Walk the hash chain and name the first broken link; exit 1 if broken.
-    Verify,
+    /// With --head, also check the log against signed heads kept elsewhere.
+    Verify {
+        /// A file of signed heads (`events head` output, the worker's file or
+        /// syslog lines): catches a recomputed chain, a cut end, a moved anchor.
+        #[arg(long, value_name = "FILE")]
+        head: Option<std::path::PathBuf>,
+    },
+    /// Print the chain head signed with a key derived from GATEHOUSE_SECRET_KEY
+    /// (never in the database); keep it off this machine and check the log
+    /// against it later with `events verify --head FILE`.
+    Head {
+        /// Append the signed head to FILE (created with mode 0600) instead of printing it.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
     /// Delete events older than the retention (GATEHOUSE_EVENT_RETENTION_DAYS or
     /// --older-than), keeping the chain verifiable.
     Prune {

@@ -211,7 +211,23 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_SECRET_KEY",
         "key for MFA secrets at rest (TOTP seeds); generated into the .env file on first start if unset",
     ),
+    (
+        "GATEHOUSE_MFA_FIRST_ENROLMENT",
+        "guarded: a person who must use MFA enrols the first authenticator only within a window after the first sign-in, an admin's recovery link, `user mfa reset` or `user mfa allow-enrolment`; password: the password alone is enough (default guarded)",
+    ),
+    (
+        "GATEHOUSE_MFA_ENROLMENT_WINDOW_MINUTES",
+        "how long such a window stays open (default 60)",
+    ),
     // ---- end MFA
+    (
+        "GATEHOUSE_AUDIT_HEAD_EXPORT",
+        "where the worker posts the signed audit-log head: file:PATH (JSON lines, 0600), syslog or syslog:SOCKET (default: off; see `events head`)",
+    ),
+    (
+        "GATEHOUSE_AUDIT_HEAD_EVERY_MINUTES",
+        "how often the signed head is posted (default 60)",
+    ),
     // ---- blueprints and SSO drift
     (
         "GATEHOUSE_BLUEPRINTS_DIR",
@@ -297,6 +313,8 @@ pub struct Settings {
     pub test_clock_file: Option<PathBuf>,
     /// MFA: GATEHOUSE_SECRET_KEY (the server generates one when unset).
     pub secret_key: Option<String>,
+    /// First MFA enrolment and the signed audit-log head (issue 13).
+    pub security: crate::security_settings::SecuritySettings,
     // ---- blueprints and SSO drift
     pub blueprints: crate::commands::blueprint::BlueprintSettings,
     // ---- end blueprints and SSO drift
@@ -531,8 +549,10 @@ impl Settings {
         };
         // ---- end blueprints and SSO drift
         let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
+        let security = crate::security_settings::parse(&get, &bad)?;
         Ok(Settings {
             mail_worker,
+            security,
             blueprints, // blueprints and SSO drift
             branding_title: get("GATEHOUSE_BRANDING_TITLE").unwrap_or_else(|| "Gatehouse".into()),
             branding_logo,

@@ -50,7 +50,12 @@ impl Context {
         };
         Ok(
             Directory::new(Arc::new(store), clock, hasher, self.settings.password_policy.clone())
-                .with_auth_policies(self.settings.sessions.clone(), self.settings.throttle.clone()),
+                .with_auth_policies(self.settings.sessions.clone(), self.settings.throttle.clone())
+                .with_enrolment_policy(gatehouse_core::mfa::enrolment::EnrolmentPolicy {
+                    first: self.settings.security.first_enrolment,
+                    window_secs: self.settings.security.enrolment_window_secs,
+                    notify_owner: self.settings.mail_worker.email.is_some(),
+                }),
         )
     }
 

@@ -35,6 +35,8 @@ pub struct Context {
     /// The seed cipher and WebAuthn relying party (set by the server; without
     /// them, CLI commands that only list or reset MFA still work).
     mfa: Option<Arc<crate::mfa::MfaConfig>>,
+    /// Who may enrol a first authenticator (see `mfa::enrolment`).
+    enrolment: crate::mfa::enrolment::EnrolmentPolicy,
 }
 
 /// The handle to the domain services; cheap to clone.
@@ -63,6 +65,7 @@ impl Directory {
                 feed: Arc::default(),
                 caches: Arc::default(),
                 mfa: None,
+                enrolment: Default::default(),
             }),
         }
     }
@@ -70,6 +73,12 @@ impl Directory {
     /// Gives the MFA services their key and relying party.
     pub fn with_mfa(mut self, config: crate::mfa::MfaConfig) -> Self {
         Arc::make_mut(&mut self.ctx).mfa = Some(Arc::new(config));
+        self
+    }
+
+    /// Replaces the first-enrolment rules (see `mfa::enrolment`).
+    pub fn with_enrolment_policy(mut self, policy: crate::mfa::enrolment::EnrolmentPolicy) -> Self {
+        Arc::make_mut(&mut self.ctx).enrolment = policy;
         self
     }
 
@@ -102,6 +111,10 @@ impl Context {
     /// The password policy.
     pub fn password_policy(&self) -> &PasswordPolicy {
         &self.policy
+    }
+
+    pub fn enrolment_policy(&self) -> &crate::mfa::enrolment::EnrolmentPolicy {
+        &self.enrolment
     }
 
     pub fn session_policy(&self) -> &SessionPolicy {

@@ -21,6 +21,7 @@ pub mod clock;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod events_head;
 pub mod flow;
 pub mod forward_auth;
 pub mod groups;

@@ -169,6 +169,10 @@ impl Recovery<'_> {
         let hash = self.users().hash_new_password(&user.username, new_password).await?;
         let mut tx = self.write(audit).await?;
         let user = spend_key(&mut tx, key_hash).await?.ok_or_else(invalid)?;
+        let asker = tx.audit().clone();
+        self.mfa()
+            .open_enrolment_for_link(tx.raw(), &asker, &user, key_hash)
+            .await?;
         let mut user = crate::users::store_password(&mut tx, user.id, hash, None).await?;
         crate::login::clear_account_throttle(&mut tx, &user).await?;
         let (token, session) = crate::session::open(&mut tx, &mut user, client, amr).await?;

@@ -137,6 +137,8 @@ pub trait Store: Send + Sync {
     async fn mfa_recovery_codes_left(&self, user_id: Uuid) -> StoreResult<i64>;
     /// The stored MFA policy (JSON), if one was ever set.
     async fn mfa_policy(&self) -> StoreResult<Option<String>>;
+    /// When `user_id` may enrol a first authenticator (see `mfa::enrolment`).
+    async fn mfa_enrolment(&self, user_id: Uuid) -> StoreResult<Option<crate::mfa::enrolment::EnrolmentRecord>>;
     // ---- end MFA
     // ---- blueprints and SSO drift
     /// The applied state of every blueprint file, by path.
@@ -316,6 +318,10 @@ pub trait WriteTx: Send {
     /// Spends the unused code with this hash. Atomic: one winner.
     async fn consume_mfa_recovery_code(&mut self, user_id: Uuid, hash: &str, now: Timestamp) -> StoreResult<bool>;
     async fn put_mfa_policy(&mut self, policy: &str, now: Timestamp) -> StoreResult<()>;
+    /// The enrolment record of `user_id`, read in this transaction.
+    async fn mfa_enrolment(&mut self, user_id: Uuid) -> StoreResult<Option<crate::mfa::enrolment::EnrolmentRecord>>;
+    /// Creates or replaces an enrolment record.
+    async fn put_mfa_enrolment(&mut self, record: &crate::mfa::enrolment::EnrolmentRecord) -> StoreResult<()>;
     /// One more failure under `key`, counted atomically in SQL (concurrent
     /// failures all count; see `ThrottlePolicy::bump_args`). Returns the record.
     async fn bump_throttle(

@@ -73,6 +73,80 @@ pub fn recovery(brand: &str, name: &str, username: &str, link: &str, minutes: i6
     })
 }
 
+#[derive(Template)]
+#[template(path = "mfa_enrolled.html")]
+struct EnrolledHtml<'a> {
+    subject: &'a str,
+    brand: &'a str,
+    name: &'a str,
+    username: &'a str,
+    what: &'a str,
+    label: &'a str,
+    when: &'a str,
+    ip: Option<&'a str>,
+    security_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mfa_enrolled.txt", escape = "none")]
+struct EnrolledText<'a> {
+    brand: &'a str,
+    name: &'a str,
+    username: &'a str,
+    what: &'a str,
+    label: &'a str,
+    when: &'a str,
+    ip: Option<&'a str>,
+    security_url: &'a str,
+}
+
+/// What the "new second factor" mail says.
+#[derive(Debug, Clone, Copy)]
+pub struct Enrolled<'a> {
+    pub name: &'a str,
+    pub username: &'a str,
+    /// "an authenticator app", "a passkey or security key".
+    pub what: &'a str,
+    /// The name the person gave it.
+    pub label: &'a str,
+    /// When, as people read it (UTC).
+    pub when: &'a str,
+    pub ip: Option<&'a str>,
+    /// The Security page, where authenticators are listed.
+    pub security_url: &'a str,
+}
+
+/// The mail to an owner whose account got a new authenticator.
+pub fn mfa_enrolled(brand: &str, e: &Enrolled<'_>) -> Result<Rendered, askama::Error> {
+    let subject = format!("A second factor was added to your {brand} account");
+    Ok(Rendered {
+        html: EnrolledHtml {
+            subject: &subject,
+            brand,
+            name: e.name,
+            username: e.username,
+            what: e.what,
+            label: e.label,
+            when: e.when,
+            ip: e.ip,
+            security_url: e.security_url,
+        }
+        .render()?,
+        text: EnrolledText {
+            brand,
+            name: e.name,
+            username: e.username,
+            what: e.what,
+            label: e.label,
+            when: e.when,
+            ip: e.ip,
+            security_url: e.security_url,
+        }
+        .render()?,
+        subject,
+    })
+}
+
 /// `gatehouse email test`.
 pub fn test(brand: &str, server: &str) -> Result<Rendered, askama::Error> {
     let subject = format!("{brand}: test mail");
@@ -114,6 +188,33 @@ mod tests {
         assert!(r.text.contains("Hello Bob & Co,"));
         assert!(r.text.contains("\nhttps://auth.example.com/recovery/use-token/abc/\n"));
         assert!(r.text.contains("30 minutes"));
+    }
+
+    #[test]
+    fn enrolment_mail_says_what_when_and_where() {
+        let r = mfa_enrolled(
+            "Acme",
+            &Enrolled {
+                name: "Bob & Co",
+                username: "bob",
+                what: "an authenticator app",
+                label: "<phone>",
+                when: "2026-11-29 10:00 UTC",
+                ip: Some("203.0.113.9"),
+                security_url: "https://auth.example.com/if/user/security/",
+            },
+        )
+        .unwrap();
+        assert_eq!(r.subject, "A second factor was added to your Acme account");
+        for part in [&r.text, &r.html] {
+            assert!(
+                part.contains("203.0.113.9") && part.contains("2026-11-29 10:00 UTC"),
+                "{part}"
+            );
+            assert!(part.contains("https://auth.example.com/if/user/security/"));
+        }
+        assert!(r.text.contains("\"<phone>\""));
+        assert!(!r.html.contains("<phone>"), "escaped in HTML");
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod events;
 mod grants; // OIDC provider
 mod jobs; // mail and worker
 mod mfa; // MFA
+mod mfa_enrolment;
 mod migrate;
 mod read;
 mod rows;
@@ -404,6 +405,13 @@ impl Store for SqlStore {
 
     async fn mfa_policy(&self) -> StoreResult<Option<String>> {
         mfa::policy(&self.pool).await
+    }
+
+    async fn mfa_enrolment(
+        &self,
+        user_id: Uuid,
+    ) -> StoreResult<Option<gatehouse_core::mfa::enrolment::EnrolmentRecord>> {
+        mfa_enrolment::read(&self.pool, user_id, false).await
     }
     // ---- end MFA
     // ---- blueprints and SSO drift

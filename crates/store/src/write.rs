@@ -698,6 +698,18 @@ impl WriteTx for SqlWriteTx {
         crate::mfa::put_policy(&mut self.tx, policy, now).await
     }
 
+    async fn mfa_enrolment(
+        &mut self,
+        user_id: Uuid,
+    ) -> StoreResult<Option<gatehouse_core::mfa::enrolment::EnrolmentRecord>> {
+        let lock = self.locks_rows();
+        crate::mfa_enrolment::read(&mut *self.tx, user_id, lock).await
+    }
+
+    async fn put_mfa_enrolment(&mut self, record: &gatehouse_core::mfa::enrolment::EnrolmentRecord) -> StoreResult<()> {
+        crate::mfa_enrolment::put(&mut self.tx, record).await
+    }
+
     async fn bump_throttle(
         &mut self,
         key: &str,

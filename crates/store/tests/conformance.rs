@@ -255,6 +255,10 @@ conformance!(
     check_saml_keys,        // SAML provider
     check_saml_request_ids, // SAML provider
     check_known_device_throttle,
+    check_signed_chain_head,
+    check_signed_head_moved_anchor,
+    check_signed_head_truncated_tail,
+    check_mfa_first_enrolment,
 );
 
 #[path = "conformance/security.rs"]

@@ -17,6 +17,7 @@
 //! write an effect record keyed by the job's idempotency key (see [`mail`]).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod audit_head;
 pub mod housekeeping;
 pub mod mail;
 

@@ -1,5 +1,6 @@
-//! Mail jobs: `mail.send` (rendered content) and `mail.recovery` (a one-time
-//! password link, created when the job runs so that no token waits in the queue).
+//! Mail jobs: `mail.send` (rendered content), `mail.recovery` (a one-time
+//! password link, created when the job runs so that no token waits in the queue)
+//! and `mail.mfa_enrolled` (the owner hears of every new authenticator).
 //!
 //! Sending is made idempotent by an effect record keyed `mail:<idempotency
 //! key>`, written right after the SMTP server accepts the message, and checked
@@ -107,7 +108,7 @@ impl JobHandler for RecoveryMail {
             .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
         // A fresh key per attempt: an attempt that failed before SMTP accepted
         // leaves an unused key that simply expires.
-        let Some((key, user, _expires)) = ctx
+        let Some((key, user, expires)) = ctx
             .directory
             .jobs()
             .create_mailed_recovery_key(p.user_id, p.minutes, job.id)
@@ -116,6 +117,13 @@ impl JobHandler for RecoveryMail {
             tracing::info!(job = %job.id, "recovery mail not sent: the user is gone, disabled or has no email");
             return Ok(());
         };
+        // An administrator's link lets its user enrol a first authenticator once used.
+        if p.reason == "admin" {
+            ctx.directory
+                .mfa()
+                .hold_enrolment_for_link(user.id, &key, expires)
+                .await?;
+        }
         let link = format!("{}/recovery/use-token/{key}/", self.0.external_url);
         let r = templates::recovery(&self.0.brand, &user.display_name(), &user.username, &link, p.minutes)
             .map_err(|e| JobError::Permanent(format!("template: {e}")))?;
@@ -131,8 +139,60 @@ impl JobHandler for RecoveryMail {
     }
 }
 
+/// `mail.mfa_enrolled`.
+pub struct EnrolledMail(pub MailJobs);
+
+#[async_trait]
+impl JobHandler for EnrolledMail {
+    async fn run(&self, ctx: &JobContext, job: &Job) -> Result<(), JobError> {
+        if self.0.already_sent(ctx, job).await? {
+            return Ok(());
+        }
+        self.0.mailer()?;
+        let p: gatehouse_core::mfa::enrolment::EnrolledMail = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
+        let Some(user) = ctx.directory.users().by_id(p.user_id).await? else {
+            return Ok(());
+        };
+        if user.email.trim().is_empty() {
+            return Ok(());
+        }
+        let what = match gatehouse_core::mfa::AuthenticatorKind::parse(&p.kind) {
+            Some(gatehouse_core::mfa::AuthenticatorKind::Webauthn) => "a passkey or security key",
+            _ => "an authenticator app",
+        };
+        let when = gatehouse_core::Timestamp(p.at).to_rfc3339();
+        let security_url = format!("{}/if/user/security/", self.0.external_url);
+        let r = templates::mfa_enrolled(
+            &self.0.brand,
+            &templates::Enrolled {
+                name: &user.display_name(),
+                username: &user.username,
+                what,
+                label: &p.name,
+                when: &when,
+                ip: p.client_ip.as_deref(),
+                security_url: &security_url,
+            },
+        )
+        .map_err(|e| JobError::Permanent(format!("template: {e}")))?;
+        let out = Outgoing {
+            to: gatehouse_mail::recipient(&user.name, &user.email),
+            subject: r.subject,
+            text: r.text,
+            html: Some(r.html),
+            message_id: None,
+        };
+        self.0.deliver(ctx, job, out).await
+    }
+}
+
 /// Registers the mail job kinds.
 pub fn register(registry: &mut crate::Registry, jobs: MailJobs) {
     registry.register(kinds::SEND_MAIL, std::sync::Arc::new(SendMail(jobs.clone())));
+    registry.register(
+        gatehouse_core::mfa::enrolment::ENROLLED_MAIL,
+        std::sync::Arc::new(EnrolledMail(jobs.clone())),
+    );
     registry.register(kinds::RECOVERY_MAIL, std::sync::Arc::new(RecoveryMail(jobs)));
 }

@@ -1,4 +1,4 @@
-//! `gatehouse events [verify|prune]`
+//! `gatehouse events [verify|head|prune]`
 
 use gatehouse_core::clock::parse_age;
 use gatehouse_core::events::ChainReport;
@@ -48,7 +48,13 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
             }
             t.print()?;
         }
-        Some(EventsCmd::Verify) => {
+        Some(EventsCmd::Verify { head: Some(file) }) => {
+            crate::commands::events_head::verify(ctx, &dir, &file).await?;
+        }
+        Some(EventsCmd::Head { output }) => {
+            crate::commands::events_head::head(ctx, &dir, output.as_deref()).await?;
+        }
+        Some(EventsCmd::Verify { head: None }) => {
             let report = dir.events().verify().await?;
             if ctx.json {
                 print_json(&report)?;

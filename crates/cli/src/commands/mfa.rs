@@ -12,8 +12,16 @@ pub enum UserMfaCmd {
     List { username: String },
     /// Remove every authenticator and recovery code of a user and end their
     /// sessions (when they lost their devices). They enrol again at next sign-in
-    /// if policy requires MFA.
+    /// if policy requires MFA (within GATEHOUSE_MFA_ENROLMENT_WINDOW_MINUTES).
     Reset { username: String },
+    /// Let a user who must use MFA enrol their first authenticator now (for
+    /// GATEHOUSE_MFA_ENROLMENT_WINDOW_MINUTES, or --minutes): outside such a
+    /// window a password alone does not let anyone enrol one.
+    AllowEnrolment {
+        username: String,
+        #[arg(long, value_name = "N")]
+        minutes: Option<i64>,
+    },
 }
 
 pub async fn run(ctx: &Context, cmd: UserMfaCmd) -> CmdResult {
@@ -42,6 +50,13 @@ pub async fn run(ctx: &Context, cmd: UserMfaCmd) -> CmdResult {
                 if status.required { "yes" } else { "no" }
             );
         }
+        UserMfaCmd::AllowEnrolment { username, minutes } => {
+            let until = dir.mfa().allow_enrolment(&ctx.audit(), &username, minutes).await?;
+            if ctx.json {
+                return Ok(print_json(&serde_json::json!({"username": username, "until": until}))?);
+            }
+            println!("{username} may enrol a first authenticator until {until}");
+        }
         UserMfaCmd::Reset { username } => {
             let n = dir.mfa().reset(&ctx.audit(), &username).await?;
             println!(
@@ -53,14 +68,12 @@ pub async fn run(ctx: &Context, cmd: UserMfaCmd) -> CmdResult {
     Ok(())
 }
 
-/// The server's MFA settings: the seed cipher from `GATEHOUSE_SECRET_KEY`
-/// (generated and appended to the `.env` file when unset, like the bootstrap
-/// password) and the WebAuthn relying party from `GATEHOUSE_EXTERNAL_URL`.
-pub fn server_config(
-    settings: &crate::config::Settings,
-) -> Result<gatehouse_core::mfa::MfaConfig, crate::failure::Failure> {
+/// The server's secret key: `GATEHOUSE_SECRET_KEY`, or one generated now and
+/// appended to the `.env` file (like the bootstrap password). It seals TOTP
+/// seeds and derives the key that signs audit-log heads.
+pub fn secret_key(settings: &crate::config::Settings) -> Result<String, crate::failure::Failure> {
     use crate::failure::Failure;
-    let key = match settings.secret_key.clone() {
+    Ok(match settings.secret_key.clone() {
         Some(k) => k,
         None => {
             let k = gatehouse_crypto::random_token(32);
@@ -73,8 +86,18 @@ pub fn server_config(
             tracing::info!(env_file = %settings.env_file.display(), "generated GATEHOUSE_SECRET_KEY (keeps MFA secrets encrypted at rest) into the env file");
             k
         }
-    };
-    let cipher = gatehouse_core::mfa::SecretCipher::from_secret_key(&key)
+    })
+}
+
+/// The server's MFA settings: the seed cipher from the secret key (see
+/// [`secret_key`]), the WebAuthn relying party from `GATEHOUSE_EXTERNAL_URL`,
+/// and the issuer name authenticator apps show.
+pub fn server_config(
+    settings: &crate::config::Settings,
+    key: &str,
+) -> Result<gatehouse_core::mfa::MfaConfig, crate::failure::Failure> {
+    use crate::failure::Failure;
+    let cipher = gatehouse_core::mfa::SecretCipher::from_secret_key(key)
         .map_err(|e| Failure::input(format!("configuration: {e}")))?;
     let webauthn = gatehouse_core::mfa::webauthn::relying_party(&settings.external_url, &settings.branding_title);
     if webauthn.is_none() {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod app_oidc; // OIDC provider
 pub mod app_proxy; // forward-auth (proxy provider)
 pub mod events;
+pub mod events_head;
 pub mod group;
 pub mod key; // OIDC provider: signing keys
 // ---- SAML provider

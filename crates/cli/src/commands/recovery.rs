@@ -27,6 +27,10 @@ pub async fn run(ctx: &Context, cmd: RecoveryCmd) -> CmdResult {
         }
         RecoveryCmd::Key { username, minutes } => {
             let (key, record) = dir.recovery().create_key(&audit, &username, minutes).await?;
+            // MFA: an administrator's link lets its user enrol a first authenticator.
+            dir.mfa()
+                .hold_enrolment_for_link(record.user_id, &key, record.expires_at)
+                .await?;
             let link = link(ctx, &key);
             if ctx.json {
                 return Ok(print_json(

@@ -85,14 +85,15 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
     }
     // MFA: the seed key (generated into the .env file on first start, after the
     // bootstrap password) and the WebAuthn relying party.
-    let directory = directory.with_mfa(crate::commands::mfa::server_config(settings)?);
+    let secret_key = crate::commands::mfa::secret_key(settings)?;
+    let directory = directory.with_mfa(crate::commands::mfa::server_config(settings, &secret_key)?);
     // mail and worker: the worker runs mail and housekeeping jobs (once per
     // cluster), unless --no-worker leaves that to `gatehouse worker`.
     let worker = if args.no_worker {
         tracing::info!("--no-worker: run `gatehouse worker` somewhere for mail and housekeeping");
         None
     } else {
-        let worker = crate::commands::worker::build(ctx, directory.clone(), &store)?;
+        let worker = crate::commands::worker::build(ctx, directory.clone(), &store, Some(&secret_key))?;
         Some(tokio::spawn(worker.run(shutdown_rx.clone())))
     };
     // ---- blueprints and SSO drift

@@ -109,6 +109,10 @@ async fn set_password(
             return Ok(());
         }
         let (key, record) = dir.recovery().create_key(audit, &args.username, args.minutes).await?;
+        // MFA: an administrator's link lets its user enrol a first authenticator.
+        dir.mfa()
+            .hold_enrolment_for_link(record.user_id, &key, record.expires_at)
+            .await?;
         let link = crate::commands::recovery::link(ctx, &key);
         if ctx.json {
             return Ok(print_json(

@@ -167,8 +167,9 @@ fn age(ms: i64) -> String {
     }
 }
 
-/// The worker with every job kind this binary knows.
-pub fn build(ctx: &Context, directory: Directory, store: &SqlStore) -> CmdResult<Worker> {
+/// The worker with every job kind this binary knows. `secret_key` signs the
+/// audit-log heads it posts (GATEHOUSE_AUDIT_HEAD_EXPORT).
+pub fn build(ctx: &Context, directory: Directory, store: &SqlStore, secret_key: Option<&str>) -> CmdResult<Worker> {
     let s = &ctx.settings;
     let mw = &s.mail_worker;
     let mailer = match &mw.email {
@@ -187,6 +188,20 @@ pub fn build(ctx: &Context, directory: Directory, store: &SqlStore) -> CmdResult
         },
     );
     gatehouse_worker::housekeeping::register(&mut registry, s.event_retention_days, mw.housekeeping_every);
+    if let Some(target) = &s.security.audit_head {
+        let secret = secret_key.ok_or_else(|| {
+            Failure::input("GATEHOUSE_AUDIT_HEAD_EXPORT needs GATEHOUSE_SECRET_KEY (the server writes it into its .env on first start)")
+        })?;
+        let key = gatehouse_core::events_head::HeadKey::from_secret_key(secret)
+            .map_err(|e| Failure::input(format!("configuration: {e}")))?;
+        tracing::info!(target = %target, every_minutes = s.security.audit_head_every.as_secs() / 60, key_id = key.key_id(), "posting signed audit-log heads");
+        gatehouse_worker::audit_head::register(
+            &mut registry,
+            std::sync::Arc::new(key),
+            target.clone(),
+            s.security.audit_head_every,
+        );
+    }
     // Later features register their job kinds here.
     Ok(Worker::new(directory, registry, mw.worker.clone(), store.job_wakeups()))
 }
@@ -199,7 +214,7 @@ async fn run_worker(ctx: &Context) -> CmdResult {
     let (tx, rx) = tokio::sync::watch::channel(false);
     // Blueprints are watched and re-applied where the worker runs.
     crate::commands::blueprint::start_watch(ctx, &directory, rx.clone(), true).await;
-    let worker = build(ctx, directory, &store)?;
+    let worker = build(ctx, directory, &store, ctx.settings.secret_key.as_deref())?;
     tokio::spawn(async move {
         wait_for_signal().await;
         let _ = tx.send(true);

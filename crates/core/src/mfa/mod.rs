@@ -14,6 +14,7 @@
 //!   last one removed takes the codes with it.
 
 pub mod cipher;
+pub mod enrolment;
 pub mod policy;
 pub mod totp;
 pub mod webauthn;
@@ -391,7 +392,11 @@ impl<'a> Mfa<'a> {
             return Err(Error::not_found("user", &user.username));
         };
         let first = tx.mfa_authenticators(current.id).await?.is_empty();
+        if first {
+            self.guard_first_enrolment(&mut *tx, &current).await?;
+        }
         tx.insert_mfa_authenticator(auth).await?;
+        self.announce_enrolment(&mut *tx, audit, &current, auth).await?;
         tx.append_event(
             audit.event(
                 action::AUTHENTICATOR_ADDED,
@@ -476,6 +481,8 @@ impl<'a> Mfa<'a> {
         let user = crate::users::find(&mut tx, username).await?;
         let removed = tx.raw().delete_user_mfa(user.id).await?;
         let ended = crate::users::end_access(&mut tx, user.id, None).await?;
+        let asker = tx.audit().clone();
+        self.open_enrolment_after_reset(tx.raw(), &asker, &user).await?;
         tx.record(
             action::MFA_RESET,
             Some(&user.username),

@@ -91,6 +91,26 @@ pub async fn json_signed_in(
     Ok(res)
 }
 
+/// Why a person who must use MFA cannot add a first authenticator now (issue
+/// 13, finding 9: a password alone must not be enough to enrol one).
+pub const ENROLMENT_CLOSED: &str = "Your account must use a second factor, and the first one can only be added \
+     shortly after your first sign-in or with an administrator's help. Ask an administrator to let you \
+     enrol one (they can send you a recovery link, or allow enrolment for an hour).";
+
+/// The page for [`ENROLMENT_CLOSED`] (403, nothing signed in).
+pub fn enrolment_closed_page(state: &AppState) -> Response {
+    crate::pages::render_with_status(
+        StatusCode::FORBIDDEN,
+        &crate::pages::MessagePage {
+            branding: state.branding(),
+            title: "Ask an administrator".into(),
+            message: ENROLMENT_CLOSED.into(),
+            link: Some(("/login".into(), "Back to sign-in".into())),
+            status_class: "error",
+        },
+    )
+}
+
 /// Maps an error of a JSON endpoint: caller errors as their message, others hidden.
 pub fn json_page_error(e: PageError) -> Response {
     match e {

@@ -154,6 +154,10 @@ pub async fn totp_get(
     if let Some(to) = step_up_first(&directory, &me).await? {
         return Ok(Redirect::to(&to).into_response());
     }
+    if !directory.mfa().may_enrol(&me.user).await? {
+        let closed = Some(super::ENROLMENT_CLOSED.to_string());
+        return render_security(&state, &directory, &me, None, closed, StatusCode::FORBIDDEN).await;
+    }
     let enrolment = directory.mfa().begin_totp(&me.user)?;
     Ok(totp_page(&state, &me, &enrolment, None))
 }
@@ -207,6 +211,9 @@ pub async fn totp_post(
                 Err(_) => directory.mfa().begin_totp(&me.user)?,
             };
             Ok(totp_page(&state, &me, &enrolment, Some(invalid_reason(&e))))
+        }
+        Err(gatehouse_core::Error::Refused(why)) => {
+            render_security(&state, &directory, &me, None, Some(why), StatusCode::FORBIDDEN).await
         }
         Err(e) => Err(e.into()),
     }
@@ -309,6 +316,11 @@ pub async fn passkey_options(
         Ok(None) => {}
         Ok(Some(_)) => return json_error(StatusCode::FORBIDDEN, STEP_UP_FIRST),
         Err(e) => return json_page_error(e),
+    }
+    match directory.mfa().may_enrol(&me.user).await {
+        Ok(true) => {}
+        Ok(false) => return json_error(StatusCode::FORBIDDEN, super::ENROLMENT_CLOSED),
+        Err(e) => return json_page_error(e.into()),
     }
     match directory
         .mfa()

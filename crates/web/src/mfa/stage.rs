@@ -378,6 +378,9 @@ pub async fn enrol_get(
     let Some((flow, user)) = staged(&directory, &headers, Stage::MfaEnrol).await? else {
         return Ok(Redirect::to("/login").into_response());
     };
+    if !directory.mfa().may_enrol(&user).await? {
+        return Ok(super::enrolment_closed_page(&state));
+    }
     let enrolment = directory.mfa().begin_totp(&user)?;
     Ok(enrol_page(&state, &flow, &enrolment, None))
 }
@@ -412,6 +415,7 @@ pub async fn enrol_post(
             };
             return Ok(enrol_page(&state, &flow, &enrolment, Some(invalid_reason(&e))));
         }
+        Err(gatehouse_core::Error::Refused(_)) => return Ok(super::enrolment_closed_page(&state)),
         Err(e) => return Err(e.into()),
     };
     match complete(&directory, &caller, flow, &user, "otp").await? {
@@ -455,6 +459,7 @@ pub fn invalid_reason(e: &gatehouse_core::Error) -> String {
 pub async fn step_up_get(
     State(state): State<AppState>,
     Ready(directory): Ready,
+    caller: Caller,
     me: SignedIn,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, PageError> {
@@ -471,6 +476,15 @@ pub async fn step_up_get(
     } else {
         Stage::Mfa
     };
+    // The first authenticator only within a window (the password alone is not enough).
+    if stage == Stage::MfaEnrol
+        && !directory
+            .mfa()
+            .offer_enrolment(&caller.audit(me.actor()), &me.user)
+            .await?
+    {
+        return Ok(super::enrolment_closed_page(&state));
+    }
     let (token, mut flow) = directory.sign_in().begin_flow(FlowKind::Login, Some(&next)).await?;
     flow.state.stage = stage;
     flow.state.identifier = me.user.username.clone();

@@ -211,6 +211,16 @@ pub async fn password_post(
         .into_iter()
         .next()
     {
+        // The first authenticator only within a window (the password alone is not enough).
+        if stage == Stage::MfaEnrol
+            && !directory
+                .mfa()
+                .offer_enrolment(&caller.audit(Actor::User(user.username.clone())), &user)
+                .await?
+        {
+            directory.sign_in().end_flow(&flow).await?;
+            return Ok(crate::mfa::enrolment_closed_page(&state));
+        }
         let mut flow = flow;
         flow.state.stage = stage;
         flow.state.ceremony = None;
