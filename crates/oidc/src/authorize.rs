@@ -225,7 +225,12 @@ pub fn session_step(
             .is_some_and(|m| (now.millis() - s.auth_time.millis()).div_euclid(1000) > m)
     };
     match session {
-        None if req.prompt.none => Some(refuse(req, issuer, ErrorCode::LoginRequired, "the user is not signed in")),
+        None if req.prompt.none => Some(refuse(
+            req,
+            issuer,
+            ErrorCode::LoginRequired,
+            "the user is not signed in",
+        )),
         Some(s) if req.prompt.none && too_old(&s) => Some(refuse(
             req,
             issuer,
@@ -406,7 +411,11 @@ mod tests {
             panic!()
         };
         assert!(force && !return_to.contains("prompt") && return_to.starts_with("/application/o/authorize/?"));
-        assert_eq!(step(&ok_query("&prompt=login"), Some(0), true), None, "the consent answer");
+        assert_eq!(
+            step(&ok_query("&prompt=login"), Some(0), true),
+            None,
+            "the consent answer"
+        );
         // max_age: 100 000 s since sign-in > 60.
         assert!(matches!(
             step(&ok_query("&max_age=60"), Some(0), false),
@@ -432,7 +441,10 @@ mod tests {
 
         let allow = Verdict::Allow { groups: vec![] };
         assert_eq!(after_gate(&req(""), ISS, &allow), Step::Grant);
-        assert_eq!(after_gate(&req(""), ISS, &Verdict::Deny(Denial::NotBound)), Step::NoAccess);
+        assert_eq!(
+            after_gate(&req(""), ISS, &Verdict::Deny(Denial::NotBound)),
+            Step::NoAccess
+        );
         assert_eq!(after_gate(&req(""), ISS, &Verdict::StepUp), Step::StepUp);
         assert_eq!(after_gate(&req(""), ISS, &Verdict::AskConsent), Step::AskConsent);
         let Step::Refuse(Refusal::Redirect(to)) = after_gate(&req("&prompt=none"), ISS, &Verdict::StepUp) else {

@@ -76,11 +76,23 @@ mod tests {
             "https://id.example/application/o/grafana/end-session/"
         );
         assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
-        assert!(d.get("device_authorization_endpoint").is_none(), "the device grant is opt-in");
+        assert!(
+            d.get("device_authorization_endpoint").is_none(),
+            "the device grant is opt-in"
+        );
         let mut tv = client(true);
         tv.config.device_flow = true;
         let d = document("https://id.example/", &tv);
-        assert_eq!(d["device_authorization_endpoint"], "https://id.example/application/o/device/");
-        assert!(d["grant_types_supported"].as_array().unwrap().iter().any(|g| g == crate::token::DEVICE_CODE_GRANT));
+        assert_eq!(
+            d["device_authorization_endpoint"],
+            "https://id.example/application/o/device/"
+        );
+        assert!(
+            d["grant_types_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g == crate::token::DEVICE_CODE_GRANT)
+        );
     }
 }

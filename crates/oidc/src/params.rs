@@ -59,7 +59,11 @@ impl Params {
     pub fn split(&self, names: &[&str]) -> (Params, Params) {
         let (mut rest, mut named) = (Params::default(), Params::default());
         for (k, v) in &self.pairs {
-            let to = if names.contains(&k.as_str()) { &mut named } else { &mut rest };
+            let to = if names.contains(&k.as_str()) {
+                &mut named
+            } else {
+                &mut rest
+            };
             to.map.insert(k.clone(), v.clone());
             to.pairs.push((k.clone(), v.clone()));
         }

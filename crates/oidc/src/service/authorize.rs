@@ -37,11 +37,18 @@ pub enum AuthorizeOutcome {
     Redirect(String),
     /// Sign in, then come back to `return_to` (a local path); `force`: even
     /// though a session exists.
-    SignIn { return_to: String, force: bool },
+    SignIn {
+        return_to: String,
+        force: bool,
+    },
     /// A second factor first, then `return_to` (this request again).
-    StepUp { return_to: String },
+    StepUp {
+        return_to: String,
+    },
     /// Signed in, but not allowed to use the application.
-    NoAccess { app_name: String },
+    NoAccess {
+        app_name: String,
+    },
     AskConsent(ConsentPrompt),
 }
 
@@ -105,7 +112,9 @@ impl Provider {
                         .await?;
                 }
                 let code = self.issue_code(&audit, &client, &req, session, user).await?;
-                Ok(AuthorizeOutcome::Redirect(authorize::success_redirect(&req, &code, &issuer)))
+                Ok(AuthorizeOutcome::Redirect(authorize::success_redirect(
+                    &req, &code, &issuer,
+                )))
             }
             step => Ok(self.render(step, params, &client, Some((&req, user)))),
         }

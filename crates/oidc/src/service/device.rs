@@ -39,14 +39,23 @@ pub enum DeviceOutcome {
     /// The code form again: the code is not (or no longer) valid.
     UnknownCode,
     /// Too many wrong codes: try again later.
-    Throttled { retry_after_secs: i64 },
+    Throttled {
+        retry_after_secs: i64,
+    },
     /// A second factor first, then `return_to` (the code form, filled in).
-    StepUp { return_to: String },
-    NoAccess { app_name: String },
+    StepUp {
+        return_to: String,
+    },
+    NoAccess {
+        app_name: String,
+    },
     /// Show what asks, with allow and deny.
     Confirm(DevicePrompt),
     /// Decided: the device is signed in (`allowed`) or refused.
-    Decided { allowed: bool, app_name: String },
+    Decided {
+        allowed: bool,
+        app_name: String,
+    },
 }
 
 /// A typed code that names a pending device authorization of a client that
@@ -144,7 +153,13 @@ impl Provider {
         let decided = self
             .dir
             .oauth()
-            .decide_device_code(&acting(audit, user), &found.code.user_code, user, &found.client.app, approve)
+            .decide_device_code(
+                &acting(audit, user),
+                &found.code.user_code,
+                user,
+                &found.client.app,
+                approve,
+            )
             .await?;
         if !decided {
             return Ok(DeviceOutcome::UnknownCode);

@@ -30,7 +30,9 @@ pub enum EndSessionOutcome {
     Refused(String),
     Confirm(LogoutPrompt),
     /// Signed out (or nobody was signed in): go to `redirect`, or show "signed out".
-    SignedOut { redirect: Option<String> },
+    SignedOut {
+        redirect: Option<String>,
+    },
 }
 
 impl Provider {
@@ -75,6 +77,8 @@ impl Provider {
                 .end(&acting(audit, user), session, &user.username)
                 .await?;
         }
-        Ok(EndSessionOutcome::SignedOut { redirect: plan.redirect })
+        Ok(EndSessionOutcome::SignedOut {
+            redirect: plan.redirect,
+        })
     }
 }

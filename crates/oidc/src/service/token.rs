@@ -21,9 +21,9 @@ use crate::claims::{self, Principal, TokenFacts};
 use crate::client::Client;
 use crate::device::{self, Poll};
 use crate::error::OAuthError;
+use crate::grant;
 use crate::params::Params;
 use crate::token::{self, TokenRequest};
-use crate::grant;
 
 /// The signed-in facts a token response needs about its user.
 struct Holder<'a> {
@@ -79,7 +79,12 @@ impl Provider {
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
     ) -> Result<Value, Failure> {
-        let (code, grant) = match self.dir.oauth().redeem_code(audit, &sha256_hex(code.as_bytes())).await? {
+        let (code, grant) = match self
+            .dir
+            .oauth()
+            .redeem_code(audit, &sha256_hex(code.as_bytes()))
+            .await?
+        {
             CodeRedemption::Unknown => return Err(OAuthError::invalid_grant("unknown authorization code").into()),
             CodeRedemption::Replayed => {
                 return Err(OAuthError::invalid_grant(
@@ -207,7 +212,14 @@ impl Provider {
                     })),
                     None => Err("the user is gone"),
                 };
-                let scopes = token::check_refresh(client, old, grant, access.as_ref().map(|_| ()).map_err(|e| *e), asked.as_deref(), now)?;
+                let scopes = token::check_refresh(
+                    client,
+                    old,
+                    grant,
+                    access.as_ref().map(|_| ()).map_err(|e| *e),
+                    asked.as_deref(),
+                    now,
+                )?;
                 granted = Some((scopes.clone(), access.unwrap_or_default()));
                 Ok::<_, OAuthError>(token::next_refresh_token(old, grant, new_hash, scopes, client, now))
             })

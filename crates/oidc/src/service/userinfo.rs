@@ -13,9 +13,9 @@ impl Provider {
     pub async fn userinfo(&self, bearer: &str) -> Result<Value, Failure> {
         let live = self.live_access_token(bearer).await??;
         userinfo::check_scope(&live.token)?;
-        let subject = live.subject.ok_or_else(|| {
-            OAuthError::new(ErrorCode::InvalidToken, "the token does not speak for a user")
-        })?;
+        let subject = live
+            .subject
+            .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "the token does not speak for a user"))?;
         Ok(claims::userinfo(
             &live.client.config,
             &subject.user,

@@ -156,7 +156,10 @@ fn render_outcome(state: &AppState, csrf: &str, typed: &str, outcome: DeviceOutc
             permissions: permissions(&prompt.scopes),
             action: CONFIRM_PATH.into(),
         }),
-        DeviceOutcome::Decided { allowed: true, app_name } => message(
+        DeviceOutcome::Decided {
+            allowed: true,
+            app_name,
+        } => message(
             state,
             StatusCode::OK,
             "Device connected",

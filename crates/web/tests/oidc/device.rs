@@ -30,7 +30,11 @@ async fn device_confirmation_steps_up_a_password_only_session() {
     let done = b
         .post(
             "/device/confirm",
-            &[("user_code", &user_code), ("decision", "allow"), ("csrf_token", &form.csrf())],
+            &[
+                ("user_code", &user_code),
+                ("decision", "allow"),
+                ("csrf_token", &form.csrf()),
+            ],
         )
         .await;
     assert!(is_step_up(&done), "{:?} {}", done.location(), done.body);
@@ -48,13 +52,19 @@ async fn device_flow_is_off_unless_the_client_opts_in() {
     let (status, body) = post_json(&w, "/application/o/device/", &web, &[("scope", "openid")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "unauthorized_client");
-    let doc = w.browser().get("/application/o/web/.well-known/openid-configuration").await;
+    let doc = w
+        .browser()
+        .get("/application/o/web/.well-known/openid-configuration")
+        .await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(!doc.body.contains("device_authorization_endpoint"), "{}", doc.body);
 
     let tv = oidc_app(&w, "tv", true, None).await;
     start_device(&w, &tv).await;
-    let doc = w.browser().get("/application/o/tv/.well-known/openid-configuration").await;
+    let doc = w
+        .browser()
+        .get("/application/o/tv/.well-known/openid-configuration")
+        .await;
     assert!(doc.body.contains("\"device_authorization_endpoint\""), "{}", doc.body);
 }
 
@@ -106,7 +116,11 @@ async fn guessing_user_codes_locks_the_session_and_burns_a_guessed_code() {
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "{}", page.body);
     assert!(!page.body.contains("/device/confirm"));
     let (status, body) = poll(&w, &tv, &device_code).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("access_denied")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("access_denied")),
+        "{body}"
+    );
     assert!(w.actions().await.iter().filter(|a| *a == "suspicious_request").count() >= 2);
 }
 
@@ -132,7 +146,11 @@ async fn guessing_user_codes_from_one_address_is_throttled_across_sessions() {
     }
     let mut m4 = signed_in(&w, "m4").await;
     let page = enter_code(&mut m4, &user_code).await;
-    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS, "the 11th code from this address waits");
+    assert_eq!(
+        page.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the 11th code from this address waits"
+    );
     assert!(page.headers.contains_key("retry-after"));
 
     let mut carol = w.browser();

@@ -129,7 +129,11 @@ pub async fn exchange(w: &World, client: &Client, code: &str) -> (StatusCode, Va
     token(
         w,
         client,
-        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
     )
     .await
 }
@@ -192,12 +196,19 @@ pub async fn enter_code(b: &mut Browser, user_code: &str) -> Page {
 pub async fn decide(b: &mut Browser, page: &Page, user_code: &str, decision: &str) -> Page {
     b.post(
         "/device/confirm",
-        &[("user_code", user_code), ("decision", decision), ("csrf_token", &page.csrf())],
+        &[
+            ("user_code", user_code),
+            ("decision", decision),
+            ("csrf_token", &page.csrf()),
+        ],
     )
     .await
 }
 
 /// Whether `page` sends the browser to the MFA step-up.
 pub fn is_step_up(page: &Page) -> bool {
-    page.status == StatusCode::SEE_OTHER && page.location().is_some_and(|l| l.starts_with("/login/mfa/step-up?next="))
+    page.status == StatusCode::SEE_OTHER
+        && page
+            .location()
+            .is_some_and(|l| l.starts_with("/login/mfa/step-up?next="))
 }
