@@ -1,7 +1,7 @@
 """MFA and the protocols: an OIDC ID token after MFA carries the right `amr`
 (Authlib as the client), and applications that require MFA step a
-password-only session up instead of refusing it (OIDC authorize, and
-forward-auth behind real nginx)."""
+password-only session up instead of refusing it (OIDC authorize, the OIDC
+device flow, and forward-auth behind real nginx)."""
 
 import html
 import json
@@ -109,6 +109,49 @@ def test_oidc_step_up_enrols_and_id_token_carries_amr(sqlite_install):
     assert r.headers["Location"] == "/if/user/"
     token, _cb, _v, _w = env.code_flow(env.session_for(plain["client_id"], plain["client_secret"], scope="openid"), web=web3, username="bob", nonce="xyz")
     assert id_token_claims(env, "notes", plain["client_id"], token, "xyz")["amr"] == ["pwd"]
+
+
+def test_device_flow_steps_up_where_the_application_requires_mfa(sqlite_install):
+    # Issue 13, finding 1: the device confirmation issued tokens with amr ["pwd"].
+    env = OidcEnv(sqlite_install)
+    env.app("cli", "--device-flow", "on", public=True)
+    env.cli("policy", "mfa", "require-app", "cli")
+    grant = "urn:ietf:params:oauth:grant-type:device_code"
+    d = requests.post(env.url("/application/o/device/"), data={"client_id": "cli", "scope": "openid"}).json()
+
+    web = WebClient(env.base)
+    assert web.sign_in("bob", PASSWORD).headers["Location"] == "/if/user/"
+    page = web.http.get(env.url("/device"))
+    r = web.http.post(env.url("/device"), data={"user_code": d["user_code"], "csrf_token": CSRF.search(page.text).group(1)},
+                      allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"].startswith("/login/mfa/step-up?next=/device"), r.headers
+    # Posting the approval without the page is stepped up too; nothing is issued.
+    r2 = web.http.post(env.url("/device/confirm"), data={"user_code": d["user_code"], "decision": "allow",
+                                                         "csrf_token": CSRF.search(page.text).group(1)}, allow_redirects=False)
+    assert r2.status_code == 303 and r2.headers["Location"].startswith("/login/mfa/step-up"), r2.headers
+    poll = requests.post(env.token_url, data={"grant_type": grant, "device_code": d["device_code"], "client_id": "cli"})
+    assert poll.json()["error"] == "authorization_pending", poll.text
+
+    # The step-up (here: enrolment) leads back to the code form; then it works, with mfa.
+    r = follow_local(web.http, env.base, r, lambda loc: False)
+    assert r.url.endswith("/login/mfa/enrol"), r.url
+    secret = SECRET.search(r.text).group(1)
+    pending = re.search(r'name="pending" value="([^"]+)"', r.text).group(1)
+    r = web.http.post(env.url("/login/mfa/enrol"), data={
+        "csrf_token": CSRF.search(r.text).group(1), "pending": pending, "name": "Phone", "code": pyotp.TOTP(secret).now()})
+    assert r.status_code == 200 and "Your recovery codes" in r.text, r.text[:400]
+    back = html.unescape(re.search(r'href="(/device[^"]*)"', r.text).group(1))
+    page = web.http.get(env.url(back))
+    assert d["user_code"] in page.text
+    confirm = web.http.post(env.url("/device"), data={"user_code": d["user_code"], "csrf_token": CSRF.search(page.text).group(1)})
+    assert "/device/confirm" in confirm.text, confirm.text[:300]
+    done = web.http.post(env.url("/device/confirm"), data={"user_code": d["user_code"], "decision": "allow",
+                                                           "csrf_token": CSRF.search(confirm.text).group(1)})
+    assert "connected" in done.text
+    env.advance(6)
+    tok = requests.post(env.token_url, data={"grant_type": grant, "device_code": d["device_code"], "client_id": "cli"})
+    assert tok.status_code == 200, tok.text
+    assert env.verify(tok.json()["id_token"], "cli", "RS256")["amr"] == ["pwd", "otp", "mfa"]
 
 
 def test_forward_auth_app_requiring_mfa_steps_a_password_session_up(sqlite_install):

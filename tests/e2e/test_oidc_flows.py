@@ -57,7 +57,7 @@ def test_discovery_and_jwks(env):
     assert doc["userinfo_endpoint"] == env.url("/application/o/userinfo/")
     assert doc["jwks_uri"] == env.url("/application/o/disco/jwks/")
     assert doc["end_session_endpoint"] == env.url("/application/o/disco/end-session/")
-    assert doc["device_authorization_endpoint"] == env.url("/application/o/device/")
+    assert "device_authorization_endpoint" not in doc, "the device grant is opt-in"
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
     keys = requests.get(doc["jwks_uri"]).json()["keys"]
@@ -182,8 +182,11 @@ def test_wrong_and_rotated_secrets(env):
 
 
 def test_device_flow(env):
-    app = env.app("tv", "--signing-alg", "ES256", public=True)
+    app = env.app("tv", "--signing-alg", "ES256", "--device-flow", "on", public=True)
     cid = app["client_id"]
+    doc = requests.get(env.url("/application/o/tv/.well-known/openid-configuration")).json()
+    assert doc["device_authorization_endpoint"] == env.url("/application/o/device/")
+    assert "urn:ietf:params:oauth:grant-type:device_code" in doc["grant_types_supported"]
     start = requests.post(env.url("/application/o/device/"), data={"client_id": cid, "scope": "openid profile offline_access"})
     assert start.status_code == 200, start.text
     d = start.json()

@@ -1,7 +1,11 @@
-"""What an OIDC provider must refuse, and how (RFC 6749/6750/7636, OIDC Core,
-RP-initiated logout): never redirect on a bad client or redirect URI, spent or
-expired codes, wrong PKCE verifiers, plain PKCE, wrong secrets, people outside
-the bound groups, open redirects after logout, malformed requests."""
+"""What an OIDC provider must refuse, and how (RFC 6749/6750/7636/8628, OIDC
+Core, RP-initiated logout): never redirect on a bad client or redirect URI,
+spent or expired codes, wrong PKCE verifiers, plain PKCE, wrong secrets, people
+outside the bound groups, open redirects after logout, malformed requests, the
+device grant for a client that did not opt in, guessed device codes, and
+tokens of people the access rule no longer lets in."""
+
+import time
 
 import pytest
 import requests
@@ -215,3 +219,70 @@ def test_malformed_token_requests_change_nothing(env):
     cc = OAuth2Session("wiki", app["client_secret"]).fetch_token(env.token_url, grant_type="client_credentials")
     r = requests.get(env.url("/application/o/userinfo/"), headers={"Authorization": f"Bearer {cc['access_token']}"})
     assert r.status_code == 403
+
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def start_device(env, client_id):
+    return requests.post(env.url("/application/o/device/"), data={"client_id": client_id, "scope": "openid"})
+
+
+def test_device_flow_is_opt_in_per_client(env):
+    # Issue 13, finding 1: any public client could start the device flow.
+    env.app("kiosk", public=True)
+    r = start_device(env, "kiosk")
+    assert r.status_code == 400 and r.json()["error"] == "unauthorized_client", r.text
+    doc = requests.get(env.url("/application/o/kiosk/.well-known/openid-configuration")).json()
+    assert "device_authorization_endpoint" not in doc
+    assert "device flow" in env.cli("app", "show", "kiosk").stdout
+
+    env.cli("app", "update", "kiosk", "--device-flow", "on")
+    time.sleep(1.5)  # the change feed reaches the server's client cache
+    r = start_device(env, "kiosk")
+    assert r.status_code == 200, r.text
+    device_code = r.json()["device_code"]
+    env.cli("app", "update", "kiosk", "--device-flow", "off")
+    time.sleep(1.5)
+    assert start_device(env, "kiosk").json()["error"] == "unauthorized_client"
+    poll = requests.post(env.token_url, data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": "kiosk"})
+    assert poll.json()["error"] == "unauthorized_client", "a code started before it was turned off"
+
+
+def test_guessed_device_codes_are_throttled_and_a_late_hit_is_denied(env):
+    # Issue 13, finding 7: 300 random codes were all answered.
+    env.app("console", "--device-flow", "on", public=True)
+    d = start_device(env, "console").json()
+    web = signed_in(env, "bob")
+    page = web.http.get(env.url("/device"))
+    answers = []
+    for guess in ["BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD", "FFFF-FFFF", "GGGG-GGGG", "HHHH-HHHH"]:
+        r = web.http.post(env.url("/device"), data={"user_code": guess, "csrf_token": web.csrf(page.text)})
+        answers.append(r.status_code)
+        time.sleep(1.1)  # past the first delays, so the count (not the delay) speaks
+    assert answers[:3] == [200, 200, 200] and 429 in answers, answers
+    hit = web.http.post(env.url("/device"), data={"user_code": d["user_code"], "csrf_token": web.csrf(page.text)})
+    assert hit.status_code == 429 and "/device/confirm" not in hit.text
+    poll = requests.post(env.token_url, data={"grant_type": DEVICE_GRANT, "device_code": d["device_code"], "client_id": "console"})
+    assert poll.json()["error"] == "access_denied", "a code found by guessing is burnt"
+
+
+def test_introspection_calls_a_token_dead_once_its_user_may_not_use_the_client(env):
+    # Issue 13, finding 3: introspection said active where userinfo refused.
+    app = env.app("ledger")
+    env.cli("app", "bind", "ledger", "admins-grafana")
+    env.inst.user("carol", PASSWORD)
+    env.cli("group", "add", "admins-grafana", "carol")
+    oauth = env.session_for(app["client_id"], app["client_secret"], scope="openid offline_access")
+    token, *_ = env.code_flow(oauth, username="carol", nonce="n")
+    auth = (app["client_id"], app["client_secret"])
+
+    def active(t):
+        return requests.post(env.url("/application/o/introspect/"), data={"token": t}, auth=auth).json()["active"]
+
+    assert active(token["access_token"]) and active(token["refresh_token"])
+    env.cli("group", "remove", "admins-grafana", "carol")
+    time.sleep(1.5)
+    assert not active(token["access_token"]) and not active(token["refresh_token"])
+    info = requests.get(env.url("/application/o/userinfo/"), headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert info.status_code == 401

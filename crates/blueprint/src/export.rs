@@ -463,6 +463,9 @@ fn oidc_entry(
     if cfg.allow_plain_pkce {
         attrs.push(("allow_plain_pkce".into(), Y::Bool(true)));
     }
+    if cfg.device_flow {
+        attrs.push(("device_flow".into(), Y::Bool(true)));
+    }
     entry(
         "authentik_providers_oauth2.oauth2provider",
         Some(pid.to_string()),

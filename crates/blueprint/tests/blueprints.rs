@@ -606,3 +606,32 @@ async fn providers_blueprints_do_not_model_are_left_alone() {
     assert_eq!(app.provider, Some(ProviderKind::Ldap));
     assert_eq!(app.provider_config["acs_url"], "https://nextcloud.example.com/acs");
 }
+
+#[tokio::test]
+async fn the_device_flow_is_a_provider_field_and_survives_export() {
+    let db = sqlite().await;
+    let text = "version: 1\nentries:\n  - model: authentik_providers_oauth2.oauth2provider\n    id: tv-provider\n    identifiers: {name: TV}\n    attrs:\n      client_id: tv\n      client_type: public\n      redirect_uris: [{matching_mode: strict, url: 'https://tv.example.com/cb'}]\n      refresh_token_validity: hours=12\n      device_flow: true\n  - model: authentik_core.application\n    identifiers: {slug: tv}\n    attrs: {name: TV, provider: !KeyOf tv-provider}\n";
+    apply_text(&db, text, &opts(&no_env, json!({}))).await.unwrap();
+    let tv = db.store.application_by_slug("tv").await.unwrap().unwrap();
+    let cfg = gatehouse_oidc::config::OidcConfig::from_value(&tv.provider_config).unwrap();
+    assert!(cfg.device_flow);
+    assert_eq!(cfg.refresh_token_validity_secs, 12 * 3600);
+    let exported = export::export(&db.dir, false).await.unwrap();
+    assert!(exported.yaml.contains("device_flow: true"), "{}", exported.yaml);
+    let again = plan(
+        &db.dir,
+        &[Source::from_text("export.yaml", &exported.yaml)],
+        &opts(&no_env, json!({})),
+    )
+    .await
+    .unwrap();
+    assert!(apply(&db.dir, &audit(), &again).await.unwrap().changes.is_empty());
+    let off = text.replace("device_flow: true", "device_flow: false");
+    apply_text(&db, &off, &opts(&no_env, json!({}))).await.unwrap();
+    let tv = db.store.application_by_slug("tv").await.unwrap().unwrap();
+    assert!(
+        !gatehouse_oidc::config::OidcConfig::from_value(&tv.provider_config)
+            .unwrap()
+            .device_flow
+    );
+}

@@ -200,6 +200,7 @@ pub fn reset_throttle(login: &ThrottlePolicy) -> ThrottlePolicy {
             delay_after: 10,
             lock_after: i64::MAX,
         },
+        device: login.device,
         lock_secs: login.lock_secs,
         max_delay_secs: login.window_secs,
         known_device_secs: 0,

@@ -21,6 +21,8 @@ pub struct ThrottlePolicy {
     pub window_secs: i64,
     pub account: Limits,
     pub client: Limits,
+    /// Wrong device user codes typed in one session (RFC 8628 §5.1).
+    pub device: Limits,
     pub lock_secs: i64,
     pub max_delay_secs: i64,
     /// How long a browser that signed in stays a known device, whose password
@@ -40,6 +42,10 @@ impl Default for ThrottlePolicy {
                 delay_after: 10,
                 lock_after: 50,
             },
+            device: Limits {
+                delay_after: 3,
+                lock_after: 5,
+            },
             lock_secs: 600,
             max_delay_secs: 30,
             known_device_secs: 90 * 86_400,
@@ -52,6 +58,8 @@ impl Default for ThrottlePolicy {
 pub enum KeyKind {
     Account,
     Client,
+    /// Device user codes typed in one browser session.
+    Device,
 }
 
 pub fn account_key(id: &str) -> String {
@@ -69,9 +77,22 @@ pub fn client_key(ip: &str) -> String {
     format!("ip:{ip}")
 }
 
+/// The key for device user codes typed in one session.
+pub fn device_key(session_id: &str) -> String {
+    format!("device:{session_id}")
+}
+
+/// The key for device user codes typed from one address (the client limits
+/// apply; never equal to a sign-in key).
+pub fn device_client_key(ip: &str) -> String {
+    format!("ip:device:{ip}")
+}
+
 fn kind_of(key: &str) -> KeyKind {
     if key.starts_with("ip:") {
         KeyKind::Client
+    } else if key.starts_with("device:") {
+        KeyKind::Device
     } else {
         KeyKind::Account
     }
@@ -93,6 +114,7 @@ impl ThrottlePolicy {
         match kind {
             KeyKind::Account => self.account,
             KeyKind::Client => self.client,
+            KeyKind::Device => self.device,
         }
     }
 
@@ -249,5 +271,18 @@ mod tests {
         assert_eq!(p.verdict_all(&[ip.clone(), acct], t0), Verdict::Wait(2));
         let (ip50, _) = fail_n(&p, "ip:192.0.2.1", 50, t0, 0);
         assert!(matches!(p.verdict_all(&[ip50, ip], t0), Verdict::Locked { .. }));
+    }
+
+    #[test]
+    fn device_codes_lock_a_session_after_five_wrong_ones() {
+        let p = ThrottlePolicy::default();
+        let t0 = Timestamp(0);
+        let key = device_key("s1");
+        let (r, _) = fail_n(&p, &key, 4, t0, 0);
+        assert_eq!(p.verdict(&r, t0.plus_seconds(30)), Verdict::Allowed);
+        let (r, locked) = p.after_failure(&key, Some(&r), t0.plus_seconds(30));
+        assert!(locked && matches!(p.verdict(&r, t0.plus_seconds(31)), Verdict::Locked { .. }));
+        let (ip, _) = fail_n(&p, &device_client_key("192.0.2.1"), 9, t0, 0);
+        assert_eq!(p.verdict(&ip, t0), Verdict::Allowed, "addresses get the client limits");
     }
 }

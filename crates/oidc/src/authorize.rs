@@ -6,6 +6,7 @@
 //! back to the client with `error`, `error_description`, `state` and `iss`.
 
 use gatehouse_core::Timestamp;
+use gatehouse_core::access::{Consent, Verdict};
 
 use crate::client::Client;
 use crate::config::ConsentMode;
@@ -190,69 +191,102 @@ pub enum Step {
     Refuse(Refusal),
     /// The person may not use this application: a "no access" page.
     NoAccess,
+    /// A second factor first, then this request again.
+    StepUp,
     /// Ask for consent (explicit consent, or `prompt=consent`).
     AskConsent,
     /// Issue the code.
     Grant,
 }
 
-/// The decision once the request is valid. `consent_on_file`: a remembered
-/// consent covers the scopes; `consent_now`: the person just allowed it on the
-/// consent page.
-#[allow(clippy::too_many_arguments)]
-pub fn next_step(
+fn refuse(req: &AuthorizeRequest, issuer: &str, code: ErrorCode, description: &'static str) -> Step {
+    Step::Refuse(Refusal::Redirect(error_redirect(
+        &req.redirect_uri,
+        req.state.as_deref(),
+        issuer,
+        &OAuthError::new(code, description),
+    )))
+}
+
+/// Whether the session (or its absence) lets a valid request go on to the
+/// gate: `Some(step)` when it does not (sign in, or `login_required`).
+/// `answered`: the request is the consent page's answer (its `prompt=login`
+/// was met by the sign-in before the page).
+pub fn session_step(
     p: &Params,
     req: &AuthorizeRequest,
-    client: &Client,
     issuer: &str,
     session: Option<SessionFacts>,
     now: Timestamp,
-    may_use: bool,
-    consent_on_file: bool,
-    consent_now: bool,
-) -> Step {
-    let fail = |code: ErrorCode, d: &'static str| {
-        Step::Refuse(Refusal::Redirect(error_redirect(
-            &req.redirect_uri,
-            req.state.as_deref(),
-            issuer,
-            &OAuthError::new(code, d),
-        )))
-    };
+    answered: bool,
+) -> Option<Step> {
     let too_old = |s: &SessionFacts| {
         req.max_age
             .is_some_and(|m| (now.millis() - s.auth_time.millis()).div_euclid(1000) > m)
     };
     match session {
-        None if req.prompt.none => return fail(ErrorCode::LoginRequired, "the user is not signed in"),
-        Some(s) if req.prompt.none && too_old(&s) => {
-            return fail(ErrorCode::LoginRequired, "the sign-in is older than max_age");
-        }
-        None => {
-            return Step::Login {
-                return_to: return_path(p, false),
-                force: false,
-            };
-        }
-        Some(s) if (req.prompt.login && !consent_now) || too_old(&s) => {
-            return Step::Login {
-                return_to: return_path(p, true),
-                force: true,
-            };
-        }
-        Some(_) => {}
+        None if req.prompt.none => Some(refuse(
+            req,
+            issuer,
+            ErrorCode::LoginRequired,
+            "the user is not signed in",
+        )),
+        Some(s) if req.prompt.none && too_old(&s) => Some(refuse(
+            req,
+            issuer,
+            ErrorCode::LoginRequired,
+            "the sign-in is older than max_age",
+        )),
+        None => Some(Step::Login {
+            return_to: return_path(p, false),
+            force: false,
+        }),
+        Some(s) if (req.prompt.login && !answered) || too_old(&s) => Some(Step::Login {
+            return_to: return_path(p, true),
+            force: true,
+        }),
+        Some(_) => None,
     }
-    if !may_use {
-        return Step::NoAccess;
+}
+
+/// Whether the consent on file matters: only an explicit-consent client or
+/// `prompt=consent` asks for it.
+pub fn asks_consent(req: &AuthorizeRequest, client: &Client) -> bool {
+    req.prompt.consent || client.config.consent == ConsentMode::Explicit
+}
+
+/// The consent the gate decides over. `on_file`: a remembered consent covers
+/// the scopes; `given_now`: the person just allowed it on the consent page.
+pub fn consent(req: &AuthorizeRequest, client: &Client, on_file: bool, given_now: bool) -> Consent {
+    if given_now {
+        Consent::GivenNow
+    } else if req.prompt.consent || client.config.consent == ConsentMode::Explicit && !on_file {
+        Consent::Needed
+    } else if on_file {
+        Consent::OnFile
+    } else {
+        Consent::NotAsked
     }
-    let wants_consent = req.prompt.consent || client.config.consent == ConsentMode::Explicit && !consent_on_file;
-    if wants_consent && !consent_now {
-        if req.prompt.none {
-            return fail(ErrorCode::ConsentRequired, "the user has not consented");
+}
+
+/// The step for the gate's verdict. With `prompt=none` nothing may be shown,
+/// so a step-up or a consent page becomes an error (OIDC Core §3.1.2.6).
+pub fn after_gate(req: &AuthorizeRequest, issuer: &str, verdict: &Verdict) -> Step {
+    match verdict {
+        Verdict::Allow { .. } => Step::Grant,
+        Verdict::Deny(_) => Step::NoAccess,
+        Verdict::StepUp if req.prompt.none => refuse(
+            req,
+            issuer,
+            ErrorCode::InteractionRequired,
+            "the application requires a second factor",
+        ),
+        Verdict::StepUp => Step::StepUp,
+        Verdict::AskConsent if req.prompt.none => {
+            refuse(req, issuer, ErrorCode::ConsentRequired, "the user has not consented")
         }
-        return Step::AskConsent;
+        Verdict::AskConsent => Step::AskConsent,
     }
-    Step::Grant
 }
 
 /// Where sign-in returns to: this request again (a local path). After a forced
@@ -278,6 +312,8 @@ pub fn return_path(p: &Params, after_forced_login: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    use gatehouse_core::access::Denial;
+
     use super::*;
     use crate::claims::tests::client;
 
@@ -345,56 +381,80 @@ mod tests {
     }
 
     #[test]
-    fn steps_for_sessions_prompts_and_consent() {
+    fn sessions_prompts_and_max_age() {
         let c = client(false);
         let now = Timestamp(100_000_000);
-        let step = |q: &str, session: Option<i64>, may_use: bool, consent_now: bool| {
+        let step = |q: &str, session: Option<i64>, answered: bool| {
             let p = params(q);
             let req = validate(&p, Some(&c), |_| ISS.into()).unwrap();
-            next_step(
+            session_step(
                 &p,
                 &req,
-                &c,
                 ISS,
                 session.map(|t| SessionFacts {
                     auth_time: Timestamp(t),
                 }),
                 now,
-                may_use,
-                false,
-                consent_now,
+                answered,
             )
         };
         assert!(matches!(
-            step(&ok_query(""), None, true, false),
-            Step::Login { force: false, .. }
+            step(&ok_query(""), None, false),
+            Some(Step::Login { force: false, .. })
         ));
-        assert_eq!(step(&ok_query(""), Some(0), true, false), Step::Grant);
-        assert_eq!(step(&ok_query(""), Some(0), false, false), Step::NoAccess);
-        let Step::Refuse(Refusal::Redirect(to)) = step(&ok_query("&prompt=none"), None, true, false) else {
+        assert_eq!(step(&ok_query(""), Some(0), false), None);
+        let Some(Step::Refuse(Refusal::Redirect(to))) = step(&ok_query("&prompt=none"), None, false) else {
             panic!()
         };
         assert!(to.contains("error=login_required"));
-        let Step::Login { return_to, force } = step(&ok_query("&prompt=login"), Some(0), true, false) else {
+        let Some(Step::Login { return_to, force }) = step(&ok_query("&prompt=login"), Some(0), false) else {
             panic!()
         };
         assert!(force && !return_to.contains("prompt") && return_to.starts_with("/application/o/authorize/?"));
+        assert_eq!(
+            step(&ok_query("&prompt=login"), Some(0), true),
+            None,
+            "the consent answer"
+        );
         // max_age: 100 000 s since sign-in > 60.
         assert!(matches!(
-            step(&ok_query("&max_age=60"), Some(0), true, false),
-            Step::Login { force: true, .. }
+            step(&ok_query("&max_age=60"), Some(0), false),
+            Some(Step::Login { force: true, .. })
         ));
-        assert_eq!(
-            step(&ok_query("&max_age=60"), Some(now.millis() - 30_000), true, false),
-            Step::Grant
-        );
-        assert_eq!(
-            step(&ok_query("&prompt=consent"), Some(0), true, false),
-            Step::AskConsent
-        );
-        assert_eq!(step(&ok_query("&prompt=consent"), Some(0), true, true), Step::Grant);
+        assert_eq!(step(&ok_query("&max_age=60"), Some(now.millis() - 30_000), false), None);
         let p = params(&ok_query("&prompt=login+consent"));
         assert!(return_path(&p, true).ends_with("prompt=consent"));
+    }
+
+    #[test]
+    fn consent_and_the_gate_s_verdicts() {
+        let mut c = client(false);
+        let req = |q: &str| validate(&params(&ok_query(q)), Some(&c), |_| ISS.into()).unwrap();
+        assert_eq!(consent(&req(""), &c, false, false), Consent::NotAsked);
+        assert_eq!(consent(&req("&prompt=consent"), &c, true, false), Consent::Needed);
+        assert_eq!(consent(&req("&prompt=consent"), &c, false, true), Consent::GivenNow);
+        c.config.consent = ConsentMode::Explicit;
+        let req = |q: &str| validate(&params(&ok_query(q)), Some(&c), |_| ISS.into()).unwrap();
+        assert!(asks_consent(&req(""), &c));
+        assert_eq!(consent(&req(""), &c, false, false), Consent::Needed);
+        assert_eq!(consent(&req(""), &c, true, false), Consent::OnFile);
+
+        let allow = Verdict::Allow { groups: vec![] };
+        assert_eq!(after_gate(&req(""), ISS, &allow), Step::Grant);
+        assert_eq!(
+            after_gate(&req(""), ISS, &Verdict::Deny(Denial::NotBound)),
+            Step::NoAccess
+        );
+        assert_eq!(after_gate(&req(""), ISS, &Verdict::StepUp), Step::StepUp);
+        assert_eq!(after_gate(&req(""), ISS, &Verdict::AskConsent), Step::AskConsent);
+        let Step::Refuse(Refusal::Redirect(to)) = after_gate(&req("&prompt=none"), ISS, &Verdict::StepUp) else {
+            panic!("prompt=none shows nothing")
+        };
+        assert!(to.contains("error=interaction_required"));
+        let Step::Refuse(Refusal::Redirect(to)) = after_gate(&req("&prompt=none"), ISS, &Verdict::AskConsent) else {
+            panic!("prompt=none shows nothing")
+        };
+        assert!(to.contains("error=consent_required"));
     }
 
     #[test]

@@ -122,6 +122,15 @@ pub struct OidcConfig {
     /// Put the scope claims (email, profile) in the ID token too, as authentik does.
     #[serde(default = "yes")]
     pub include_claims_in_id_token: bool,
+    /// Accept the device authorization grant (RFC 8628). Off by default: any
+    /// public client can start it with its id alone, so an operator opts in
+    /// for the clients that are devices (TVs, command-line tools).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub device_flow: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_sub_mode() -> SubMode {
@@ -163,6 +172,7 @@ impl OidcConfig {
             role_mapping: BTreeMap::new(),
             allow_plain_pkce: false,
             include_claims_in_id_token: true,
+            device_flow: false,
         }
     }
 
@@ -357,5 +367,7 @@ mod tests {
         let m = OidcConfig::from_value(&minimal).unwrap();
         assert_eq!(m.sub_mode, SubMode::Hashed);
         assert!(m.include_claims_in_id_token);
+        assert!(!m.device_flow, "the device grant is opt-in");
+        assert!(c.to_value().get("device_flow").is_none(), "stored as before while off");
     }
 }

@@ -42,6 +42,19 @@ pub fn display_user_code(code: &str) -> String {
     }
 }
 
+/// Whether `client` may use the device grant: an application opts in
+/// (`device_flow`); others get RFC 8628's `unauthorized_client`.
+pub fn check_enabled(client: &Client) -> Result<(), OAuthError> {
+    if client.config.device_flow {
+        Ok(())
+    } else {
+        Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "the device flow is not enabled for this client",
+        ))
+    }
+}
+
 /// Public clients may start the flow (TVs, CLIs); confidential ones authenticate.
 pub fn response(device_code: &str, user_code: &str, verification_uri: &str) -> Value {
     let shown = display_user_code(user_code);
@@ -66,6 +79,9 @@ pub enum Poll {
 /// Decides a poll and updates the record (last poll time; approved → consumed).
 pub fn poll(code: &mut DeviceCode, client: &Client, now: Timestamp) -> Poll {
     let refuse = |c: ErrorCode, d: &'static str| Poll::Refuse(OAuthError::new(c, d));
+    if let Err(e) = check_enabled(client) {
+        return Poll::Refuse(e);
+    }
     if code.application_id != client.app.id {
         return refuse(ErrorCode::InvalidGrant, "the device code was issued to another client");
     }
@@ -109,7 +125,8 @@ mod tests {
 
     #[test]
     fn polls() {
-        let c = client(true);
+        let mut c = client(true);
+        c.config.device_flow = true;
         let mut d = DeviceCode {
             device_code_hash: "h".into(),
             user_code: "BCDFGHJK".into(),
@@ -134,5 +151,8 @@ mod tests {
         assert_eq!(d.status, DeviceStatus::Consumed);
         assert_eq!(code(poll(&mut d, &c, Timestamp(20_000))), ErrorCode::InvalidGrant);
         assert_eq!(code(poll(&mut d, &c, Timestamp(700_000))), ErrorCode::ExpiredToken);
+        c.config.device_flow = false;
+        assert_eq!(code(poll(&mut d, &c, Timestamp(30_000))), ErrorCode::UnauthorizedClient);
+        assert_eq!(check_enabled(&c).unwrap_err().code, ErrorCode::UnauthorizedClient);
     }
 }

@@ -13,7 +13,11 @@ pub fn document(external_url: &str, client: &Client) -> Value {
     if client.config.allow_plain_pkce {
         pkce.push("plain");
     }
-    json!({
+    let mut grants = vec!["authorization_code", "refresh_token", "client_credentials"];
+    if client.config.device_flow {
+        grants.push(crate::token::DEVICE_CODE_GRANT);
+    }
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}{}", paths::AUTHORIZE),
         "token_endpoint": format!("{base}{}", paths::TOKEN),
@@ -21,13 +25,10 @@ pub fn document(external_url: &str, client: &Client) -> Value {
         "end_session_endpoint": format!("{issuer}end-session/"),
         "introspection_endpoint": format!("{base}{}", paths::INTROSPECT),
         "revocation_endpoint": format!("{base}{}", paths::REVOKE),
-        "device_authorization_endpoint": format!("{base}{}", paths::DEVICE),
         "jwks_uri": format!("{issuer}jwks/"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": [
-            "authorization_code", "refresh_token", "client_credentials", crate::token::DEVICE_CODE_GRANT
-        ],
+        "grant_types_supported": grants,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [client.config.signing_alg.as_str()],
         "scopes_supported": scope::SUPPORTED,
@@ -46,7 +47,17 @@ pub fn document(external_url: &str, client: &Client) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": false,
         "frontchannel_logout_supported": false,
-    })
+    });
+    // RFC 8628 §4: only where the client may use it.
+    if client.config.device_flow
+        && let Some(m) = doc.as_object_mut()
+    {
+        m.insert(
+            "device_authorization_endpoint".into(),
+            Value::from(format!("{base}{}", paths::DEVICE)),
+        );
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -65,5 +76,23 @@ mod tests {
             "https://id.example/application/o/grafana/end-session/"
         );
         assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+        assert!(
+            d.get("device_authorization_endpoint").is_none(),
+            "the device grant is opt-in"
+        );
+        let mut tv = client(true);
+        tv.config.device_flow = true;
+        let d = document("https://id.example/", &tv);
+        assert_eq!(
+            d["device_authorization_endpoint"],
+            "https://id.example/application/o/device/"
+        );
+        assert!(
+            d["grant_types_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g == crate::token::DEVICE_CODE_GRANT)
+        );
     }
 }

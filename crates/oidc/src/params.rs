@@ -55,6 +55,21 @@ impl Params {
         &self.pairs
     }
 
+    /// Splits off a form's own fields: (the rest, those named).
+    pub fn split(&self, names: &[&str]) -> (Params, Params) {
+        let (mut rest, mut named) = (Params::default(), Params::default());
+        for (k, v) in &self.pairs {
+            let to = if names.contains(&k.as_str()) {
+                &mut named
+            } else {
+                &mut rest
+            };
+            to.map.insert(k.clone(), v.clone());
+            to.pairs.push((k.clone(), v.clone()));
+        }
+        (rest, named)
+    }
+
     /// The parameters as a query string, without `drop`ped names.
     pub fn to_query(&self, drop: &[&str]) -> String {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -106,6 +121,9 @@ mod tests {
         assert!(Params::parse(&many.join("&")).is_err());
         assert!(Params::parse(&format!("a={}", "x".repeat(9000))).is_err());
         assert_eq!(p.to_query(&["b"]), "a=1&c=x+y");
+        let (rest, named) = p.split(&["a"]);
+        assert_eq!((rest.get("a"), rest.get("c")), (None, Some("x y")));
+        assert_eq!((named.get("a"), named.pairs().len()), (Some("1"), 1));
     }
 
     #[test]

@@ -110,14 +110,13 @@ pub fn check_code(
     )
 }
 
-/// The scopes of a refreshed token, or why the refresh is refused. `may_use`
-/// is the access rule for the grant's user now.
+/// The scopes of a refreshed token, or why the refresh is refused. `access`
+/// is the gate's answer for the grant's user and `amr` now.
 pub fn check_refresh(
     client: &Client,
     old: &RefreshToken,
     grant: &Grant,
-    user_active: bool,
-    may_use: bool,
+    access: Result<(), &'static str>,
     asked: Option<&[String]>,
     now: Timestamp,
 ) -> Result<Vec<String>, OAuthError> {
@@ -131,9 +130,7 @@ pub fn check_refresh(
             "the refresh token has expired or was revoked",
         ));
     }
-    if !user_active || !may_use {
-        return Err(OAuthError::invalid_grant("the user may no longer use this application"));
-    }
+    access.map_err(OAuthError::invalid_grant)?;
     match asked {
         None => Ok(old.scopes.clone()),
         Some(a) if scope::is_subset(a, &old.scopes) && !a.is_empty() => Ok(a.to_vec()),
@@ -371,27 +368,27 @@ mod tests {
             used_at: None,
         };
         assert_eq!(
-            check_refresh(&c, &old, &g, true, true, None, Timestamp(1)).unwrap(),
+            check_refresh(&c, &old, &g, Ok(()), None, Timestamp(1)).unwrap(),
             g.scopes
         );
         let narrow = scope::parse(Some("openid"));
         assert_eq!(
-            check_refresh(&c, &old, &g, true, true, Some(&narrow), Timestamp(1)).unwrap(),
+            check_refresh(&c, &old, &g, Ok(()), Some(&narrow), Timestamp(1)).unwrap(),
             narrow
         );
         let wide = scope::parse(Some("openid email"));
         assert_eq!(
-            check_refresh(&c, &old, &g, true, true, Some(&wide), Timestamp(1))
+            check_refresh(&c, &old, &g, Ok(()), Some(&wide), Timestamp(1))
                 .unwrap_err()
                 .code,
             ErrorCode::InvalidScope
         );
         assert!(
-            check_refresh(&c, &old, &g, true, false, None, Timestamp(1)).is_err(),
+            check_refresh(&c, &old, &g, Err("no"), None, Timestamp(1)).is_err(),
             "no access"
         );
         assert!(
-            check_refresh(&c, &old, &g, true, true, None, Timestamp(5_000_000)).is_err(),
+            check_refresh(&c, &old, &g, Ok(()), None, Timestamp(5_000_000)).is_err(),
             "expired"
         );
         let next = next_refresh_token(&old, &g, "n".into(), g.scopes.clone(), &c, Timestamp(9_000_000));

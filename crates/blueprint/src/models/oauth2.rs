@@ -206,6 +206,9 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.bool("allow_plain_pkce")? {
         cfg.allow_plain_pkce = v;
     }
+    if let Some(v) = a.bool("device_flow")? {
+        cfg.device_flow = v;
+    }
     cfg.validate()
         .map_err(|e| a.err("name", format!("invalid OAuth2 provider: {e}")))?;
     Ok(())
@@ -271,6 +274,7 @@ impl Model for OAuth2Model {
             "signing_alg",
             "role_mapping",
             "allow_plain_pkce",
+            "device_flow",
         ]
     }
     fn unsupported(&self) -> &'static [(&'static str, &'static str)] {

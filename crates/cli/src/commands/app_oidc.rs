@@ -49,6 +49,12 @@ pub enum ConsentChoice {
     Explicit,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 /// OIDC provider options (with `--provider oidc`, and for `app update`).
 #[derive(Debug, Args, Default)]
 pub struct OidcArgs {
@@ -87,6 +93,10 @@ pub struct OidcArgs {
     /// Accept PKCE's `plain` method (refused by default; S256 is always accepted).
     #[arg(long)]
     pub allow_plain_pkce: bool,
+    /// Accept the device authorization grant (RFC 8628) for this client, e.g.
+    /// a TV or a command-line tool (default off).
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub device_flow: Option<Switch>,
 }
 
 impl OidcArgs {
@@ -103,6 +113,7 @@ impl OidcArgs {
             || self.access_token_validity.is_some()
             || self.refresh_token_validity.is_some()
             || self.allow_plain_pkce
+            || self.device_flow.is_some()
     }
 }
 
@@ -176,6 +187,9 @@ fn apply(cfg: &mut OidcConfig, a: &OidcArgs) -> CmdResult {
     }
     if a.allow_plain_pkce {
         cfg.allow_plain_pkce = true;
+    }
+    if let Some(d) = a.device_flow {
+        cfg.device_flow = d == Switch::On;
     }
     Ok(())
 }
@@ -360,4 +374,5 @@ pub fn show_rows(ctx: &Context, app: &Application, t: &mut Table) {
     if cfg.allow_plain_pkce {
         row(t, "PKCE plain", "allowed".into());
     }
+    row(t, "device flow", if cfg.device_flow { "on" } else { "off" }.into());
 }

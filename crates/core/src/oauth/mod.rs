@@ -7,7 +7,8 @@
 //!
 //! Layout: [`model`] the records, [`cache`] change-feed caches,
 //! [`clients`] client lookup and secrets,
-//! [`grants`] codes and refresh tokens, [`device`] RFC 8628, [`consent`].
+//! [`grants`] codes and refresh tokens, [`device`] RFC 8628 and
+//! [`user_codes`] its guessing guard, [`consent`].
 
 pub mod cache;
 pub mod clients;
@@ -15,6 +16,7 @@ pub mod consent;
 pub mod device;
 pub mod grants;
 pub mod model;
+pub mod user_codes;
 
 /// Event action names of the OAuth provider (authentik's where one exists).
 pub mod action {

@@ -1,8 +1,6 @@
-//! GET/POST /application/o/<slug>/end-session/ (RP-initiated logout). An
-//! unregistered `post_logout_redirect_uri` gets an error page, never a
-//! redirect. With an `id_token_hint` for the signed-in person, signing out is
-//! immediate; otherwise the person confirms (a CSRF-checked form), so a link
-//! on another site cannot sign anyone out unasked.
+//! GET/POST /application/o/<slug>/end-session/ (RP-initiated logout): parse
+//! the request and the confirmation form's answer, call
+//! `Provider::end_session`, render (and clear the session cookie).
 
 use std::sync::Arc;
 
@@ -11,10 +9,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use gatehouse_core::Actor;
-use gatehouse_oidc::claims;
-use gatehouse_oidc::end_session::{self, EndSessionError};
 use gatehouse_oidc::params::Params;
+use gatehouse_oidc::service::EndSessionOutcome;
 
 use super::pages::{LogoutPage, message};
 use super::runtime::OidcRuntime;
@@ -33,7 +29,7 @@ pub async fn end_session(
     RawQuery(query): RawQuery,
     req: axum::extract::Request,
 ) -> Result<Response, PageError> {
-    let dir = state.directory().cloned().ok_or(PageError::Starting)?;
+    let provider = rt.provider(&state).ok_or(PageError::Starting)?;
     let (parts, body) = req.into_parts();
     let text = if method == Method::POST {
         let bytes: Bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
@@ -44,70 +40,45 @@ pub async fn end_session(
         query.unwrap_or_default()
     };
     let bad = |msg: &str| message(&state, StatusCode::BAD_REQUEST, "Sign-out request refused", msg, true);
-    let raw = match Params::parse(&text) {
-        Ok(p) => p,
+    let (params, form) = match Params::parse(&text) {
+        Ok(p) => p.split(&["csrf_token", "gh_logout"]),
         Err(e) => return Ok(bad(&e.description)),
     };
-    let Some(client) = rt.client_by_slug(&dir, &slug).await? else {
-        return Ok(message(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such application.",
-            true,
-        ));
-    };
-    // The confirmation form's own fields are not part of the request.
-    let confirmed_csrf = raw.get("csrf_token").map(str::to_string);
-    let confirmed = raw.get("gh_logout") == Some("yes");
-    let kept: Vec<(String, String)> = raw
-        .pairs()
-        .iter()
-        .filter(|(k, _)| k != "csrf_token" && k != "gh_logout")
-        .cloned()
-        .collect();
-    let params = Params::parse(
-        &form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(kept.clone())
-            .finish(),
-    )
-    .unwrap_or_default();
-    let ring = dir.keys().ring().await?;
-    let now = dir.now();
-    let decided = end_session::check(&params, &client, |token, jwt| {
-        jwt.kid()
-            .and_then(|k| ring.by_kid(k, now))
-            .is_some_and(|key| jwt.verify_with(token, key).is_ok())
-    });
-    let plan = match decided {
-        Ok(p) => p,
-        Err(EndSessionError::Page(msg)) => return Ok(bad(&msg)),
-    };
-    let done = |res: Response| -> Result<Response, PageError> { Ok(res) };
-    if let Some((session, user)) = current_session(&dir, &parts).await? {
-        let hinted_me = plan
-            .hinted_sub
-            .as_deref()
-            .is_some_and(|s| s == claims::subject(client.config.sub_mode, &user));
-        let confirmed_me = confirmed
-            && confirmed_csrf
-                .as_deref()
-                .is_some_and(|c| csrf_ok(&session.csrf_token, c));
-        if !hinted_me && !confirmed_me {
-            return done(render(&LogoutPage {
+    let session = current_session(provider.directory(), &parts).await?;
+    let confirmed = form.get("gh_logout") == Some("yes")
+        && session
+            .as_ref()
+            .zip(form.get("csrf_token"))
+            .is_some_and(|((s, _), c)| csrf_ok(&s.csrf_token, c));
+    let outcome = provider
+        .end_session(&slug, &params, confirmed, session.as_ref(), &caller.anonymous())
+        .await?;
+    let redirect = match outcome {
+        EndSessionOutcome::NotFound => {
+            return Ok(message(
+                &state,
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such application.",
+                true,
+            ));
+        }
+        EndSessionOutcome::Refused(msg) => return Ok(bad(&msg)),
+        EndSessionOutcome::Confirm(prompt) => {
+            let csrf = session.map(|(s, _)| s.csrf_token).unwrap_or_default();
+            return Ok(render(&LogoutPage {
                 branding: state.branding(),
-                csrf: session.csrf_token.clone(),
-                app_name: client.app.name.clone(),
-                username: user.username.clone(),
-                action: format!("/application/o/{}/end-session/", client.app.slug),
-                fields: kept,
+                csrf,
+                app_name: prompt.app_name,
+                username: prompt.username,
+                action: prompt.action,
+                fields: prompt.fields,
             }));
         }
-        let audit = caller.audit(Actor::User(user.username.clone()));
-        dir.sessions().end(&audit, &session, &user.username).await?;
-    }
-    let mut res = match &plan.redirect {
-        Some(to) => Redirect::to(to).into_response(),
+        EndSessionOutcome::SignedOut { redirect } => redirect,
+    };
+    let mut res = match redirect {
+        Some(to) => Redirect::to(&to).into_response(),
         None => message(
             &state,
             StatusCode::OK,
@@ -120,5 +91,5 @@ pub async fn end_session(
         header::SET_COOKIE,
         cookies::clear(cookies::SESSION, state.config.secure_cookies()),
     );
-    done(res)
+    Ok(res)
 }

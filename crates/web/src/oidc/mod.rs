@@ -1,10 +1,10 @@
 //! The OAuth 2.0 / OpenID Connect provider over HTTP, at authentik's paths.
 //!
-//! Protocol decisions are `gatehouse-oidc`'s, records `gatehouse_core`'s
-//! (`oauth`, `keys`); handlers here parse, call, and render. The hot paths
-//! (discovery, JWKS, token) read no database on a cache hit: applications and
-//! keys come from the Directory's change-feed caches, parsed clients and
-//! serialized discovery documents from [`runtime::OidcRuntime`].
+//! Each handler parses HTTP, calls one service of `gatehouse_oidc::Provider`
+//! (which decides, through the directory and its one access gate) and renders
+//! the outcome: JSON bodies with their status, or the `oidc_*.html` pages. The
+//! hot paths (discovery, JWKS, token) read no database on a cache hit: the
+//! provider's caches follow the change feed.
 
 mod authorize;
 mod consents;

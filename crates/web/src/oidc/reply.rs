@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_oidc::{ErrorCode, OAuthError};
+use gatehouse_oidc::{ErrorCode, Failure, OAuthError, Provider};
 use serde_json::Value;
 
 use crate::state::AppState;
@@ -22,6 +22,15 @@ impl From<gatehouse_core::Error> for Reply {
     fn from(e: gatehouse_core::Error) -> Self {
         tracing::error!(error = %e, "OIDC request failed");
         Reply(OAuthError::server_error())
+    }
+}
+
+impl From<Failure> for Reply {
+    fn from(e: Failure) -> Self {
+        match e {
+            Failure::Protocol(e) => Reply(e),
+            Failure::Internal(e) => e.into(),
+        }
     }
 }
 
@@ -48,9 +57,9 @@ pub fn json(status: StatusCode, v: &Value) -> Response {
 
 pub type JsonResult = Result<Response, Reply>;
 
-/// The directory, or `temporarily_unavailable` while the server starts.
-pub fn directory(state: &AppState) -> Result<&gatehouse_core::Directory, Reply> {
-    state.directory().ok_or_else(|| {
+/// The provider, or `temporarily_unavailable` while the server starts.
+pub fn provider<'a>(state: &AppState, rt: &'a super::OidcRuntime) -> Result<&'a Provider, Reply> {
+    rt.provider(state).ok_or_else(|| {
         Reply(OAuthError::new(
             ErrorCode::TemporarilyUnavailable,
             "the server is starting",

@@ -17,6 +17,7 @@ pub struct World {
     pub dir: Directory,
     pub clock: Arc<FixedClock>,
     pub router: Router,
+    feed: tokio::sync::watch::Sender<i64>,
     _tmp: tempfile::TempDir,
 }
 
@@ -51,12 +52,26 @@ impl World {
             Default::default(),
         );
         let state = AppState::new(config);
-        state.set_ready(dir.clone(), tokio::sync::watch::channel(0).1);
+        let (feed, changes) = tokio::sync::watch::channel(0);
+        state.set_ready(dir.clone(), changes);
         World {
             dir,
             clock,
             router: gatehouse_web::router(state),
+            feed,
             _tmp: tmp,
+        }
+    }
+
+    /// What the change listener does when any node commits: the feed moves,
+    /// and the caches that follow it load again. (Used by the OIDC tests,
+    /// which share this harness.)
+    #[allow(dead_code)]
+    pub async fn changed(&self) {
+        let seq = self.dir.change_seq().await.unwrap();
+        self.feed.send_replace(seq);
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
         }
     }
 
