@@ -60,7 +60,7 @@ impl Subject {
 /// The persistent NameID of a user for an application: an HMAC of both ids
 /// under a server secret, so it is stable, differs per application and cannot
 /// be linked across applications.
-pub async fn pseudonym(dir: &Directory, app_id: Uuid, user_id: Uuid) -> gatehouse_core::Result<String> {
+pub(crate) async fn pseudonym(dir: &Directory, app_id: Uuid, user_id: Uuid) -> gatehouse_core::Result<String> {
     let key = dir
         .secrets()
         .get_or_create(PSEUDONYM_SECRET, || random_token(32))
