@@ -314,3 +314,35 @@ def test_unsigned_logout_request_needs_the_sp_setting(env):
     r = client.http.get(env.url(r.headers["location"]), allow_redirects=False)
     assert r.status_code in (302, 303) and r.headers["location"].startswith(SLS), r.text
     assert not client.signed_in()
+
+
+def test_idp_initiated_sign_in_passes_the_same_gate(env):
+    """IdP-initiated sign-in asks the one gate too: a user outside the bound
+    groups gets the refusal page and its event; a password-only session is
+    sent to the step-up where the application requires MFA, not answered."""
+    env.app("initstaff", "--allow-group", "staff")
+    client = WebClient(env.server.url)
+    r = client.http.get(env.url("/application/saml/initstaff/sso/binding/init/"), allow_redirects=False)
+    page = follow_to_form(env, client, r, username="bob")
+    assert page.status_code == 403, page.text[:300]
+    assert "may not use" in page.text and "SAMLResponse" not in page.text
+    events = json.loads(env.inst.cli("events", "--json", "--action", "authorize_application_denied").stdout)
+    assert any(e["context"].get("username") == "bob"
+               and e["context"]["authorized_application"]["slug"] == "initstaff" for e in events), events
+
+    env.app("initvault")
+    env.inst.cli("policy", "mfa", "require-app", "initvault")
+    try:
+        client = WebClient(env.server.url)
+        r = client.http.get(env.url("/application/saml/initvault/sso/binding/init/"), allow_redirects=False)
+        here = r.headers["location"]
+        assert here.startswith("/application/saml/initvault/sso/continue/"), here
+        r = client.http.get(env.url(here), allow_redirects=False)  # not signed in: to /login
+        r = client.sign_in("alice", PASSWORD, next=parse_qs(urlparse(r.headers["location"]).query)["next"][0])
+        assert r.status_code == 303 and r.headers["location"] == here, r.headers
+        r = client.http.get(env.url(here), allow_redirects=False)
+        assert r.status_code in (302, 303), r.text[:300]
+        step_up = urlparse(r.headers["location"])
+        assert step_up.path == "/login/mfa/step-up" and parse_qs(step_up.query)["next"] == [here], r.headers
+    finally:
+        env.inst.cli("policy", "mfa", "unrequire-app", "initvault")

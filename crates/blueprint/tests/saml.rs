@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use gatehouse_blueprint::plan::{Options, Source, plan, prepare};
 use gatehouse_blueprint::{apply, export, sso};
+use gatehouse_core::keys::KeyPurpose;
 use gatehouse_core::password_policy::PasswordPolicy;
 use gatehouse_core::{Audit, Directory, EventFilter, FixedClock, ProviderKind, Store, Timestamp};
 use gatehouse_crypto::{HashParams, PasswordHasher};
@@ -137,7 +138,8 @@ async fn saml_provider_applies_with_authentik_fields() {
     assert_eq!(cfg.signing_alg, SignatureAlg::RsaSha512);
     assert_eq!(cfg.assertion_valid_secs, 600);
     // The core service sees it as a SAML application.
-    assert!(db.dir.saml().application("wiki").await.unwrap().is_some());
+    let idp = gatehouse_saml::service::SamlIdp::new(EXTERNAL);
+    assert!(idp.application(&db.dir, "wiki").await.unwrap().is_some());
     // Applying it again changes nothing.
     let again = apply_text(&db, &authentik_doc("https://wiki.example.com/saml/acs"))
         .await
@@ -374,8 +376,8 @@ async fn sso_saml_certificate_file_follows_rotation() {
 
     // A rotation publishes the next certificate at once: the file drifts now.
     db.dir
-        .saml()
-        .rotate_keys(&audit(), &[KeyFamily::Rsa], 3600)
+        .keys()
+        .rotate(&audit(), &[KeyPurpose::Saml(KeyFamily::Rsa)], 3600)
         .await
         .unwrap();
     let r = sso::check(&db.dir, EXTERNAL, &m, None).await.unwrap();

@@ -216,14 +216,18 @@ services! {
     recovery => Recovery;
     /// Authenticators, the MFA policy and second-factor checks.
     mfa => Mfa;
-    /// JWT signing keys.
+    /// The key ring: JWT and SAML signing keys.
     keys => Keys;
     /// OAuth 2.0 records: clients, grants, codes, refresh tokens, consent, devices.
     oauth => OAuth;
     /// Forward-auth hand-offs and proxy sessions.
     forward_auth => ForwardAuth;
-    /// SAML records and keys.
-    saml => Saml;
+    /// Records parked under a one-time token while a person signs in.
+    parking => Parking;
+    /// One-time message ids (replay protection shared by every node).
+    replay => Replay;
+    /// Server-wide random secrets, made at first use.
+    secrets => Secrets;
     /// The background job queue.
     jobs => Jobs;
     /// The applied state of blueprint files.

@@ -11,8 +11,9 @@ use uuid::Uuid;
 use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobEffect, JobFilter, NewJob, WorkerRecord}; // mail and worker
+use crate::keys::SigningKeyRecord;
 use crate::model::*;
-use crate::oauth::model::{AuthCode, Consent, DeviceCode, Grant, Redeemed, RefreshToken, SigningKeyRecord};
+use crate::oauth::model::{AuthCode, Consent, DeviceCode, Grant, Redeemed, RefreshToken};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -78,8 +79,7 @@ pub trait Store: Send + Sync {
     /// Records whose lock ended at or before `now` (their end is still to be announced).
     async fn ended_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>>;
 
-    // ---- OAuth grants and signing keys
-    /// Every signing key, of every algorithm, oldest generation first.
+    /// The key ring: every signing key, of every purpose, oldest generation first.
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     async fn server_secret(&self, name: &str) -> StoreResult<Option<String>>;
     async fn oauth_grant(&self, id: Uuid) -> StoreResult<Option<Grant>>;
@@ -90,11 +90,6 @@ pub trait Store: Send + Sync {
     async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     /// One user's remembered consents.
     async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<Consent>>;
-    // ---- end OAuth grants and signing keys
-    // ---- SAML provider
-    /// Every SAML signing key, oldest generation first per family.
-    async fn saml_keys(&self) -> StoreResult<Vec<crate::saml::model::SamlKeyRecord>>;
-    // ---- end SAML provider
     // ---- mail and worker
     /// Claims the next due job (queued and due, or running with an expired
     /// lease) for `worker_id` until `now + lease_ms`, counting an attempt.
@@ -219,13 +214,17 @@ pub trait WriteTx: Send {
     /// Deletes throttle records whose window started before `before` and that hold no lock.
     async fn delete_stale_throttles(&mut self, before: Timestamp) -> StoreResult<u64>;
 
-    // ---- OAuth grants and signing keys
     async fn signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRecord>>;
-    /// Fails with [`StoreError::Conflict`] when the (alg, generation) exists.
+    /// Fails with [`StoreError::Conflict`] when the (purpose, generation) exists.
     async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> StoreResult<()>;
     async fn set_signing_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()>;
     /// Deletes keys no longer published at `now`; returns how many.
     async fn delete_unpublished_signing_keys(&mut self, now: Timestamp) -> StoreResult<u64>;
+    /// Records a one-time id (its hash) until `expires_at`; false when it was
+    /// already recorded (a replay). Atomic across nodes.
+    async fn claim_replay_id(&mut self, id_hash: &str, expires_at: Timestamp) -> StoreResult<bool>;
+    /// Housekeeping: one-time ids whose time is over.
+    async fn delete_expired_replay_ids(&mut self, now: Timestamp) -> StoreResult<u64>;
     /// Inserts the secret unless one of that name exists; false when it did.
     async fn insert_server_secret(&mut self, name: &str, value: &str, now: Timestamp) -> StoreResult<bool>;
     async fn insert_grant(&mut self, grant: &Grant) -> StoreResult<()>;
@@ -266,18 +265,6 @@ pub trait WriteTx: Send {
     /// Housekeeping: deletes expired codes, refresh tokens, device codes,
     /// revocation entries and grants. Returns how many rows went.
     async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64>;
-    // ---- end OAuth grants and signing keys
-    // ---- SAML provider
-    async fn saml_keys(&mut self) -> StoreResult<Vec<crate::saml::model::SamlKeyRecord>>;
-    /// Fails with [`StoreError::Conflict`] when the (family, generation) exists.
-    async fn insert_saml_key(&mut self, key: &crate::saml::model::SamlKeyRecord) -> StoreResult<()>;
-    async fn set_saml_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()>;
-    /// Records a request id (its hash) until `expires_at`; false when it was
-    /// already recorded (a replay). Atomic across nodes.
-    async fn claim_saml_request_id(&mut self, key_hash: &str, expires_at: Timestamp) -> StoreResult<bool>;
-    /// Housekeeping: expired request ids and keys no longer published.
-    async fn delete_expired_saml(&mut self, now: Timestamp) -> StoreResult<u64>;
-    // ---- end SAML provider
     // ---- mail and worker
     /// Enqueues a job (due at `job.run_at`); `None` when a job with the same
     /// idempotency key exists. On PostgreSQL, wakes listening workers at commit.

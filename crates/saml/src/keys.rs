@@ -1,16 +1,16 @@
 //! SAML signing keys (with their self-signed certificates) and the SP
 //! certificates Gatehouse verifies with. All private-key operations run on
-//! aws-lc-rs; certificates are made by rcgen.
+//! aws-lc-rs; keys and certificates are made in `gatehouse-crypto` (the key
+//! ring in core creates them), parsed and used here.
 
 use std::fmt;
 
-use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest, Sha256};
+pub use gatehouse_crypto::certificate::KeyFamily;
+use gatehouse_crypto::certificate::{self, certificate_kid};
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -60,27 +60,6 @@ impl SignatureAlg {
     }
 }
 
-/// The kind of key: RSA 2048 (rsa-sha256, rsa-sha512) or P-256.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum KeyFamily {
-    Rsa,
-    EcP256,
-}
-
-impl KeyFamily {
-    pub const ALL: [KeyFamily; 2] = [KeyFamily::Rsa, KeyFamily::EcP256];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyFamily::Rsa => "rsa",
-            KeyFamily::EcP256 => "ec-p256",
-        }
-    }
-    pub fn parse(s: &str) -> Option<KeyFamily> {
-        KeyFamily::ALL.into_iter().find(|f| f.as_str() == s)
-    }
-}
-
 enum Pair {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
@@ -113,28 +92,12 @@ pub struct GeneratedSamlKey {
 impl SamlKey {
     /// A new key with a self-signed certificate valid for ten years from `now_unix`.
     pub fn generate(family: KeyFamily, common_name: &str, now_unix: i64) -> Result<GeneratedSamlKey, Error> {
-        let der: Zeroizing<Vec<u8>> = Zeroizing::new(match family {
-            KeyFamily::Rsa => {
-                let p = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| Error::Key)?;
-                p.as_der().map_err(|_| Error::Key)?.as_ref().to_vec()
-            }
-            KeyFamily::EcP256 => {
-                let p = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| Error::Key)?;
-                p.to_pkcs8v1().map_err(|_| Error::Key)?.as_ref().to_vec()
-            }
-        });
-        let kp = rcgen::KeyPair::try_from(der.as_slice()).map_err(|_| Error::Key)?;
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|_| Error::Key)?;
-        let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::CommonName, common_name);
-        dn.push(rcgen::DnType::OrganizationName, "Gatehouse");
-        params.distinguished_name = dn;
-        let start = time::OffsetDateTime::from_unix_timestamp(now_unix - 3600).map_err(|_| Error::Key)?;
-        params.not_before = start;
-        params.not_after = start + time::Duration::days(3650);
-        let cert = params.self_signed(&kp).map_err(|_| Error::Key)?;
-        let key = SamlKey::from_parts(family, &der, cert.der().as_ref())?;
-        Ok(GeneratedSamlKey { key, pkcs8_der: der })
+        let made = certificate::generate(family, common_name, now_unix).map_err(|_| Error::Key)?;
+        let key = SamlKey::from_parts(family, &made.pkcs8_der, &made.cert_der)?;
+        Ok(GeneratedSamlKey {
+            key,
+            pkcs8_der: made.pkcs8_der,
+        })
     }
 
     /// A stored key: PKCS#8 DER and certificate DER.
@@ -155,7 +118,7 @@ impl SamlKey {
             return Err(Error::Key);
         }
         Ok(SamlKey {
-            kid: hex_prefix(&Sha256::digest(cert_der)),
+            kid: certificate_kid(cert_der),
             family,
             pair,
             cert_b64: STANDARD.encode(cert_der),
@@ -201,10 +164,6 @@ impl SamlKey {
             _ => Err(Error::Key),
         }
     }
-}
-
-fn hex_prefix(d: &[u8]) -> String {
-    d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// PEM text of a base64 certificate.

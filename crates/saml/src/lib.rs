@@ -1,8 +1,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
-//! The SAML 2.0 identity provider without I/O: hardened XML reading,
-//! exclusive canonicalisation, enveloped XML-DSig (sign and verify), the
-//! HTTP-Redirect and HTTP-POST bindings, `AuthnRequest`/`LogoutRequest`
-//! parsing, and the `Response`, `LogoutResponse` and metadata Gatehouse sends.
+//! The SAML 2.0 identity provider. The protocol modules do no I/O: hardened
+//! XML reading, exclusive canonicalisation, enveloped XML-DSig (sign and
+//! verify), the HTTP-Redirect and HTTP-POST bindings, `AuthnRequest` and
+//! `LogoutRequest` parsing, and the `Response`, `LogoutResponse` and metadata
+//! Gatehouse sends. [`service`] holds the request services over the directory
+//! (receive and park, SSO through the one gate, SLO, metadata); the web layer
+//! parses HTTP, calls one of them and renders its outcome.
 
 pub mod binding;
 pub mod c14n;
@@ -12,6 +15,7 @@ pub mod keys;
 pub mod metadata;
 pub mod request;
 pub mod response;
+pub mod service;
 pub mod time;
 pub mod xml;
 

@@ -1,5 +1,4 @@
-//! The OAuth provider's tables (schema version 4): signing keys, server
-//! secrets, grants, authorization codes, refresh tokens, device codes, the
+//! The OAuth provider's tables (schema version 4): server secrets, grants, authorization codes, refresh tokens, device codes, the
 //! access-token revocation list and remembered consents.
 //!
 //! Single-use records are spent with one conditional `UPDATE … RETURNING`, so
@@ -7,11 +6,9 @@
 //! backends; the loser re-reads it and reports a replay.
 
 use gatehouse_core::oauth::model::{
-    AuthCode, Consent, DeviceCode, DeviceStatus, Grant, Redeemed, RefreshToken, SigningKeyRecord, scopes_from_text,
-    scopes_text,
+    AuthCode, Consent, DeviceCode, DeviceStatus, Grant, Redeemed, RefreshToken, scopes_from_text, scopes_text,
 };
 use gatehouse_core::{StoreError, Timestamp};
-use gatehouse_crypto::signing::SigningAlg;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::decode::Decode;
@@ -22,11 +19,6 @@ use crate::error::Ctx;
 
 type Result<T> = std::result::Result<T, StoreError>;
 
-macro_rules! key_columns {
-    () => {
-        "kid, alg, generation, private_key, public_jwk, created_at, activates_at, publish_until"
-    };
-}
 macro_rules! grant_columns {
     () => {
         "id, application_id, user_id, session_id, scopes, auth_time, amr, nonce, created_at, expires_at, revoked_at"
@@ -82,23 +74,6 @@ fn scopes(row: &AnyRow, col: &str) -> Result<Vec<String>> {
 fn json_list(row: &AnyRow, col: &str) -> Result<Vec<String>> {
     let text: String = get(row, col)?;
     serde_json::from_str(&text).map_err(|_| StoreError::Corrupt(format!("column {col} is not a JSON list of strings")))
-}
-
-fn key_row(row: &AnyRow) -> Result<SigningKeyRecord> {
-    let alg: String = get(row, "alg")?;
-    let jwk: String = get(row, "public_jwk")?;
-    Ok(SigningKeyRecord {
-        kid: get(row, "kid")?,
-        alg: SigningAlg::parse(&alg)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown signing algorithm '{alg}'")))?,
-        generation: get(row, "generation")?,
-        private_key: get(row, "private_key")?,
-        public_jwk: serde_json::from_str::<Value>(&jwk)
-            .map_err(|_| StoreError::Corrupt("column public_jwk is not valid JSON".into()))?,
-        created_at: ts(row, "created_at")?,
-        activates_at: ts(row, "activates_at")?,
-        publish_until: opt_ts(row, "publish_until")?,
-    })
 }
 
 fn grant_row(row: &AnyRow) -> Result<Grant> {
@@ -176,18 +151,6 @@ fn json_list_text(list: &[String]) -> String {
 }
 
 // ---- reads (pool or transaction) -------------------------------------------------
-
-pub(crate) async fn signing_keys<'c, E: Executor<'c, Database = Any>>(e: E) -> Result<Vec<SigningKeyRecord>> {
-    let rows = sqlx::query(concat!(
-        "SELECT ",
-        key_columns!(),
-        " FROM signing_keys ORDER BY alg, generation"
-    ))
-    .fetch_all(e)
-    .await
-    .ctx("list signing keys")?;
-    all(rows, key_row)
-}
 
 pub(crate) async fn server_secret<'c, E: Executor<'c, Database = Any>>(e: E, name: &str) -> Result<Option<String>> {
     sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
@@ -310,49 +273,6 @@ pub(crate) async fn consents<'c, E: Executor<'c, Database = Any>>(e: E, user_id:
 }
 
 // ---- writes (inside a transaction) -------------------------------------------------
-
-pub(crate) async fn insert_signing_key(conn: &mut AnyConnection, k: &SigningKeyRecord) -> Result<()> {
-    sqlx::query(concat!(
-        "INSERT INTO signing_keys (",
-        key_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-    ))
-    .bind(k.kid.clone())
-    .bind(k.alg.as_str().to_string())
-    .bind(k.generation)
-    .bind(k.private_key.clone())
-    .bind(k.public_jwk.to_string())
-    .bind(k.created_at.millis())
-    .bind(k.activates_at.millis())
-    .bind(k.publish_until.map(Timestamp::millis))
-    .execute(conn)
-    .await
-    .ctx("create signing key")?;
-    Ok(())
-}
-
-pub(crate) async fn set_signing_key_publish_until(
-    conn: &mut AnyConnection,
-    kid: &str,
-    until: Option<Timestamp>,
-) -> Result<()> {
-    sqlx::query("UPDATE signing_keys SET publish_until = $2 WHERE kid = $1")
-        .bind(kid.to_string())
-        .bind(until.map(Timestamp::millis))
-        .execute(conn)
-        .await
-        .ctx("retire signing key")?;
-    Ok(())
-}
-
-pub(crate) async fn delete_unpublished_signing_keys(conn: &mut AnyConnection, now: Timestamp) -> Result<u64> {
-    let r = sqlx::query("DELETE FROM signing_keys WHERE publish_until IS NOT NULL AND publish_until <= $1")
-        .bind(now.millis())
-        .execute(conn)
-        .await
-        .ctx("delete expired signing keys")?;
-    Ok(r.rows_affected())
-}
 
 pub(crate) async fn insert_server_secret(
     conn: &mut AnyConnection,

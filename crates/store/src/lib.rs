@@ -24,12 +24,12 @@ mod error;
 mod events;
 mod grants; // OIDC provider
 mod jobs; // mail and worker
+mod keys;
 mod mfa; // MFA
 mod mfa_enrolment;
 mod migrate;
 mod read;
 mod rows;
-mod saml; // SAML provider
 mod url;
 // ---- blueprints and SSO drift
 mod blueprints;
@@ -308,9 +308,8 @@ impl Store for SqlStore {
         read::ended_locks(&self.pool, now).await
     }
 
-    // ---- OAuth grants and signing keys
-    async fn signing_keys(&self) -> StoreResult<Vec<oauth::SigningKeyRecord>> {
-        grants::signing_keys(&self.pool).await
+    async fn signing_keys(&self) -> StoreResult<Vec<gatehouse_core::keys::SigningKeyRecord>> {
+        keys::signing_keys(&self.pool).await
     }
 
     async fn server_secret(&self, name: &str) -> StoreResult<Option<String>> {
@@ -336,12 +335,6 @@ impl Store for SqlStore {
     async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<oauth::Consent>> {
         grants::consents(&self.pool, user_id).await
     }
-    // ---- end OAuth grants and signing keys
-    // ---- SAML provider
-    async fn saml_keys(&self) -> StoreResult<Vec<gatehouse_core::saml::model::SamlKeyRecord>> {
-        saml::saml_keys(&self.pool).await
-    }
-    // ---- end SAML provider
     // ---- mail and worker
     async fn claim_job(&self, worker_id: &str, now: Timestamp, lease_ms: i64) -> StoreResult<Option<JobRow>> {
         jobs::claim(&self.pool, self.backend, worker_id, now, lease_ms).await

@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 9;
+pub const KNOWN_SCHEMA_VERSION: i64 = 10;
 
 struct Migration {
     version: i64,
@@ -98,6 +98,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "mfa_enrolment",
         sqlite: include_str!("../migrations/sqlite/0009_mfa_enrolment.sql"),
         postgres: include_str!("../migrations/postgres/0009_mfa_enrolment.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "key_ring",
+        sqlite: include_str!("../migrations/sqlite/0010_key_ring.sql"),
+        postgres: include_str!("../migrations/postgres/0010_key_ring.sql"),
     },
 ];
 

@@ -15,7 +15,8 @@ use uuid::Uuid;
 use crate::error::Ctx;
 use crate::rows::{self, flow_columns, recovery_key_columns, session_columns, throttle_columns};
 use crate::url::Backend;
-use crate::{events, grants, read};
+use crate::{events, grants, keys, read};
+use gatehouse_core::keys::SigningKeyRecord;
 use gatehouse_core::oauth::model as oauth;
 
 pub(crate) struct SqlWriteTx {
@@ -507,22 +508,32 @@ impl WriteTx for SqlWriteTx {
         Ok(r.rows_affected())
     }
 
-    // ---- OAuth grants and signing keys (SQL in `grants`)
-    async fn signing_keys(&mut self) -> StoreResult<Vec<oauth::SigningKeyRecord>> {
-        grants::signing_keys(&mut *self.tx).await
+    // The key ring and one-time ids (SQL in `keys`).
+    async fn signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRecord>> {
+        keys::signing_keys(&mut *self.tx).await
     }
 
-    async fn insert_signing_key(&mut self, key: &oauth::SigningKeyRecord) -> StoreResult<()> {
-        grants::insert_signing_key(&mut self.tx, key).await
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> StoreResult<()> {
+        keys::insert_signing_key(&mut self.tx, key).await
     }
 
     async fn set_signing_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()> {
-        grants::set_signing_key_publish_until(&mut self.tx, kid, until).await
+        keys::set_signing_key_publish_until(&mut self.tx, kid, until).await
     }
 
     async fn delete_unpublished_signing_keys(&mut self, now: Timestamp) -> StoreResult<u64> {
-        grants::delete_unpublished_signing_keys(&mut self.tx, now).await
+        keys::delete_unpublished_signing_keys(&mut self.tx, now).await
     }
+
+    async fn claim_replay_id(&mut self, id_hash: &str, expires_at: Timestamp) -> StoreResult<bool> {
+        keys::claim_replay_id(&mut self.tx, id_hash, expires_at).await
+    }
+
+    async fn delete_expired_replay_ids(&mut self, now: Timestamp) -> StoreResult<u64> {
+        keys::delete_expired_replay_ids(&mut self.tx, now).await
+    }
+
+    // OAuth grants (SQL in `grants`).
 
     async fn insert_server_secret(&mut self, name: &str, value: &str, now: Timestamp) -> StoreResult<bool> {
         grants::insert_server_secret(&mut self.tx, name, value, now).await
@@ -611,24 +622,6 @@ impl WriteTx for SqlWriteTx {
     async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64> {
         grants::delete_expired(&mut self.tx, now).await
     }
-    // ---- end OAuth grants and signing keys
-    // ---- SAML provider
-    async fn saml_keys(&mut self) -> StoreResult<Vec<gatehouse_core::saml::model::SamlKeyRecord>> {
-        crate::saml::saml_keys(&mut *self.tx).await
-    }
-    async fn insert_saml_key(&mut self, key: &gatehouse_core::saml::model::SamlKeyRecord) -> StoreResult<()> {
-        crate::saml::insert_saml_key(&mut self.tx, key).await
-    }
-    async fn set_saml_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()> {
-        crate::saml::set_saml_key_publish_until(&mut self.tx, kid, until).await
-    }
-    async fn claim_saml_request_id(&mut self, key_hash: &str, expires_at: Timestamp) -> StoreResult<bool> {
-        crate::saml::claim_saml_request_id(&mut self.tx, key_hash, expires_at).await
-    }
-    async fn delete_expired_saml(&mut self, now: Timestamp) -> StoreResult<u64> {
-        crate::saml::delete_expired_saml(&mut self.tx, now).await
-    }
-    // ---- end SAML provider
     // ---- mail and worker
     async fn enqueue_job(&mut self, job: &gatehouse_core::jobs::NewJob, now: Timestamp) -> StoreResult<Option<Uuid>> {
         crate::jobs::enqueue(&mut self.tx, self.backend, job, now).await

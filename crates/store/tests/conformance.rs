@@ -252,15 +252,21 @@ conformance!(
     check_blueprint_instances,
     check_api_token_deletion,
     // ---- end blueprints and SSO drift
-    check_saml_keys,        // SAML provider
-    check_saml_request_ids, // SAML provider
     check_known_device_throttle,
     check_signed_chain_head,
     check_signed_head_moved_anchor,
     check_signed_head_truncated_tail,
     check_mfa_first_enrolment,
+    check_saml_keys,
+    check_key_ring_holds_both_kinds,
+    check_key_ring_migration_keeps_keys,
+    check_replay_ids,
+    check_parked_records,
 );
 
+#[path = "conformance/key_ring.rs"]
+mod key_ring;
+use key_ring::*;
 #[path = "conformance/security.rs"]
 mod security;
 use security::*;
@@ -2989,6 +2995,7 @@ async fn check_oauth_grants(db: &TestDb) {
 }
 
 async fn check_signing_keys(db: &TestDb) {
+    use gatehouse_core::keys::{KeyKind, KeyPurpose};
     use gatehouse_crypto::signing::{SigningAlg, UnverifiedJwt};
 
     let env = env(db).await;
@@ -3017,7 +3024,7 @@ async fn check_signing_keys(db: &TestDb) {
     let rotated = env
         .dir
         .keys()
-        .rotate(&env.audit, &[SigningAlg::EdDsa], 600)
+        .rotate(&env.audit, &[KeyPurpose::Jwt(SigningAlg::EdDsa)], 600)
         .await
         .unwrap();
     assert_eq!(rotated[0].generation, 2);
@@ -3034,7 +3041,15 @@ async fn check_signing_keys(db: &TestDb) {
         env.dir.keys().verifying_key(a.kid()).await.unwrap().is_some(),
         "still published"
     );
-    let statuses: Vec<&str> = env.dir.keys().list().await.unwrap().iter().map(|k| k.status).collect();
+    let statuses: Vec<&str> = env
+        .dir
+        .keys()
+        .list(KeyKind::Jwt)
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| k.status)
+        .collect();
     assert!(
         statuses.contains(&"signing") && statuses.contains(&"retiring"),
         "{statuses:?}"
@@ -3051,7 +3066,7 @@ async fn check_signing_keys(db: &TestDb) {
     );
     assert_eq!(env.dir.keys().purge_retired().await.unwrap(), 1);
     // A key row that does not parse is reported, not used.
-    db.exec("UPDATE signing_keys SET private_key = 'AAAA'").await;
+    db.exec("UPDATE key_ring SET private_key = 'AAAA'").await;
     assert!(env.dir.keys().signing_key(SigningAlg::EdDsa).await.is_err());
     other_store.close().await;
 }
@@ -3858,128 +3873,6 @@ async fn check_api_token_deletion(db: &TestDb) {
     assert!(tx.api_tokens().await.unwrap().is_empty());
     tx.commit().await.unwrap();
     assert!(env.store.api_tokens().await.unwrap().is_empty());
-}
-
-// ---- SAML provider ------------------------------------------------------------
-
-async fn check_saml_keys(db: &TestDb) {
-    use gatehouse_core::saml::SamlKeys;
-    use gatehouse_saml::KeyFamily;
-
-    let env = env(db).await;
-    let other_store = Arc::new(db.second_store().await);
-    let other = directory(&other_store, &env.clock);
-    let (ca, cb) = (SamlKeys::default(), SamlKeys::default());
-    // Two nodes creating the first key at once end up with the same key.
-    let (a, b) = tokio::join!(
-        env.dir.saml().signer(&ca, KeyFamily::EcP256),
-        other.saml().signer(&cb, KeyFamily::EcP256)
-    );
-    let ((a, certs_a), (b, _)) = (a.unwrap(), b.unwrap());
-    assert_eq!(a.kid(), b.kid());
-    assert_eq!(certs_a, vec![a.cert_b64().to_string()]);
-    assert_eq!(env.store.saml_keys().await.unwrap().len(), 1);
-
-    // Rotation publishes the next certificate at once, signs with it later.
-    let rotated = env
-        .dir
-        .saml()
-        .rotate_keys(&env.audit, &[KeyFamily::EcP256], 600)
-        .await
-        .unwrap();
-    assert_eq!((rotated[0].generation, rotated[0].status), (2, "next"));
-    let (signer, published) = env
-        .dir
-        .saml()
-        .signer(&SamlKeys::default(), KeyFamily::EcP256)
-        .await
-        .unwrap();
-    assert_eq!(signer.kid(), a.kid());
-    assert_eq!(published.len(), 2);
-    assert_eq!(published[0], a.cert_b64(), "the signing certificate comes first");
-    env.clock.advance_seconds(601);
-    let (signer, published) = env
-        .dir
-        .saml()
-        .signer(&SamlKeys::default(), KeyFamily::EcP256)
-        .await
-        .unwrap();
-    assert_eq!(signer.kid(), rotated[0].kid);
-    assert_eq!(published.len(), 2, "the old certificate stays published for a while");
-    let list = env.dir.saml().key_list().await.unwrap();
-    let status: Vec<&str> = list.iter().map(|k| k.status).collect();
-    assert_eq!(status, vec!["retiring", "signing"]);
-    // A day later the old one is gone from metadata and purged.
-    env.clock.advance_seconds(2 * DAY);
-    let (_, published) = env
-        .dir
-        .saml()
-        .signer(&SamlKeys::default(), KeyFamily::EcP256)
-        .await
-        .unwrap();
-    assert_eq!(published, vec![signer.cert_b64().to_string()]);
-    assert_eq!(env.dir.saml().purge().await.unwrap(), 1);
-    assert_eq!(env.store.saml_keys().await.unwrap().len(), 1);
-    let events = env
-        .dir
-        .events()
-        .list(&EventFilter {
-            action: Some(action::MODEL_CREATED.into()),
-            ..EventFilter::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(events.iter().filter(|e| e.context["model"] == "saml_key").count(), 2);
-}
-
-async fn check_saml_request_ids(db: &TestDb) {
-    use gatehouse_core::saml::ParkedRequest;
-
-    let env = env(db).await;
-    let other_store = Arc::new(db.second_store().await);
-    let other = directory(&other_store, &env.clock);
-    let app = Uuid::new_v4();
-    let until = T0.plus_seconds(600);
-    // Of two nodes seeing the same request id at once, exactly one accepts it.
-    let (a, b) = tokio::join!(
-        env.dir.saml().claim_request_id(app, "sp", "_r1", until),
-        other.saml().claim_request_id(app, "sp", "_r1", until)
-    );
-    assert!(a.unwrap() ^ b.unwrap());
-    assert!(!env.dir.saml().claim_request_id(app, "sp", "_r1", until).await.unwrap());
-    // The same id from another SP or for another application is another request.
-    assert!(env.dir.saml().claim_request_id(app, "sp2", "_r1", until).await.unwrap());
-    assert!(
-        env.dir
-            .saml()
-            .claim_request_id(Uuid::new_v4(), "sp", "_r1", until)
-            .await
-            .unwrap()
-    );
-    // Housekeeping drops expired ids.
-    env.clock.advance_seconds(601);
-    assert_eq!(env.dir.saml().purge().await.unwrap(), 3);
-
-    // Parked requests: readable while waiting, taken once.
-    let parked = ParkedRequest {
-        app_id: app,
-        acs_url: "https://sp/acs".into(),
-        request_id: Some("_r2".into()),
-        relay_state: Some("rs".into()),
-        not_before: None,
-        logout: false,
-    };
-    let token = env.dir.saml().park(&parked).await.unwrap();
-    assert_eq!(other.saml().parked(&token).await.unwrap(), Some(parked.clone()));
-    let (x, y) = tokio::join!(env.dir.saml().unpark(&token), other.saml().unpark(&token));
-    let (x, y) = (x.unwrap(), y.unwrap());
-    assert!(x.is_some() ^ y.is_some());
-    assert_eq!(env.dir.saml().parked(&token).await.unwrap(), None);
-    // Expired parked requests are gone.
-    let token = env.dir.saml().park(&parked).await.unwrap();
-    env.clock.advance_seconds(16 * 60);
-    assert_eq!(env.dir.saml().parked(&token).await.unwrap(), None);
-    assert_eq!(env.dir.saml().unpark(&token).await.unwrap(), None);
 }
 
 // ---- MFA: atomic throttle counting

@@ -77,7 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forward_auth.pages()) // forward-auth: the sign-in pages
         .merge(oidc::routes()) // OIDC provider
         // ---- SAML provider
-        .merge(saml::routes())
+        .merge(saml::routes(&state))
         // ---- end SAML provider
         // ---- mail and worker
         .route(

@@ -1,6 +1,6 @@
 //! Periodic housekeeping, as jobs so that it runs once per cluster per period
 //! whatever the number of nodes: expired sessions, flows and throttles, ended
-//! lock announcements, expired OAuth and SAML records and keys past publication, old
+//! lock announcements, expired OAuth records, one-time ids and keys past publication, old
 //! recovery keys and finished jobs (every five minutes); audit events past the
 //! retention (hourly).
 
@@ -25,15 +25,15 @@ impl JobHandler for PurgeExpired {
         let dir = &ctx.directory;
         let (sessions, flows) = dir.sessions().purge_expired().await?;
         let oauth = dir.oauth().purge_expired().await?;
-        // SAML: request ids past their replay window, keys past publication.
-        let saml = dir.saml().purge().await?;
+        // One-time ids (SAML request IDs) past their replay window.
+        let replay_ids = dir.replay().purge_expired().await?;
         let (jobs, keys) = dir.jobs().purge_finished(FINISHED_JOB_RETENTION_SECS).await?;
-        if sessions + flows + oauth + saml + jobs + keys > 0 {
+        if sessions + flows + oauth + replay_ids + jobs + keys > 0 {
             tracing::info!(
                 sessions,
                 flows,
                 oauth,
-                saml,
+                replay_ids,
                 jobs,
                 recovery_keys = keys,
                 "removed expired records"

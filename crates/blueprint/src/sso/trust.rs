@@ -16,8 +16,8 @@ use gatehouse_core::{Audit, Directory};
 use gatehouse_crypto::signing::SigningAlg;
 use serde_json::{Value, json};
 
-use gatehouse_core::saml::SamlKeys;
 use gatehouse_saml::metadata::{IdpMetadata, idp_metadata};
+use gatehouse_saml::service::published_certificates;
 use gatehouse_saml::{KeyFamily, SamlConfig};
 
 use super::{Drift, Service, SsoType, drift, envfile};
@@ -267,8 +267,7 @@ async fn check_saml(
         return Ok(());
     }
     let family = saml_family(dir, s).await?;
-    let ring = dir.saml().key_ring(&SamlKeys::default()).await?;
-    let current: BTreeSet<String> = ring.published_certs(family, dir.now()).into_iter().collect();
+    let current: BTreeSet<String> = published_certificates(dir, family, false).await?.into_iter().collect();
     if current.is_empty() {
         drifts.push(drift(
             "trust",
@@ -352,15 +351,8 @@ async fn fix_saml(
     }
     let cfg = saml_config(dir, s).await?;
     let family = cfg.as_ref().map(|c| c.signing_alg.family()).unwrap_or(KeyFamily::Rsa);
-    let certs = if dry_run {
-        dir.saml()
-            .key_ring(&SamlKeys::default())
-            .await?
-            .published_certs(family, dir.now())
-    } else {
-        // The first key is otherwise made at the first sign-in: make it now.
-        dir.saml().signer(&SamlKeys::default(), family).await?.1
-    };
+    // The first key is otherwise made at the first sign-in: a fix makes it now.
+    let certs = published_certificates(dir, family, !dry_run).await?;
     let entity = saml_entity_id(external_url, &s.slug);
     for (file, what) in files {
         let text = std::fs::read_to_string(file).ok();

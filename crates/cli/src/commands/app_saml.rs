@@ -1,11 +1,11 @@
 //! `gatehouse app create … --provider saml`: the SAML options of an
-//! application, SP metadata import, and `gatehouse key … --kind saml`.
+//! application and SP metadata import.
 
 use clap::{Args, ValueEnum};
 use gatehouse_core::ProviderSpec;
 use gatehouse_core::{Application, Directory, ProviderKind};
 use gatehouse_crypto::signing::SigningAlg;
-use gatehouse_saml::{KeyFamily, NameIdKind, SamlConfig, SignMode, SignatureAlg, TrustedCert};
+use gatehouse_saml::{NameIdKind, SamlConfig, SignMode, SignatureAlg, TrustedCert};
 use serde_json::json;
 
 use crate::cli::ProviderChoice;
@@ -380,58 +380,4 @@ pub fn show_rows(ctx: &Context, app: &Application, t: &mut Table) {
         .into(),
     );
     row(t, "SLO URL", cfg.slo_url.clone().unwrap_or_else(|| "-".into()));
-}
-
-/// Which keys `gatehouse key` handles.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
-#[value(rename_all = "lower")]
-pub enum KeyKind {
-    /// JWT signing keys (OIDC, forward-auth).
-    #[default]
-    Jwt,
-    /// SAML signing keys and certificates.
-    Saml,
-}
-
-/// `gatehouse key list --kind saml`.
-pub async fn key_list(ctx: &Context, dir: &Directory) -> CmdResult {
-    let keys = dir.saml().key_list().await?;
-    if ctx.json {
-        return Ok(print_json(&keys)?);
-    }
-    let mut t = Table::new(["KID", "KEY", "GEN", "STATUS", "SIGNS FROM", "PUBLISHED UNTIL"]);
-    for k in &keys {
-        t.row([
-            k.kid.clone(),
-            k.family.clone(),
-            k.generation.to_string(),
-            k.status.to_string(),
-            k.activates_at.to_rfc3339(),
-            k.publish_until.map_or_else(|| "-".into(), |t| t.to_rfc3339()),
-        ]);
-    }
-    t.print()?;
-    Ok(())
-}
-
-/// `gatehouse key rotate --kind saml`: a new certificate in metadata now, signing after `secs`.
-pub async fn key_rotate(ctx: &Context, dir: &Directory, family: Option<&str>, secs: i64) -> CmdResult {
-    let families = match family {
-        Some(f) => vec![KeyFamily::parse(f).ok_or_else(|| Failure::input("--family: rsa or ec-p256"))?],
-        None => dir.saml().key_families().await?,
-    };
-    let created = dir.saml().rotate_keys(&ctx.audit(), &families, secs).await?;
-    if ctx.json {
-        return Ok(print_json(&created)?);
-    }
-    for k in &created {
-        println!(
-            "new SAML {} key {} (generation {}): in metadata now, signs from {}",
-            k.family,
-            k.kid,
-            k.generation,
-            k.activates_at.to_rfc3339()
-        );
-    }
-    Ok(())
 }

@@ -10,13 +10,10 @@ use std::sync::Arc;
 
 use gatehouse_crypto::mac::{keyed_hash, keyed_hash_matches};
 use gatehouse_crypto::random_token;
-use serde_json::json;
 
-use crate::audit::Audit;
 use crate::cache::NO_DEADLINE;
 use crate::context::OAuth;
 use crate::error::{Error, Result};
-use crate::events::action;
 use crate::model::{Application, ProviderKind};
 
 const SECRET_KEY_NAME: &str = "client_secret_hmac";
@@ -80,30 +77,10 @@ impl OAuth<'_> {
         if let Some(k) = caches.server_key.get() {
             return Ok(k.clone());
         }
-        let stored = match self.store().server_secret(SECRET_KEY_NAME).await? {
-            Some(v) => v,
-            None => {
-                let mut tx = self.store().begin().await?;
-                let fresh = hex::encode(random_bytes());
-                if tx.insert_server_secret(SECRET_KEY_NAME, &fresh, self.now()).await? {
-                    tx.append_event(
-                        Audit::system().event(
-                            action::MODEL_CREATED,
-                            None,
-                            json!({"model": "server_secret", "name": SECRET_KEY_NAME}),
-                        ),
-                        self.now(),
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                // Whoever won the insert, the stored value is the one.
-                self.store()
-                    .server_secret(SECRET_KEY_NAME)
-                    .await?
-                    .ok_or_else(|| Error::Refused("the client-secret key could not be created".into()))?
-            }
-        };
+        let stored = self
+            .secrets()
+            .get_or_create(SECRET_KEY_NAME, || hex::encode(random_bytes()))
+            .await?;
         let bytes = hex::decode(stored.trim())
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())

@@ -1,48 +1,10 @@
 //! The OAuth provider's records, as the domain sees them. Codes and tokens are
-//! held only as their SHA-256 (`*_hash`); private keys never reach `Debug`.
+//! held only as their SHA-256 (`*_hash`).
 
-use std::fmt;
-
-use gatehouse_crypto::signing::SigningAlg;
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::clock::Timestamp;
-
-/// A JWT signing key as stored. `private_key` is the PKCS#8 DER key in standard
-/// base64. It signs from `activates_at` until a newer key of its algorithm
-/// activates; it is published until `publish_until` (`None`: still current).
-#[derive(Clone)]
-pub struct SigningKeyRecord {
-    pub kid: String,
-    pub alg: SigningAlg,
-    /// 1 for the first key of an algorithm, +1 per rotation; unique per algorithm.
-    pub generation: i64,
-    pub private_key: String,
-    pub public_jwk: Value,
-    pub created_at: Timestamp,
-    pub activates_at: Timestamp,
-    pub publish_until: Option<Timestamp>,
-}
-
-impl fmt::Debug for SigningKeyRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKeyRecord")
-            .field("kid", &self.kid)
-            .field("alg", &self.alg)
-            .field("generation", &self.generation)
-            .field("activates_at", &self.activates_at)
-            .field("publish_until", &self.publish_until)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SigningKeyRecord {
-    pub fn is_published(&self, now: Timestamp) -> bool {
-        self.publish_until.is_none_or(|t| t > now)
-    }
-}
 
 /// One authorization of an application by a user: the family its refresh and
 /// access tokens belong to.
