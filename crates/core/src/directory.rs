@@ -259,8 +259,9 @@ impl Directory {
         names::check_username(&new.username)?;
         names::check_email(&new.email)?;
         names::check_display_name(&new.name)?;
-        let user = User {
+        let mut user = User {
             id: Uuid::new_v4(),
+            pk: 0,
             username: new.username,
             email: new.email,
             name: new.name,
@@ -272,7 +273,7 @@ impl Directory {
             password_changed_at: None,
         };
         let mut tx = self.begin().await?;
-        insert_user(&mut *tx, audit, &user, self.now()).await?;
+        user.pk = insert_user(&mut *tx, audit, &user, self.now()).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -388,15 +389,16 @@ impl Directory {
             ),
             None => None,
         };
-        let group = Group {
+        let mut group = Group {
             id: Uuid::new_v4(),
+            pk: 0,
             name: name.to_string(),
             is_superuser,
             parent_id,
             attributes: json!({}),
             created_at: self.now(),
         };
-        insert_group(&mut *tx, audit, &group, parent, self.now()).await?;
+        group.pk = insert_group(&mut *tx, audit, &group, parent, self.now()).await?;
         tx.commit().await?;
         Ok(group)
     }
@@ -857,6 +859,7 @@ impl Directory {
 pub(crate) fn admin_group(now: Timestamp) -> Group {
     Group {
         id: Uuid::new_v4(),
+        pk: 0,
         name: ADMIN_GROUP.into(),
         is_superuser: true,
         parent_id: None,
@@ -865,14 +868,16 @@ pub(crate) fn admin_group(now: Timestamp) -> Group {
     }
 }
 
-pub(crate) async fn insert_user(tx: &mut dyn WriteTx, audit: &Audit, user: &User, now: Timestamp) -> Result<()> {
+/// Inserts the user with its event; returns the integer id the store gave it.
+pub(crate) async fn insert_user(tx: &mut dyn WriteTx, audit: &Audit, user: &User, now: Timestamp) -> Result<i64> {
     if tx.user_by_name(&user.username).await?.is_some() {
         return Err(Error::AlreadyExists {
             kind: "user",
             name: user.username.clone(),
         });
     }
-    tx.insert_user(user)
+    let pk = tx
+        .insert_user(user)
         .await
         .map_err(|e| conflict_as_exists(e, "user", &user.username))?;
     tx.append_event(
@@ -884,7 +889,7 @@ pub(crate) async fn insert_user(tx: &mut dyn WriteTx, audit: &Audit, user: &User
         now,
     )
     .await?;
-    Ok(())
+    Ok(pk)
 }
 
 pub(crate) async fn insert_group(
@@ -893,14 +898,15 @@ pub(crate) async fn insert_group(
     group: &Group,
     parent: Option<&str>,
     now: Timestamp,
-) -> Result<()> {
+) -> Result<i64> {
     if tx.group_by_name(&group.name).await?.is_some() {
         return Err(Error::AlreadyExists {
             kind: "group",
             name: group.name.clone(),
         });
     }
-    tx.insert_group(group)
+    let pk = tx
+        .insert_group(group)
         .await
         .map_err(|e| conflict_as_exists(e, "group", &group.name))?;
     tx.append_event(
@@ -912,7 +918,7 @@ pub(crate) async fn insert_group(
         now,
     )
     .await?;
-    Ok(())
+    Ok(pk)
 }
 
 /// Stores a new password hash and ends the user's sessions (but `keep`, the

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod account;
+pub mod bind;
 pub mod bootstrap;
 pub mod clock;
 pub mod directory;

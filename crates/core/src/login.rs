@@ -47,6 +47,18 @@ impl Directory {
     }
 
     pub async fn check_password(&self, audit: &Audit, identifier: &str, password: &str) -> Result<PasswordCheck> {
+        self.check_password_via(audit, identifier, password, None).await
+    }
+
+    /// As [`Directory::check_password`], for a protocol other than the web:
+    /// `via` (`ldap`) goes into the `login_failed` event.
+    pub async fn check_password_via(
+        &self,
+        audit: &Audit,
+        identifier: &str,
+        password: &str,
+        via: Option<&str>,
+    ) -> Result<PasswordCheck> {
         let user = self.find_user_for_sign_in(identifier).await?;
         let acct = user
             .as_ref()
@@ -86,7 +98,7 @@ impl Directory {
             Some(_) => None,
         };
         if let Some(reason) = reason {
-            self.record_failure(audit, identifier, user.as_ref(), &keys, reason)
+            self.record_failure(audit, identifier, user.as_ref(), &keys, reason, via)
                 .await?;
             return Ok(PasswordCheck::Rejected);
         }
@@ -110,6 +122,7 @@ impl Directory {
         user: Option<&User>,
         keys: &[String],
         reason: &str,
+        via: Option<&str>,
     ) -> Result<()> {
         let now = self.now();
         let policy = self.throttle_policy().clone();
@@ -124,12 +137,12 @@ impl Directory {
             }
         }
         let username = user.map(|u| u.username.as_str());
+        let mut context = json!({"reason": reason, "identifier": identifier.chars().take(150).collect::<String>()});
+        if let Some(via) = via {
+            context["via"] = json!(via);
+        }
         tx.append_event(
-            audit.event(
-                action::LOGIN_FAILED,
-                username,
-                json!({"reason": reason, "identifier": identifier.chars().take(150).collect::<String>()}),
-            ),
+            audit.event(action::LOGIN_FAILED, username, context),
             now,
         )
         .await?;

@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 8;
+pub const KNOWN_SCHEMA_VERSION: i64 = 9;
 
 struct Migration {
     version: i64,
@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0008_blueprints.sql"),
     },
     // ---- end blueprints and SSO drift
+    Migration {
+        version: 9,
+        name: "integer_ids",
+        sqlite: include_str!("../migrations/sqlite/0009_integer_ids.sql"),
+        postgres: include_str!("../migrations/postgres/0009_integer_ids.sql"),
+    },
 ];
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == KNOWN_SCHEMA_VERSION);

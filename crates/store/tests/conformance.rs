@@ -1221,6 +1221,7 @@ async fn check_dropped_transaction_leaves_nothing(db: &TestDb) {
     let mut tx = env.store.begin().await.unwrap();
     let mut user = gatehouse_core::User {
         id: Uuid::new_v4(),
+        pk: 0,
         username: "ghost".into(),
         email: String::new(),
         name: String::new(),
