@@ -230,6 +230,28 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "the stack's .env for ${VARIABLE} in the manifest (default: .env beside the manifest)",
     ),
     // ---- end blueprints and SSO drift
+    ("GATEHOUSE_LDAP_LISTEN", "LDAP (and StartTLS) listen address, or 'off' (default 0.0.0.0:3389)"),
+    ("GATEHOUSE_LDAPS_LISTEN", "LDAPS listen address, or 'off' (default 0.0.0.0:6636)"),
+    (
+        "GATEHOUSE_LDAP_TLS_CERT",
+        "PEM certificate chain for LDAPS and StartTLS (default: generated on first start, kept in the database)",
+    ),
+    ("GATEHOUSE_LDAP_TLS_KEY", "PEM private key of GATEHOUSE_LDAP_TLS_CERT"),
+    ("GATEHOUSE_LDAP_MAX_MESSAGE_BYTES", "largest LDAP request in bytes (default 65536)"),
+    (
+        "GATEHOUSE_LDAP_MAX_MESSAGES",
+        "requests one LDAP connection may send before it is closed (default 100000)",
+    ),
+    ("GATEHOUSE_LDAP_MAX_CONNECTIONS", "concurrent LDAP connections (default 1024)"),
+    (
+        "GATEHOUSE_LDAP_MAX_RESULTS",
+        "entries one search (or one page of a paged search) returns at most (default 1000)",
+    ),
+    ("GATEHOUSE_LDAP_TIME_LIMIT_SECONDS", "longest time one search may take (default 10)"),
+    (
+        "GATEHOUSE_LDAP_MAX_PENDING_BINDS",
+        "binds waiting for a password check before more are answered 'busy' (default 256)",
+    ),
 ];
 
 /// Names from the deployment Gatehouse replaces that mean the same thing.
@@ -293,6 +315,8 @@ pub struct Settings {
     pub test_clock_file: Option<PathBuf>,
     /// MFA: GATEHOUSE_SECRET_KEY (the server generates one when unset).
     pub secret_key: Option<String>,
+    /// The LDAP server: GATEHOUSE_LDAP*.
+    pub ldap: crate::ldap_settings::LdapSettings,
     // ---- blueprints and SSO drift
     pub blueprints: crate::commands::blueprint::BlueprintSettings,
     // ---- end blueprints and SSO drift
@@ -527,7 +551,9 @@ impl Settings {
         };
         // ---- end blueprints and SSO drift
         let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
+        let ldap = crate::ldap_settings::parse(&get, &bad)?;
         Ok(Settings {
+            ldap,
             mail_worker,
             blueprints, // blueprints and SSO drift
             branding_title: get("GATEHOUSE_BRANDING_TITLE").unwrap_or_else(|| "Gatehouse".into()),

@@ -16,6 +16,7 @@
 
 pub mod backend;
 pub mod bind;
+pub mod client;
 pub mod config;
 pub mod dn;
 pub mod dse;
@@ -28,6 +29,8 @@ pub mod snapshot;
 pub mod tls;
 
 pub use backend::{Backend, CoreBackend};
+pub use ldap3_proto;
+pub use tokio_rustls::TlsAcceptor;
 pub use config::{LdapConfig, MfaMode};
 pub use listener::{ConnectionLimits, Server};
 pub use search::SearchLimits;

@@ -3,10 +3,12 @@
 
 pub mod access;
 pub mod app;
+pub mod app_ldap;
 pub mod app_oidc; // OIDC provider
 pub mod app_proxy; // forward-auth (proxy provider)
 pub mod events;
 pub mod group;
+pub mod ldap;
 pub mod key; // OIDC provider: signing keys
 // ---- SAML provider
 pub mod app_saml;
