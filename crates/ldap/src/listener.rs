@@ -49,7 +49,65 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
-type Conn = Framed<Box<dyn Stream>, LdapCodec>;
+type Conn = Framed<Box<dyn Stream>, BoundedCodec>;
+
+/// `ldap3_proto`'s codec, refusing a message whose declared length is over
+/// the limit as soon as its header arrives (the codec alone would wait for
+/// all of it, holding the connection open).
+pub struct BoundedCodec {
+    inner: LdapCodec,
+    max: usize,
+}
+
+impl BoundedCodec {
+    pub fn new(max_message_bytes: usize) -> Self {
+        BoundedCodec {
+            inner: LdapCodec::new(Some(max_message_bytes), None),
+            max: max_message_bytes,
+        }
+    }
+}
+
+/// The length an LDAPMessage's header declares (X.690 §8.1.3), if the
+/// header is complete and in definite form.
+fn declared_length(buf: &[u8]) -> Option<usize> {
+    let first = *buf.get(1)?;
+    if first < 0x80 {
+        return Some(usize::from(first) + 2);
+    }
+    let n = usize::from(first & 0x7f);
+    if n == 0 || n > 8 {
+        return Some(usize::MAX);
+    }
+    let bytes = buf.get(2..2 + n)?;
+    let len = bytes.iter().fold(0usize, |acc, &b| acc.saturating_mul(256).saturating_add(usize::from(b)));
+    Some(len.saturating_add(2 + n))
+}
+
+impl tokio_util::codec::Decoder for BoundedCodec {
+    type Item = LdapMsg;
+    type Error = io::Error;
+
+    fn decode(&mut self, buf: &mut bytes::BytesMut) -> io::Result<Option<LdapMsg>> {
+        // Every LDAPMessage is a SEQUENCE (RFC 4511 §4.1.1): anything else is
+        // not LDAP, and waiting for the rest of it would only hold the socket.
+        if buf.first().is_some_and(|&tag| tag != 0x30) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "not an LDAP message"));
+        }
+        if declared_length(buf).is_some_and(|n| n > self.max) {
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "message too large"));
+        }
+        self.inner.decode(buf)
+    }
+}
+
+impl tokio_util::codec::Encoder<LdapMsg> for BoundedCodec {
+    type Error = io::Error;
+
+    fn encode(&mut self, msg: LdapMsg, buf: &mut bytes::BytesMut) -> io::Result<()> {
+        self.inner.encode(msg, buf)
+    }
+}
 
 /// Everything the listeners share.
 pub struct Server {
@@ -69,8 +127,8 @@ impl Server {
         })
     }
 
-    fn codec(&self) -> LdapCodec {
-        LdapCodec::new(Some(self.limits.max_message_bytes), None)
+    fn codec(&self) -> BoundedCodec {
+        BoundedCodec::new(self.limits.max_message_bytes)
     }
 }
 
@@ -196,5 +254,41 @@ async fn connection(
                 session.set_tls();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::codec::Decoder;
+
+    #[test]
+    fn declared_lengths() {
+        assert_eq!(declared_length(&[0x30, 0x05]), Some(7));
+        assert_eq!(declared_length(&[0x30, 0x82, 0x01, 0x00]), Some(260));
+        assert_eq!(declared_length(&[0x30, 0x82, 0x01]), None, "header still incomplete");
+        assert_eq!(declared_length(&[0x30, 0x80]), Some(usize::MAX), "indefinite form");
+        assert_eq!(declared_length(&[0x30]), None);
+    }
+
+    #[test]
+    fn malformed_and_oversized_input_is_an_error_never_a_panic() {
+        let samples: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\n\r\n",
+            &[0x30, 0x05, 0x02, 0x01, 0x01, 0x63, 0x00],
+            &[0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0xff],
+            &[0x30, 0x84, 0x0f, 0xff, 0xff, 0xff],
+            &[0x30, 0x03, 0x02, 0x01, 0x01],
+            &[0x30, 0x80, 0x02, 0x01, 0x01, 0x42, 0x00, 0x00, 0x00],
+        ];
+        for sample in samples {
+            let mut codec = BoundedCodec::new(1024);
+            let mut buf = bytes::BytesMut::from(*sample);
+            assert!(codec.decode(&mut buf).is_err(), "{sample:02x?}");
+        }
+        // An unbind decodes.
+        let mut buf = bytes::BytesMut::from(&[0x30, 0x05, 0x02, 0x01, 0x07, 0x42, 0x00][..]);
+        let msg = BoundedCodec::new(1024).decode(&mut buf).unwrap().unwrap();
+        assert_eq!((msg.msgid, msg.op), (7, ldap3_proto::proto::LdapOp::UnbindRequest));
     }
 }
