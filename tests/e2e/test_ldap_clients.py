@@ -125,6 +125,13 @@ def test_entries_filters_and_nested_membership(install):
     assert {"1.3.6.1.4.1.4203.1.11.3", "1.3.6.1.4.1.1466.20037"} <= set(dse[0][1]["supportedExtension"])
     code, schema = ldap.search(me, "(objectClass=subschema)", "attributeTypes", base="cn=subschema", extra=("-s", "base"))
     assert any("'memberOf'" in t for t in schema[0][1]["attributeTypes"])
+    # `gatehouse ldap test`: a real bind and search against the running server.
+    out = install.cli("ldap", "test", "alice", "(&(objectClass=user)(memberOf=cn=devs,ou=groups,DC=ldap,DC=goauthentik,DC=io))",
+                      "--password-stdin", input=PASSWORD + "\n", GATEHOUSE_LDAP_LISTEN=f"127.0.0.1:{ldap.port}").stdout
+    assert f"dn: {user_dn('alice')}" in out and "# 1 entries" in out and "uidNumber:" in out, out
+    bad = install.cli("ldap", "test", "alice", "--password-stdin", input="wrong\n", check=False,
+                      GATEHOUSE_LDAP_LISTEN=f"127.0.0.1:{ldap.port}")
+    assert bad.returncode == 2 and "InvalidCredentials" in bad.stdout, bad.stdout + bad.stderr
     # Compare.
     cmp = ldap.tool("ldapcompare", "-H", ldap.url, "-D", me[0], "-w", me[1], user_dn("alice"), "mail:ALICE@example.com")
     assert cmp.returncode == 6 and "TRUE" in cmp.stdout, cmp.stdout + cmp.stderr

@@ -183,6 +183,144 @@ fn extensible(entry: &Entry, rule: &LdapMatchingRuleAssertion) -> Truth {
     }
 }
 
+/// A filter string (RFC 4515) that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an LDAP filter (RFC 4515), like (&(objectClass=user)(uid=alice))")]
+pub struct FilterSyntax;
+
+/// Parses a filter string (RFC 4515), for the CLI and the load generator:
+/// `ldap3_proto`'s own parser refuses values holding `=` or spaces, which
+/// every `memberOf` filter has.
+pub fn parse(text: &str) -> Result<LdapFilter, FilterSyntax> {
+    let mut rest = text.trim().as_bytes();
+    let f = parse_filter(&mut rest, 0)?;
+    if rest.is_empty() { Ok(f) } else { Err(FilterSyntax) }
+}
+
+fn parse_filter(rest: &mut &[u8], depth: usize) -> Result<LdapFilter, FilterSyntax> {
+    if depth > 32 {
+        return Err(FilterSyntax);
+    }
+    let (&open, tail) = rest.split_first().ok_or(FilterSyntax)?;
+    if open != b'(' {
+        return Err(FilterSyntax);
+    }
+    *rest = tail;
+    let f = match rest.first() {
+        Some(b'&') | Some(b'|') => {
+            let and = rest[0] == b'&';
+            *rest = &rest[1..];
+            let mut parts = Vec::new();
+            while rest.first() == Some(&b'(') {
+                parts.push(parse_filter(rest, depth + 1)?);
+            }
+            if and { LdapFilter::And(parts) } else { LdapFilter::Or(parts) }
+        }
+        Some(b'!') => {
+            *rest = &rest[1..];
+            LdapFilter::Not(Box::new(parse_filter(rest, depth + 1)?))
+        }
+        _ => parse_item(rest)?,
+    };
+    match rest.split_first() {
+        Some((b')', tail)) => {
+            *rest = tail;
+            Ok(f)
+        }
+        _ => Err(FilterSyntax),
+    }
+}
+
+/// Unescapes `\XX` in a value (RFC 4515 §3).
+fn unescape(raw: &[u8]) -> Result<String, FilterSyntax> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' {
+            let hex = raw.get(i + 1..i + 3).ok_or(FilterSyntax)?;
+            let text = std::str::from_utf8(hex).map_err(|_| FilterSyntax)?;
+            out.push(u8::from_str_radix(text, 16).map_err(|_| FilterSyntax)?);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| FilterSyntax)
+}
+
+fn parse_item(rest: &mut &[u8]) -> Result<LdapFilter, FilterSyntax> {
+    let end = rest.iter().position(|&b| b == b')').ok_or(FilterSyntax)?;
+    let item = &rest[..end];
+    *rest = &rest[end..];
+    let eq = item.iter().position(|&b| b == b'=').ok_or(FilterSyntax)?;
+    let (left, value) = (&item[..eq], &item[eq + 1..]);
+    let text = |b: &[u8]| std::str::from_utf8(b).map(str::to_string).map_err(|_| FilterSyntax);
+    let attr_ok = |a: &[u8]| !a.is_empty() && a.iter().all(|&c| c.is_ascii_alphanumeric() || b"-.;".contains(&c));
+    match left.last() {
+        Some(b'~') | Some(b'>') | Some(b'<') => {
+            let attr = &left[..left.len() - 1];
+            if !attr_ok(attr) {
+                return Err(FilterSyntax);
+            }
+            let (attr, value) = (text(attr)?, unescape(value)?);
+            Ok(match left[left.len() - 1] {
+                b'~' => LdapFilter::Approx(attr, value),
+                b'>' => LdapFilter::GreaterOrEqual(attr, value),
+                _ => LdapFilter::LessOrEqual(attr, value),
+            })
+        }
+        Some(b':') => {
+            let spec = text(&left[..left.len() - 1])?;
+            let mut parts = spec.split(':');
+            let type_ = parts.next().filter(|t| !t.is_empty()).map(str::to_string);
+            let mut dn_attributes = false;
+            let mut matching_rule = None;
+            for p in parts {
+                if p.eq_ignore_ascii_case("dn") {
+                    dn_attributes = true;
+                } else {
+                    matching_rule = Some(p.to_string());
+                }
+            }
+            if type_.is_none() && matching_rule.is_none() {
+                return Err(FilterSyntax);
+            }
+            Ok(LdapFilter::Extensible(LdapMatchingRuleAssertion {
+                matching_rule,
+                type_,
+                match_value: unescape(value)?,
+                dn_attributes,
+            }))
+        }
+        _ if attr_ok(left) => {
+            let attr = text(left)?;
+            if value == b"*" {
+                return Ok(LdapFilter::Present(attr));
+            }
+            if !value.contains(&b'*') {
+                return Ok(LdapFilter::Equality(attr, unescape(value)?));
+            }
+            let pieces: Vec<&[u8]> = value.split(|&b| b == b'*').collect();
+            let last = pieces.len() - 1;
+            let mut sub = LdapSubstringFilter::default();
+            for (i, piece) in pieces.into_iter().enumerate() {
+                if piece.is_empty() {
+                    continue;
+                }
+                let piece = unescape(piece)?;
+                match i {
+                    0 => sub.initial = Some(piece),
+                    i if i == last => sub.final_ = Some(piece),
+                    _ => sub.any.push(piece),
+                }
+            }
+            Ok(LdapFilter::Substring(attr, sub))
+        }
+        _ => Err(FilterSyntax),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +395,24 @@ mod tests {
         assert_eq!(check("(&(objectClass=person)(|(uid=bob)(uid=alice))(!(cn=bob)))"), Truth::True);
         assert_eq!(evaluate(&LdapFilter::And(vec![]), &entry()), Truth::True);
         assert_eq!(evaluate(&LdapFilter::Or(vec![]), &entry()), Truth::False);
+    }
+
+    #[test]
+    fn filter_strings_parse_as_rfc_4515_says() {
+        let f = parse("(&(objectClass=user)(memberOf=cn=devs,ou=groups,dc=x)(!(cn=a b*c\\2a*)))").unwrap();
+        let LdapFilter::And(parts) = &f else { panic!("{f:?}") };
+        assert_eq!(parts[1], LdapFilter::Equality("memberOf".into(), "cn=devs,ou=groups,dc=x".into()));
+        let LdapFilter::Not(inner) = &parts[2] else { panic!() };
+        let LdapFilter::Substring(_, sub) = &**inner else { panic!() };
+        assert_eq!((sub.initial.as_deref(), sub.any.as_slice(), sub.final_.as_deref()), (Some("a b"), &["c*".to_string()][..], None));
+        assert_eq!(parse("(uid=*)").unwrap(), LdapFilter::Present("uid".into()));
+        assert_eq!(parse("(uidNumber>=5)").unwrap(), LdapFilter::GreaterOrEqual("uidNumber".into(), "5".into()));
+        assert!(matches!(parse("(memberOf:1.2.840.113556.1.4.1941:=cn=x)").unwrap(), LdapFilter::Extensible(_)));
+        for bad in ["", "uid=a", "(uid=a", "(uid=a))", "(=a)", "(&(uid=a)", "(u id=a)", "(uid=\\zz)", "(!)"] {
+            assert_eq!(parse(bad), Err(FilterSyntax), "{bad}");
+        }
+        let deep = format!("{}(uid=a){}", "(!".repeat(40), ")".repeat(40));
+        assert_eq!(parse(&deep), Err(FilterSyntax));
     }
 
     #[test]

@@ -234,7 +234,7 @@ async fn test(
     );
     let bind_dn = tree.user_dn(username);
     let filter_text = filter.map_or_else(|| format!("(cn={username})"), str::to_string);
-    let parsed = gatehouse_ldap::ldap3_proto::parse_ldap_filter_str(&filter_text)
+    let parsed = gatehouse_ldap::filter::parse(&filter_text)
         .map_err(|_| Failure::input(format!("'{filter_text}' is not an LDAP filter like (objectClass=user)")))?;
     let password = read_password(password_stdin)?;
     let mut client = gatehouse_ldap::client::Client::connect(addr)
