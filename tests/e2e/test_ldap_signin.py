@@ -152,3 +152,33 @@ def test_malformed_messages_close_the_connection_and_nothing_else(install):
         c.unbind()
     time.sleep(0.2)
     assert ldap.whoami(user_dn("alice"), PASSWORD).returncode == 0
+
+
+def test_sso_drift_of_an_ldap_service(install):
+    """`sso check` names an LDAP service's missing application, tree and search
+    group; `sso fix` creates them, and the service can then search."""
+    install.user("nas-svc", PASSWORD, "NAS")
+    install.cli("group", "create", "staff")
+    install.cli("group", "add", "staff", "nas-svc")
+    manifest = install.dir / "stack.yaml"
+    manifest.write_text(
+        "version: 1\nservices:\n  - name: nas\n    sso:\n      type: ldap\n"
+        "      base_dn: dc=${NAS_DOMAIN:-nas},dc=example\n      search_group: nas-search\n"
+    )
+    env = {"GATEHOUSE_STACK_FILE": str(manifest)}
+    r = install.cli("--json", "sso", "check", "nas", check=False, **env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    kinds = {d["kind"] for s in json.loads(r.stdout)["services"] for d in s["drifts"]}
+    assert kinds == {"application_missing", "groups_missing"}, r.stdout
+    install.cli("sso", "fix", "nas", **env)
+    install.cli("group", "add", "nas-search", "nas-svc")
+    assert install.cli("sso", "check", "nas", check=False, **env).returncode == 0
+    ldap = start(install)
+    code, found = ldap.search(("cn=nas-svc,ou=users,dc=nas,dc=example", PASSWORD), "(objectClass=user)", "uid",
+                              base="dc=nas,dc=example")
+    assert code == 0 and {e[1]["uid"][0] for e in found} == {"akadmin", "nas-svc"}
+    # The service moves to another tree: drift, then repaired.
+    r = install.cli("--json", "sso", "check", "nas", check=False, NAS_DOMAIN="files", **env)
+    assert r.returncode == 1 and {d["kind"] for s in json.loads(r.stdout)["services"] for d in s["drifts"]} == {"base_dn"}
+    install.cli("sso", "fix", "nas", NAS_DOMAIN="files", **env)
+    assert install.cli("sso", "check", "nas", check=False, NAS_DOMAIN="files", **env).returncode == 0
