@@ -110,16 +110,23 @@ entries:
 async fn ldap_provider_from_authentik_blueprint() {
     let db = sqlite().await;
     let o = opts(&no_env, json!({}));
-    apply_text(&db, "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: staff}\n", &o)
-        .await
-        .unwrap();
+    apply_text(
+        &db,
+        "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: staff}\n",
+        &o,
+    )
+    .await
+    .unwrap();
     apply_text(&db, LDAP_BP, &o).await.unwrap();
     let app = db.dir.store().application_by_slug("directory").await.unwrap().unwrap();
     assert_eq!(app.provider, Some(ProviderKind::Ldap));
     assert_eq!(app.provider_key.as_deref(), Some("dc=ldap,dc=example,dc=com"));
     let cfg = gatehouse_ldap::LdapConfig::from_value(&app.provider_config).unwrap();
     assert_eq!(cfg.search_group.as_deref(), Some("staff"));
-    assert_eq!((cfg.mfa, cfg.uid_start_number, cfg.gid_start_number), (gatehouse_ldap::MfaMode::Required, 10000, 4000));
+    assert_eq!(
+        (cfg.mfa, cfg.uid_start_number, cfg.gid_start_number),
+        (gatehouse_ldap::MfaMode::Required, 10000, 4000)
+    );
     // Applying again changes nothing; a missing search group is an error at its line.
     let again = apply_text(&db, LDAP_BP, &o).await.unwrap();
     assert!(again.changes.is_empty(), "{:#?}", again.changes);
@@ -463,7 +470,11 @@ async fn round_trip(a: Db, b: Db) {
     apply_text(&a, LDAP_BP, &opts(&no_env, json!({}))).await.unwrap();
 
     let first = export::export(&a.dir, true).await.unwrap();
-    assert!(first.yaml.contains("model: authentik_providers_ldap.ldapprovider"), "{}", first.yaml);
+    assert!(
+        first.yaml.contains("model: authentik_providers_ldap.ldapprovider"),
+        "{}",
+        first.yaml
+    );
     assert!(
         first.yaml.contains("model: authentik_providers_saml.samlprovider"),
         "{}",

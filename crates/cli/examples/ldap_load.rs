@@ -111,7 +111,9 @@ async fn run(args: Args) -> Result<(), BoxError> {
     for worker in 0..args.concurrency.max(1) {
         let (mode, window) = (mode.clone(), window.clone());
         let addr = args.addr;
-        tasks.push(tokio::spawn(async move { worker_loop(addr, &mode, &window, worker).await }));
+        tasks.push(tokio::spawn(
+            async move { worker_loop(addr, &mode, &window, worker).await },
+        ));
     }
     let mut all = Tally::default();
     for t in tasks {
@@ -164,7 +166,13 @@ async fn worker_loop(addr: SocketAddr, mode: &Mode, window: &Window, worker: usi
                     break;
                 }
                 let (entries, done) = client.search(base, filter.clone(), attrs.clone(), *page_size).await?;
-                record(&mut tally, window, t0, done.code == LdapResultCode::Success, entries.len());
+                record(
+                    &mut tally,
+                    window,
+                    t0,
+                    done.code == LdapResultCode::Success,
+                    entries.len(),
+                );
             }
         }
         Mode::Bind {

@@ -62,7 +62,12 @@ pub fn parse(
         tls_cert,
         tls_key,
         connections: ConnectionLimits {
-            max_message_bytes: as_usize(number("GATEHOUSE_LDAP_MAX_MESSAGE_BYTES", 65_536, 1024, 16 * 1024 * 1024)?),
+            max_message_bytes: as_usize(number(
+                "GATEHOUSE_LDAP_MAX_MESSAGE_BYTES",
+                65_536,
+                1024,
+                16 * 1024 * 1024,
+            )?),
             max_messages: number("GATEHOUSE_LDAP_MAX_MESSAGES", 100_000, 1, u64::from(u32::MAX))?,
             max_connections: as_usize(number("GATEHOUSE_LDAP_MAX_CONNECTIONS", 1024, 1, 1_000_000)?),
             idle_timeout: Duration::from_secs(600),

@@ -141,11 +141,8 @@ impl Directory {
         if let Some(via) = via {
             context["via"] = json!(via);
         }
-        tx.append_event(
-            audit.event(action::LOGIN_FAILED, username, context),
-            now,
-        )
-        .await?;
+        tx.append_event(audit.event(action::LOGIN_FAILED, username, context), now)
+            .await?;
         for r in locked {
             tx.append_event(
                 audit.event(

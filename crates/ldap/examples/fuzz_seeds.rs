@@ -34,17 +34,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dn: format!("cn=alice,ou=users,{BASE}"),
         cred: LdapBindCred::Simple("pw".into()),
     });
-    let paged = vec![LdapControl::SimplePagedResults { size: 5, cookie: Vec::new() }];
+    let paged = vec![LdapControl::SimplePagedResults {
+        size: 5,
+        cookie: Vec::new(),
+    }];
     let requests: Vec<(LdapOp, Vec<LdapControl>)> = vec![
         (search("(uid=user01)", LdapSearchScope::Subtree, &[])?, vec![]),
-        (search("(&(objectClass=user)(|(cn=user1*)(mail=*@example.com))(!(ak-active=false)))", LdapSearchScope::Subtree, &["cn", "memberOf"])?, vec![]),
-        (search("(memberOf=cn=group1,ou=groups,DC=ldap,DC=goauthentik,DC=io)", LdapSearchScope::Subtree, &["1.1"])?, vec![]),
+        (
+            search(
+                "(&(objectClass=user)(|(cn=user1*)(mail=*@example.com))(!(ak-active=false)))",
+                LdapSearchScope::Subtree,
+                &["cn", "memberOf"],
+            )?,
+            vec![],
+        ),
+        (
+            search(
+                "(memberOf=cn=group1,ou=groups,DC=ldap,DC=goauthentik,DC=io)",
+                LdapSearchScope::Subtree,
+                &["1.1"],
+            )?,
+            vec![],
+        ),
         (search("(uidNumber>=2010)", LdapSearchScope::OneLevel, &["+"])?, vec![]),
-        (search("(objectClass=*)", LdapSearchScope::Subtree, &["*", "entryUUID"])?, paged),
-        (search("(member:1.2.840.113556.1.4.1941:=cn=alice,ou=users,DC=ldap,DC=goauthentik,DC=io)", LdapSearchScope::Base, &[])?, vec![]),
-        (LdapOp::CompareRequest(LdapCompareRequest { dn: format!("cn=alice,ou=users,{BASE}"), atype: "mail".into(), val: b"alice@example.com".to_vec() }), vec![]),
-        (LdapOp::ExtendedRequest(LdapExtendedRequest { name: "1.3.6.1.4.1.4203.1.11.3".into(), value: None }), vec![]),
-        (LdapOp::ExtendedRequest(LdapExtendedRequest { name: "1.3.6.1.4.1.1466.20037".into(), value: None }), vec![]),
+        (
+            search("(objectClass=*)", LdapSearchScope::Subtree, &["*", "entryUUID"])?,
+            paged,
+        ),
+        (
+            search(
+                "(member:1.2.840.113556.1.4.1941:=cn=alice,ou=users,DC=ldap,DC=goauthentik,DC=io)",
+                LdapSearchScope::Base,
+                &[],
+            )?,
+            vec![],
+        ),
+        (
+            LdapOp::CompareRequest(LdapCompareRequest {
+                dn: format!("cn=alice,ou=users,{BASE}"),
+                atype: "mail".into(),
+                val: b"alice@example.com".to_vec(),
+            }),
+            vec![],
+        ),
+        (
+            LdapOp::ExtendedRequest(LdapExtendedRequest {
+                name: "1.3.6.1.4.1.4203.1.11.3".into(),
+                value: None,
+            }),
+            vec![],
+        ),
+        (
+            LdapOp::ExtendedRequest(LdapExtendedRequest {
+                name: "1.3.6.1.4.1.1466.20037".into(),
+                value: None,
+            }),
+            vec![],
+        ),
         (LdapOp::DelRequest(format!("cn=alice,ou=users,{BASE}")), vec![]),
         (LdapOp::AbandonRequest(2), vec![]),
         (LdapOp::UnbindRequest, vec![]),

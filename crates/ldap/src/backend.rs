@@ -56,8 +56,10 @@ pub trait Backend: Send + Sync {
     async fn bind(&self, attempt: BindAttempt<'_>) -> Result<BindVerdict, BackendError>;
     /// The certificate and key (PEM) kept in the database, created by
     /// `generate` on first use (one winner if several nodes race).
-    async fn stored_tls_pem(&self, generate: &(dyn Fn() -> Result<String, String> + Sync))
-    -> Result<String, BackendError>;
+    async fn stored_tls_pem(
+        &self,
+        generate: &(dyn Fn() -> Result<String, String> + Sync),
+    ) -> Result<String, BackendError>;
 }
 
 /// Name of the server secret holding the generated certificate and key.
@@ -170,7 +172,9 @@ impl Backend for CoreBackend {
         }
         Ok(
             match dir.finish_sessionless_sign_in(&audit, check, &amr, context).await? {
-                Some(user) => BindVerdict::Accepted { username: user.username },
+                Some(user) => BindVerdict::Accepted {
+                    username: user.username,
+                },
                 None => BindVerdict::Rejected,
             },
         )

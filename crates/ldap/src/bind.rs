@@ -31,10 +31,14 @@ pub struct BindAttempt<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BindVerdict {
-    Accepted { username: String },
+    Accepted {
+        username: String,
+    },
     /// Unknown user, disabled user, wrong password or wrong code: not told apart.
     Rejected,
-    Throttled { retry_after_secs: i64 },
+    Throttled {
+        retry_after_secs: i64,
+    },
     /// Right password, but the account must add a code and did not.
     MfaRequired,
     /// Right password, but the application's access bindings exclude the user.
@@ -80,7 +84,10 @@ pub fn resolve_target(snapshot: &Snapshot, bind_dn: &str) -> Result<(Arc<AppView
     } else {
         Dn::parse(&format!("cn={}", crate::dn::escape_value(text))).map_err(|_| TargetError::Unknown)?
     };
-    let leaf = dn.leaf().filter(|a| a.attr == "cn" || a.attr == "uid").ok_or(TargetError::Unknown)?;
+    let leaf = dn
+        .leaf()
+        .filter(|a| a.attr == "cn" || a.attr == "uid")
+        .ok_or(TargetError::Unknown)?;
     if dn.len() == 1 {
         return match snapshot.apps.as_slice() {
             [only] => Ok((only.clone(), leaf.value.clone())),
@@ -106,7 +113,11 @@ pub fn split_code(password: &str) -> (&str, Option<Code<'_>>) {
         return (pass, Some(Code::Totp(suffix)));
     }
     let groups: Vec<&str> = suffix.split('-').collect();
-    if groups.len() == 3 && groups.iter().all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_alphanumeric())) {
+    if groups.len() == 3
+        && groups
+            .iter()
+            .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_alphanumeric()))
+    {
         return (pass, Some(Code::Recovery(suffix)));
     }
     (password, None)

@@ -44,7 +44,10 @@ impl Client {
             if msg.msgid != id {
                 // A notice of disconnection (id 0) or a stray message.
                 if msg.msgid == 0 {
-                    return Err(io::Error::new(io::ErrorKind::ConnectionAborted, format!("{:?}", msg.op)));
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!("{:?}", msg.op),
+                    ));
                 }
                 continue;
             }

@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(LdapConfig::from_value(&cfg.to_value()).unwrap(), cfg);
         let stored = serde_json::json!({"base_dn": "ou=app,dc=example,dc=com"});
         let cfg = LdapConfig::from_value(&stored).unwrap();
-        assert_eq!((cfg.uid_start_number, cfg.gid_start_number, cfg.mfa), (2000, 4000, MfaMode::Optional));
+        assert_eq!(
+            (cfg.uid_start_number, cfg.gid_start_number, cfg.mfa),
+            (2000, 4000, MfaMode::Optional)
+        );
         assert!(LdapConfig::new("not a dn").is_err());
         assert!(LdapConfig::new("").is_err());
         let bad = LdapConfig {

@@ -319,14 +319,27 @@ mod tests {
         assert_eq!(Dn::parse("cn=a\\ ,dc=x").unwrap().leaf().unwrap().value, "a ");
         assert_eq!(Dn::parse("cn=a  ,dc=x").unwrap().leaf().unwrap().value, "a");
         assert!(Dn::parse("").unwrap().is_root());
-        assert_eq!(Dn::parse("cn=b+uid=a,dc=x").unwrap(), Dn::parse("uid=A+cn=B,dc=X").unwrap());
+        assert_eq!(
+            Dn::parse("cn=b+uid=a,dc=x").unwrap(),
+            Dn::parse("uid=A+cn=B,dc=X").unwrap()
+        );
         assert_eq!(Dn::parse("2.5.4.3=x,dc=y").unwrap().leaf().unwrap().attr, "2.5.4.3");
     }
 
     #[test]
     fn refuses_malformed() {
         for bad in [
-            "cn", "=x", "cn=a,", "cn=a\\", "cn=a\\zz", "cn=a\\4", "1cn=a", "c n=a", "cn=a<b", "cn=a,,dc=x", "cn=\"q\"",
+            "cn",
+            "=x",
+            "cn=a,",
+            "cn=a\\",
+            "cn=a\\zz",
+            "cn=a\\4",
+            "1cn=a",
+            "c n=a",
+            "cn=a<b",
+            "cn=a,,dc=x",
+            "cn=\"q\"",
             "cn=\\ff\\fe",
         ] {
             assert_eq!(Dn::parse(bad), Err(DnError), "{bad}");
@@ -335,7 +348,16 @@ mod tests {
 
     #[test]
     fn escaping_round_trips() {
-        for v in ["a,b", " lead", "trail ", "#hash", "x+y=z", "back\\slash", "<>;\"", "ünï"] {
+        for v in [
+            "a,b",
+            " lead",
+            "trail ",
+            "#hash",
+            "x+y=z",
+            "back\\slash",
+            "<>;\"",
+            "ünï",
+        ] {
             let dn = Dn::parse(&format!("cn={},dc=x", escape_value(v))).unwrap();
             assert_eq!(dn.leaf().unwrap().value, v);
         }
@@ -349,8 +371,14 @@ mod tests {
         assert_eq!(at("dc=LDAP,dc=goauthentik,dc=io"), Node::Base);
         assert_eq!(at("ou=Users,dc=ldap,dc=goauthentik,dc=io"), Node::Users);
         assert_eq!(at("ou=groups,dc=ldap,dc=goauthentik,dc=io"), Node::Groups);
-        assert_eq!(at("cn=Bob,ou=users,dc=ldap,dc=goauthentik,dc=io"), Node::User("Bob".into()));
-        assert_eq!(at("CN=ops,OU=groups,dc=ldap,dc=goauthentik,dc=io"), Node::Group("ops".into()));
+        assert_eq!(
+            at("cn=Bob,ou=users,dc=ldap,dc=goauthentik,dc=io"),
+            Node::User("Bob".into())
+        );
+        assert_eq!(
+            at("CN=ops,OU=groups,dc=ldap,dc=goauthentik,dc=io"),
+            Node::Group("ops".into())
+        );
         assert_eq!(at("uid=bob,ou=users,dc=ldap,dc=goauthentik,dc=io"), Node::Missing);
         assert_eq!(at("cn=x,cn=bob,ou=users,dc=ldap,dc=goauthentik,dc=io"), Node::Missing);
         assert_eq!(at("dc=goauthentik,dc=io"), Node::Outside);

@@ -19,7 +19,10 @@ pub fn root_dse(naming_contexts: &[String]) -> Entry {
     e.put("supportedLDAPVersion", ["3"]);
     e.put("supportedControl", [OID_PAGED_RESULTS]);
     e.put("supportedExtension", [OID_WHOAMI, OID_START_TLS]);
-    e.put("supportedFeatures", ["1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.3"]);
+    e.put(
+        "supportedFeatures",
+        ["1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.3"],
+    );
     e.put("supportedSASLMechanisms", std::iter::empty::<String>());
     e.put("vendorName", ["Gatehouse"]);
     e.put("vendorVersion", [concat!("gatehouse/", env!("CARGO_PKG_VERSION"))]);

@@ -423,14 +423,20 @@ mod tests {
         assert!(names(&e, &["1.1"]).is_empty());
         assert_eq!(names(&e, &["1.1", "CN"]), ["cn"]);
         assert_eq!(names(&e, &["commonName", "entryuuid"]), ["cn", "entryUUID"]);
-        assert_eq!(names(&e, &["*", "entryUUID"]), ["objectClass", "cn", "uidNumber", "entryUUID"]);
+        assert_eq!(
+            names(&e, &["*", "entryUUID"]),
+            ["objectClass", "cn", "uidNumber", "entryUUID"]
+        );
         let typed = e.to_result(&Selection::new(&["cn".into()], true));
         assert!(typed.attributes[0].vals.is_empty());
     }
 
     #[test]
     fn normalisation_by_rule() {
-        assert_eq!(normalize(Matching::CaseIgnore, "  Alice   Smith ").as_deref(), Some("alice smith"));
+        assert_eq!(
+            normalize(Matching::CaseIgnore, "  Alice   Smith ").as_deref(),
+            Some("alice smith")
+        );
         assert_eq!(normalize(Matching::CaseExact, " /Home/A ").as_deref(), Some("/Home/A"));
         assert_eq!(normalize(Matching::Integer, " 007 ").as_deref(), Some("7"));
         assert_eq!(normalize(Matching::Integer, "x"), None);

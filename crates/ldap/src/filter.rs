@@ -214,7 +214,11 @@ fn parse_filter(rest: &mut &[u8], depth: usize) -> Result<LdapFilter, FilterSynt
             while rest.first() == Some(&b'(') {
                 parts.push(parse_filter(rest, depth + 1)?);
             }
-            if and { LdapFilter::And(parts) } else { LdapFilter::Or(parts) }
+            if and {
+                LdapFilter::And(parts)
+            } else {
+                LdapFilter::Or(parts)
+            }
         }
         Some(b'!') => {
             *rest = &rest[1..];
@@ -386,13 +390,20 @@ mod tests {
     fn three_valued_logic() {
         assert_eq!(check("(nosuchattr=x)"), Truth::Undefined);
         assert_eq!(check("(!(nosuchattr=x))"), Truth::Undefined);
-        assert_eq!(check("(!(sn=x))"), Truth::True, "a known attribute the entry lacks is false");
+        assert_eq!(
+            check("(!(sn=x))"),
+            Truth::True,
+            "a known attribute the entry lacks is false"
+        );
         assert_eq!(check("(|(nosuchattr=x)(cn=alice))"), Truth::True);
         assert_eq!(check("(&(nosuchattr=x)(cn=alice))"), Truth::Undefined);
         assert_eq!(check("(&(nosuchattr=x)(cn=bob))"), Truth::False);
         assert_eq!(check("(uidNumber=abc)"), Truth::Undefined);
         assert_eq!(check("(department=ops)"), Truth::True, "custom attributes match too");
-        assert_eq!(check("(&(objectClass=person)(|(uid=bob)(uid=alice))(!(cn=bob)))"), Truth::True);
+        assert_eq!(
+            check("(&(objectClass=person)(|(uid=bob)(uid=alice))(!(cn=bob)))"),
+            Truth::True
+        );
         assert_eq!(evaluate(&LdapFilter::And(vec![]), &entry()), Truth::True);
         assert_eq!(evaluate(&LdapFilter::Or(vec![]), &entry()), Truth::False);
     }
@@ -401,14 +412,38 @@ mod tests {
     fn filter_strings_parse_as_rfc_4515_says() {
         let f = parse("(&(objectClass=user)(memberOf=cn=devs,ou=groups,dc=x)(!(cn=a b*c\\2a*)))").unwrap();
         let LdapFilter::And(parts) = &f else { panic!("{f:?}") };
-        assert_eq!(parts[1], LdapFilter::Equality("memberOf".into(), "cn=devs,ou=groups,dc=x".into()));
+        assert_eq!(
+            parts[1],
+            LdapFilter::Equality("memberOf".into(), "cn=devs,ou=groups,dc=x".into())
+        );
         let LdapFilter::Not(inner) = &parts[2] else { panic!() };
-        let LdapFilter::Substring(_, sub) = &**inner else { panic!() };
-        assert_eq!((sub.initial.as_deref(), sub.any.as_slice(), sub.final_.as_deref()), (Some("a b"), &["c*".to_string()][..], None));
+        let LdapFilter::Substring(_, sub) = &**inner else {
+            panic!()
+        };
+        assert_eq!(
+            (sub.initial.as_deref(), sub.any.as_slice(), sub.final_.as_deref()),
+            (Some("a b"), &["c*".to_string()][..], None)
+        );
         assert_eq!(parse("(uid=*)").unwrap(), LdapFilter::Present("uid".into()));
-        assert_eq!(parse("(uidNumber>=5)").unwrap(), LdapFilter::GreaterOrEqual("uidNumber".into(), "5".into()));
-        assert!(matches!(parse("(memberOf:1.2.840.113556.1.4.1941:=cn=x)").unwrap(), LdapFilter::Extensible(_)));
-        for bad in ["", "uid=a", "(uid=a", "(uid=a))", "(=a)", "(&(uid=a)", "(u id=a)", "(uid=\\zz)", "(!)"] {
+        assert_eq!(
+            parse("(uidNumber>=5)").unwrap(),
+            LdapFilter::GreaterOrEqual("uidNumber".into(), "5".into())
+        );
+        assert!(matches!(
+            parse("(memberOf:1.2.840.113556.1.4.1941:=cn=x)").unwrap(),
+            LdapFilter::Extensible(_)
+        ));
+        for bad in [
+            "",
+            "uid=a",
+            "(uid=a",
+            "(uid=a))",
+            "(=a)",
+            "(&(uid=a)",
+            "(u id=a)",
+            "(uid=\\zz)",
+            "(!)",
+        ] {
             assert_eq!(parse(bad), Err(FilterSyntax), "{bad}");
         }
         let deep = format!("{}(uid=a){}", "(!".repeat(40), ")".repeat(40));

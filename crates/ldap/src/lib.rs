@@ -29,9 +29,9 @@ pub mod snapshot;
 pub mod tls;
 
 pub use backend::{Backend, CoreBackend};
-pub use ldap3_proto;
-pub use tokio_rustls::TlsAcceptor;
 pub use config::{LdapConfig, MfaMode};
+pub use ldap3_proto;
 pub use listener::{ConnectionLimits, Server};
 pub use search::SearchLimits;
 pub use snapshot::SnapshotCell;
+pub use tokio_rustls::TlsAcceptor;

@@ -80,7 +80,9 @@ fn declared_length(buf: &[u8]) -> Option<usize> {
         return Some(usize::MAX);
     }
     let bytes = buf.get(2..2 + n)?;
-    let len = bytes.iter().fold(0usize, |acc, &b| acc.saturating_mul(256).saturating_add(usize::from(b)));
+    let len = bytes
+        .iter()
+        .fold(0usize, |acc, &b| acc.saturating_mul(256).saturating_add(usize::from(b)));
     Some(len.saturating_add(2 + n))
 }
 
@@ -133,7 +135,12 @@ impl Server {
 }
 
 /// Accepts connections until `shutdown` turns true. `implicit_tls`: LDAPS.
-pub async fn serve(listener: TcpListener, server: Arc<Server>, implicit_tls: bool, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    server: Arc<Server>,
+    implicit_tls: bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -232,7 +239,10 @@ async fn connection(
         };
         count += 1;
         if count > server.limits.max_messages {
-            let notice = disconnection(LdapResultCode::AdminLimitExceeded, "too many requests on one connection");
+            let notice = disconnection(
+                LdapResultCode::AdminLimitExceeded,
+                "too many requests on one connection",
+            );
             return send(&mut conn, vec![notice]).await;
         }
         let Reply { messages, next } = session.handle(&server.shared, msg).await;
@@ -276,7 +286,9 @@ mod tests {
         let samples: &[&[u8]] = &[
             b"GET / HTTP/1.1\r\n\r\n",
             &[0x30, 0x05, 0x02, 0x01, 0x01, 0x63, 0x00],
-            &[0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0xff],
+            &[
+                0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0xff,
+            ],
             &[0x30, 0x84, 0x0f, 0xff, 0xff, 0xff],
             &[0x30, 0x03, 0x02, 0x01, 0x01],
             &[0x30, 0x80, 0x02, 0x01, 0x01, 0x42, 0x00, 0x00, 0x00],

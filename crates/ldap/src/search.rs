@@ -8,7 +8,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ldap3_proto::proto::{LdapFilter, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope};
+use ldap3_proto::proto::{
+    LdapFilter, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
+};
 
 use crate::dn::Dn;
 use crate::entry::Selection;
@@ -110,10 +112,17 @@ fn plan(view: &AppView, f: &LdapFilter) -> Option<Vec<u32>> {
             Some(view.lookup(key, value).map(<[u32]>::to_vec).unwrap_or_default())
         }
         LdapFilter::Extensible(rule)
-            if rule.matching_rule.as_deref().is_none_or(|r| r == "1.2.840.113556.1.4.1941") =>
+            if rule
+                .matching_rule
+                .as_deref()
+                .is_none_or(|r| r == "1.2.840.113556.1.4.1941") =>
         {
             let key = indexed_key(rule.type_.as_deref()?)?;
-            Some(view.lookup(key, &rule.match_value).map(<[u32]>::to_vec).unwrap_or_default())
+            Some(
+                view.lookup(key, &rule.match_value)
+                    .map(<[u32]>::to_vec)
+                    .unwrap_or_default(),
+            )
         }
         LdapFilter::And(parts) => parts.iter().filter_map(|p| plan(view, p)).min_by_key(Vec::len),
         LdapFilter::Or(parts) => {
@@ -238,12 +247,22 @@ impl Pager {
                 .iter()
                 .position(|p| p.cookie == cookie && same_search(&p.request, req))
                 .ok_or_else(|| LdapError::new(LdapResultCode::UnwillingToPerform, "unknown paged results cookie"))?;
-            self.open.remove(at).ok_or_else(|| LdapError::new(LdapResultCode::Other, "paged state lost"))?
+            self.open
+                .remove(at)
+                .ok_or_else(|| LdapError::new(LdapResultCode::Other, "paged state lost"))?
         };
         // A page size of 0 abandons the search (RFC 2696 §3).
-        let size = if size == 0 && !cookie.is_empty() { 0 } else { size.clamp(1, limits.max_results.max(1)) };
+        let size = if size == 0 && !cookie.is_empty() {
+            0
+        } else {
+            size.clamp(1, limits.max_results.max(1))
+        };
         let end = (paged.next + size).min(paged.ids.len());
-        let end = if paged.total_limit > 0 { end.min(paged.total_limit) } else { end };
+        let end = if paged.total_limit > 0 {
+            end.min(paged.total_limit)
+        } else {
+            end
+        };
         let selection = Selection::new(&req.attrs, req.typesonly);
         let view = paged.snapshot.apps.get(paged.app).cloned();
         let entries = paged.ids[paged.next.min(end)..end]
@@ -295,7 +314,10 @@ pub fn plain(view: &AppView, req: &LdapSearchRequest, found: Found, limits: &Sea
         let message = if client.is_some_and(|c| c <= limits.max_results) {
             "size limit exceeded".to_string()
         } else {
-            format!("size limit exceeded: at most {} entries per search; use the paged results control", limits.max_results)
+            format!(
+                "size limit exceeded: at most {} entries per search; use the paged results control",
+                limits.max_results
+            )
         };
         LdapError::new(LdapResultCode::SizeLimitExceeded, message).result()
     } else if found.timed_out {
@@ -312,7 +334,10 @@ pub fn plain(view: &AppView, req: &LdapSearchRequest, found: Found, limits: &Sea
 
 /// The deadline of a search: the client's time limit or the server's, whichever is sooner.
 pub fn deadline(req: &LdapSearchRequest, limits: &SearchLimits) -> Instant {
-    let client = u64::try_from(req.timelimit).ok().filter(|&s| s > 0).map(Duration::from_secs);
+    let client = u64::try_from(req.timelimit)
+        .ok()
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs);
     let limit = client.map_or(limits.time_limit, |c| c.min(limits.time_limit));
     Instant::now() + limit
 }

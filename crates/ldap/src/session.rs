@@ -132,14 +132,19 @@ impl Session {
         let reply = match msg.op {
             LdapOp::BindRequest(req) => {
                 let res = self.bind(shared, req).await;
-                Reply::one(LdapMsg::new(id, LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None })))
+                Reply::one(LdapMsg::new(
+                    id,
+                    LdapOp::BindResponse(LdapBindResponse { res, saslcreds: None }),
+                ))
             }
             LdapOp::UnbindRequest => Reply {
                 messages: Vec::new(),
                 next: Next::Close,
             },
             LdapOp::SearchRequest(req) => self.search(shared, id, &req, &msg.ctrl),
-            LdapOp::CompareRequest(req) => Reply::one(LdapMsg::new(id, LdapOp::CompareResult(self.compare(shared, &req)))),
+            LdapOp::CompareRequest(req) => {
+                Reply::one(LdapMsg::new(id, LdapOp::CompareResult(self.compare(shared, &req))))
+            }
             // Requests are answered in order, so there is never one to abandon.
             LdapOp::AbandonRequest(_) => Reply::none(),
             LdapOp::ExtendedRequest(req) => self.extended(shared, id, &req),
@@ -149,12 +154,16 @@ impl Session {
             LdapOp::ModifyDNRequest(_) => Reply::one(LdapMsg::new(id, LdapOp::ModifyDNResponse(read_only()))),
             // A response or intermediate message from a client is a protocol error.
             _ => Reply {
-                messages: vec![disconnection(LdapResultCode::ProtocolError, "unexpected message from a client")],
+                messages: vec![disconnection(
+                    LdapResultCode::ProtocolError,
+                    "unexpected message from a client",
+                )],
                 next: Next::Close,
             },
         };
         if let Some(done) = reply.messages.last() {
-            metrics::counter!("gatehouse_ldap_operations_total", "op" => op, "result" => result_name(done)).increment(1);
+            metrics::counter!("gatehouse_ldap_operations_total", "op" => op, "result" => result_name(done))
+                .increment(1);
         }
         reply
     }
@@ -171,7 +180,10 @@ impl Session {
         };
         match (req.dn.trim().is_empty(), password.is_empty()) {
             (true, true) => {
-                return result(LdapResultCode::InappropriateAuthentication, "anonymous bind is disabled");
+                return result(
+                    LdapResultCode::InappropriateAuthentication,
+                    "anonymous bind is disabled",
+                );
             }
             // RFC 4513 §5.1.2: an unauthenticated bind must not pass as a sign-in.
             (false, true) => return result(LdapResultCode::UnwillingToPerform, "a bind needs a password"),
@@ -222,25 +234,41 @@ impl Session {
 
     /// The bound account's application, and what it may see there.
     fn access(&self, snapshot: &Snapshot) -> Result<(Arc<AppView>, Visibility), LdapError> {
-        let bound = self
-            .bound
-            .as_ref()
-            .ok_or_else(|| LdapError::new(LdapResultCode::InsufficentAccessRights, "anonymous search is disabled; bind first"))?;
-        let view = snapshot
-            .app_by_id(bound.app)
-            .ok_or_else(|| LdapError::new(LdapResultCode::InsufficentAccessRights, "the application bound to is gone"))?;
+        let bound = self.bound.as_ref().ok_or_else(|| {
+            LdapError::new(
+                LdapResultCode::InsufficentAccessRights,
+                "anonymous search is disabled; bind first",
+            )
+        })?;
+        let view = snapshot.app_by_id(bound.app).ok_or_else(|| {
+            LdapError::new(
+                LdapResultCode::InsufficentAccessRights,
+                "the application bound to is gone",
+            )
+        })?;
         let user = view
             .user(&bound.username)
             .filter(|u| u.active && u.allowed)
-            .ok_or_else(|| LdapError::new(LdapResultCode::InsufficentAccessRights, "the bound account may no longer use this directory"))?;
-        let visibility = if user.may_search { Visibility::All } else { Visibility::Own(user.entry) };
+            .ok_or_else(|| {
+                LdapError::new(
+                    LdapResultCode::InsufficentAccessRights,
+                    "the bound account may no longer use this directory",
+                )
+            })?;
+        let visibility = if user.may_search {
+            Visibility::All
+        } else {
+            Visibility::Own(user.entry)
+        };
         Ok((view.clone(), visibility))
     }
 
     fn search(&mut self, shared: &Shared, id: i32, req: &LdapSearchRequest, controls: &[LdapControl]) -> Reply {
         let snapshot = shared.snapshots.load();
         let paging = controls.iter().find_map(|c| match c {
-            LdapControl::SimplePagedResults { size, cookie } => Some((usize::try_from(*size).unwrap_or(0), cookie.clone())),
+            LdapControl::SimplePagedResults { size, cookie } => {
+                Some((usize::try_from(*size).unwrap_or(0), cookie.clone()))
+            }
             _ => None,
         });
         let paged = paging.is_some();
@@ -249,14 +277,20 @@ impl Session {
             None => self.run_search(shared, &snapshot, req, paging),
         };
         let (entries, done, cookie) = match out {
-            Ok(SearchOutput { entries, result, cookie }) => (entries, result, cookie),
+            Ok(SearchOutput {
+                entries,
+                result,
+                cookie,
+            }) => (entries, result, cookie),
             Err(e) => (Vec::new(), e.result(), paged.then(Vec::new)),
         };
         let mut messages: Vec<LdapMsg> = entries
             .into_iter()
             .map(|e| LdapMsg::new(id, LdapOp::SearchResultEntry(e)))
             .collect();
-        let ctrl = cookie.map_or_else(Vec::new, |cookie| vec![LdapControl::SimplePagedResults { size: 0, cookie }]);
+        let ctrl = cookie.map_or_else(Vec::new, |cookie| {
+            vec![LdapControl::SimplePagedResults { size: 0, cookie }]
+        });
         messages.push(LdapMsg::new_with_ctrls(id, LdapOp::SearchResultDone(done), ctrl));
         Reply {
             messages,
@@ -271,11 +305,20 @@ impl Session {
         req: &LdapSearchRequest,
         paging: Option<(usize, Vec<u8>)>,
     ) -> Result<SearchOutput, LdapError> {
-        let base = Dn::parse(&req.base).map_err(|_| LdapError::new(LdapResultCode::InvalidDNSyntax, "invalid base DN"))?;
+        let base =
+            Dn::parse(&req.base).map_err(|_| LdapError::new(LdapResultCode::InvalidDNSyntax, "invalid base DN"))?;
         if req.scope == LdapSearchScope::Base && (base.is_root() || base.normalized() == SUBSCHEMA_DN) {
-            let entry = if base.is_root() { &snapshot.root_dse } else { &snapshot.subschema };
+            let entry = if base.is_root() {
+                &snapshot.root_dse
+            } else {
+                &snapshot.subschema
+            };
             let selection = crate::entry::Selection::new(&req.attrs, req.typesonly);
-            let entries = if filter::matches(&req.filter, entry) { vec![entry.to_result(&selection)] } else { Vec::new() };
+            let entries = if filter::matches(&req.filter, entry) {
+                vec![entry.to_result(&selection)]
+            } else {
+                Vec::new()
+            };
             return Ok(SearchOutput {
                 entries,
                 result: success(),
@@ -285,7 +328,11 @@ impl Session {
         let (view, visibility) = self.access(snapshot)?;
         // A search from the root goes to the bound application's tree.
         let (base, scope) = if base.is_root() {
-            let scope = if req.scope == LdapSearchScope::OneLevel { LdapSearchScope::Base } else { req.scope.clone() };
+            let scope = if req.scope == LdapSearchScope::OneLevel {
+                LdapSearchScope::Base
+            } else {
+                req.scope.clone()
+            };
             (view.tree.base().clone(), scope)
         } else {
             (base, req.scope.clone())
@@ -320,15 +367,23 @@ impl Session {
             {
                 return Err(LdapError::new(LdapResultCode::NoSuchObject, "no such entry"));
             }
-            let entry = view.entry(id).ok_or_else(|| LdapError::new(LdapResultCode::NoSuchObject, "no such entry"))?;
+            let entry = view
+                .entry(id)
+                .ok_or_else(|| LdapError::new(LdapResultCode::NoSuchObject, "no such entry"))?;
             if !entry.has(&crate::entry::attribute_key(&req.atype)) {
-                return Err(LdapError::new(LdapResultCode::NoSuchAttribute, "the entry has no such attribute"));
+                return Err(LdapError::new(
+                    LdapResultCode::NoSuchAttribute,
+                    "the entry has no such attribute",
+                ));
             }
             let value = String::from_utf8_lossy(&req.val);
             Ok(match filter::equality(entry, &req.atype, &value) {
                 Truth::True => result(LdapResultCode::CompareTrue, ""),
                 Truth::False => result(LdapResultCode::CompareFalse, ""),
-                Truth::Undefined => result(LdapResultCode::InvalidAttributeSyntax, "the value does not fit the attribute"),
+                Truth::Undefined => result(
+                    LdapResultCode::InvalidAttributeSyntax,
+                    "the value does not fit the attribute",
+                ),
             })
         };
         run().unwrap_or_else(|e| e.result())
@@ -396,7 +451,12 @@ fn unsupported_critical(controls: &[LdapControl]) -> Option<LdapError> {
         | LdapControl::ExtendedDn { criticality, .. } => *criticality,
         _ => true,
     });
-    critical.then(|| LdapError::new(LdapResultCode::UnavailableCriticalExtension, "a critical control is not supported"))
+    critical.then(|| {
+        LdapError::new(
+            LdapResultCode::UnavailableCriticalExtension,
+            "a critical control is not supported",
+        )
+    })
 }
 
 fn result_name(msg: &LdapMsg) -> &'static str {

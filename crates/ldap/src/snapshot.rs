@@ -184,7 +184,10 @@ impl People {
     fn new(users: &[User], groups: &[Group], memberships: &[Membership]) -> People {
         let tree = GroupTree::new(groups);
         let mut effective = access::effective_groups(&tree, users, memberships);
-        let sets: Vec<GroupSet> = users.iter().map(|u| effective.remove(&u.id).unwrap_or_default()).collect();
+        let sets: Vec<GroupSet> = users
+            .iter()
+            .map(|u| effective.remove(&u.id).unwrap_or_default())
+            .collect();
         let mut members_of = vec![Vec::new(); groups.len()];
         let groups_of = sets
             .iter()

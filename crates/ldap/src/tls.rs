@@ -26,13 +26,18 @@ pub fn generate_pem(names: &[String]) -> Result<String, TlsError> {
     let key = rcgen::KeyPair::generate().map_err(|e| TlsError::Generate(e.to_string()))?;
     let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(|e| TlsError::Generate(e.to_string()))?;
     let mut dn = rcgen::DistinguishedName::new();
-    dn.push(rcgen::DnType::CommonName, names.first().map_or("gatehouse-ldap", String::as_str));
+    dn.push(
+        rcgen::DnType::CommonName,
+        names.first().map_or("gatehouse-ldap", String::as_str),
+    );
     dn.push(rcgen::DnType::OrganizationName, "Gatehouse LDAP");
     params.distinguished_name = dn;
     let now = std::time::SystemTime::now();
     params.not_before = (now - std::time::Duration::from_secs(3600)).into();
     params.not_after = (now + std::time::Duration::from_secs(10 * 365 * 86_400)).into();
-    let cert = params.self_signed(&key).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
     Ok(format!("{}{}", cert.pem(), key.serialize_pem()))
 }
 

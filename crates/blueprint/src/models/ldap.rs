@@ -18,7 +18,9 @@ fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
         return Ok(st.provider(id));
     }
     let name = q.str("name")?;
-    let base = q.str("base_dn")?.and_then(|b| LdapConfig::new(&b).ok()?.provider_key().ok());
+    let base = q
+        .str("base_dn")?
+        .and_then(|b| LdapConfig::new(&b).ok()?.provider_key().ok());
     if name.is_none() && base.is_none() {
         return Err(q.err("name", "a provider is identified by its name or base_dn"));
     }
@@ -84,7 +86,8 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(n) = number(a, "gid_start_number")? {
         c2.gid_start_number = n;
     }
-    c2.check().map_err(|e| a.err("base_dn", format!("invalid LDAP provider: {e}")))?;
+    c2.check()
+        .map_err(|e| a.err("base_dn", format!("invalid LDAP provider: {e}")))?;
     *c = c2;
     Ok(())
 }
@@ -119,7 +122,10 @@ impl Model for LdapModel {
                 "certificate",
                 "set GATEHOUSE_LDAP_TLS_CERT/KEY, or use the generated certificate (`gatehouse ldap cert`)",
             ),
-            ("property_mappings", "LDAP attributes come from user and group attributes"),
+            (
+                "property_mappings",
+                "LDAP attributes come from user and group attributes",
+            ),
         ]
     }
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {

@@ -57,14 +57,20 @@ pub(super) fn check(s: &Service, app: &Application, drifts: &mut Vec<Drift>) {
         if !same {
             drifts.push(drift(
                 "base_dn",
-                format!("application '{}' serves {}, the service uses {base}", s.slug, cfg.base_dn),
+                format!(
+                    "application '{}' serves {}, the service uses {base}",
+                    s.slug, cfg.base_dn
+                ),
                 vec![base.clone()],
                 true,
             ));
         }
     }
     if let Some(g) = &s.search_group
-        && !cfg.search_group.as_deref().is_some_and(|have| have.eq_ignore_ascii_case(g))
+        && !cfg
+            .search_group
+            .as_deref()
+            .is_some_and(|have| have.eq_ignore_ascii_case(g))
     {
         drifts.push(drift(
             "search_group",

@@ -135,7 +135,9 @@ pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, app: &Applica
 /// Refuses LDAP options for `app update` of an application of another kind.
 pub fn check_update(args: &LdapArgs, app: &Application) -> CmdResult {
     if app.provider != Some(ProviderKind::Ldap) && args.any_given() {
-        return Err(Failure::input("the LDAP options need an application with an LDAP provider"));
+        return Err(Failure::input(
+            "the LDAP options need an application with an LDAP provider",
+        ));
     }
     Ok(())
 }
@@ -143,7 +145,9 @@ pub fn check_update(args: &LdapArgs, app: &Application) -> CmdResult {
 pub fn print_created(ctx: &Context, app: &Application) -> CmdResult {
     let cfg = LdapConfig::from_value(&app.provider_config).map_err(input)?;
     if ctx.json {
-        return Ok(print_json(&json!({"slug": app.slug, "id": app.id, "provider_config": cfg.shown()}))?);
+        return Ok(print_json(
+            &json!({"slug": app.slug, "id": app.id, "provider_config": cfg.shown()}),
+        )?);
     }
     println!("created application {} ({})", app.slug, app.id);
     println!("base DN: {}", cfg.base_dn);
@@ -166,8 +170,14 @@ pub fn show_rows(app: &Application, t: &mut Table) {
     row(
         t,
         "search group",
-        cfg.search_group.clone().unwrap_or_else(|| "- (every bound account searches)".into()),
+        cfg.search_group
+            .clone()
+            .unwrap_or_else(|| "- (every bound account searches)".into()),
     );
     row(t, "MFA", cfg.mfa.as_str().into());
-    row(t, "uid/gid start", format!("{} / {}", cfg.uid_start_number, cfg.gid_start_number));
+    row(
+        t,
+        "uid/gid start",
+        format!("{} / {}", cfg.uid_start_number, cfg.gid_start_number),
+    );
 }

@@ -71,9 +71,8 @@ pub struct Listeners {
 
 pub async fn bind(ctx: &Context) -> CmdResult<Listeners> {
     let s = &ctx.settings.ldap;
-    let open = |name: &'static str| {
-        move |e: std::io::Error| Failure::runtime(format!("cannot listen for LDAP ({name}): {e}"))
-    };
+    let open =
+        |name: &'static str| move |e: std::io::Error| Failure::runtime(format!("cannot listen for LDAP ({name}): {e}"));
     let ldap = match s.listen {
         Some(addr) => Some(TcpListener::bind(addr).await.map_err(open("GATEHOUSE_LDAP_LISTEN"))?),
         None => None,
@@ -113,7 +112,10 @@ async fn tls_pem(ctx: &Context, backend: &dyn Backend) -> CmdResult<(String, Str
             std::fs::read_to_string(p)
                 .map_err(|e| Failure::input(format!("configuration: {name} {}: {e}", p.display())))
         };
-        return Ok((read(cert, "GATEHOUSE_LDAP_TLS_CERT")?, read(key, "GATEHOUSE_LDAP_TLS_KEY")?));
+        return Ok((
+            read(cert, "GATEHOUSE_LDAP_TLS_CERT")?,
+            read(key, "GATEHOUSE_LDAP_TLS_KEY")?,
+        ));
     }
     let names = certificate_names(ctx);
     let pem = backend
@@ -150,13 +152,27 @@ pub async fn start(
         binds: Arc::new(Semaphore::new(settings.max_pending_binds)),
         tls_available: true,
     };
-    let server = Server::new(shared, settings.connections, Some(gatehouse_ldap::TlsAcceptor::from(tls_config)));
-    let mut tasks = vec![tokio::spawn(snapshot::follow(backend, cells, changes, shutdown.clone()))];
+    let server = Server::new(
+        shared,
+        settings.connections,
+        Some(gatehouse_ldap::TlsAcceptor::from(tls_config)),
+    );
+    let mut tasks = vec![tokio::spawn(snapshot::follow(
+        backend,
+        cells,
+        changes,
+        shutdown.clone(),
+    ))];
     for (l, implicit_tls) in [(listeners.ldap, false), (listeners.ldaps, true)] {
         if let Some(l) = l {
             let addr = l.local_addr()?;
             tracing::info!(listen = %addr, tls = implicit_tls, "LDAP listening");
-            tasks.push(tokio::spawn(listener::serve(l, server.clone(), implicit_tls, shutdown.clone())));
+            tasks.push(tokio::spawn(listener::serve(
+                l,
+                server.clone(),
+                implicit_tls,
+                shutdown.clone(),
+            )));
         }
     }
     Ok(Some(tokio::spawn(async move {
@@ -207,12 +223,10 @@ async fn test(
     app: Option<&str>,
     password_stdin: bool,
 ) -> CmdResult {
-    let addr = ctx
-        .settings
-        .ldap
-        .listen
-        .map(local_addr)
-        .ok_or_else(|| Failure::input("GATEHOUSE_LDAP_LISTEN is off: `ldap test` talks to the plain LDAP listener"))?;
+    let addr =
+        ctx.settings.ldap.listen.map(local_addr).ok_or_else(|| {
+            Failure::input("GATEHOUSE_LDAP_LISTEN is off: `ldap test` talks to the plain LDAP listener")
+        })?;
     let dir = ctx.directory().await?;
     let apps: Vec<_> = dir
         .applications()
@@ -223,7 +237,11 @@ async fn test(
         .collect();
     let chosen = match apps.as_slice() {
         [one] => one,
-        [] => return Err(Failure::input("no LDAP application (create one with `app create SLUG --provider ldap`)")),
+        [] => {
+            return Err(Failure::input(
+                "no LDAP application (create one with `app create SLUG --provider ldap`)",
+            ));
+        }
         _ => return Err(Failure::input("several LDAP applications: choose one with --app SLUG")),
     };
     let config = gatehouse_ldap::LdapConfig::from_value(&chosen.app.provider_config)
@@ -237,17 +255,17 @@ async fn test(
     let parsed = gatehouse_ldap::filter::parse(&filter_text)
         .map_err(|_| Failure::input(format!("'{filter_text}' is not an LDAP filter like (objectClass=user)")))?;
     let password = read_password(password_stdin)?;
-    let mut client = gatehouse_ldap::client::Client::connect(addr)
-        .await
-        .map_err(|e| Failure::runtime(format!("no LDAP server at {addr} (is `gatehouse server` running?): {e}")))?;
+    let mut client = gatehouse_ldap::client::Client::connect(addr).await.map_err(|e| {
+        Failure::runtime(format!(
+            "no LDAP server at {addr} (is `gatehouse server` running?): {e}"
+        ))
+    })?;
     let bound = client.simple_bind(&bind_dn, &password).await?;
     println!("bind {bind_dn}: {:?} {}", bound.code, bound.message);
     if bound.code != gatehouse_ldap::ldap3_proto::proto::LdapResultCode::Success {
         return Err(Failure::input("the bind was refused"));
     }
-    let (entries, done) = client
-        .search(tree.base_text(), parsed, Vec::new(), Some(500))
-        .await?;
+    let (entries, done) = client.search(tree.base_text(), parsed, Vec::new(), Some(500)).await?;
     for e in &entries {
         println!("\ndn: {}", e.dn);
         for a in &e.attributes {
@@ -256,7 +274,12 @@ async fn test(
             }
         }
     }
-    println!("\n# {} entries; search {filter_text}: {:?} {}", entries.len(), done.code, done.message);
+    println!(
+        "\n# {} entries; search {filter_text}: {:?} {}",
+        entries.len(),
+        done.code,
+        done.message
+    );
     let _ = client.unbind().await;
     Ok(())
 }

@@ -32,7 +32,9 @@ impl Backend for Stub {
     }
     async fn bind(&self, attempt: BindAttempt<'_>) -> Result<BindVerdict, BackendError> {
         Ok(if attempt.password == "pw" {
-            BindVerdict::Accepted { username: attempt.username.to_string() }
+            BindVerdict::Accepted {
+                username: attempt.username.to_string(),
+            }
         } else {
             BindVerdict::Rejected
         })
@@ -59,7 +61,10 @@ fn user(name: &str, pk: i64) -> User {
 }
 
 fn directory() -> DirectoryData {
-    let users: Vec<User> = (1..=40).map(|i| user(&format!("user{i:02}"), i)).chain([user("alice", 41)]).collect();
+    let users: Vec<User> = (1..=40)
+        .map(|i| user(&format!("user{i:02}"), i))
+        .chain([user("alice", 41)])
+        .collect();
     let mut groups: Vec<Group> = Vec::new();
     for i in 0..8 {
         groups.push(Group {
@@ -75,7 +80,10 @@ fn directory() -> DirectoryData {
     let memberships = users
         .iter()
         .enumerate()
-        .map(|(i, u)| Membership { user_id: u.id, group_id: groups[i % groups.len()].id })
+        .map(|(i, u)| Membership {
+            user_id: u.id,
+            group_id: groups[i % groups.len()].id,
+        })
         .collect();
     let app = |slug: &str, base: &str, search_group: Option<&str>| {
         let mut cfg = LdapConfig::new(base).unwrap_or_else(|_| unreachable!());
@@ -116,11 +124,16 @@ fn world() -> &'static World {
         let snapshots = Arc::new(SnapshotCell::default());
         snapshots.store(Snapshot::build(directory()));
         World {
-            runtime: tokio::runtime::Builder::new_current_thread().build().unwrap_or_else(|_| unreachable!()),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap_or_else(|_| unreachable!()),
             shared: Shared {
                 backend: Arc::new(Stub),
                 snapshots,
-                limits: SearchLimits { max_results: 25, time_limit: std::time::Duration::from_secs(5) },
+                limits: SearchLimits {
+                    max_results: 25,
+                    time_limit: std::time::Duration::from_secs(5),
+                },
                 binds: Arc::new(tokio::sync::Semaphore::new(4)),
                 tls_available: true,
             },
