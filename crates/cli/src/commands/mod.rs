@@ -8,8 +8,8 @@ pub mod app_oidc; // OIDC provider
 pub mod app_proxy; // forward-auth (proxy provider)
 pub mod events;
 pub mod group;
-pub mod key;
-pub mod ldap; // OIDC provider: signing keys
+pub mod key; // OIDC provider: signing keys
+pub mod ldap;
 // ---- SAML provider
 pub mod app_saml;
 // ---- end SAML provider
