@@ -291,7 +291,7 @@ impl Selection {
             self.all_operational
         } else {
             self.all_user
-        }) || self.named.iter().any(|n| *n == a.key)
+        }) || self.named.contains(&a.key)
     }
 }
 
