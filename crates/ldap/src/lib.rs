@@ -28,6 +28,9 @@ pub mod session;
 pub mod snapshot;
 pub mod tls;
 
+#[cfg(test)]
+mod tests;
+
 pub use backend::{Backend, CoreBackend};
 pub use config::{LdapConfig, MfaMode};
 pub use ldap3_proto;

@@ -305,6 +305,13 @@ impl Session {
         req: &LdapSearchRequest,
         paging: Option<(usize, Vec<u8>)>,
     ) -> Result<SearchOutput, LdapError> {
+        // The next page of a paged search comes from the snapshot its first
+        // page was read from, checked then (RFC 2696: one result set).
+        if let Some((size, cookie)) = paging.as_ref().filter(|(_, c)| !c.is_empty()) {
+            return self.pager.page(req, *size, cookie, &shared.limits, || {
+                Err(LdapError::new(LdapResultCode::Other, "paged search lost"))
+            });
+        }
         let base =
             Dn::parse(&req.base).map_err(|_| LdapError::new(LdapResultCode::InvalidDNSyntax, "invalid base DN"))?;
         if req.scope == LdapSearchScope::Base && (base.is_root() || base.normalized() == SUBSCHEMA_DN) {
