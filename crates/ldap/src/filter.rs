@@ -35,151 +35,216 @@ pub fn matches(filter: &LdapFilter, entry: &Entry) -> bool {
 }
 
 pub fn evaluate(filter: &LdapFilter, entry: &Entry) -> Truth {
-    match filter {
-        LdapFilter::And(parts) => {
-            let mut out = Truth::True;
-            for p in parts {
-                match evaluate(p, entry) {
-                    Truth::False => return Truth::False,
-                    Truth::Undefined => out = Truth::Undefined,
-                    Truth::True => {}
-                }
-            }
-            out
-        }
-        LdapFilter::Or(parts) => {
-            let mut out = Truth::False;
-            for p in parts {
-                match evaluate(p, entry) {
-                    Truth::True => return Truth::True,
-                    Truth::Undefined => out = Truth::Undefined,
-                    Truth::False => {}
-                }
-            }
-            out
-        }
-        LdapFilter::Not(inner) => match evaluate(inner, entry) {
-            Truth::True => Truth::False,
-            Truth::False => Truth::True,
-            Truth::Undefined => Truth::Undefined,
-        },
-        LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value) => equality(entry, attr, value),
-        LdapFilter::Present(attr) => {
-            let key = attribute_key(attr);
-            Truth::from_bool(key == "objectclass" || entry.has(&key))
-        }
-        LdapFilter::Substring(attr, sub) => substring(entry, attr, sub),
-        LdapFilter::GreaterOrEqual(attr, value) => ordering(entry, attr, value, std::cmp::Ordering::Greater),
-        LdapFilter::LessOrEqual(attr, value) => ordering(entry, attr, value, std::cmp::Ordering::Less),
-        LdapFilter::Extensible(rule) => extensible(entry, rule),
-    }
+    Compiled::new(filter).evaluate(entry)
 }
 
-/// Looks up the attribute: its values, or the truth an absent one has.
-fn values<'e>(entry: &'e Entry, key: &str) -> Result<(&'e [String], Matching), Truth> {
-    match entry.get(key) {
-        Some(a) => Ok((a.normalized(), a.matching())),
-        None if is_schema_attribute(key) => Err(Truth::False),
-        None => Err(Truth::Undefined),
-    }
-}
-
+/// Whether `entry` has `attr` equal to `value` (compare, RFC 4511 §4.10).
 pub fn equality(entry: &Entry, attr: &str, value: &str) -> Truth {
-    let key = attribute_key(attr);
-    let (vals, matching) = match values(entry, &key) {
-        Ok(v) => v,
-        Err(t) => return t,
-    };
-    match normalize(matching, value) {
-        Some(wanted) => Truth::from_bool(vals.contains(&wanted)),
-        None => Truth::Undefined,
+    Compiled::equality(attr, value).evaluate(entry)
+}
+
+/// A filter with its attribute names resolved and its values normalised by
+/// each attribute's rule once, so evaluating it over many entries allocates
+/// nothing.
+#[derive(Debug, Clone)]
+pub enum Compiled {
+    And(Vec<Compiled>),
+    Or(Vec<Compiled>),
+    Not(Box<Compiled>),
+    /// `value: None`: the rule cannot read the asserted value.
+    Equality {
+        key: String,
+        value: Option<String>,
+    },
+    Present {
+        key: String,
+    },
+    Substring {
+        key: String,
+        pieces: Option<Pieces>,
+    },
+    /// `>=` (`greater`) or `<=`.
+    Ordering {
+        key: String,
+        value: Option<String>,
+        greater: bool,
+    },
+    /// An assertion no rule here can decide.
+    Undefined,
+}
+
+/// The parts of a substring assertion, as the attribute's rule compares them.
+#[derive(Debug, Clone)]
+pub struct Pieces {
+    initial: Option<String>,
+    any: Vec<String>,
+    final_: Option<String>,
+}
+
+impl Compiled {
+    pub fn new(filter: &LdapFilter) -> Compiled {
+        match filter {
+            LdapFilter::And(parts) => Compiled::And(parts.iter().map(Compiled::new).collect()),
+            LdapFilter::Or(parts) => Compiled::Or(parts.iter().map(Compiled::new).collect()),
+            LdapFilter::Not(inner) => Compiled::Not(Box::new(Compiled::new(inner))),
+            LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value) => Compiled::equality(attr, value),
+            LdapFilter::Present(attr) => Compiled::Present {
+                key: attribute_key(attr),
+            },
+            LdapFilter::Substring(attr, sub) => Compiled::substring(attr, sub),
+            LdapFilter::GreaterOrEqual(attr, value) => Compiled::ordering(attr, value, true),
+            LdapFilter::LessOrEqual(attr, value) => Compiled::ordering(attr, value, false),
+            LdapFilter::Extensible(rule) => Compiled::extensible(rule),
+        }
+    }
+
+    fn equality(attr: &str, value: &str) -> Compiled {
+        let key = attribute_key(attr);
+        let value = normalize(matching_of(&key), value);
+        Compiled::Equality { key, value }
+    }
+
+    fn substring(attr: &str, sub: &LdapSubstringFilter) -> Compiled {
+        let key = attribute_key(attr);
+        let matching = matching_of(&key);
+        // Pieces are normalised like values, but their edges keep their spaces.
+        let piece = |s: &str| match matching {
+            Matching::CaseIgnore | Matching::Dn => s.to_lowercase(),
+            _ => s.to_string(),
+        };
+        let pieces = (matching != Matching::Integer).then(|| Pieces {
+            initial: sub.initial.as_deref().map(piece),
+            any: sub.any.iter().map(|s| piece(s)).collect(),
+            final_: sub.final_.as_deref().map(piece),
+        });
+        Compiled::Substring { key, pieces }
+    }
+
+    fn ordering(attr: &str, value: &str, greater: bool) -> Compiled {
+        let key = attribute_key(attr);
+        let matching = matching_of(&key);
+        let value = (matching != Matching::Dn).then(|| normalize(matching, value)).flatten();
+        Compiled::Ordering { key, value, greater }
+    }
+
+    fn extensible(rule: &LdapMatchingRuleAssertion) -> Compiled {
+        let Some(attr) = rule.type_.as_deref() else {
+            return Compiled::Undefined;
+        };
+        let equality_rule = match rule.matching_rule.as_deref() {
+            None => true,
+            Some(r) => {
+                let r = r.to_ascii_lowercase();
+                r == IN_CHAIN
+                    || matches!(
+                        (r.as_str(), matching_of(&attribute_key(attr))),
+                        ("caseignorematch" | "2.5.13.2", Matching::CaseIgnore)
+                            | ("caseexactmatch" | "2.5.13.5", Matching::CaseExact)
+                            | ("integermatch" | "2.5.13.14", Matching::Integer)
+                            | ("distinguishednamematch" | "2.5.13.1", Matching::Dn)
+                    )
+            }
+        };
+        if equality_rule {
+            Compiled::equality(attr, &rule.match_value)
+        } else {
+            Compiled::Undefined
+        }
+    }
+
+    pub fn matches(&self, entry: &Entry) -> bool {
+        self.evaluate(entry).is_true()
+    }
+
+    pub fn evaluate(&self, entry: &Entry) -> Truth {
+        match self {
+            Compiled::And(parts) => {
+                let mut out = Truth::True;
+                for p in parts {
+                    match p.evaluate(entry) {
+                        Truth::False => return Truth::False,
+                        Truth::Undefined => out = Truth::Undefined,
+                        Truth::True => {}
+                    }
+                }
+                out
+            }
+            Compiled::Or(parts) => {
+                let mut out = Truth::False;
+                for p in parts {
+                    match p.evaluate(entry) {
+                        Truth::True => return Truth::True,
+                        Truth::Undefined => out = Truth::Undefined,
+                        Truth::False => {}
+                    }
+                }
+                out
+            }
+            Compiled::Not(inner) => match inner.evaluate(entry) {
+                Truth::True => Truth::False,
+                Truth::False => Truth::True,
+                Truth::Undefined => Truth::Undefined,
+            },
+            Compiled::Present { key } => Truth::from_bool(key == "objectclass" || entry.has(key)),
+            Compiled::Equality { key, value } => match (values(entry, key), value) {
+                (Err(t), _) => t,
+                (Ok(_), None) => Truth::Undefined,
+                (Ok(vals), Some(wanted)) => Truth::from_bool(vals.contains(wanted)),
+            },
+            Compiled::Substring { key, pieces } => match (values(entry, key), pieces) {
+                (Err(t), _) => t,
+                (Ok(_), None) => Truth::Undefined,
+                (Ok(vals), Some(p)) => Truth::from_bool(vals.iter().any(|v| p.matches(v))),
+            },
+            Compiled::Ordering { key, value, greater } => match (values(entry, key), value) {
+                (Err(t), _) => t,
+                (Ok(_), None) => Truth::Undefined,
+                (Ok(vals), Some(wanted)) => {
+                    let integer = matching_of(key) == Matching::Integer;
+                    Truth::from_bool(vals.iter().any(|v| {
+                        let order = if integer {
+                            match (v.parse::<i64>(), wanted.parse::<i64>()) {
+                                (Ok(a), Ok(b)) => a.cmp(&b),
+                                _ => return false,
+                            }
+                        } else {
+                            v.as_str().cmp(wanted.as_str())
+                        };
+                        order == std::cmp::Ordering::Equal || (order == std::cmp::Ordering::Greater) == *greater
+                    }))
+                }
+            },
+            Compiled::Undefined => Truth::Undefined,
+        }
     }
 }
 
-fn substring(entry: &Entry, attr: &str, sub: &LdapSubstringFilter) -> Truth {
-    let key = attribute_key(attr);
-    let (vals, matching) = match values(entry, &key) {
-        Ok(v) => v,
-        Err(t) => return t,
-    };
-    if matching == Matching::Integer {
-        return Truth::Undefined;
-    }
-    // Pieces are normalised like values, but their edges keep their spaces.
-    let piece = |s: &str| match matching {
-        Matching::CaseIgnore | Matching::Dn => s.to_lowercase(),
-        _ => s.to_string(),
-    };
-    let initial = sub.initial.as_deref().map(piece);
-    let any: Vec<String> = sub.any.iter().map(|s| piece(s)).collect();
-    let final_ = sub.final_.as_deref().map(piece);
-    Truth::from_bool(vals.iter().any(|v| {
-        let mut rest = v.as_str();
-        if let Some(i) = &initial {
+impl Pieces {
+    fn matches(&self, value: &str) -> bool {
+        let mut rest = value;
+        if let Some(i) = &self.initial {
             match rest.strip_prefix(i.as_str()) {
                 Some(r) => rest = r,
                 None => return false,
             }
         }
-        for a in &any {
+        for a in &self.any {
             match rest.find(a.as_str()) {
                 Some(at) => rest = &rest[at + a.len()..],
                 None => return false,
             }
         }
-        final_.as_deref().is_none_or(|f| rest.ends_with(f))
-    }))
-}
-
-fn ordering(entry: &Entry, attr: &str, value: &str, direction: std::cmp::Ordering) -> Truth {
-    let key = attribute_key(attr);
-    let (vals, matching) = match values(entry, &key) {
-        Ok(v) => v,
-        Err(t) => return t,
-    };
-    let Some(wanted) = normalize(matching, value) else {
-        return Truth::Undefined;
-    };
-    let cmp = |v: &String| match matching {
-        Matching::Integer => match (v.parse::<i64>(), wanted.parse::<i64>()) {
-            (Ok(a), Ok(b)) => Some(a.cmp(&b)),
-            _ => None,
-        },
-        Matching::Dn => None,
-        Matching::CaseIgnore | Matching::CaseExact => Some(v.as_str().cmp(wanted.as_str())),
-    };
-    if matching == Matching::Dn {
-        return Truth::Undefined;
+        self.final_.as_deref().is_none_or(|f| rest.ends_with(f))
     }
-    Truth::from_bool(
-        vals.iter()
-            .filter_map(cmp)
-            .any(|o| o == direction || o == std::cmp::Ordering::Equal),
-    )
 }
 
-fn extensible(entry: &Entry, rule: &LdapMatchingRuleAssertion) -> Truth {
-    let Some(attr) = rule.type_.as_deref() else {
-        return Truth::Undefined;
-    };
-    let equality_rule = match rule.matching_rule.as_deref() {
-        None => true,
-        Some(r) => {
-            let r = r.to_ascii_lowercase();
-            r == IN_CHAIN
-                || matches!(
-                    (r.as_str(), matching_of(&attribute_key(attr))),
-                    ("caseignorematch" | "2.5.13.2", Matching::CaseIgnore)
-                        | ("caseexactmatch" | "2.5.13.5", Matching::CaseExact)
-                        | ("integermatch" | "2.5.13.14", Matching::Integer)
-                        | ("distinguishednamematch" | "2.5.13.1", Matching::Dn)
-                )
-        }
-    };
-    if equality_rule {
-        equality(entry, attr, &rule.match_value)
-    } else {
-        Truth::Undefined
+/// The values of `key`, or the truth an absent attribute has: false for one
+/// the schema defines, undefined for one it does not.
+fn values<'e>(entry: &'e Entry, key: &str) -> Result<&'e [String], Truth> {
+    match entry.get(key) {
+        Some(a) => Ok(a.normalized()),
+        None if is_schema_attribute(key) => Err(Truth::False),
+        None => Err(Truth::Undefined),
     }
 }
 

@@ -157,6 +157,7 @@ pub fn find(
         Visibility::All => true,
         Visibility::Own(own) => id == own,
     };
+    let compiled = filter::Compiled::new(filter);
     let mut found = Found::default();
     let candidates: Box<dyn Iterator<Item = u32>> = match (visibility, scope) {
         (Visibility::Own(own), _) => Box::new(std::iter::once(own)),
@@ -174,7 +175,7 @@ pub fn find(
         if !(in_scope(id) && visible(id)) {
             continue;
         }
-        if view.entry(id).is_some_and(|e| filter::matches(filter, e)) {
+        if view.entry(id).is_some_and(|e| compiled.matches(e)) {
             found.ids.push(id);
         }
     }
