@@ -79,3 +79,36 @@ pub fn parse(
         max_pending_binds: as_usize(number("GATEHOUSE_LDAP_MAX_PENDING_BINDS", 256, 1, 100_000)?),
     })
 }
+
+/// The rows of `gatehouse settings` (certificate paths shown, never the key).
+pub fn shown(s: &LdapSettings) -> Vec<(&'static str, String)> {
+    let addr = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
+    let path = |p: &Option<PathBuf>| p.as_ref().map_or_else(|| "-".to_string(), |p| p.display().to_string());
+    vec![
+        ("GATEHOUSE_LDAP_LISTEN", addr(s.listen)),
+        ("GATEHOUSE_LDAPS_LISTEN", addr(s.ldaps_listen)),
+        (
+            "GATEHOUSE_LDAP_TLS_CERT",
+            s.tls_cert.as_ref().map_or_else(
+                || "- (generated, in the database)".to_string(),
+                |p| p.display().to_string(),
+            ),
+        ),
+        ("GATEHOUSE_LDAP_TLS_KEY", path(&s.tls_key)),
+        (
+            "GATEHOUSE_LDAP_MAX_MESSAGE_BYTES",
+            s.connections.max_message_bytes.to_string(),
+        ),
+        ("GATEHOUSE_LDAP_MAX_MESSAGES", s.connections.max_messages.to_string()),
+        (
+            "GATEHOUSE_LDAP_MAX_CONNECTIONS",
+            s.connections.max_connections.to_string(),
+        ),
+        ("GATEHOUSE_LDAP_MAX_RESULTS", s.search.max_results.to_string()),
+        (
+            "GATEHOUSE_LDAP_TIME_LIMIT_SECONDS",
+            s.search.time_limit.as_secs().to_string(),
+        ),
+        ("GATEHOUSE_LDAP_MAX_PENDING_BINDS", s.max_pending_binds.to_string()),
+    ]
+}

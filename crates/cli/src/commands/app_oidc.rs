@@ -257,7 +257,9 @@ pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateA
     crate::commands::app_ldap::check_update(&a.ldap, &app)?;
     if app.provider == Some(ProviderKind::Ldap) {
         if a.oidc.any() || a.confidential || a.refuse_plain_pkce {
-            return Err(Failure::input("the OIDC options need an application with an OIDC provider"));
+            return Err(Failure::input(
+                "the OIDC options need an application with an OIDC provider",
+            ));
         }
         return crate::commands::app_ldap::update(ctx, dir, audit, &app, &a.ldap).await;
     }
