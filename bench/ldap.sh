@@ -45,9 +45,11 @@ build_release seed_directory signin_load ldap_load
 LOAD=$TARGET/release/examples/ldap_load
 
 # ---- Gatehouse: the directory, an LDAP application, a search account ------------
-d="$WORK/gh"; mkdir -p "$d"
+d="$WORK/gh"; mkdir -p "$d/data"
 log "seeding $USERS users in $GROUPS nested groups"
-SEED=$("$TARGET/release/examples/seed_directory" "sqlite://$d/data/gatehouse.db" --users "$USERS" --groups "$GROUPS" --apps 0 2>&1 | tail -n 1)
+"$TARGET/release/examples/seed_directory" "sqlite://$d/data/gatehouse.db" --users "$USERS" --groups "$GROUPS" --apps 0 \
+    2>"$d/seed.log" || { tail -n 20 "$d/seed.log" >&2; die "seeding failed"; }
+SEED=$(grep '^seeded' "$d/seed.log" | sed 's/^seeded //; s/ in [0-9.]* s \[.*//')
 gh "$d" migrate >/dev/null
 gh "$d" user create ldap-svc svc@example.com "LDAP search account" >/dev/null
 printf '%s\n' "$PASSWORD" | gh "$d" user password ldap-svc --stdin >/dev/null
