@@ -21,7 +21,7 @@
 set -euo pipefail
 
 USERS=10000
-GROUPS=500
+NGROUPS=500
 BIND_USERS=32      # users with a password, bound in turn
 ROUNDS=2           # alternating rounds per measurement (medians)
 SECONDS_PER=8      # measured seconds per run
@@ -46,8 +46,8 @@ LOAD=$TARGET/release/examples/ldap_load
 
 # ---- Gatehouse: the directory, an LDAP application, a search account ------------
 d="$WORK/gh"; mkdir -p "$d/data"
-log "seeding $USERS users in $GROUPS nested groups"
-"$TARGET/release/examples/seed_directory" "sqlite://$d/data/gatehouse.db" --users "$USERS" --groups "$GROUPS" --apps 0 \
+log "seeding $USERS users in $NGROUPS nested groups"
+"$TARGET/release/examples/seed_directory" "sqlite://$d/data/gatehouse.db" --users "$USERS" --groups "$NGROUPS" --apps 0 \
     2>"$d/seed.log" || { tail -n 20 "$d/seed.log" >&2; die "seeding failed"; }
 SEED=$(grep '^seeded' "$d/seed.log" | sed 's/^seeded //; s/ in [0-9.]* s \[.*//')
 gh "$d" migrate >/dev/null

@@ -138,16 +138,29 @@ impl Backend for CoreBackend {
             client_ip: attempt.client_ip.clone(),
         };
         let context = json!({"via": "ldap", "application": attempt.app.slug});
-        if !dir.may_use(&user, attempt.app).await? {
+        // The snapshot's view of the user when it has one (as forward-auth
+        // decides from its access snapshot); else the directory's.
+        let known = attempt.known.as_ref().filter(|k| k.id == user.id);
+        let allowed = match known {
+            Some(k) => k.allowed,
+            None => dir.may_use(&user, attempt.app).await?,
+        };
+        if !allowed {
             dir.record_refused_sign_in(&audit, &user, "application_denied", context)
                 .await?;
             return Ok(BindVerdict::Denied);
         }
         // The web's rule: whoever has an authenticator, or must use MFA by
         // policy (for them or for this application), passes a second factor.
+        let policy = dir.mfa_policy().await?;
+        let required_by_policy = match known {
+            Some(k) => policy.requires_for_user(user.id, k.groups, k.memberships),
+            None => dir.mfa_required_for(&user).await?,
+        };
         let needs_code = attempt.config.mfa == MfaMode::Required
-            || !dir.stages_after_password(&user).await?.is_empty()
-            || dir.mfa_policy().await?.requires_for_app(&attempt.app.slug);
+            || required_by_policy
+            || policy.requires_for_app(&attempt.app.slug)
+            || !dir.authenticators(user.id).await?.is_empty();
         let mut amr = vec!["pwd"];
         match attempt.code {
             None if needs_code => {

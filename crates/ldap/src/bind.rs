@@ -27,6 +27,18 @@ pub struct BindAttempt<'a> {
     pub password: &'a str,
     pub code: Option<Code<'a>>,
     pub client_ip: Option<String>,
+    /// What the snapshot knows of the user (absent for one created since).
+    pub known: Option<KnownUser<'a>>,
+}
+
+/// The snapshot's facts about the user a bind names, so a bind does not
+/// read the whole directory: whether the application's access rule admits
+/// them, and their direct memberships with the groups (for the MFA policy).
+pub struct KnownUser<'a> {
+    pub id: uuid::Uuid,
+    pub allowed: bool,
+    pub groups: &'a [gatehouse_core::Group],
+    pub memberships: &'a [gatehouse_core::Membership],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

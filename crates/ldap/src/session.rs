@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::backend::Backend;
-use crate::bind::{BindAttempt, BindVerdict, TargetError, resolve_target, split_code};
+use crate::bind::{BindAttempt, BindVerdict, KnownUser, TargetError, resolve_target, split_code};
 use crate::dn::Dn;
 use crate::dse::{OID_START_TLS, OID_WHOAMI, SUBSCHEMA_DN};
 use crate::filter::{self, Truth};
@@ -162,8 +162,7 @@ impl Session {
             },
         };
         if let Some(done) = reply.messages.last() {
-            metrics::counter!("gatehouse_ldap_operations_total", "op" => op, "result" => result_name(done))
-                .increment(1);
+            count_operation(op, result_name(done));
         }
         reply
     }
@@ -205,6 +204,12 @@ impl Session {
             return result(LdapResultCode::Busy, "too many binds in progress; try again");
         };
         let (password, code) = split_code(password);
+        let known = view.user(&username).map(|u| KnownUser {
+            id: u.id,
+            allowed: u.allowed,
+            groups: &snapshot.groups.groups,
+            memberships: snapshot.groups.memberships.get(&u.id).map_or(&[], Vec::as_slice),
+        });
         let attempt = BindAttempt {
             app: &view.app,
             config: &view.config,
@@ -212,6 +217,7 @@ impl Session {
             password,
             code,
             client_ip: self.peer.map(|ip| ip.to_string()),
+            known,
         };
         match shared.backend.bind(attempt).await {
             Ok(verdict) => {
@@ -464,6 +470,37 @@ fn unsupported_critical(controls: &[LdapControl]) -> Option<LdapError> {
             "a critical control is not supported",
         )
     })
+}
+
+const OPS: [&str; 7] = ["bind", "search", "compare", "extended", "unbind", "abandon", "other"];
+const RESULTS: [&str; 8] = [
+    "success",
+    "invalid_credentials",
+    "size_limit",
+    "no_such_object",
+    "insufficient_access",
+    "unwilling",
+    "error",
+    "other",
+];
+
+/// `gatehouse_ldap_operations_total{op,result}`, with handles registered
+/// once (a labelled lookup per request would cost more than a search).
+fn count_operation(op: &'static str, result: &'static str) {
+    static HANDLES: std::sync::OnceLock<Vec<metrics::Counter>> = std::sync::OnceLock::new();
+    let handles = HANDLES.get_or_init(|| {
+        OPS.iter()
+            .flat_map(|o| {
+                RESULTS
+                    .iter()
+                    .map(move |r| metrics::counter!("gatehouse_ldap_operations_total", "op" => *o, "result" => *r))
+            })
+            .collect()
+    });
+    let at = |list: &[&str], name: &str| list.iter().position(|x| *x == name).unwrap_or(list.len() - 1);
+    if let Some(c) = handles.get(at(&OPS, op) * RESULTS.len() + at(&RESULTS, result)) {
+        c.increment(1);
+    }
 }
 
 fn result_name(msg: &LdapMsg) -> &'static str {

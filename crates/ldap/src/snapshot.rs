@@ -127,6 +127,15 @@ pub struct Snapshot {
     pub apps: Vec<Arc<AppView>>,
     pub root_dse: Entry,
     pub subschema: Entry,
+    /// Groups and direct memberships, for the MFA policy's rule at bind.
+    pub groups: Arc<GroupFacts>,
+}
+
+/// The groups, and each user's direct memberships.
+#[derive(Debug, Default)]
+pub struct GroupFacts {
+    pub groups: Vec<Group>,
+    pub memberships: HashMap<Uuid, Vec<Membership>>,
 }
 
 impl Snapshot {
@@ -145,11 +154,19 @@ impl Snapshot {
             .collect();
         apps.sort_by(|a, b| a.app.slug.cmp(&b.app.slug));
         let contexts: Vec<String> = apps.iter().map(|a| a.tree.base_text().to_string()).collect();
+        let mut memberships: HashMap<Uuid, Vec<Membership>> = HashMap::new();
+        for m in data.memberships {
+            memberships.entry(m.user_id).or_default().push(m);
+        }
         Snapshot {
             seq: data.seq,
             root_dse: dse::root_dse(&contexts),
             subschema: dse::subschema(),
             apps,
+            groups: Arc::new(GroupFacts {
+                groups: data.groups,
+                memberships,
+            }),
         }
     }
 
@@ -414,6 +431,7 @@ impl SnapshotCell {
             apps: current.apps.clone(),
             root_dse: current.root_dse.clone(),
             subschema: current.subschema.clone(),
+            groups: current.groups.clone(),
         }));
     }
 }
