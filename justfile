@@ -6,6 +6,7 @@
 #   just authentik-user-create alice alice@example.com "Alice"
 #   just authentik-user-password alice         set / reset a password (prompts)
 #   just authentik-group-add admins alice      'admins' is the superuser group
+#   just authentik-ldap-test alice             what an LDAP service sees as alice
 #
 # GATEHOUSE_BIN: the binary to call (default: gatehouse on PATH).
 # GATEHOUSE_DEPLOY: how the server runs, for -status/-logs/-restart:
@@ -60,6 +61,10 @@ authentik-apps:
 # User x application access matrix (compliance reviews)
 authentik-access *FLAGS:
     {{gatehouse}} access {{FLAGS}}
+
+# Bind to the running LDAP server as USERNAME (password prompted, ;CODE for MFA); show what a service sees
+authentik-ldap-test USERNAME FILTER="" *FLAGS:
+    {{gatehouse}} ldap test {{quote(USERNAME)}} {{ if FILTER == "" { "" } else { quote(FILTER) } }} {{FLAGS}}
 
 # Database, schema and server health (exit 1 when unhealthy)
 authentik-status:

@@ -132,6 +132,7 @@ start_server() {
     env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" \
         ${DB_URL:+GATEHOUSE_DATABASE_URL="$DB_URL"} \
         GATEHOUSE_LISTEN="127.0.0.1:$PORT" GATEHOUSE_METRICS_LISTEN="127.0.0.1:$mport" \
+        GATEHOUSE_LDAP_LISTEN=off GATEHOUSE_LDAPS_LISTEN=off \
         GATEHOUSE_EXTERNAL_URL="http://127.0.0.1:$PORT" GATEHOUSE_LOG_FORMAT=json \
         "$@" "$BIN" server >>"$dir/server.log" 2>&1 &
     SERVER_PID=$!

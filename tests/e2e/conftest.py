@@ -43,6 +43,9 @@ class Installation:
             "GATEHOUSE_DATA_DIR": str(self.dir / "data"),
             "GATEHOUSE_DATABASE_URL": self.database_url,
             "GATEHOUSE_METRICS_LISTEN": "off",
+            # Tests run side by side: LDAP only where a test asks for it.
+            "GATEHOUSE_LDAP_LISTEN": "off",
+            "GATEHOUSE_LDAPS_LISTEN": "off",
         }
         env.update({k: str(v) for k, v in extra.items()})
         return env

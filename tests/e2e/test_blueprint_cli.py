@@ -95,10 +95,10 @@ def test_plan_apply_and_errors(sqlite_install: Installation):
     assert "no changes" in again.stdout
 
     bad = inst.dir / "bad.yaml"
-    bad.write_text("version: 1\nentries:\n  - model: authentik_providers_ldap.ldapprovider\n    identifiers: {name: x}\n")
+    bad.write_text("version: 1\nentries:\n  - model: authentik_policies_expression.expressionpolicy\n    identifiers: {name: x}\n")
     r = inst.cli("blueprint", "apply", str(bad), check=False)
     assert r.returncode == 2
-    assert f"{bad}:3:12" in r.stderr and "no LDAP provider" in r.stderr
+    assert f"{bad}:3:12" in r.stderr and "no expression policies" in r.stderr
     r = inst.cli("blueprint", "apply", "--allow-unsupported", str(bad))
     assert "warnings (unsupported, skipped):" in r.stdout
 

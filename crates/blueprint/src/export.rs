@@ -287,11 +287,12 @@ pub async fn export(dir: &Directory, include_secrets: bool) -> gatehouse_core::R
                     entries.push(saml_entry(app, &c, &pid));
                 }
             }
-            Some(other) => notes.push(format!(
-                "application {}: its {} provider cannot be exported yet",
-                app.slug,
-                other.as_str()
-            )),
+            Some(ProviderKind::Ldap) => {
+                if let Ok(c) = gatehouse_ldap::LdapConfig::from_value(&app.provider_config) {
+                    has_provider = true;
+                    entries.push(ldap_entry(app, &c, &pid));
+                }
+            }
             None => {}
         }
         let mut attrs = vec![("name".to_string(), s(app.name.clone()))];
@@ -468,6 +469,24 @@ fn oidc_entry(
     }
     entry(
         "authentik_providers_oauth2.oauth2provider",
+        Some(pid.to_string()),
+        vec![("name".into(), s(app.name.clone()))],
+        attrs,
+    )
+}
+
+fn ldap_entry(app: &gatehouse_core::Application, c: &gatehouse_ldap::LdapConfig, pid: &str) -> Y {
+    let mut attrs = vec![
+        ("base_dn".to_string(), s(c.base_dn.clone())),
+        ("mfa".into(), s(c.mfa.as_str())),
+        ("uid_start_number".into(), Y::Int(c.uid_start_number)),
+        ("gid_start_number".into(), Y::Int(c.gid_start_number)),
+    ];
+    if let Some(g) = &c.search_group {
+        attrs.push(("search_group".into(), s(g.clone())));
+    }
+    entry(
+        "authentik_providers_ldap.ldapprovider",
         Some(pid.to_string()),
         vec![("name".into(), s(app.name.clone()))],
         attrs,

@@ -259,6 +259,11 @@ fn finalize_providers(st: &mut State) {
                 app.provider_key = Some(c.audience.clone());
                 app.provider_config = serde_json::to_value(c).unwrap_or_else(|_| json!({}));
             }
+            ProviderDraft::Ldap(c) => {
+                app.provider = Some(ProviderKind::Ldap);
+                app.provider_key = c.provider_key().ok();
+                app.provider_config = c.to_value();
+            }
         }
     }
 }
@@ -395,6 +400,7 @@ fn run_file(
                         "supported: authentik_core.{user,group,application,token}, \
                          authentik_providers_oauth2.{oauth2provider,scopemapping}, \
                          authentik_providers_proxy.proxyprovider, authentik_providers_saml.samlprovider, \
+                         authentik_providers_ldap.ldapprovider, \
                          authentik_policies.policybinding"
                             .into()
                     });
@@ -530,7 +536,8 @@ fn run_file(
             let key = match model.name() {
                 "authentik_providers_oauth2.oauth2provider"
                 | "authentik_providers_proxy.proxyprovider"
-                | "authentik_providers_saml.samlprovider" => {
+                | "authentik_providers_saml.samlprovider"
+                | "authentik_providers_ldap.ldapprovider" => {
                     format!("provider:{}", pk.as_str().unwrap_or_default())
                 }
                 _ => pk.as_str().map(str::to_string).unwrap_or_else(|| pk.to_string()),

@@ -29,6 +29,7 @@ pub enum ProviderDraft {
     },
     Proxy(ProxyConfig),
     Saml(SamlConfig),
+    Ldap(gatehouse_ldap::LdapConfig),
 }
 
 impl std::fmt::Debug for ProviderDraft {
@@ -41,6 +42,7 @@ impl std::fmt::Debug for ProviderDraft {
                 .finish(),
             ProviderDraft::Proxy(p) => f.debug_tuple("Proxy").field(&p.external_host).finish(),
             ProviderDraft::Saml(c) => f.debug_tuple("Saml").field(&c.audience).finish(),
+            ProviderDraft::Ldap(c) => f.debug_tuple("Ldap").field(&c.base_dn).finish(),
         }
     }
 }
@@ -51,6 +53,7 @@ impl ProviderDraft {
             ProviderDraft::Oidc { .. } => ProviderKind::Oidc,
             ProviderDraft::Proxy(_) => ProviderKind::Proxy,
             ProviderDraft::Saml(_) => ProviderKind::Saml,
+            ProviderDraft::Ldap(_) => ProviderKind::Ldap,
         }
     }
 }
@@ -129,6 +132,9 @@ impl State {
                     .ok()
                     .map(ProviderDraft::Proxy),
                 Some(ProviderKind::Saml) => SamlConfig::from_value(&a.provider_config).ok().map(ProviderDraft::Saml),
+                Some(ProviderKind::Ldap) => gatehouse_ldap::LdapConfig::from_value(&a.provider_config)
+                    .ok()
+                    .map(ProviderDraft::Ldap),
                 _ => None,
             };
             let pid = provider.map(|draft| {

@@ -111,14 +111,18 @@ pub async fn apply_steps(tx: &mut Tx<'_>, steps: &[Step], summarised: bool) -> R
 
 async fn apply_one(tx: &mut Tx<'_>, op: &Op, summarised: bool) -> gatehouse_core::Result<()> {
     match op {
-        Op::CreateGroup { group } => groups::insert(tx, group).await?,
+        Op::CreateGroup { group } => {
+            groups::insert(tx, group).await?;
+        }
         Op::UpdateGroup { group, fields } => {
             groups::update(tx, group.id, &group_change(group, fields)).await?;
         }
         Op::DeleteGroup(group) => {
             groups::delete(tx, group.id).await?;
         }
-        Op::CreateUser { user, groups } => users::insert(tx, user, groups).await?,
+        Op::CreateUser { user, groups } => {
+            users::insert(tx, user, groups).await?;
+        }
         Op::UpdateUser { user, fields } => {
             users::update(tx, user.id, &user_change(user, fields)).await?;
         }

@@ -91,6 +91,55 @@ async fn apply_text(db: &Db, text: &str, o: &Options<'_>) -> Result<gatehouse_bl
     apply(&db.dir, &audit(), &p).await.map_err(|e| e.to_string())
 }
 
+const LDAP_BP: &str = r#"
+version: 1
+entries:
+  - model: authentik_providers_ldap.ldapprovider
+    id: ldap-provider
+    identifiers: {name: Directory}
+    attrs:
+      base_dn: DC=ldap,DC=example,DC=com
+      search_group: !Find [authentik_core.group, [name, staff]]
+      mfa: required
+      uid_start_number: 10000
+      bind_mode: cached
+      search_mode: cached
+  - model: authentik_core.application
+    identifiers: {slug: directory}
+    attrs: {name: Directory, provider: !KeyOf ldap-provider}
+"#;
+
+#[tokio::test]
+async fn ldap_provider_from_authentik_blueprint() {
+    let db = sqlite().await;
+    let o = opts(&no_env, json!({}));
+    apply_text(
+        &db,
+        "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: staff}\n",
+        &o,
+    )
+    .await
+    .unwrap();
+    apply_text(&db, LDAP_BP, &o).await.unwrap();
+    let app = db.store.application_by_slug("directory").await.unwrap().unwrap();
+    assert_eq!(app.provider, Some(ProviderKind::Ldap));
+    assert_eq!(app.provider_key.as_deref(), Some("dc=ldap,dc=example,dc=com"));
+    let cfg = gatehouse_ldap::LdapConfig::from_value(&app.provider_config).unwrap();
+    assert_eq!(cfg.search_group.as_deref(), Some("staff"));
+    assert_eq!(
+        (cfg.mfa, cfg.uid_start_number, cfg.gid_start_number),
+        (gatehouse_ldap::MfaMode::Required, 10000, 4000)
+    );
+    // Applying again changes nothing; a missing search group is an error at its line.
+    let again = apply_text(&db, LDAP_BP, &o).await.unwrap();
+    assert!(again.changes.is_empty(), "{:#?}", again.changes);
+    let bad = LDAP_BP.replace("!Find [authentik_core.group, [name, staff]]", "nobody");
+    let e = apply_text(&db, &bad, &o).await.unwrap_err();
+    assert!(e.contains("search_group"), "{e}");
+    let bad = LDAP_BP.replace("DC=ldap,DC=example,DC=com", "not a dn");
+    assert!(apply_text(&db, &bad, &o).await.unwrap_err().contains("base DN"));
+}
+
 const STACK: &str = r#"
 version: 1
 metadata:
@@ -378,11 +427,11 @@ async fn state_semantics() {
 #[tokio::test]
 async fn unsupported_models_and_fields_name_file_and_line() {
     let db = sqlite().await;
-    let text = "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: g}\n  - model: authentik_providers_ldap.ldapprovider\n    identifiers: {name: s}\n  - model: authentik_core.user\n    identifiers: {username: u}\n    attrs:\n      nmae: typo\n";
+    let text = "version: 1\nentries:\n  - model: authentik_core.group\n    identifiers: {name: g}\n  - model: authentik_policies_expression.expressionpolicy\n    identifiers: {name: s}\n  - model: authentik_core.user\n    identifiers: {username: u}\n    attrs:\n      nmae: typo\n";
     let o = opts(&no_env, json!({}));
     let e = apply_text(&db, text, &o).await.unwrap_err();
-    assert!(e.starts_with("test.yaml:5:12: entry 2 (authentik_providers_ldap.ldapprovider): model authentik_providers_ldap.ldapprovider is not supported (hint: Gatehouse has no LDAP"), "{e}");
-    let fixed = text.replace("authentik_providers_ldap.ldapprovider", "authentik_core.group");
+    assert!(e.starts_with("test.yaml:5:12: entry 2 (authentik_policies_expression.expressionpolicy): model authentik_policies_expression.expressionpolicy is not supported (hint: Gatehouse has no expression policies"), "{e}");
+    let fixed = text.replace("authentik_policies_expression.expressionpolicy", "authentik_core.group");
     let e = apply_text(&db, &fixed, &o).await.unwrap_err();
     assert!(
         e.starts_with("test.yaml:10:7: entry 3 (authentik_core.user): unknown field nmae"),
@@ -421,8 +470,15 @@ async fn round_trip(a: Db, b: Db) {
     apply_text(&a, tok, &opts(&env, json!({}))).await.unwrap();
     // A SAML application too (two ACS URLs, response and assertion signed, SLO).
     apply_text(&a, SAML_RT, &opts(&no_env, json!({}))).await.unwrap();
+    // And an LDAP directory searched by staff.
+    apply_text(&a, LDAP_BP, &opts(&no_env, json!({}))).await.unwrap();
 
     let first = export::export(&a.dir, true).await.unwrap();
+    assert!(
+        first.yaml.contains("model: authentik_providers_ldap.ldapprovider"),
+        "{}",
+        first.yaml
+    );
     assert!(
         first.yaml.contains("model: authentik_providers_saml.samlprovider"),
         "{}",

@@ -80,6 +80,8 @@ pub enum Command {
     #[command(subcommand)]
     Sso(crate::commands::sso::SsoCmd),
     // ---- end blueprints and SSO drift
+    /// The LDAP server alone (without a subcommand), its certificate, and a test bind.
+    Ldap(crate::commands::ldap::LdapArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// List every setting Gatehouse reads, with its current value (secrets hidden).
@@ -224,6 +226,8 @@ pub struct AppCreateArgs {
     #[command(flatten)]
     pub saml: crate::commands::app_saml::SamlArgs,
     // ---- end SAML provider
+    #[command(flatten)]
+    pub ldap: crate::commands::app_ldap::LdapArgs,
     // ---- mail and worker
     // ---- end mail and worker
     // ---- MFA
@@ -240,6 +244,8 @@ pub enum ProviderChoice {
     Proxy,
     /// SAML 2.0.
     Saml,
+    /// LDAP (authentik's outpost tree, served by Gatehouse itself).
+    Ldap,
 }
 
 #[derive(Debug, Subcommand)]

@@ -250,6 +250,43 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "the stack's .env for ${VARIABLE} in the manifest (default: .env beside the manifest)",
     ),
     // ---- end blueprints and SSO drift
+    (
+        "GATEHOUSE_LDAP_LISTEN",
+        "LDAP (and StartTLS) listen address, or 'off' (default 0.0.0.0:3389)",
+    ),
+    (
+        "GATEHOUSE_LDAPS_LISTEN",
+        "LDAPS listen address, or 'off' (default 0.0.0.0:6636)",
+    ),
+    (
+        "GATEHOUSE_LDAP_TLS_CERT",
+        "PEM certificate chain for LDAPS and StartTLS (default: generated on first start, kept in the database)",
+    ),
+    ("GATEHOUSE_LDAP_TLS_KEY", "PEM private key of GATEHOUSE_LDAP_TLS_CERT"),
+    (
+        "GATEHOUSE_LDAP_MAX_MESSAGE_BYTES",
+        "largest LDAP request in bytes (default 65536)",
+    ),
+    (
+        "GATEHOUSE_LDAP_MAX_MESSAGES",
+        "requests one LDAP connection may send before it is closed (default 100000)",
+    ),
+    (
+        "GATEHOUSE_LDAP_MAX_CONNECTIONS",
+        "concurrent LDAP connections (default 1024)",
+    ),
+    (
+        "GATEHOUSE_LDAP_MAX_RESULTS",
+        "entries one search (or one page of a paged search) returns at most (default 1000)",
+    ),
+    (
+        "GATEHOUSE_LDAP_TIME_LIMIT_SECONDS",
+        "longest time one search may take (default 10)",
+    ),
+    (
+        "GATEHOUSE_LDAP_MAX_PENDING_BINDS",
+        "binds waiting for a password check before more are answered 'busy' (default 256)",
+    ),
 ];
 
 /// Names from the deployment Gatehouse replaces that mean the same thing.
@@ -315,6 +352,8 @@ pub struct Settings {
     pub secret_key: Option<String>,
     /// First MFA enrolment and the signed audit-log head (issue 13).
     pub security: crate::security_settings::SecuritySettings,
+    /// The LDAP server: GATEHOUSE_LDAP*.
+    pub ldap: crate::ldap_settings::LdapSettings,
     // ---- blueprints and SSO drift
     pub blueprints: crate::commands::blueprint::BlueprintSettings,
     // ---- end blueprints and SSO drift
@@ -550,7 +589,9 @@ impl Settings {
         // ---- end blueprints and SSO drift
         let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
         let security = crate::security_settings::parse(&get, &bad)?;
+        let ldap = crate::ldap_settings::parse(&get, &bad)?;
         Ok(Settings {
+            ldap,
             mail_worker,
             security,
             blueprints, // blueprints and SSO drift

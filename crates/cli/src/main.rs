@@ -8,6 +8,7 @@ mod config;
 mod context;
 mod envfile;
 mod failure;
+mod ldap_settings;
 mod mail_settings; // mail and worker
 mod osuser;
 mod output;
@@ -30,8 +31,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&Failure::from(e)),
     };
-    let is_server =
-        matches!(cli.command, Command::Server(_)) || matches!(&cli.command, Command::Worker(a) if a.command.is_none()); // mail and worker: the worker logs too
+    let is_server = matches!(cli.command, Command::Server(_))
+        || matches!(&cli.command, Command::Worker(a) if a.command.is_none()) // mail and worker: the worker logs too
+        || matches!(&cli.command, Command::Ldap(a) if a.command.is_none());
     init_logging(&settings, is_server);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -72,6 +74,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Blueprint(cmd) => commands::blueprint::run(ctx, cmd).await,
         Command::Sso(cmd) => commands::sso::run(ctx, cmd).await,
         // ---- end blueprints and SSO drift
+        Command::Ldap(args) => commands::ldap::run(ctx, args).await,
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;
             println!("schema version {} (was {})", report.to, report.from);

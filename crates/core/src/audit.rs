@@ -62,6 +62,12 @@ impl Events<'_> {
         Ok(self.store().events(filter).await?)
     }
 
+    /// Events with `seq > after`, oldest first, at most `limit` (for readers
+    /// that follow what changed, such as the LDAP snapshot).
+    pub async fn after(self, after: i64, limit: u32) -> Result<Vec<Event>> {
+        Ok(self.store().events_after(after, limit).await?)
+    }
+
     /// Records an event for a change made outside the database (a service's
     /// env or trust file written by the SSO repair), in its own transaction.
     pub async fn record(self, audit: &Audit, action: &str, user: Option<&str>, context: Value) -> Result<Event> {

@@ -82,15 +82,16 @@ impl Groups<'_> {
             Some(p) => Some(find(&mut tx, p).await?.id),
             None => None,
         };
-        let group = Group {
+        let mut group = Group {
             id: Uuid::new_v4(),
+            pk: 0,
             name: name.to_string(),
             is_superuser,
             parent_id,
             attributes: json!({}),
             created_at: self.now(),
         };
-        insert(&mut tx, &group).await?;
+        group.pk = insert(&mut tx, &group).await?;
         tx.commit().await?;
         Ok(group)
     }
@@ -199,6 +200,7 @@ pub(crate) async fn find(tx: &mut Tx<'_>, name: &str) -> Result<Group> {
 pub(crate) fn admin_group(now: crate::Timestamp) -> Group {
     Group {
         id: Uuid::new_v4(),
+        pk: 0,
         name: ADMIN_GROUP.into(),
         is_superuser: true,
         parent_id: None,
@@ -207,8 +209,9 @@ pub(crate) fn admin_group(now: crate::Timestamp) -> Group {
     }
 }
 
-/// Creates `group` as given (its id and parent chosen by the caller).
-pub async fn insert(tx: &mut Tx<'_>, group: &Group) -> Result<()> {
+/// Creates `group` as given (its id and parent chosen by the caller; `pk` is
+/// ignored). Returns the stable integer id the group was given.
+pub async fn insert(tx: &mut Tx<'_>, group: &Group) -> Result<i64> {
     names::check_group_name(&group.name)?;
     if tx.raw().group_by_name(&group.name).await?.is_some() {
         return Err(exists(&group.name));
@@ -217,7 +220,8 @@ pub async fn insert(tx: &mut Tx<'_>, group: &Group) -> Result<()> {
         Some(p) => Some(parent_name(tx, p).await?),
         None => None,
     };
-    tx.raw()
+    let pk = tx
+        .raw()
         .insert_group(group)
         .await
         .map_err(|e| conflict(e, &group.name))?;
@@ -227,7 +231,7 @@ pub async fn insert(tx: &mut Tx<'_>, group: &Group) -> Result<()> {
         json!({"model": "group", "pk": group.id, "name": group.name, "is_superuser": group.is_superuser, "parent": parent}),
     )
     .await?;
-    Ok(())
+    Ok(pk)
 }
 
 async fn parent_name(tx: &mut Tx<'_>, id: Uuid) -> Result<String> {

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod apps;
 pub mod audit;
+pub mod bind;
 pub mod blueprints;
 pub mod bootstrap;
 pub mod cache;

@@ -48,7 +48,19 @@ impl SignIn<'_> {
     }
 
     pub async fn check_password(self, audit: &Audit, identifier: &str, password: &str) -> Result<PasswordCheck> {
-        self.check_password_on(audit, identifier, password, None).await
+        self.check(audit, identifier, password, None, None).await
+    }
+
+    /// As [`Self::check_password`], for a protocol other than the web: `via`
+    /// (`ldap`) goes into the `login_failed` event.
+    pub async fn check_password_via(
+        self,
+        audit: &Audit,
+        identifier: &str,
+        password: &str,
+        via: &str,
+    ) -> Result<PasswordCheck> {
+        self.check(audit, identifier, password, None, Some(via)).await
     }
 
     /// [`Self::check_password`] from a browser that may carry a known-device
@@ -60,6 +72,17 @@ impl SignIn<'_> {
         identifier: &str,
         password: &str,
         device_token: Option<&str>,
+    ) -> Result<PasswordCheck> {
+        self.check(audit, identifier, password, device_token, None).await
+    }
+
+    async fn check(
+        self,
+        audit: &Audit,
+        identifier: &str,
+        password: &str,
+        device_token: Option<&str>,
+        via: Option<&str>,
     ) -> Result<PasswordCheck> {
         let user = self.find_user(identifier).await?;
         let device = match (&user, device_token) {
@@ -106,7 +129,7 @@ impl SignIn<'_> {
             Some(_) => None,
         };
         if let Some(reason) = reason {
-            self.record_failure(audit, identifier, user.as_ref(), &keys, reason)
+            self.record_failure(audit, identifier, user.as_ref(), &keys, reason, via)
                 .await?;
             return Ok(PasswordCheck::Rejected);
         }
@@ -136,6 +159,7 @@ impl SignIn<'_> {
         user: Option<&User>,
         keys: &[String],
         reason: &str,
+        via: Option<&str>,
     ) -> Result<()> {
         let now = self.now();
         let policy = self.throttle_policy().clone();
@@ -150,15 +174,12 @@ impl SignIn<'_> {
             }
         }
         let username = user.map(|u| u.username.as_str());
-        tx.append_event(
-            audit.event(
-                action::LOGIN_FAILED,
-                username,
-                json!({"reason": reason, "identifier": identifier.chars().take(150).collect::<String>()}),
-            ),
-            now,
-        )
-        .await?;
+        let mut context = json!({"reason": reason, "identifier": identifier.chars().take(150).collect::<String>()});
+        if let Some(via) = via {
+            context["via"] = json!(via);
+        }
+        tx.append_event(audit.event(action::LOGIN_FAILED, username, context), now)
+            .await?;
         for r in locked {
             tx.append_event(
                 audit.event(

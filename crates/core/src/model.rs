@@ -12,6 +12,9 @@ use crate::clock::Timestamp;
 #[derive(Clone, Serialize)]
 pub struct User {
     pub id: Uuid,
+    /// The stable integer id (authentik's `pk`), given by the store on insert
+    /// and never reused; LDAP's uidNumber derives from it. 0 before insert.
+    pub pk: i64,
     pub username: String,
     pub email: String,
     pub name: String,
@@ -64,6 +67,8 @@ impl User {
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
     pub id: Uuid,
+    /// As [`User::pk`]; LDAP's gidNumber derives from it.
+    pub pk: i64,
     pub name: String,
     pub is_superuser: bool,
     pub parent_id: Option<Uuid>,

@@ -33,8 +33,8 @@ impl Recovery<'_> {
             Some(g) => g,
             None => {
                 let g = admin_group(self.now());
-                crate::groups::insert(&mut tx, &g).await?;
-                g
+                let pk = crate::groups::insert(&mut tx, &g).await?;
+                Group { pk, ..g }
             }
         };
         let added = crate::groups::add_member(&mut tx, group.named(), user.named(), false).await?;

@@ -10,6 +10,11 @@ use crate::error::{Error, Result};
 use crate::events::action;
 
 impl Secrets<'_> {
+    /// The secret `name`, if it was made.
+    pub async fn get(self, name: &str) -> Result<Option<String>> {
+        Ok(self.store().server_secret(name).await?)
+    }
+
     /// The secret `name`, made with `fresh` at first use. Race-free: whoever
     /// wins the insert, the stored value is the one every caller gets.
     pub async fn get_or_create(self, name: &str, fresh: impl FnOnce() -> String) -> Result<String> {

@@ -151,12 +151,14 @@ pub trait WriteTx: Send {
     async fn application_by_slug(&mut self, slug: &str) -> StoreResult<Option<Application>>;
     async fn application_by_id(&mut self, id: Uuid) -> StoreResult<Option<Application>>;
 
-    /// Fails with [`StoreError::Conflict`] when the username is taken.
-    async fn insert_user(&mut self, user: &User) -> StoreResult<()>;
+    /// Fails with [`StoreError::Conflict`] when the username is taken. Returns
+    /// the integer id given to the user (`user.pk` is ignored).
+    async fn insert_user(&mut self, user: &User) -> StoreResult<i64>;
     async fn update_user(&mut self, user: &User) -> StoreResult<()>;
     async fn delete_user(&mut self, id: Uuid) -> StoreResult<()>;
 
-    async fn insert_group(&mut self, group: &Group) -> StoreResult<()>;
+    /// Returns the integer id given to the group (`group.pk` is ignored).
+    async fn insert_group(&mut self, group: &Group) -> StoreResult<i64>;
     async fn update_group(&mut self, group: &Group) -> StoreResult<()>;
     async fn delete_group(&mut self, id: Uuid) -> StoreResult<()>;
     /// Returns false when the membership already existed.

@@ -101,8 +101,9 @@ impl Users<'_> {
     }
 
     pub async fn create(self, audit: &Audit, new: NewUser) -> Result<User> {
-        let user = User {
+        let mut user = User {
             id: Uuid::new_v4(),
+            pk: 0,
             username: new.username,
             email: new.email,
             name: new.name,
@@ -114,7 +115,7 @@ impl Users<'_> {
             password_changed_at: None,
         };
         let mut tx = self.write(audit).await?;
-        insert(&mut tx, &user, &[]).await?;
+        user.pk = insert(&mut tx, &user, &[]).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -228,15 +229,17 @@ fn check_fields(user: &User) -> Result<()> {
     names::check_display_name(&user.name)
 }
 
-/// Creates `user` as given (its id chosen by the caller). `groups` names the
-/// groups the caller will put them in, for the event.
-pub async fn insert(tx: &mut Tx<'_>, user: &User, groups: &[String]) -> Result<()> {
+/// Creates `user` as given (its id chosen by the caller; `pk` is ignored).
+/// `groups` names the groups the caller will put them in, for the event.
+/// Returns the stable integer id the user was given.
+pub async fn insert(tx: &mut Tx<'_>, user: &User, groups: &[String]) -> Result<i64> {
     check_fields(user)?;
     if tx.raw().user_by_name(&user.username).await?.is_some() {
         return Err(exists(&user.username));
     }
     // The unique index on the lower-cased name refuses a racing twin.
-    tx.raw()
+    let pk = tx
+        .raw()
         .insert_user(user)
         .await
         .map_err(|e| conflict(e, &user.username))?;
@@ -246,7 +249,7 @@ pub async fn insert(tx: &mut Tx<'_>, user: &User, groups: &[String]) -> Result<(
         ctx["groups"] = json!(groups);
     }
     tx.record(action::MODEL_CREATED, Some(&user.username), ctx).await?;
-    Ok(())
+    Ok(pk)
 }
 
 /// Applies `change` to the user with this id, onto the row as it is now (so a

@@ -214,6 +214,7 @@ pub(crate) mod tests {
     pub fn user() -> User {
         User {
             id: Uuid::parse_str("6f9619ff-8b86-d011-b42d-00cf4fc964ff").unwrap(),
+            pk: 0,
             username: "alice".into(),
             email: "alice@example.com".into(),
             name: "Alice Example".into(),

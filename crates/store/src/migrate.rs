@@ -16,7 +16,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 10;
+pub const KNOWN_SCHEMA_VERSION: i64 = 11;
 
 struct Migration {
     version: i64,
@@ -104,6 +104,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "key_ring",
         sqlite: include_str!("../migrations/sqlite/0010_key_ring.sql"),
         postgres: include_str!("../migrations/postgres/0010_key_ring.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "integer_ids",
+        sqlite: include_str!("../migrations/sqlite/0011_integer_ids.sql"),
+        postgres: include_str!("../migrations/postgres/0011_integer_ids.sql"),
     },
 ];
 

@@ -17,12 +17,12 @@ use uuid::Uuid;
 /// Columns [`user`] reads, in `SELECT` order.
 macro_rules! user_columns {
     () => {
-        "id, username, email, name, is_active, password_hash, attributes, created_at, last_login, password_changed_at"
+        "id, pk, username, email, name, is_active, password_hash, attributes, created_at, last_login, password_changed_at"
     };
 }
 macro_rules! group_columns {
     () => {
-        "id, name, is_superuser, parent_id, attributes, created_at"
+        "id, pk, name, is_superuser, parent_id, attributes, created_at"
     };
 }
 macro_rules! application_columns {
@@ -121,6 +121,7 @@ pub(crate) fn flag_value(b: bool) -> i16 {
 pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
     Ok(User {
         id: uuid(row, "id")?,
+        pk: get(row, "pk")?,
         username: get(row, "username")?,
         email: get(row, "email")?,
         name: get(row, "name")?,
@@ -136,6 +137,7 @@ pub(crate) fn user(row: &AnyRow) -> Result<User, StoreError> {
 pub(crate) fn group(row: &AnyRow) -> Result<Group, StoreError> {
     Ok(Group {
         id: uuid(row, "id")?,
+        pk: get(row, "pk")?,
         name: get(row, "name")?,
         is_superuser: flag(row, "is_superuser")?,
         parent_id: opt_uuid(row, "parent_id")?,

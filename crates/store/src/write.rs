@@ -40,6 +40,17 @@ fn one_row(r: AnyQueryResult, what: &str) -> StoreResult<()> {
     }
 }
 
+/// Takes the next integer id of `table` (users, groups): one counter row per
+/// table, bumped in this transaction (a row lock on PostgreSQL, SQLite's write
+/// lock), so concurrent inserts never share a number and none is reused.
+async fn next_id(tx: &mut Transaction<'static, Any>, table: &'static str) -> StoreResult<i64> {
+    sqlx::query_scalar("UPDATE id_counters SET last = last + 1 WHERE name = $1 RETURNING last")
+        .bind(table)
+        .fetch_one(&mut **tx)
+        .await
+        .ctx("take the next id")
+}
+
 fn millis(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::millis)
 }
@@ -90,11 +101,12 @@ impl WriteTx for SqlWriteTx {
         read::application_by_id(&mut *self.tx, id, lock).await
     }
 
-    async fn insert_user(&mut self, user: &User) -> StoreResult<()> {
+    async fn insert_user(&mut self, user: &User) -> StoreResult<i64> {
+        let pk = next_id(&mut self.tx, "users").await?;
         sqlx::query(
             "INSERT INTO users (id, username, username_key, email, name, is_active, password_hash, \
-             attributes, created_at, last_login, password_changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             attributes, created_at, last_login, password_changed_at, pk) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(user.id.to_string())
         .bind(user.username.clone())
@@ -107,10 +119,11 @@ impl WriteTx for SqlWriteTx {
         .bind(user.created_at.millis())
         .bind(millis(user.last_login))
         .bind(millis(user.password_changed_at))
+        .bind(pk)
         .execute(&mut *self.tx)
         .await
         .ctx("create user")?;
-        Ok(())
+        Ok(pk)
     }
 
     async fn update_user(&mut self, user: &User) -> StoreResult<()> {
@@ -144,10 +157,11 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    async fn insert_group(&mut self, group: &Group) -> StoreResult<()> {
+    async fn insert_group(&mut self, group: &Group) -> StoreResult<i64> {
+        let pk = next_id(&mut self.tx, "groups").await?;
         sqlx::query(
-            "INSERT INTO groups (id, name, name_key, is_superuser, parent_id, attributes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO groups (id, name, name_key, is_superuser, parent_id, attributes, created_at, pk) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(group.id.to_string())
         .bind(group.name.clone())
@@ -156,10 +170,11 @@ impl WriteTx for SqlWriteTx {
         .bind(group.parent_id.map(|p| p.to_string()))
         .bind(rows::json_text(&group.attributes))
         .bind(group.created_at.millis())
+        .bind(pk)
         .execute(&mut *self.tx)
         .await
         .ctx("create group")?;
-        Ok(())
+        Ok(pk)
     }
 
     async fn update_group(&mut self, group: &Group) -> StoreResult<()> {

@@ -1264,6 +1264,7 @@ async fn check_dropped_transaction_leaves_nothing(db: &TestDb) {
     let mut tx = env.store.begin().await.unwrap();
     let mut user = gatehouse_core::User {
         id: Uuid::new_v4(),
+        pk: 0,
         username: "ghost".into(),
         email: String::new(),
         name: String::new(),
@@ -1405,16 +1406,25 @@ async fn check_migration_from_version_1(db: &TestDb) {
     let clock = Arc::new(FixedClock::new(T0));
     let old = directory(&store, &clock);
     let audit = Audit::cli("tester");
-    old.users()
-        .create(
-            &audit,
-            NewUser {
-                username: "alice".into(),
-                ..NewUser::default()
-            },
-        )
-        .await
-        .unwrap();
+    // A user and its event, as the version-1 binary wrote them (no integer id).
+    db.exec("INSERT INTO users (id, username, username_key, created_at) VALUES ('00000000-0000-4000-8000-000000000001', 'alice', 'alice', 5)")
+        .await;
+    db.exec("INSERT INTO groups (id, name, name_key, created_at) VALUES ('00000000-0000-4000-8000-000000000002', 'staff', 'staff', 5)")
+        .await;
+    let mut tx = store.begin().await.unwrap();
+    tx.append_event(
+        NewEvent {
+            action: "model_created".into(),
+            actor: "cli:tester".into(),
+            user: Some("alice".into()),
+            client_ip: None,
+            context: serde_json::json!({"model": "user", "username": "alice"}),
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 
     let report = db.store.migrate().await.unwrap();
     assert_eq!(
@@ -1453,11 +1463,43 @@ async fn check_migration_from_version_1(db: &TestDb) {
         clock,
         audit,
     };
+    // Schema 11: existing rows numbered in creation order, new ones continue.
+    assert_eq!(env.dir.users().get("alice").await.unwrap().pk, 1);
+    let bob = env
+        .dir
+        .users()
+        .create(
+            &env.audit,
+            NewUser {
+                username: "bob".into(),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(bob.pk, 2);
+    assert_eq!(env.store.user_by_name("bob").await.unwrap().unwrap().pk, 2);
+    let group = env.dir.groups().create(&env.audit, "devs", false, None).await.unwrap();
+    assert_eq!(group.pk, 2);
+    env.dir.users().delete(&env.audit, "bob", false).await.unwrap();
+    let carol = env
+        .dir
+        .users()
+        .create(
+            &env.audit,
+            NewUser {
+                username: "carol".into(),
+                ..NewUser::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(carol.pk, 3, "a deleted user's number is never given again");
     env.dir.users().set_password(&env.audit, "alice", PW).await.unwrap();
     let (token, _) = env.sign_in("alice", PW).await;
     let (_, user) = env.dir.sessions().get(&token).await.unwrap().unwrap();
     assert_eq!(user.username, "alice");
-    assert_eq!(env.assert_intact().await, 3);
+    assert_eq!(env.assert_intact().await, 7);
 }
 
 async fn check_session_storage(db: &TestDb) {

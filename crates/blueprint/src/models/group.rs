@@ -99,6 +99,7 @@ impl Model for GroupModel {
             .ok_or_else(|| a.err("name", "a new group needs a name"))?;
         let group = Group {
             id: Uuid::new_v4(),
+            pk: 0,
             name,
             is_superuser: false,
             parent_id: None,

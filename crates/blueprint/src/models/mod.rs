@@ -17,6 +17,7 @@ use crate::yaml::Node;
 mod application;
 mod binding;
 mod group;
+mod ldap;
 mod membership;
 pub mod oauth2;
 mod proxy;
@@ -135,6 +136,7 @@ pub static REGISTRY: &[&dyn Model] = &[
     &oauth2::OAuth2Model,
     &proxy::ProxyModel,
     &saml::SamlModel,
+    &ldap::LdapModel,
     &binding::BindingModel,
     &token::TokenModel,
     &scope::ScopeModel,
@@ -142,10 +144,6 @@ pub static REGISTRY: &[&dyn Model] = &[
 
 /// Models authentik has and Gatehouse does not (yet), with a hint.
 pub const UNSUPPORTED_MODELS: &[(&str, &str)] = &[
-    (
-        "authentik_providers_ldap.ldapprovider",
-        "Gatehouse has no LDAP provider yet",
-    ),
     (
         "authentik_flows.flow",
         "Gatehouse's sign-in flow is built in; reference flows only with !Find in authorization_flow",

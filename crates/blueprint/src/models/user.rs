@@ -130,6 +130,7 @@ impl Model for UserModel {
         }
         let user = User {
             id: Uuid::new_v4(),
+            pk: 0,
             username: username.clone(),
             email: String::new(),
             name: String::new(),

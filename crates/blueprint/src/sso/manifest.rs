@@ -76,6 +76,10 @@ pub struct SsoSpec {
     /// Groups the service's role mapping refers to.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// LDAP: the base DN the service searches (template).
+    pub base_dn: Option<String>,
+    /// LDAP: the group the service's bind account is in, which may search.
+    pub search_group: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +111,8 @@ pub struct Service {
     pub certificate_file: Option<PathBuf>,
     pub metadata_file: Option<PathBuf>,
     pub groups: Vec<String>,
+    pub base_dn: Option<String>,
+    pub search_group: Option<String>,
     pub line: usize,
     pub file: String,
 }
@@ -269,7 +275,14 @@ pub fn load(path: &Path, dotenv: Option<&Path>) -> Result<Manifest, ManifestErro
                 jwks_file: sso.trust.jwks_file.as_deref().map(rel).transpose()?,
                 certificate_file: sso.trust.certificate_file.as_deref().map(rel).transpose()?,
                 metadata_file: sso.trust.metadata_file.as_deref().map(rel).transpose()?,
-                groups: sso.groups.clone(),
+                groups: sso
+                    .groups
+                    .iter()
+                    .chain(sso.search_group.as_ref().filter(|g| !sso.groups.contains(g)))
+                    .cloned()
+                    .collect(),
+                base_dn: sso.base_dn.as_deref().map(x).transpose()?,
+                search_group: sso.search_group.clone(),
                 name: spec.name,
                 line: n.line,
                 file: file.clone(),

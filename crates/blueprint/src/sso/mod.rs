@@ -8,6 +8,7 @@
 //! certificates the application's metadata publishes.
 
 pub mod envfile;
+mod ldap;
 pub mod manifest;
 pub mod trust;
 
@@ -46,7 +47,7 @@ pub struct Report {
     pub application: String,
     #[serde(rename = "type")]
     pub kind: SsoType,
-    /// `ok`, `drift` or `unsupported`.
+    /// `ok` or `drift`.
     pub status: &'static str,
     pub drifts: Vec<Drift>,
 }
@@ -63,27 +64,24 @@ fn drift(kind: &'static str, detail: impl Into<String>, items: Vec<String>, fixa
 /// Checks one service.
 pub async fn check_service(dir: &Directory, external_url: &str, s: &Service) -> gatehouse_core::Result<Report> {
     let mut drifts = Vec::new();
-    let unsupported = matches!(s.kind, SsoType::Ldap);
-    if !unsupported {
-        let app = dir.apps().by_slug(&s.slug).await?;
-        match &app {
-            None => drifts.push(drift(
-                "application_missing",
-                format!("application '{}' does not exist", s.slug),
-                vec![],
-                true,
-            )),
-            Some(app) => match s.kind {
-                SsoType::Oidc => check_oidc(dir, external_url, s, app, &mut drifts).await?,
-                SsoType::Proxy => check_proxy(s, app, &mut drifts),
-                SsoType::Saml => check_saml(dir, external_url, s, app, &mut drifts).await?,
-                _ => {}
-            },
-        }
-        if app.is_none() && matches!(s.kind, SsoType::Oidc | SsoType::Saml) {
-            // The service's own files can still be checked against the issuer.
-            trust::check(dir, external_url, s, &mut drifts).await?;
-        }
+    let app = dir.apps().by_slug(&s.slug).await?;
+    match &app {
+        None => drifts.push(drift(
+            "application_missing",
+            format!("application '{}' does not exist", s.slug),
+            vec![],
+            true,
+        )),
+        Some(app) => match s.kind {
+            SsoType::Oidc => check_oidc(dir, external_url, s, app, &mut drifts).await?,
+            SsoType::Proxy => check_proxy(s, app, &mut drifts),
+            SsoType::Saml => check_saml(dir, external_url, s, app, &mut drifts).await?,
+            SsoType::Ldap => ldap::check(s, app, &mut drifts),
+        },
+    }
+    if app.is_none() && matches!(s.kind, SsoType::Oidc | SsoType::Saml) {
+        // The service's own files can still be checked against the issuer.
+        trust::check(dir, external_url, s, &mut drifts).await?;
     }
     let mut missing = Vec::new();
     for g in &s.groups {
@@ -103,13 +101,7 @@ pub async fn check_service(dir: &Directory, external_url: &str, s: &Service) -> 
         service: s.name.clone(),
         application: s.slug.clone(),
         kind: s.kind,
-        status: if !drifts.is_empty() {
-            "drift"
-        } else if unsupported {
-            "unsupported"
-        } else {
-            "ok"
-        },
+        status: if drifts.is_empty() { "ok" } else { "drift" },
         drifts,
     })
 }
@@ -572,7 +564,11 @@ pub async fn fix_service(
                 );
             }
         }
-        SsoType::Ldap => {}
+        SsoType::Ldap => {
+            if let Some((kind, what)) = ldap::fix(dir, audit, s, dry_run).await? {
+                note(kind, what);
+            }
+        }
     }
     if kinds.contains(&"trust") {
         for r in trust::fix(dir, audit, external_url, s, dry_run).await? {

@@ -49,6 +49,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
             crate::commands::app_oidc::show_rows(ctx, &a.app, &mut t); // OIDC provider
             crate::commands::app_proxy::show_rows(&a.app, &mut t); // forward-auth
             crate::commands::app_saml::show_rows(ctx, &a.app, &mut t); // SAML provider
+            crate::commands::app_ldap::show_rows(&a.app, &mut t);
             t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
             t.print()?;
         }
@@ -100,6 +101,7 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
     }
     crate::commands::app_proxy::check_unused(&args.proxy, args.provider)?; // forward-auth
     crate::commands::app_saml::check_unused(&args.saml, args.provider, args.oidc.signing_alg)?; // SAML provider
+    crate::commands::app_ldap::check_unused(&args.ldap, args.provider)?;
     let provider = match args.provider {
         None => None,
         // ---- forward-auth (proxy provider)
@@ -115,6 +117,7 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
         // ---- SAML provider
         Some(ProviderChoice::Saml) => Some(crate::commands::app_saml::spec(&args.saml, args.oidc.signing_alg)?),
         // ---- end SAML provider
+        Some(ProviderChoice::Ldap) => Some(crate::commands::app_ldap::create_spec(dir, &args.ldap).await?),
         #[allow(unreachable_patterns)]
         Some(other) => {
             return Err(Failure::input(format!(
@@ -144,6 +147,9 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
     }
     if app.provider == Some(gatehouse_core::ProviderKind::Saml) {
         return crate::commands::app_saml::print_created(ctx, &app); // SAML provider
+    }
+    if app.provider == Some(gatehouse_core::ProviderKind::Ldap) {
+        return crate::commands::app_ldap::print_created(ctx, &app);
     }
     if ctx.json {
         return Ok(print_json(&app)?);

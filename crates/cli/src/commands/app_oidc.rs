@@ -131,6 +131,8 @@ pub struct AppUpdateArgs {
     // ---- SAML provider: `app update` of SAML applications
     #[command(flatten)]
     pub saml: crate::commands::app_saml::SamlArgs,
+    #[command(flatten)]
+    pub ldap: crate::commands::app_ldap::LdapArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +267,15 @@ pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateA
     crate::commands::app_saml::check_update(&a.saml, &app)?;
     if app.provider == Some(gatehouse_core::ProviderKind::Saml) {
         return crate::commands::app_saml::update(ctx, dir, audit, &app, &a.saml, a.oidc.signing_alg).await;
+    }
+    crate::commands::app_ldap::check_update(&a.ldap, &app)?;
+    if app.provider == Some(ProviderKind::Ldap) {
+        if a.oidc.any() || a.confidential || a.refuse_plain_pkce {
+            return Err(Failure::input(
+                "the OIDC options need an application with an OIDC provider",
+            ));
+        }
+        return crate::commands::app_ldap::update(ctx, dir, audit, &app, &a.ldap).await;
     }
     let mut cfg = oidc_config(&app)?;
     apply(&mut cfg, &a.oidc)?;

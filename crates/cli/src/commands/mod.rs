@@ -3,12 +3,14 @@
 
 pub mod access;
 pub mod app;
+pub mod app_ldap;
 pub mod app_oidc; // OIDC provider
 pub mod app_proxy; // forward-auth (proxy provider)
 pub mod events;
 pub mod events_head;
 pub mod group;
 pub mod key; // OIDC provider: signing keys
+pub mod ldap;
 // ---- SAML provider
 pub mod app_saml;
 // ---- end SAML provider

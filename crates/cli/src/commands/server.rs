@@ -27,6 +27,7 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
         }
         None => None,
     };
+    let ldap = crate::commands::ldap::bind(ctx).await?;
     let state = AppState::new(ctx.web_config()?);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let web = {
@@ -100,12 +101,16 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
     // Applied before ready; watched and re-applied where the worker runs.
     crate::commands::blueprint::start_watch(ctx, &directory, shutdown_rx.clone(), !args.no_worker).await;
     // ---- end blueprints and SSO drift
+    let ldap = crate::commands::ldap::start(ctx, ldap, &directory, changes.clone(), shutdown_rx.clone()).await?;
     state.set_ready(directory, changes);
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
 
     let served = web.await;
     if let Some(worker) = worker {
         let _ = worker.await;
+    }
+    if let Some(ldap) = ldap {
+        let _ = ldap.await;
     }
     match served {
         Ok(Ok(())) => {
@@ -117,7 +122,7 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
     }
 }
 
-async fn forward_signals(tx: tokio::sync::watch::Sender<bool>) {
+pub(crate) async fn forward_signals(tx: tokio::sync::watch::Sender<bool>) {
     let ctrl_c = tokio::signal::ctrl_c();
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,

@@ -48,6 +48,7 @@ pub fn run(ctx: &Context) -> CmdResult {
     ];
     values.extend(crate::security_settings::shown(s));
     values.extend(crate::mail_settings::shown(&s.mail_worker)); // mail and worker
+    values.extend(crate::ldap_settings::shown(&s.ldap));
     if ctx.json {
         let map: serde_json::Map<String, serde_json::Value> =
             values.iter().map(|(k, v)| (k.to_string(), v.clone().into())).collect();

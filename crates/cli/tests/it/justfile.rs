@@ -86,6 +86,7 @@ fn recipes_call_the_binary() {
         "authentik-group-members",
         "authentik-apps",
         "authentik-access",
+        "authentik-ldap-test",
         "authentik-status",
         "authentik-logs",
         "authentik-restart",

@@ -8,6 +8,7 @@ mod harness;
 mod cli_apps;
 mod cli_events;
 mod cli_groups;
+mod cli_ldap;
 mod cli_mfa; // MFA
 mod cli_misc;
 mod cli_proxy; // forward-auth

@@ -11,6 +11,8 @@ pub fn server_command(env: &TestEnv, port: u16) -> Command {
     let mut c = env.command(&["server"]);
     c.env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
         .env("GATEHOUSE_METRICS_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("GATEHOUSE_LDAP_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("GATEHOUSE_LDAPS_LISTEN", format!("127.0.0.1:{}", free_port()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

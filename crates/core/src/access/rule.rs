@@ -169,6 +169,7 @@ mod tests {
     fn group(name: &str, parent: Option<Uuid>) -> Group {
         Group {
             id: Uuid::new_v4(),
+            pk: 0,
             name: name.into(),
             is_superuser: false,
             parent_id: parent,
@@ -179,6 +180,7 @@ mod tests {
     fn user(name: &str, active: bool) -> User {
         User {
             id: Uuid::new_v4(),
+            pk: 0,
             username: name.into(),
             email: String::new(),
             name: String::new(),

@@ -137,6 +137,7 @@ mod tests {
     fn group(name: &str, parent: Option<&Group>) -> Group {
         Group {
             id: Uuid::new_v4(),
+            pk: 0,
             name: name.into(),
             is_superuser: false,
             parent_id: parent.map(|p| p.id),
@@ -161,6 +162,7 @@ mod tests {
     fn user(active: bool) -> User {
         User {
             id: Uuid::new_v4(),
+            pk: 0,
             username: "alice".into(),
             email: String::new(),
             name: String::new(),

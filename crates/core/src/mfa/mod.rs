@@ -180,7 +180,7 @@ pub enum FactorCheck {
     },
 }
 
-fn mfa_key(user_id: Uuid) -> String {
+pub(crate) fn mfa_key(user_id: Uuid) -> String {
     account_key(&format!("mfa:{user_id}"))
 }
 

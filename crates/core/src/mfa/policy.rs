@@ -98,6 +98,7 @@ mod tests {
     fn group(name: &str, parent: Option<Uuid>) -> Group {
         Group {
             id: Uuid::new_v4(),
+            pk: 0,
             name: name.into(),
             is_superuser: false,
             parent_id: parent,

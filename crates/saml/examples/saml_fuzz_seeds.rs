@@ -1,7 +1,7 @@
 //! Writes the fuzz seed corpus: signed and unsigned AuthnRequest and
 //! LogoutRequest documents, a signed Redirect-binding query, and the
 //! certificate the fuzz target trusts.
-//! `cargo run -p gatehouse-saml --example fuzz_seeds -- crates/saml/fuzz`
+//! `cargo run -p gatehouse-saml --example saml_fuzz_seeds -- crates/saml/fuzz`
 
 use gatehouse_saml::binding::{encode_post, signed_redirect_query};
 use gatehouse_saml::dsig::sign_element;

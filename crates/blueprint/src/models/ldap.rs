@@ -1,0 +1,159 @@
+//! `authentik_providers_ldap.ldapprovider` / `gatehouse.ldapprovider`: the
+//! tree an LDAP application serves (`base_dn`), who may search it
+//! (`search_group`), whether binds need a code (`mfa_support` / `mfa`) and
+//! the POSIX id offsets.
+
+use gatehouse_ldap::config::{DEFAULT_BASE_DN, LdapConfig, MfaMode};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{Attrs, Cx, Model, pk, pk_uuid};
+use crate::error::At;
+use crate::state::{ProviderDraft, ProviderRec, State};
+
+pub struct LdapModel;
+
+fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
+    if let Some(id) = q.get("pk").and_then(pk_uuid) {
+        return Ok(st.provider(id));
+    }
+    let name = q.str("name")?;
+    let base = q
+        .str("base_dn")?
+        .and_then(|b| LdapConfig::new(&b).ok()?.provider_key().ok());
+    if name.is_none() && base.is_none() {
+        return Err(q.err("name", "a provider is identified by its name or base_dn"));
+    }
+    Ok(st.providers.iter().position(|p| {
+        p.live
+            && matches!(&p.draft, ProviderDraft::Ldap(c)
+                if base.as_ref().is_none_or(|b| c.provider_key().ok().as_ref() == Some(b)))
+            && name.as_ref().is_none_or(|n| *n == p.name)
+    }))
+}
+
+/// The search group: a reference (`!KeyOf`, `!Find`) or a group name.
+fn search_group(st: &State, a: &Attrs<'_>) -> Result<Option<String>, At> {
+    let Some(v) = a.get("search_group") else {
+        return Ok(None);
+    };
+    let i = match pk_uuid(v) {
+        Some(id) => st.group_id(id),
+        None => v.as_str().and_then(|name| st.group(name)),
+    };
+    i.map(|i| Some(st.groups[i].group.name.clone()))
+        .ok_or_else(|| a.err("search_group", "search_group: the referenced group does not exist"))
+}
+
+fn number(a: &Attrs<'_>, k: &str) -> Result<Option<i64>, At> {
+    match a.get(k) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .map(Some)
+            .ok_or_else(|| a.err(k, format!("{k}: expected a whole number"))),
+    }
+}
+
+fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
+    if let Some(n) = a.str("name")? {
+        cx.st.providers[i].name = n;
+    }
+    let group = if a.has("search_group") {
+        Some(search_group(cx.st, a)?)
+    } else {
+        None
+    };
+    let ProviderDraft::Ldap(c) = &mut cx.st.providers[i].draft else {
+        return Err(a.err("name", "this provider is not an LDAP provider"));
+    };
+    let mut c2 = c.clone();
+    if let Some(b) = a.str("base_dn")? {
+        c2.base_dn = b.trim().to_string();
+    }
+    if let Some(g) = group {
+        c2.search_group = g;
+    }
+    // authentik's switch: code-based MFA support. Gatehouse checks a code
+    // whenever one is given; `mfa: required` demands one on every bind.
+    if let Some(m) = a.str("mfa")? {
+        c2.mfa = MfaMode::parse(&m).ok_or_else(|| a.err("mfa", "mfa: expected optional or required"))?;
+    }
+    if let Some(n) = number(a, "uid_start_number")? {
+        c2.uid_start_number = n;
+    }
+    if let Some(n) = number(a, "gid_start_number")? {
+        c2.gid_start_number = n;
+    }
+    c2.check()
+        .map_err(|e| a.err("base_dn", format!("invalid LDAP provider: {e}")))?;
+    *c = c2;
+    Ok(())
+}
+
+impl Model for LdapModel {
+    fn name(&self) -> &'static str {
+        "authentik_providers_ldap.ldapprovider"
+    }
+    fn gatehouse_name(&self) -> &'static str {
+        "gatehouse.ldapprovider"
+    }
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "name",
+            "base_dn",
+            "search_group",
+            "mfa",
+            "mfa_support",
+            "uid_start_number",
+            "gid_start_number",
+            "authorization_flow",
+            "authentication_flow",
+            "invalidation_flow",
+            "bind_mode",
+            "search_mode",
+            "tls_server_name",
+        ]
+    }
+    fn unsupported(&self) -> &'static [(&'static str, &'static str)] {
+        &[
+            (
+                "certificate",
+                "set GATEHOUSE_LDAP_TLS_CERT/KEY, or use the generated certificate (`gatehouse ldap cert`)",
+            ),
+            (
+                "property_mappings",
+                "LDAP attributes come from user and group attributes",
+            ),
+        ]
+    }
+    fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
+        Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
+    }
+    fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
+        let name = a
+            .str("name")?
+            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        let draft = LdapConfig::new(DEFAULT_BASE_DN).map_err(|e| a.err("base_dn", e.to_string()))?;
+        let id = Uuid::new_v4();
+        cx.st.providers.push(ProviderRec {
+            id,
+            name,
+            draft: ProviderDraft::Ldap(draft),
+            live: true,
+        });
+        let i = cx.st.providers.len() - 1;
+        set(cx, i, a)?;
+        Ok(pk(id))
+    }
+    fn update(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
+        let i = pk_uuid(pkv)
+            .and_then(|id| cx.st.provider(id))
+            .ok_or_else(|| a.err("name", "the provider no longer exists"))?;
+        set(cx, i, a)
+    }
+    fn delete(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
+        super::oauth2::delete_provider(cx, pkv, a)
+    }
+}

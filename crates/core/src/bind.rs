@@ -1,0 +1,68 @@
+//! Sign-ins that open no session: a protocol that checks a password on every
+//! request (an LDAP bind). The password check and its throttling are
+//! [`SignIn::check_password_via`]'s; this records the outcome the way a
+//! web sign-in does (`login`, or `login_failed` when a correct password is
+//! still refused), with the protocol named in the event.
+
+use serde_json::{Value, json};
+
+use crate::audit::Audit;
+use crate::context::SignIn;
+use crate::error::Result;
+use crate::events::action;
+use crate::login::PasswordCheck;
+use crate::model::User;
+
+impl SignIn<'_> {
+    /// Completes an accepted password check: re-reads the user (locked),
+    /// refuses when the account changed since the check (disabled, deleted,
+    /// password reset), stores an upgraded hash, clears the account's failure
+    /// counts (and the second factor's, when one was used), records the
+    /// last-login time and the `login` event with `context`, in one
+    /// transaction. `None` when the account changed.
+    pub async fn finish_sessionless_sign_in(
+        self,
+        audit: &Audit,
+        check: PasswordCheck,
+        amr: &[&str],
+        context: Value,
+    ) -> Result<Option<User>> {
+        let PasswordCheck::Accepted { user: checked, rehash } = check else {
+            return Ok(None);
+        };
+        let mut tx = self.write(audit).await?;
+        let now = tx.now();
+        let Some(mut user) = tx.raw().user_by_id(checked.id).await?.filter(|u| u.is_active) else {
+            return Ok(None);
+        };
+        if user.password_hash != checked.password_hash {
+            return Ok(None);
+        }
+        if let Some(hash) = rehash {
+            user.password_hash = Some(hash);
+        }
+        crate::login::clear_account_throttle(&mut tx, &user).await?;
+        if amr.contains(&"mfa") {
+            tx.raw().delete_throttle(&crate::mfa::mfa_key(user.id)).await?;
+        }
+        user.last_login = Some(now);
+        tx.raw().update_user(&user).await?;
+        let mut context = context;
+        context["amr"] = json!(amr);
+        tx.record(action::LOGIN, Some(&user.username), context).await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    /// Records that a correct password was still refused (`reason`: no access
+    /// to the application, a missing second factor). Not a failure that
+    /// counts towards throttling: nothing was guessed.
+    pub async fn record_refused_sign_in(self, audit: &Audit, user: &User, reason: &str, context: Value) -> Result<()> {
+        let mut context = context;
+        context["reason"] = json!(reason);
+        self.events()
+            .record(audit, action::LOGIN_FAILED, Some(&user.username), context)
+            .await?;
+        Ok(())
+    }
+}
