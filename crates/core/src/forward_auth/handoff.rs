@@ -166,7 +166,15 @@ impl ForwardAuth<'_> {
         };
         let ready = match checked {
             Some((parent, user)) => match self.proxy_application(app_id).await? {
-                Some(app) if self.access().may_use(&user, &app).await? => Some((parent, user, app)),
+                Some(app)
+                    if self
+                        .access()
+                        .check(&user, &parent.amr, app.id, Consent::NotAsked)
+                        .await?
+                        .is_allowed() =>
+                {
+                    Some((parent, user, app))
+                }
                 _ => None,
             },
             None => None,
