@@ -154,6 +154,18 @@ impl TestEnv {
         err
     }
 
+    /// As [`Self::fails`], with `input` on stdin.
+    pub fn fails_with_stdin(&self, args: &[&str], input: &str, code: i32) -> String {
+        let out = self.run_with_stdin(args, input);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "gatehouse {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stderr)
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);

@@ -12,6 +12,7 @@ mod cli_ldap;
 mod cli_mfa; // MFA
 mod cli_misc;
 mod cli_proxy; // forward-auth
+mod cli_rules;
 mod cli_sessions;
 mod cli_users;
 mod cli_worker; // mail and worker
