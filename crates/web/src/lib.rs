@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route(account::ACCOUNT_PATH, get(account::account_get))
         .route("/if/user/account/password", post(account::password_post))
         .route("/if/user/account/sessions/revoke", post(account::revoke_post))
+        .route(account::EVERYWHERE_PATH, post(account::revoke_all_post))
         .route(
             "/recovery/use-token/{key}/",
             get(recovery::recovery_get).post(recovery::recovery_post),

@@ -130,6 +130,7 @@ pub struct AccountPage {
     pub portal_url: String,
     pub password_action: String,
     pub revoke_action: String,
+    pub everywhere_action: String,
 }
 
 /// One row of the "Active sessions" table.

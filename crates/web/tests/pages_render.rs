@@ -113,6 +113,7 @@ fn account(error: Option<&str>, notice: Option<&str>) -> AccountPage {
         portal_url: "/".into(),
         password_action: "/account/password".into(),
         revoke_action: "/account/sessions/revoke".into(),
+        everywhere_action: "/account/sessions/revoke-all".into(),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub const ACCOUNT_PATH: &str = "/if/user/account/";
 const PASSWORD_PATH: &str = "/if/user/account/password";
 const REVOKE_PATH: &str = "/if/user/account/sessions/revoke";
+pub const EVERYWHERE_PATH: &str = "/if/user/account/sessions/revoke-all";
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
@@ -87,6 +88,7 @@ async fn render_account(
             portal_url: "/if/user/".into(),
             password_action: PASSWORD_PATH.into(),
             revoke_action: REVOKE_PATH.into(),
+            everywhere_action: EVERYWHERE_PATH.into(),
         },
     ))
 }
@@ -196,4 +198,34 @@ pub async fn revoke_post(
         return Ok(res);
     }
     Ok(Redirect::to(ACCOUNT_PATH).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EverywhereForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// "Sign out everywhere": every session of this person ends and every OAuth
+/// grant is revoked (the same service as `gatehouse session revoke --user`).
+pub async fn revoke_all_post(
+    State(state): State<AppState>,
+    Ready(directory): Ready,
+    caller: Caller,
+    me: SignedIn,
+    Form(form): Form<EverywhereForm>,
+) -> Result<Response, PageError> {
+    if !csrf_ok(&me.session.csrf_token, &form.csrf_token) {
+        return Err(PageError::Forbidden(
+            "The form was not sent from your account page. Reload it and try again.",
+        ));
+    }
+    let audit = caller.audit(me.actor());
+    directory.sessions().revoke_user(&audit, &me.user.username).await?;
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::clear(cookies::SESSION, state.config.secure_cookies()),
+    );
+    Ok(res)
 }
