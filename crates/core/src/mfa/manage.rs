@@ -149,6 +149,33 @@ impl<'a> Mfa<'a> {
         Ok((auth, codes))
     }
 
+    /// [`Self::finish_totp`] for a page: a wrong or malformed code gives the
+    /// same enrolment back (or a fresh one when it expired) with the reason,
+    /// for the person to try again.
+    pub async fn enrol_totp(
+        self,
+        audit: &Audit,
+        user: &User,
+        name: &str,
+        pending: &str,
+        code: &str,
+    ) -> Result<TotpAttempt> {
+        match self.finish_totp(audit, user, name, pending, code).await {
+            Ok((authenticator, recovery_codes)) => Ok(TotpAttempt::Added {
+                authenticator,
+                recovery_codes,
+            }),
+            Err(Error::Invalid { reason, .. }) => {
+                let enrolment = match self.resume_totp(user, pending) {
+                    Ok(e) => e,
+                    Err(_) => self.begin_totp(user)?,
+                };
+                Ok(TotpAttempt::Retry { enrolment, reason })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Stores a verified authenticator with its event; creates recovery codes
     /// with the first one.
     pub(crate) async fn add_authenticator(

@@ -161,6 +161,18 @@ impl fmt::Debug for TotpEnrolment {
 }
 
 /// A second factor offered at sign-in.
+/// What a TOTP enrolment attempt came to.
+#[derive(Debug)]
+pub enum TotpAttempt {
+    /// Stored; `recovery_codes` when it was the person's first authenticator.
+    Added {
+        authenticator: Authenticator,
+        recovery_codes: Option<Vec<String>>,
+    },
+    /// The code was wrong (or the enrolment expired): try again with this one.
+    Retry { enrolment: TotpEnrolment, reason: String },
+}
+
 pub enum SecondFactor<'a> {
     Totp(&'a str),
     RecoveryCode(&'a str),

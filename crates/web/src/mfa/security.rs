@@ -11,12 +11,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::pages::{AuthenticatorRow, MfaCodesPage, SecurityPage, SecurityTotpPage};
-use super::stage::invalid_reason;
+use super::stage::sentence;
 use super::{json_error, json_page_error, qr_data_uri};
 use crate::errors::PageError;
 use crate::pages::render_with_status;
 use crate::request::{Caller, Ready, SignedIn, csrf_ok};
 use crate::state::AppState;
+use gatehouse_core::mfa::TotpAttempt;
 
 pub const SECURITY_PATH: &str = "/if/user/security/";
 const TOTP_PATH: &str = "/if/user/security/totp";
@@ -190,28 +191,25 @@ pub async fn totp_post(
     let audit = caller.audit(me.actor());
     match directory
         .mfa()
-        .finish_totp(&audit, &me.user, &form.name, &form.pending, &form.code)
+        .enrol_totp(&audit, &me.user, &form.name, &form.pending, &form.code)
         .await
     {
-        Ok((_, Some(codes))) => Ok(codes_page(&state, codes)),
-        Ok((auth, None)) => {
+        Ok(TotpAttempt::Added {
+            recovery_codes: Some(codes),
+            ..
+        }) => Ok(codes_page(&state, codes)),
+        Ok(TotpAttempt::Added { authenticator, .. }) => {
             render_security(
                 &state,
                 &directory,
                 &me,
-                Some(format!("Added “{}”.", auth.name)),
+                Some(format!("Added “{}”.", authenticator.name)),
                 None,
                 StatusCode::OK,
             )
             .await
         }
-        Err(e @ gatehouse_core::Error::Invalid { .. }) => {
-            let enrolment = match directory.mfa().resume_totp(&me.user, &form.pending) {
-                Ok(en) => en,
-                Err(_) => directory.mfa().begin_totp(&me.user)?,
-            };
-            Ok(totp_page(&state, &me, &enrolment, Some(invalid_reason(&e))))
-        }
+        Ok(TotpAttempt::Retry { enrolment, reason }) => Ok(totp_page(&state, &me, &enrolment, Some(sentence(&reason)))),
         Err(gatehouse_core::Error::Refused(why)) => {
             render_security(&state, &directory, &me, None, Some(why), StatusCode::FORBIDDEN).await
         }

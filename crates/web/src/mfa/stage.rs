@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use gatehouse_core::flow::{Flow, FlowKind, MfaPending, Stage};
-use gatehouse_core::mfa::{FactorCheck, SecondFactor, combine_amr};
+use gatehouse_core::mfa::{FactorCheck, SecondFactor, TotpAttempt, combine_amr};
 use gatehouse_core::{Actor, Directory, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -404,16 +404,12 @@ pub async fn enrol_post(
     let audit = caller.audit(Actor::User(user.username.clone()));
     let codes = match directory
         .mfa()
-        .finish_totp(&audit, &user, &form.name, &form.pending, &form.code)
+        .enrol_totp(&audit, &user, &form.name, &form.pending, &form.code)
         .await
     {
-        Ok((_, codes)) => codes,
-        Err(e @ gatehouse_core::Error::Invalid { .. }) => {
-            let enrolment = match directory.mfa().resume_totp(&user, &form.pending) {
-                Ok(en) => en,
-                Err(_) => directory.mfa().begin_totp(&user)?,
-            };
-            return Ok(enrol_page(&state, &flow, &enrolment, Some(invalid_reason(&e))));
+        Ok(TotpAttempt::Added { recovery_codes, .. }) => recovery_codes,
+        Ok(TotpAttempt::Retry { enrolment, reason }) => {
+            return Ok(enrol_page(&state, &flow, &enrolment, Some(sentence(&reason))));
         }
         Err(gatehouse_core::Error::Refused(_)) => return Ok(super::enrolment_closed_page(&state)),
         Err(e) => return Err(e.into()),
@@ -441,15 +437,18 @@ pub async fn enrol_post(
 }
 
 /// The reason of an `Invalid` error, for people.
+/// A reason as a sentence: capitalised, with its full stop.
+pub fn sentence(reason: &str) -> String {
+    let mut r = reason.to_string();
+    if let Some(first) = r.get(..1) {
+        r = first.to_uppercase() + &r[1..];
+    }
+    format!("{r}.")
+}
+
 pub fn invalid_reason(e: &gatehouse_core::Error) -> String {
     match e {
-        gatehouse_core::Error::Invalid { reason, .. } => {
-            let mut r = reason.clone();
-            if let Some(first) = r.get(..1) {
-                r = first.to_uppercase() + &r[1..];
-            }
-            format!("{r}.")
-        }
+        gatehouse_core::Error::Invalid { reason, .. } => sentence(reason),
         other => other.to_string(),
     }
 }
