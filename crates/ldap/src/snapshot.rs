@@ -377,11 +377,14 @@ pub async fn changes_matter(backend: &dyn Backend, seq: i64) -> Result<Option<i6
 
 /// Keeps `cell` current: on every move of `feed` (and at least every
 /// minute), reloads if the changes matter. Ends when `shutdown` turns true.
+/// `after_reload` runs once the previous snapshot is gone (the server hands
+/// the freed memory back to the system there).
 pub async fn follow(
     backend: Arc<dyn Backend>,
     cell: Arc<SnapshotCell>,
     mut feed: tokio::sync::watch::Receiver<i64>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    after_reload: fn(),
 ) {
     let mut last_load = tokio::time::Instant::now();
     loop {
@@ -409,7 +412,10 @@ pub async fn follow(
             cell.advance(examined);
         } else {
             match reload(backend.as_ref(), &cell).await {
-                Ok(()) => last_load = tokio::time::Instant::now(),
+                Ok(()) => {
+                    last_load = tokio::time::Instant::now();
+                    after_reload();
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "LDAP snapshot reload failed; serving the previous one");
                     tokio::time::sleep(Duration::from_secs(1)).await;
