@@ -23,7 +23,7 @@ set -euo pipefail
 USERS=10000
 NGROUPS=500
 BIND_USERS=32      # users with a password, bound in turn
-ROUNDS=2           # alternating rounds per measurement (medians)
+ROUNDS=3           # alternating rounds per measurement (medians)
 SECONDS_PER=8      # measured seconds per run
 WARMUP=2
 CONC=16            # connections of the load generator (search)

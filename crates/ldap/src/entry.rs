@@ -2,6 +2,10 @@
 //! attribute keeps its wire form (ready to send) and its values normalised by
 //! the attribute's matching rule (what filters and compare use).
 
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
 use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
 use serde_json::Value;
 
@@ -95,13 +99,55 @@ pub fn normalize(matching: Matching, value: &str) -> Option<String> {
     }
 }
 
+thread_local! {
+    /// Strings shared while a snapshot is built: a group's DN is stored once
+    /// however many `memberOf` and `member` values name it, a username once
+    /// for `cn`, `uid` and `sAMAccountName`, a name once for every entry.
+    static INTERNED: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    /// Normalised DNs by their text, so each distinct DN is parsed once.
+    static NORMALIZED_DNS: RefCell<HashMap<Arc<str>, Option<Arc<str>>>> = RefCell::new(HashMap::new());
+}
+
+/// The shared copy of `s` on this thread.
+pub fn intern(s: &str) -> Arc<str> {
+    INTERNED.with(|set| {
+        let mut set = set.borrow_mut();
+        if let Some(a) = set.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        set.insert(a.clone());
+        a
+    })
+}
+
+/// Drops this thread's shared strings (the entries keep theirs).
+pub fn forget_interned() {
+    INTERNED.with(|set| *set.borrow_mut() = HashSet::new());
+    NORMALIZED_DNS.with(|map| *map.borrow_mut() = HashMap::new());
+}
+
+fn normalize_interned(matching: Matching, value: &Arc<str>) -> Option<Arc<str>> {
+    if matching != Matching::Dn {
+        return normalize(matching, value).map(|n| if *n == **value { value.clone() } else { intern(&n) });
+    }
+    if let Some(done) = NORMALIZED_DNS.with(|map| map.borrow().get(value).cloned()) {
+        return done;
+    }
+    let done = normalize(matching, value).map(|n| intern(&n));
+    NORMALIZED_DNS.with(|map| map.borrow_mut().insert(value.clone(), done.clone()));
+    done
+}
+
 #[derive(Debug, Clone)]
 pub struct Attribute {
-    key: String,
+    key: Arc<str>,
+    /// The name as sent.
+    name: Arc<str>,
     operational: bool,
     matching: Matching,
-    wire: LdapPartialAttribute,
-    normalized: Vec<String>,
+    values: Vec<Arc<str>>,
+    normalized: Vec<Arc<str>>,
 }
 
 impl Attribute {
@@ -113,7 +159,7 @@ impl Attribute {
         self.matching
     }
 
-    pub fn normalized(&self) -> &[String] {
+    pub fn normalized(&self) -> &[Arc<str>] {
         &self.normalized
     }
 
@@ -121,8 +167,16 @@ impl Attribute {
         self.operational
     }
 
-    pub fn wire(&self) -> &LdapPartialAttribute {
-        &self.wire
+    /// The attribute as a search result carries it.
+    fn to_partial(&self, types_only: bool) -> LdapPartialAttribute {
+        LdapPartialAttribute {
+            atype: self.name.to_string(),
+            vals: if types_only {
+                Vec::new()
+            } else {
+                self.values.iter().map(|v| v.as_bytes().to_vec()).collect()
+            },
+        }
     }
 }
 
@@ -153,22 +207,19 @@ impl Entry {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let key = attribute_key(name);
+        let key = intern(&attribute_key(name));
         let matching = matching_of(&key);
-        let values: Vec<String> = values.into_iter().map(Into::into).collect();
+        let values: Vec<Arc<str>> = values.into_iter().map(|v| intern(&v.into())).collect();
         if values.is_empty() {
             return;
         }
-        let normalized = values.iter().filter_map(|v| normalize(matching, v)).collect();
-        let wire = LdapPartialAttribute {
-            atype: name.to_string(),
-            vals: values.into_iter().map(String::into_bytes).collect(),
-        };
+        let normalized = values.iter().filter_map(|v| normalize_interned(matching, v)).collect();
         let attr = Attribute {
             key,
+            name: intern(name),
             operational,
             matching,
-            wire,
+            values,
             normalized,
         };
         match self.attrs.iter_mut().find(|a| a.key == attr.key) {
@@ -196,7 +247,7 @@ impl Entry {
 
     /// The attribute with this key (see [`attribute_key`]).
     pub fn get(&self, key: &str) -> Option<&Attribute> {
-        self.attrs.iter().find(|a| a.key == key)
+        self.attrs.iter().find(|a| &*a.key == key)
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -237,16 +288,7 @@ impl Entry {
             .attrs
             .iter()
             .filter(|a| selection.wants(a))
-            .map(|a| {
-                if selection.types_only {
-                    LdapPartialAttribute {
-                        atype: a.wire.atype.clone(),
-                        vals: Vec::new(),
-                    }
-                } else {
-                    a.wire.clone()
-                }
-            })
+            .map(|a| a.to_partial(selection.types_only))
             .collect();
         LdapSearchResultEntry {
             dn: self.dn.clone(),
@@ -291,7 +333,7 @@ impl Selection {
             self.all_operational
         } else {
             self.all_user
-        }) || self.named.contains(&a.key)
+        }) || self.named.iter().any(|n| **n == *a.key)
     }
 }
 
@@ -450,10 +492,11 @@ mod tests {
             &serde_json::json!({"department": "ops", "cn": "mallory", "level": 3, "list": ["a"], "bad/name": "x", "loginShell": "/bin/zsh"}),
             &["loginshell"],
         );
-        assert_eq!(e.get("department").unwrap().normalized(), ["ops"]);
-        assert_eq!(e.get("cn").unwrap().normalized(), ["alice"]);
-        assert_eq!(e.get("level").unwrap().normalized(), ["3"]);
+        let norm = |k: &str| -> Vec<String> { e.get(k).unwrap().normalized().iter().map(|v| v.to_string()).collect() };
+        assert_eq!(norm("department"), ["ops"]);
+        assert_eq!(norm("cn"), ["alice"]);
+        assert_eq!(norm("level"), ["3"]);
         assert!(e.get("list").is_none() && e.get("bad/name").is_none());
-        assert_eq!(e.get("loginshell").unwrap().normalized(), ["/bin/zsh"]);
+        assert_eq!(norm("loginshell"), ["/bin/zsh"]);
     }
 }

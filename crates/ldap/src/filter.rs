@@ -189,7 +189,7 @@ impl Compiled {
             Compiled::Equality { key, value } => match (values(entry, key), value) {
                 (Err(t), _) => t,
                 (Ok(_), None) => Truth::Undefined,
-                (Ok(vals), Some(wanted)) => Truth::from_bool(vals.contains(wanted)),
+                (Ok(vals), Some(wanted)) => Truth::from_bool(vals.iter().any(|v| **v == **wanted)),
             },
             Compiled::Substring { key, pieces } => match (values(entry, key), pieces) {
                 (Err(t), _) => t,
@@ -208,7 +208,7 @@ impl Compiled {
                                 _ => return false,
                             }
                         } else {
-                            v.as_str().cmp(wanted.as_str())
+                            (**v).cmp(wanted.as_str())
                         };
                         order == std::cmp::Ordering::Equal || (order == std::cmp::Ordering::Greater) == *greater
                     }))
@@ -240,7 +240,7 @@ impl Pieces {
 
 /// The values of `key`, or the truth an absent attribute has: false for one
 /// the schema defines, undefined for one it does not.
-fn values<'e>(entry: &'e Entry, key: &str) -> Result<&'e [String], Truth> {
+fn values<'e>(entry: &'e Entry, key: &str) -> Result<&'e [std::sync::Arc<str>], Truth> {
     match entry.get(key) {
         Some(a) => Ok(a.normalized()),
         None if is_schema_attribute(key) => Err(Truth::False),

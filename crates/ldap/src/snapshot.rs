@@ -70,7 +70,7 @@ pub struct AppView {
     parents: Vec<Option<u32>>,
     by_dn: HashMap<String, u32>,
     users: HashMap<String, UserRef>,
-    index: HashMap<&'static str, HashMap<String, Vec<u32>>>,
+    index: HashMap<&'static str, HashMap<Arc<str>, Vec<u32>>>,
 }
 
 impl AppView {
@@ -103,7 +103,7 @@ impl AppView {
     pub fn lookup(&self, key: &str, value: &str) -> Option<&[u32]> {
         let index = self.index.get(key)?;
         let wanted = normalize(crate::entry::matching_of(key), value)?;
-        Some(index.get(&wanted).map(Vec::as_slice).unwrap_or(&[]))
+        Some(index.get(wanted.as_str()).map(Vec::as_slice).unwrap_or(&[]))
     }
 
     /// Whether `id` is `ancestor` or below it.
@@ -153,6 +153,7 @@ impl Snapshot {
             })
             .collect();
         apps.sort_by(|a, b| a.app.slug.cmp(&b.app.slug));
+        crate::entry::forget_interned();
         let contexts: Vec<String> = apps.iter().map(|a| a.tree.base_text().to_string()).collect();
         let mut memberships: HashMap<Uuid, Vec<Membership>> = HashMap::new();
         for m in data.memberships {
@@ -305,7 +306,7 @@ struct Builder {
     entries: Vec<Entry>,
     parents: Vec<Option<u32>>,
     by_dn: HashMap<String, u32>,
-    index: HashMap<&'static str, HashMap<String, Vec<u32>>>,
+    index: HashMap<&'static str, HashMap<Arc<str>, Vec<u32>>>,
 }
 
 impl Builder {
@@ -376,11 +377,14 @@ pub async fn changes_matter(backend: &dyn Backend, seq: i64) -> Result<Option<i6
 
 /// Keeps `cell` current: on every move of `feed` (and at least every
 /// minute), reloads if the changes matter. Ends when `shutdown` turns true.
+/// `after_reload` runs once the previous snapshot is gone (the server hands
+/// the freed memory back to the system there).
 pub async fn follow(
     backend: Arc<dyn Backend>,
     cell: Arc<SnapshotCell>,
     mut feed: tokio::sync::watch::Receiver<i64>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    after_reload: fn(),
 ) {
     let mut last_load = tokio::time::Instant::now();
     loop {
@@ -408,7 +412,10 @@ pub async fn follow(
             cell.advance(examined);
         } else {
             match reload(backend.as_ref(), &cell).await {
-                Ok(()) => last_load = tokio::time::Instant::now(),
+                Ok(()) => {
+                    last_load = tokio::time::Instant::now();
+                    after_reload();
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "LDAP snapshot reload failed; serving the previous one");
                     tokio::time::sleep(Duration::from_secs(1)).await;

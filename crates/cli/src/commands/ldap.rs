@@ -157,12 +157,8 @@ pub async fn start(
         settings.connections,
         Some(gatehouse_ldap::TlsAcceptor::from(tls_config)),
     );
-    let mut tasks = vec![tokio::spawn(snapshot::follow(
-        backend,
-        cells,
-        changes,
-        shutdown.clone(),
-    ))];
+    let follow = snapshot::follow(backend, cells, changes, shutdown.clone(), release_free_memory);
+    let mut tasks = vec![tokio::spawn(follow)];
     for (l, implicit_tls) in [(listeners.ldap, false), (listeners.ldaps, true)] {
         if let Some(l) = l {
             let addr = l.local_addr()?;
@@ -180,6 +176,16 @@ pub async fn start(
             let _ = t.await;
         }
     })))
+}
+
+/// A rebuilt snapshot leaves the previous one's memory free inside the
+/// allocator's arenas; hand it back to the system (glibc keeps it otherwise).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// `gatehouse ldap`: only the LDAP listeners, over the configured database.
