@@ -80,6 +80,15 @@ pub enum Command {
     #[command(subcommand)]
     Sso(crate::commands::sso::SsoCmd),
     // ---- end blueprints and SSO drift
+    /// Write one consistent backup of everything Gatehouse owns, while the
+    /// server keeps serving (compressed, checksummed, optionally encrypted).
+    Backup(crate::commands::backup::BackupArgs),
+    /// Restore a backup into an empty database (of either backend), or only
+    /// verify it with --check.
+    Restore(crate::commands::restore::RestoreArgs),
+    /// Copy this installation's database into another one (e.g. SQLite to
+    /// PostgreSQL), with progress; the source keeps serving meanwhile.
+    MigrateDb(crate::commands::migrate_db::MigrateDbArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// List every setting Gatehouse reads, with its current value (secrets hidden).

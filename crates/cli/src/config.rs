@@ -230,6 +230,22 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "the stack's .env for ${VARIABLE} in the manifest (default: .env beside the manifest)",
     ),
     // ---- end blueprints and SSO drift
+    (
+        "GATEHOUSE_BACKUP__SCHEDULE",
+        "how often the worker takes a backup: off (default), hourly, daily, weekly or an interval like 6h",
+    ),
+    (
+        "GATEHOUSE_BACKUP__DIR",
+        "where scheduled backups go, and `gatehouse backup`'s default (default: DATA_DIR/backups)",
+    ),
+    (
+        "GATEHOUSE_BACKUP__KEEP",
+        "scheduled backups kept in the directory (default 7)",
+    ),
+    (
+        "GATEHOUSE_BACKUP__PASSPHRASE_FILE",
+        "file whose first line encrypts backups (age, passphrase); unset: backups are not encrypted",
+    ),
 ];
 
 /// Names from the deployment Gatehouse replaces that mean the same thing.
@@ -296,6 +312,8 @@ pub struct Settings {
     // ---- blueprints and SSO drift
     pub blueprints: crate::commands::blueprint::BlueprintSettings,
     // ---- end blueprints and SSO drift
+    /// Backups: GATEHOUSE_BACKUP__*.
+    pub backup: crate::backup_settings::BackupSettings,
 }
 
 // Written by hand: the secret key and a database password must never reach a
@@ -527,7 +545,9 @@ impl Settings {
         };
         // ---- end blueprints and SSO drift
         let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
+        let backup = crate::backup_settings::parse(&get, &bad, &data_dir)?;
         Ok(Settings {
+            backup,
             mail_worker,
             blueprints, // blueprints and SSO drift
             branding_title: get("GATEHOUSE_BRANDING_TITLE").unwrap_or_else(|| "Gatehouse".into()),

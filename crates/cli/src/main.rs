@@ -2,6 +2,8 @@
 //! command and turns its outcome into an exit status. Business rules live in
 //! `gatehouse-core`; this crate only wires things together.
 
+mod archive;
+mod backup_settings;
 mod cli;
 mod commands;
 mod config;
@@ -11,6 +13,7 @@ mod failure;
 mod mail_settings; // mail and worker
 mod osuser;
 mod output;
+mod progress;
 mod test_clock; // OIDC provider: GATEHOUSE_TEST_CLOCK_FILE
 
 use std::process::ExitCode;
@@ -71,6 +74,9 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Blueprint(cmd) => commands::blueprint::run(ctx, cmd).await,
         Command::Sso(cmd) => commands::sso::run(ctx, cmd).await,
         // ---- end blueprints and SSO drift
+        Command::Backup(args) => commands::backup::run(ctx, args).await,
+        Command::Restore(args) => commands::restore::run(ctx, args).await,
+        Command::MigrateDb(args) => commands::migrate_db::run(ctx, args).await,
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;
             println!("schema version {} (was {})", report.to, report.from);

@@ -5,9 +5,11 @@ pub mod access;
 pub mod app;
 pub mod app_oidc; // OIDC provider
 pub mod app_proxy; // forward-auth (proxy provider)
+pub mod backup;
 pub mod events;
 pub mod group;
 pub mod key; // OIDC provider: signing keys
+pub mod migrate_db;
 // ---- SAML provider
 pub mod app_saml;
 // ---- end SAML provider
@@ -24,6 +26,7 @@ pub mod blueprint;
 pub mod sso;
 // ---- end blueprints and SSO drift
 pub mod recovery;
+pub mod restore;
 pub mod server;
 pub mod session;
 pub mod settings;

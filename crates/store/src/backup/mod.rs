@@ -26,7 +26,7 @@ mod value;
 
 pub use catalog::{Catalog, ColumnDef, NOT_BACKED_UP, TableDef, ValueKind};
 pub use load::{LoadReport, Loader, TargetState};
-pub use snapshot::Snapshot;
+pub use snapshot::{RowSink, Snapshot};
 pub use value::Value;
 
 use gatehouse_core::StoreError;

@@ -10,6 +10,11 @@ use crate::SqlStore;
 use crate::error::Ctx;
 use crate::url::Backend;
 
+/// Where [`Snapshot::read_table`] hands its batches (an archive writer, a loader).
+pub trait RowSink: Send {
+    fn accept(&mut self, rows: Rows) -> impl Future<Output = Result<(), BackupError>> + Send;
+}
+
 /// One read transaction over every table of the schema.
 pub struct Snapshot {
     tx: Transaction<'static, Any>,
@@ -86,10 +91,12 @@ impl Snapshot {
     /// Reads every row of `table` in primary-key order and hands them to
     /// `sink` in batches of at most `batch`; returns the number of rows.
     /// Rows are streamed from the database, never all held at once.
-    pub async fn read_table<F>(&mut self, table: &TableDef, batch: usize, mut sink: F) -> Result<i64, BackupError>
-    where
-        F: AsyncFnMut(Rows) -> Result<(), BackupError>,
-    {
+    pub async fn read_table<S: RowSink>(
+        &mut self,
+        table: &TableDef,
+        batch: usize,
+        sink: &mut S,
+    ) -> Result<i64, BackupError> {
         let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
         let mut sql = format!("SELECT {} FROM {}", columns.join(", "), table.name);
         if !table.primary_key.is_empty() {
@@ -104,12 +111,13 @@ impl Snapshot {
             rows.push(decode(&row, table)?);
             total += 1;
             if rows.len() >= batch {
-                sink(std::mem::replace(&mut rows, Vec::with_capacity(batch))).await?;
+                sink.accept(std::mem::replace(&mut rows, Vec::with_capacity(batch)))
+                    .await?;
             }
         }
         drop(stream);
         if !rows.is_empty() {
-            sink(rows).await?;
+            sink.accept(rows).await?;
         }
         Ok(total)
     }
