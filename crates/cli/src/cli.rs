@@ -48,8 +48,9 @@ pub enum Command {
     Session(SessionCmd),
     /// Read, verify and prune the audit log.
     Events(EventsArgs),
-    /// Check the database, the schema and the running server; exit 1 if unhealthy.
-    Status,
+    /// Check the database, the schema, the running server, the worker and the
+    /// backups; exit 1 if unhealthy.
+    Status(crate::commands::status::StatusArgs),
     /// Regain access: make someone admin, or issue a one-time sign-in link.
     #[command(subcommand)]
     Recovery(RecoveryCmd),
@@ -315,8 +316,16 @@ pub enum EventsCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum RecoveryCmd {
-    /// Put USERNAME in the `admins` superuser group (for a lost admin).
-    Admin { username: String },
+    /// Put USERNAME in the `admins` superuser group and enable it (for a lost
+    /// admin); with --password-stdin also set its password, read from the
+    /// first line of standard input.
+    Admin {
+        username: String,
+        /// Set the password from standard input, e.g.
+        /// `echo 'new pass' | gatehouse recovery admin akadmin --password-stdin`.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Print a one-time sign-in link for USERNAME.
     Key {
         username: String,

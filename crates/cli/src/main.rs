@@ -58,7 +58,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Access(args) => commands::access::run(ctx, args).await,
         Command::Session(cmd) => commands::session::run(ctx, cmd).await,
         Command::Events(args) => commands::events::run(ctx, args).await,
-        Command::Status => commands::status::run(ctx).await,
+        Command::Status(args) => commands::status::run(ctx, args).await,
         Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,
         Command::Key(cmd) => commands::key::run(ctx, cmd).await, // OIDC provider
         // ---- SAML provider

@@ -29,12 +29,6 @@ impl Progress {
         }
     }
 
-    pub fn set_message(&self, msg: &str) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(msg.to_string());
-        }
-    }
-
     /// Removes the bar, leaving the terminal to the summary line.
     pub fn finish(&self) {
         if let Some(bar) = &self.0 {

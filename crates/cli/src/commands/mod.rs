@@ -6,10 +6,12 @@ pub mod app;
 pub mod app_oidc; // OIDC provider
 pub mod app_proxy; // forward-auth (proxy provider)
 pub mod backup;
+pub mod backup_job;
 pub mod events;
 pub mod group;
 pub mod key; // OIDC provider: signing keys
 pub mod migrate_db;
+pub mod ops_metrics;
 // ---- SAML provider
 pub mod app_saml;
 // ---- end SAML provider
@@ -31,4 +33,5 @@ pub mod server;
 pub mod session;
 pub mod settings;
 pub mod status;
+pub mod status_ops;
 pub mod user;

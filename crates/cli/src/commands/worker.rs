@@ -186,6 +186,7 @@ pub fn build(ctx: &Context, directory: Directory, store: &SqlStore) -> CmdResult
         },
     );
     gatehouse_worker::housekeeping::register(&mut registry, s.event_retention_days, mw.housekeeping_every);
+    crate::commands::backup_job::register(&mut registry, s, store);
     // Later features register their job kinds here.
     Ok(Worker::new(directory, registry, mw.worker.clone(), store.job_wakeups()))
 }
