@@ -90,6 +90,9 @@ pub enum Command {
     /// Copy this installation's database into another one (e.g. SQLite to
     /// PostgreSQL), with progress; the source keeps serving meanwhile.
     MigrateDb(crate::commands::migrate_db::MigrateDbArgs),
+    /// Exit 0 if this machine's server answers /-/health/ready/ with 200 (for
+    /// container health checks; `status` checks much more).
+    Healthcheck,
     /// Apply pending database migrations and exit.
     Migrate,
     /// List every setting Gatehouse reads, with its current value (secrets hidden).

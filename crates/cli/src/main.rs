@@ -77,6 +77,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Backup(args) => commands::backup::run(ctx, args).await,
         Command::Restore(args) => commands::restore::run(ctx, args).await,
         Command::MigrateDb(args) => commands::migrate_db::run(ctx, args).await,
+        Command::Healthcheck => commands::healthcheck::run(ctx).await,
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;
             println!("schema version {} (was {})", report.to, report.from);

@@ -9,6 +9,7 @@ pub mod backup;
 pub mod backup_job;
 pub mod events;
 pub mod group;
+pub mod healthcheck;
 pub mod key; // OIDC provider: signing keys
 pub mod migrate_db;
 pub mod ops_metrics;

@@ -98,7 +98,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> CmdResult {
 }
 
 /// GETs the readiness endpoint and returns the HTTP status code.
-async fn probe_ready(addr: SocketAddr) -> std::io::Result<u16> {
+pub(crate) async fn probe_ready(addr: SocketAddr) -> std::io::Result<u16> {
     let attempt = async {
         let mut stream = TcpStream::connect(addr).await?;
         let req = format!("GET /-/health/ready/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
