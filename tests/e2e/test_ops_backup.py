@@ -316,3 +316,22 @@ def test_backup_parts_hold_rows_as_json_arrays(sources):
     _, dump, path = sources["sqlite"]
     rows = part_rows(path, "users")
     assert len(rows) == len(dump["users"]) and all(isinstance(r, list) for r in rows)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_table_or_column_the_schema_does_not_know_is_refused(backend, tmp_path):
+    from ops_support import sql
+
+    target = Target(backend)
+    try:
+        target.inst.user("alice", PASSWORD)
+        sql(target.inst.database_url, "CREATE TABLE stranger (x TEXT)")
+        r = refused(target.inst, "backup", "-o", str(tmp_path / "b.tar"), needle="table stranger is not part of")
+        assert not (tmp_path / "b.tar").exists() and not (tmp_path / "b.tar.partial").exists()
+        sql(target.inst.database_url, "DROP TABLE stranger; ALTER TABLE users ADD COLUMN nickname TEXT")
+        refused(target.inst, "backup", "-o", str(tmp_path / "b.tar"), needle="users.nickname")
+        # The failed attempts are on record for `status`.
+        st = json.loads(target.inst.cli("--json", "status", check=False).stdout)
+        assert "none recorded" in st["last backup"] and "users.nickname" in st["backup failure"], st
+    finally:
+        target.close()
