@@ -55,7 +55,12 @@ async fn main() -> Result<(), BoxError> {
         },
         1,
     )?;
-    let dir = Directory::new(Arc::new(store.clone()), Arc::new(SystemClock), hasher, PasswordPolicy::default());
+    let dir = Directory::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        hasher,
+        PasswordPolicy::default(),
+    );
     let audit = Audit::cli("seed_ops");
     let mut group_ids = Vec::with_capacity(args.groups);
     for i in 0..args.groups {
@@ -67,10 +72,16 @@ async fn main() -> Result<(), BoxError> {
     }
     for i in 0..args.apps {
         let slug = format!("app-{i:03}");
-        dir.create_application(&audit, &slug, &format!("App {i}"), Some(&format!("https://{slug}.example.com/")))
-            .await?;
+        dir.create_application(
+            &audit,
+            &slug,
+            &format!("App {i}"),
+            Some(&format!("https://{slug}.example.com/")),
+        )
+        .await?;
         if i % 3 != 0 {
-            dir.bind(&audit, &slug, &format!("group-{:04}", i % args.groups.max(1))).await?;
+            dir.bind(&audit, &slug, &format!("group-{:04}", i % args.groups.max(1)))
+                .await?;
         }
     }
     eprintln!("groups and applications in {:.1} s", started.elapsed().as_secs_f64());
@@ -125,8 +136,12 @@ async fn main() -> Result<(), BoxError> {
         }
         tx.commit().await?;
         made = end;
-        if made % 20_000 == 0 || made == args.users {
-            eprintln!("users: {made}/{} ({:.0}/s)", args.users, made as f64 / t.elapsed().as_secs_f64());
+        if made.is_multiple_of(20_000) || made == args.users {
+            eprintln!(
+                "users: {made}/{} ({:.0}/s)",
+                args.users,
+                made as f64 / t.elapsed().as_secs_f64()
+            );
         }
     }
     let t = Instant::now();
@@ -152,8 +167,11 @@ async fn main() -> Result<(), BoxError> {
         }
         tx.commit().await?;
         have = end;
-        if have % 100_000 == 0 || have == total {
-            eprintln!("events: {have}/{total} ({:.0}/s)", (have as f64) / t.elapsed().as_secs_f64());
+        if have.is_multiple_of(100_000) || have == total {
+            eprintln!(
+                "events: {have}/{total} ({:.0}/s)",
+                (have as f64) / t.elapsed().as_secs_f64()
+            );
         }
     }
     store.close().await;

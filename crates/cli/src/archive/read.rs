@@ -107,8 +107,7 @@ pub fn verify(path: &Path, opts: &ReadOptions) -> Result<Verified, ArchiveError>
     let mut archive = tar::Archive::new(open(path, opts.passphrase.as_ref())?);
     let mut header: Option<Header> = None;
     let mut content = Sha256::new();
-    // (path, bytes, sha256, rows and widest row when parsed)
-    let mut seen: Vec<(String, u64, String, Option<(i64, usize)>)> = Vec::new();
+    let mut seen: Vec<Seen> = Vec::new();
     let mut manifest_bytes: Option<Vec<u8>> = None;
     let mut manifest_sha: Option<Vec<u8>> = None;
     let mut secrets = None;
@@ -142,7 +141,12 @@ pub fn verify(path: &Path, opts: &ReadOptions) -> Result<Verified, ArchiveError>
                 } else if let Some(file) = name.strip_prefix(BRANDING_DIR) {
                     branding.push((file.to_string(), data.clone()));
                 }
-                seen.push((name, data.len() as u64, sha256_hex(&data), parsed));
+                seen.push(Seen {
+                    bytes: data.len() as u64,
+                    sha256: sha256_hex(&data),
+                    path: name,
+                    parsed,
+                });
             }
         }
     }
@@ -170,9 +174,18 @@ pub fn verify(path: &Path, opts: &ReadOptions) -> Result<Verified, ArchiveError>
     })
 }
 
+/// A member as read: where, how big, its digest, and (when parsed) its rows
+/// and widest row.
+struct Seen {
+    path: String,
+    bytes: u64,
+    sha256: String,
+    parsed: Option<(i64, usize)>,
+}
+
 /// Every member the manifest lists, in its order, with its size and digest,
 /// and nothing else.
-fn check_members(m: &Manifest, seen: &[(String, u64, String, Option<(i64, usize)>)]) -> Result<(), ArchiveError> {
+fn check_members(m: &Manifest, seen: &[Seen]) -> Result<(), ArchiveError> {
     let mut expected = Vec::new();
     for t in &m.tables {
         if t.parts.iter().map(|p| p.rows).sum::<i64>() != t.rows {
@@ -195,13 +208,14 @@ fn check_members(m: &Manifest, seen: &[(String, u64, String, Option<(i64, usize)
             expected.len()
         )));
     }
-    for ((path, bytes, sha, shape), (s_path, s_bytes, s_sha, parsed)) in expected.iter().zip(seen) {
-        if *path != s_path || bytes != s_bytes || *sha != s_sha {
+    for ((path, bytes, sha, shape), s) in expected.iter().zip(seen) {
+        let s_path = &s.path;
+        if *path != s_path || *bytes != s.bytes || **sha != s.sha256 {
             return Err(ArchiveError::Corrupt(format!(
                 "part {s_path} does not match the manifest"
             )));
         }
-        if let (Some((rows, width)), Some((got_rows, got_width))) = (shape, parsed)
+        if let (Some((rows, width)), Some((got_rows, got_width))) = (shape, &s.parsed)
             && (rows != got_rows || (*got_rows > 0 && width != got_width))
         {
             return Err(ArchiveError::Corrupt(format!(
