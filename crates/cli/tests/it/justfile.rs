@@ -70,7 +70,7 @@ fn recipes_call_the_binary() {
     assert!(ok(&["authentik-access"]).starts_with("USER"));
     ok(&["authentik-user-delete", "bob"]);
     assert!(!ok(&["authentik-users"]).contains("bob"));
-    let backup = env.dir.path().join("stack backup.tar");
+    let backup = env.dir.path().join("stack-backup.tar");
     let backup = backup.to_str().unwrap();
     ok(&["authentik-backup", "-o", backup]);
     assert!(ok(&["authentik-restore", backup, "--check"]).contains("every checksum matches"));
