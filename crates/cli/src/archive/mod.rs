@@ -18,6 +18,8 @@
 //! as surely as a flipped byte.
 
 mod read;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub use read::{ReadOptions, Verified, for_each_part, verify};
