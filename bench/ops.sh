@@ -37,8 +37,11 @@ timed() {
     RSS_MIB=$(awk -v k="$kib" 'BEGIN { printf "%.0f", k / 1024 }')
 }
 mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
-# run_gh DIR URL ARGS...: the binary with its own data directory and database.
-run_gh() { local dir=$1 url=$2; shift 2; env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" GATEHOUSE_DATABASE_URL="$url" "$BIN" "$@"; }
+# timed_gh DIR URL ARGS...: `timed` the binary with its own data directory and database.
+timed_gh() {
+    local dir=$1 url=$2; shift 2
+    timed env GATEHOUSE_DATA_DIR="$dir/data" GATEHOUSE_ENV_FILE="$dir/.env" GATEHOUSE_DATABASE_URL="$url" "$BIN" "$@"
+}
 new_pg() { pg_create_db; EXTRA_DBS+=("$PG_DB"); PG_DB=""; }
 
 rows=()
@@ -52,32 +55,32 @@ t0=$(now_us)
 row "seeding SQLite (info: groups and applications through the Directory services, users and events in 5,000-row write transactions)" "$(awk -v ms="$(ms_since "$t0")" 'BEGIN { printf "%.1f s", ms / 1000 }'); database $(mib "$SRC/data/gatehouse.db")" "-"
 
 log "SQLite: backup"
-timed run_gh "$SRC" "$SRC_URL" backup -o "$WORK/sqlite.tar"
+timed_gh "$SRC" "$SRC_URL" backup -o "$WORK/sqlite.tar"
 row "**backup, SQLite** (one snapshot, $USERS users, $EVENTS events)" "**${SECS} s**, $(mib "$WORK/sqlite.tar"), peak RSS ${RSS_MIB} MiB" "< 60 s"
-timed run_gh "$SRC" "$SRC_URL" restore --check "$WORK/sqlite.tar"
+timed_gh "$SRC" "$SRC_URL" restore --check "$WORK/sqlite.tar"
 row "\`restore --check\` of that file (every checksum, every row parsed)" "${SECS} s, peak RSS ${RSS_MIB} MiB" "-"
 log "SQLite: restore"
 DST=$WORK/dst-sqlite
-timed run_gh "$DST" "sqlite://$DST/data/gatehouse.db" restore "$WORK/sqlite.tar"
+timed_gh "$DST" "sqlite://$DST/data/gatehouse.db" restore "$WORK/sqlite.tar"
 row "**restore, SQLite** (verify, one transaction, re-count, chain walk)" "**${SECS} s**, peak RSS ${RSS_MIB} MiB" "< 60 s"
 printf 'a long passphrase for the benchmark\n' > "$WORK/pass"
-timed run_gh "$SRC" "$SRC_URL" backup -o "$WORK/sqlite.tar.age" --passphrase-file "$WORK/pass"
+timed_gh "$SRC" "$SRC_URL" backup -o "$WORK/sqlite.tar.age" --passphrase-file "$WORK/pass"
 row "backup, SQLite, encrypted (age, scrypt passphrase) (info)" "${SECS} s, $(mib "$WORK/sqlite.tar.age")" "-"
 
 if [[ -n $PG_URL ]]; then
     new_pg; PG_SRC=$DB_URL
     log "migrate-db: SQLite to PostgreSQL"
-    timed run_gh "$SRC" "$SRC_URL" migrate-db --to "$PG_SRC"
+    timed_gh "$SRC" "$SRC_URL" migrate-db --to "$PG_SRC"
     row "\`migrate-db\` SQLite → PostgreSQL (snapshot, one transaction, chain walk)" "${SECS} s, peak RSS ${RSS_MIB} MiB" "-"
     log "PostgreSQL: backup"
-    timed run_gh "$WORK/pg" "$PG_SRC" backup -o "$WORK/pg.tar"
+    timed_gh "$WORK/pg" "$PG_SRC" backup -o "$WORK/pg.tar"
     row "**backup, PostgreSQL** (REPEATABLE READ snapshot)" "**${SECS} s**, $(mib "$WORK/pg.tar"), peak RSS ${RSS_MIB} MiB" "-"
     new_pg; PG_DST=$DB_URL
     log "PostgreSQL: restore"
-    timed run_gh "$WORK/pg2" "$PG_DST" restore "$WORK/pg.tar"
+    timed_gh "$WORK/pg2" "$PG_DST" restore "$WORK/pg.tar"
     row "**restore, PostgreSQL** (multi-row INSERTs of up to 1,000 rows, one transaction)" "**${SECS} s**, peak RSS ${RSS_MIB} MiB" "-"
     new_pg
-    timed run_gh "$WORK/pg3" "$DB_URL" restore "$WORK/sqlite.tar"
+    timed_gh "$WORK/pg3" "$DB_URL" restore "$WORK/sqlite.tar"
     row "restore of the SQLite backup into PostgreSQL (info)" "${SECS} s" "-"
 fi
 
