@@ -294,7 +294,7 @@ def cluster():
     upstream = Upstream()
     lb_port = free_port()
     c = Cluster(pg, lb_port)
-    lb = None
+    lb, lb_dir = None, None
     try:
         c.start(0)
         for i in range(1, NODES):
@@ -306,6 +306,7 @@ def cluster():
         if lb:
             lb.terminate()
             lb.wait(10)
+            shutil.rmtree(lb_dir, ignore_errors=True)
         c.close()
         upstream.close()
         pg.close()

@@ -70,10 +70,28 @@ fn opts(passphrase: Option<&str>, deep: bool) -> ReadOptions {
     }
 }
 
-fn temp(name: &str) -> PathBuf {
+/// A file path in a directory removed when the guard drops.
+struct Temp(PathBuf);
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+impl std::ops::Deref for Temp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+fn temp(name: &str) -> Temp {
     let dir = std::env::temp_dir().join(format!("gh-archive-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join("b.tar")
+    Temp(dir.join("b.tar"))
 }
 
 #[test]

@@ -13,6 +13,12 @@ use crate::{KNOWN_SCHEMA_VERSION, SqlStore};
 /// PostgreSQL's 65,535, and large enough that a round trip carries ~1,000 rows.
 const MAX_PARAMS: usize = 10_000;
 const MAX_ROWS_PER_INSERT: usize = 1_000;
+/// SQLite page cache of the restoring connection (KiB, as `cache_size`
+/// takes it negative). With the default 2 MiB, one large transaction spills
+/// index pages to the WAL and writes them again and again; 256 MiB keeps a
+/// directory of 100,000 users' indexes in memory (bounded, unlike
+/// `cache_spill = OFF`).
+const SQLITE_RESTORE_CACHE_KIB: i64 = 256 * 1024;
 
 /// What a database holds before a restore.
 #[derive(Debug, Clone)]
@@ -78,6 +84,12 @@ impl SqlStore {
             Backend::Postgres => self.pool().begin().await,
         }
         .ctx("begin the restore")?;
+        if backend == Backend::Sqlite {
+            sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA cache_size = -{SQLITE_RESTORE_CACHE_KIB}")))
+                .execute(&mut *tx)
+                .await
+                .ctx("size the restore's page cache")?;
+        }
         if backend == Backend::Postgres {
             // Servers starting meanwhile wait for the restore before migrating.
             sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
