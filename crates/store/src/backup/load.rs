@@ -85,10 +85,12 @@ impl SqlStore {
         }
         .ctx("begin the restore")?;
         if backend == Backend::Sqlite {
-            sqlx::raw_sql(AssertSqlSafe(format!("PRAGMA cache_size = -{SQLITE_RESTORE_CACHE_KIB}")))
-                .execute(&mut *tx)
-                .await
-                .ctx("size the restore's page cache")?;
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "PRAGMA cache_size = -{SQLITE_RESTORE_CACHE_KIB}"
+            )))
+            .execute(&mut *tx)
+            .await
+            .ctx("size the restore's page cache")?;
         }
         if backend == Backend::Postgres {
             // Servers starting meanwhile wait for the restore before migrating.
@@ -396,7 +398,10 @@ mod tests {
             insert_sql(&def, 2, Backend::Postgres),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
         );
-        assert_eq!(insert_sql(&def, 2, Backend::Sqlite), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
+        assert_eq!(
+            insert_sql(&def, 2, Backend::Sqlite),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
         assert_eq!(update_sql(&def, 1).0, "UPDATE t SET b = $1 WHERE a = $2");
     }
 }
