@@ -81,6 +81,12 @@ impl Drop for Temp {
     }
 }
 
+impl AsRef<Path> for Temp {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
 impl std::ops::Deref for Temp {
     type Target = Path;
     fn deref(&self) -> &Path {
