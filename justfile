@@ -66,9 +66,17 @@ authentik-access *FLAGS:
 authentik-ldap-test USERNAME FILTER="" *FLAGS:
     {{gatehouse}} ldap test {{quote(USERNAME)}} {{ if FILTER == "" { "" } else { quote(FILTER) } }} {{FLAGS}}
 
-# Database, schema and server health (exit 1 when unhealthy)
+# Database, schema, server, worker and backup health, with the last backup's age (exit 1 when unhealthy)
 authentik-status:
     {{gatehouse}} status
+
+# Back up everything now (GATEHOUSE_BACKUP__DIR; FLAGS e.g. -o FILE, --passphrase-file F)
+authentik-backup *FLAGS:
+    {{gatehouse}} backup {{FLAGS}}
+
+# Restore a backup into an empty database (FLAGS e.g. --check, --force, --passphrase-file F)
+authentik-restore FILE *FLAGS:
+    {{gatehouse}} restore {{quote(FILE)}} {{FLAGS}}
 
 # Follow the server's log
 authentik-logs:

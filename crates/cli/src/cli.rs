@@ -48,8 +48,9 @@ pub enum Command {
     Session(SessionCmd),
     /// Read, verify and prune the audit log.
     Events(EventsArgs),
-    /// Check the database, the schema and the running server; exit 1 if unhealthy.
-    Status,
+    /// Check the database, the schema, the running server, the worker and the
+    /// backups; exit 1 if unhealthy.
+    Status(crate::commands::status::StatusArgs),
     /// Regain access: make someone admin, or issue a one-time sign-in link.
     #[command(subcommand)]
     Recovery(RecoveryCmd),
@@ -82,6 +83,18 @@ pub enum Command {
     // ---- end blueprints and SSO drift
     /// The LDAP server alone (without a subcommand), its certificate, and a test bind.
     Ldap(crate::commands::ldap::LdapArgs),
+    /// Write one consistent backup of everything Gatehouse owns, while the
+    /// server keeps serving (compressed, checksummed, optionally encrypted).
+    Backup(crate::commands::backup::BackupArgs),
+    /// Restore a backup into an empty database (of either backend), or only
+    /// verify it with --check.
+    Restore(crate::commands::restore::RestoreArgs),
+    /// Copy this installation's database into another one (e.g. SQLite to
+    /// PostgreSQL), with progress; the source keeps serving meanwhile.
+    MigrateDb(crate::commands::migrate_db::MigrateDbArgs),
+    /// Exit 0 if this machine's server answers /-/health/ready/ with 200 (for
+    /// container health checks; `status` checks much more).
+    Healthcheck,
     /// Apply pending database migrations and exit.
     Migrate,
     /// List every setting Gatehouse reads, with its current value (secrets hidden).
@@ -326,8 +339,16 @@ pub enum EventsCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum RecoveryCmd {
-    /// Put USERNAME in the `admins` superuser group (for a lost admin).
-    Admin { username: String },
+    /// Put USERNAME in the `admins` superuser group and enable it (for a lost
+    /// admin); with --password-stdin also set its password, read from the
+    /// first line of standard input.
+    Admin {
+        username: String,
+        /// Set the password from standard input, e.g.
+        /// `echo 'new pass' | gatehouse recovery admin akadmin --password-stdin`.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Print a one-time sign-in link for USERNAME.
     Key {
         username: String,

@@ -287,6 +287,22 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_LDAP_MAX_PENDING_BINDS",
         "binds waiting for a password check before more are answered 'busy' (default 256)",
     ),
+    (
+        "GATEHOUSE_BACKUP__SCHEDULE",
+        "how often the worker takes a backup: off (default), hourly, daily, weekly or an interval like 6h",
+    ),
+    (
+        "GATEHOUSE_BACKUP__DIR",
+        "where scheduled backups go, and `gatehouse backup`'s default (default: DATA_DIR/backups)",
+    ),
+    (
+        "GATEHOUSE_BACKUP__KEEP",
+        "scheduled backups kept in the directory (default 7)",
+    ),
+    (
+        "GATEHOUSE_BACKUP__PASSPHRASE_FILE",
+        "file whose first line encrypts backups (age, passphrase); unset: backups are not encrypted",
+    ),
 ];
 
 /// Names from the deployment Gatehouse replaces that mean the same thing.
@@ -357,6 +373,8 @@ pub struct Settings {
     // ---- blueprints and SSO drift
     pub blueprints: crate::commands::blueprint::BlueprintSettings,
     // ---- end blueprints and SSO drift
+    /// Backups: GATEHOUSE_BACKUP__*.
+    pub backup: crate::backup_settings::BackupSettings,
 }
 
 // Written by hand: the secret key and a database password must never reach a
@@ -590,7 +608,9 @@ impl Settings {
         let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
         let security = crate::security_settings::parse(&get, &bad)?;
         let ldap = crate::ldap_settings::parse(&get, &bad)?;
+        let backup = crate::backup_settings::parse(&get, &bad, &data_dir)?;
         Ok(Settings {
+            backup,
             ldap,
             mail_worker,
             security,

@@ -28,6 +28,14 @@ impl Failure {
     pub fn runtime(msg: impl Into<String>) -> Self {
         Failure::Runtime(msg.into())
     }
+
+    /// The same failure with a note after its message ("…: nothing was restored").
+    pub fn context(self, note: &str) -> Self {
+        match self {
+            Failure::Input(m) => Failure::Input(format!("{m}; {note}")),
+            Failure::Runtime(m) => Failure::Runtime(format!("{m}; {note}")),
+        }
+    }
 }
 
 impl fmt::Display for Failure {

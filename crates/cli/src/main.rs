@@ -2,6 +2,8 @@
 //! command and turns its outcome into an exit status. Business rules live in
 //! `gatehouse-core`; this crate only wires things together.
 
+mod archive;
+mod backup_settings;
 mod cli;
 mod commands;
 mod config;
@@ -12,6 +14,7 @@ mod ldap_settings;
 mod mail_settings; // mail and worker
 mod osuser;
 mod output;
+mod progress;
 mod security_settings;
 mod test_clock; // OIDC provider: GATEHOUSE_TEST_CLOCK_FILE
 
@@ -58,7 +61,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Access(args) => commands::access::run(ctx, args).await,
         Command::Session(cmd) => commands::session::run(ctx, cmd).await,
         Command::Events(args) => commands::events::run(ctx, args).await,
-        Command::Status => commands::status::run(ctx).await,
+        Command::Status(args) => commands::status::run(ctx, args).await,
         Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,
         Command::Key(cmd) => commands::key::run(ctx, cmd).await, // OIDC provider
         // ---- SAML provider
@@ -75,6 +78,10 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Sso(cmd) => commands::sso::run(ctx, cmd).await,
         // ---- end blueprints and SSO drift
         Command::Ldap(args) => commands::ldap::run(ctx, args).await,
+        Command::Backup(args) => commands::backup::run(ctx, args).await,
+        Command::Restore(args) => commands::restore::run(ctx, args).await,
+        Command::MigrateDb(args) => commands::migrate_db::run(ctx, args).await,
+        Command::Healthcheck => commands::healthcheck::run(ctx).await,
         Command::Migrate => {
             let report = ctx.connect().await?.migrate().await?;
             println!("schema version {} (was {})", report.to, report.from);

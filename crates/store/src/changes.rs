@@ -10,6 +10,10 @@ use crate::{SqlStore, read};
 
 const SQLITE_POLL: Duration = Duration::from_millis(250);
 const POSTGRES_POLL: Duration = Duration::from_secs(1);
+/// Longest wait for a read or a listener connection: while the database is
+/// away the loop must keep its rhythm (and pick the database up again when
+/// it is back), not hang on a connection attempt.
+const ATTEMPT: Duration = Duration::from_secs(2);
 
 pub(crate) fn watch(store: SqlStore) -> watch::Receiver<i64> {
     let (tx, rx) = watch::channel(0);
@@ -20,7 +24,7 @@ pub(crate) fn watch(store: SqlStore) -> watch::Receiver<i64> {
         };
         let poll = if listener.is_some() { POSTGRES_POLL } else { SQLITE_POLL };
         loop {
-            if let Ok(head) = read::chain_head(store.pool(), false).await {
+            if let Ok(Ok(head)) = tokio::time::timeout(ATTEMPT, read::chain_head(store.pool(), false)).await {
                 tx.send_if_modified(|seen| {
                     let changed = *seen != head.head_seq;
                     *seen = head.head_seq;
@@ -51,19 +55,24 @@ pub(crate) fn watch(store: SqlStore) -> watch::Receiver<i64> {
 }
 
 async fn connect_listener(url: &str) -> Option<PgListener> {
-    let mut l = match PgListener::connect(url).await {
-        Ok(l) => l,
-        Err(e) => {
+    let mut l = match tokio::time::timeout(ATTEMPT, PgListener::connect(url)).await {
+        Ok(Ok(l)) => l,
+        Err(_) => {
+            tracing::warn!("cannot listen for changes (the database does not answer); polling instead");
+            return None;
+        }
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot listen for changes; polling instead");
             return None;
         }
     };
-    match l.listen("gatehouse_changes").await {
-        Ok(()) => Some(l),
-        Err(e) => {
+    match tokio::time::timeout(ATTEMPT, l.listen("gatehouse_changes")).await {
+        Ok(Ok(())) => Some(l),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot listen for changes; polling instead");
             None
         }
+        Err(_) => None,
     }
 }
 
@@ -106,19 +115,21 @@ pub(crate) fn watch_jobs(store: SqlStore) -> std::sync::Arc<tokio::sync::Notify>
 }
 
 async fn connect_channel(url: &str, channel: &str) -> Option<PgListener> {
-    let mut l = match PgListener::connect(url).await {
-        Ok(l) => l,
-        Err(e) => {
+    let mut l = match tokio::time::timeout(ATTEMPT, PgListener::connect(url)).await {
+        Ok(Ok(l)) => l,
+        Err(_) => return None,
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot listen for jobs; polling instead");
             return None;
         }
     };
-    match l.listen(channel).await {
-        Ok(()) => Some(l),
-        Err(e) => {
+    match tokio::time::timeout(ATTEMPT, l.listen(channel)).await {
+        Ok(Ok(())) => Some(l),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "cannot listen for jobs; polling instead");
             None
         }
+        Err(_) => None,
     }
 }
 // ---- end mail and worker

@@ -19,6 +19,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod backup;
 mod changes;
 mod error;
 mod events;
@@ -28,6 +29,7 @@ mod keys;
 mod mfa; // MFA
 mod mfa_enrolment;
 mod migrate;
+mod ops;
 mod read;
 mod rows;
 mod url;
@@ -54,6 +56,7 @@ use gatehouse_core::jobs::Job as JobRow; // mail and worker
 use crate::error::Ctx;
 pub use crate::events::DEFAULT_EVENT_LIMIT;
 pub use crate::migrate::{KNOWN_SCHEMA_VERSION, MIGRATION_COUNT, MigrationReport};
+pub use crate::ops::{BackupRecord, OpsFigures, PostgresVersion};
 pub use crate::url::{Backend, ConnectOptions, redact_url};
 use crate::write::SqlWriteTx;
 
@@ -113,7 +116,9 @@ impl SqlStore {
     /// Brings the schema to [`KNOWN_SCHEMA_VERSION`]. Safe to run from several
     /// processes at once; refuses a database from a newer Gatehouse.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
-        migrate::run(&self.pool, self.backend).await
+        let report = migrate::run(&self.pool, self.backend).await?;
+        self.note_postgres_major().await?;
+        Ok(report)
     }
 
     /// The schema version recorded in the database (0: never migrated).

@@ -5,6 +5,8 @@
 //!   row, so a crash leaves it either applied or not;
 //! - a database recording a version this binary does not know is refused with
 //!   [`StoreError::SchemaTooNew`] before anything is written;
+//! - every migration the database has not recorded is applied, in order, so a
+//!   gap in the numbering (features reserve their versions ahead) is harmless;
 //! - several processes may migrate one database at once: on PostgreSQL they queue
 //!   on an advisory lock held for the whole run, on SQLite the whole run is
 //!   one `BEGIN IMMEDIATE` transaction.
@@ -16,7 +18,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 11;
+pub const KNOWN_SCHEMA_VERSION: i64 = 12;
 
 struct Migration {
     version: i64,
@@ -111,6 +113,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_integer_ids.sql"),
         postgres: include_str!("../migrations/postgres/0011_integer_ids.sql"),
     },
+    Migration {
+        version: 12,
+        name: "operations",
+        sqlite: include_str!("../migrations/sqlite/0012_operations.sql"),
+        postgres: include_str!("../migrations/postgres/0012_operations.sql"),
+    },
 ];
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == KNOWN_SCHEMA_VERSION);
@@ -119,7 +127,7 @@ const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == KNOWN_SCHEMA_V
 pub const MIGRATION_COUNT: usize = MIGRATIONS.len();
 
 /// Key of the PostgreSQL advisory lock migrations hold ("gatehous" in ASCII).
-const PG_MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;
+pub(crate) const PG_MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;
 
 /// What a migration run did: the schema version before and after.
 /// `from == to` when there was nothing to do.
@@ -155,6 +163,45 @@ pub(crate) async fn version(conn: &mut AnyConnection, backend: Backend) -> Resul
         .fetch_one(&mut *conn)
         .await
         .ctx("read schema version")
+}
+
+/// The versions the database has recorded (empty when it was never migrated).
+async fn applied(conn: &mut AnyConnection, backend: Backend) -> Result<Vec<i64>, StoreError> {
+    if version(conn, backend).await? == 0 {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("read schema version")
+}
+
+/// The migrations up to `through` that `done` does not list, in order.
+fn pending(done: &[i64], through: i64) -> impl Iterator<Item = &'static Migration> + '_ {
+    MIGRATIONS
+        .iter()
+        .filter(move |m| m.version <= through && !done.contains(&m.version))
+}
+
+/// Whether `version` is one this binary can build a schema at (a backup's).
+pub fn is_known_version(version: i64) -> bool {
+    MIGRATIONS.iter().any(|m| m.version == version)
+}
+
+/// Applies, inside the caller's transaction, every migration up to `through`
+/// that the database has not recorded (restore builds the backup's schema so).
+pub(crate) async fn apply_through(conn: &mut AnyConnection, backend: Backend, through: i64) -> Result<(), StoreError> {
+    let done = applied(conn, backend).await?;
+    for m in pending(&done, through) {
+        apply(conn, backend, m).await?;
+    }
+    Ok(())
+}
+
+/// The SQLite text of every migration up to `through`, in order (the backup
+/// catalog is built from it).
+pub(crate) fn sqlite_scripts(through: i64) -> impl Iterator<Item = &'static str> {
+    pending(&[], through).map(|m| m.sqlite)
 }
 
 fn check_known(found: i64) -> Result<(), StoreError> {
@@ -197,12 +244,13 @@ async fn run_postgres(pool: &AnyPool) -> Result<MigrationReport, StoreError> {
 async fn run_postgres_locked(conn: &mut AnyConnection) -> Result<MigrationReport, StoreError> {
     let from = version(conn, Backend::Postgres).await?;
     check_known(from)?;
+    let done = applied(conn, Backend::Postgres).await?;
     let mut to = from;
-    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+    for m in pending(&done, KNOWN_SCHEMA_VERSION) {
         let mut tx = conn.begin().await.ctx("migrate")?;
         apply(&mut tx, Backend::Postgres, m).await?;
         tx.commit().await.ctx("commit migration")?;
-        to = m.version;
+        to = to.max(m.version);
     }
     Ok(MigrationReport { from, to })
 }
@@ -214,10 +262,11 @@ async fn run_sqlite(pool: &AnyPool) -> Result<MigrationReport, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.ctx("migrate")?;
     let from = version(&mut tx, Backend::Sqlite).await?;
     check_known(from)?;
+    let done = applied(&mut tx, Backend::Sqlite).await?;
     let mut to = from;
-    for m in MIGRATIONS.iter().filter(|m| m.version > from) {
+    for m in pending(&done, KNOWN_SCHEMA_VERSION) {
         apply(&mut tx, Backend::Sqlite, m).await?;
-        to = m.version;
+        to = to.max(m.version);
     }
     tx.commit().await.ctx("commit migration")?;
     Ok(MigrationReport { from, to })

@@ -8,6 +8,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
+/// How long readiness waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn live() -> StatusCode {
     StatusCode::OK
 }
@@ -16,11 +19,17 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let Some(directory) = state.directory() else {
         return unavailable("starting");
     };
-    match directory.ping().await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => {
+    // A database that is gone can take the pool's whole acquire timeout to
+    // say so; a probe must get its 503 sooner than its own timeout.
+    match tokio::time::timeout(READY_TIMEOUT, directory.ping()).await {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
             unavailable("database unreachable")
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not answer within 2 s");
+            unavailable("database not answering")
         }
     }
 }

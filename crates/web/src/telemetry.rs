@@ -36,3 +36,9 @@ pub async fn observe(req: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Counts a password sign-in attempt by outcome (`success`, `failure`,
+/// `throttled`), for alerts on failure spikes.
+pub fn count_sign_in(result: &'static str) {
+    metrics::counter!("gatehouse_sign_ins_total", "result" => result).increment(1);
+}

@@ -406,7 +406,8 @@ async fn schedule(
     }
 }
 
-fn hostname() -> String {
+/// This machine's host name (for worker ids and backup records).
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

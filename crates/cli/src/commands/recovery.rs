@@ -14,8 +14,27 @@ pub async fn run(ctx: &Context, cmd: RecoveryCmd) -> CmdResult {
     let dir = ctx.directory().await?;
     let audit = ctx.audit();
     match cmd {
-        RecoveryCmd::Admin { username } => {
+        RecoveryCmd::Admin {
+            username,
+            password_stdin,
+        } => {
+            // Read before changing anything, so a missing password changes nothing.
+            let password = if password_stdin {
+                let pw = crate::commands::user::read_stdin_line()?;
+                dir.password_policy().check(&username, &pw)?;
+                Some(pw)
+            } else {
+                None
+            };
             let added = dir.recovery().admin(&audit, &username).await?;
+            if !dir.users().get(&username).await?.is_active {
+                dir.users().set_active(&audit, &username, true).await?;
+                println!("{username} was disabled and is enabled again");
+            }
+            if let Some(password) = password {
+                dir.users().set_password(&audit, &username, &password).await?;
+                println!("password set for {username}");
+            }
             println!(
                 "{}",
                 if added {

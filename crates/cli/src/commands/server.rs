@@ -102,6 +102,14 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
     crate::commands::blueprint::start_watch(ctx, &directory, shutdown_rx.clone(), !args.no_worker).await;
     // ---- end blueprints and SSO drift
     let ldap = crate::commands::ldap::start(ctx, ldap, &directory, changes.clone(), shutdown_rx.clone()).await?;
+    if settings.metrics_listen.is_some() {
+        crate::commands::ops_metrics::spawn(
+            store.clone(),
+            settings.mail_worker.worker.stale_after(),
+            settings.backup.schedule,
+            shutdown_rx.clone(),
+        );
+    }
     state.set_ready(directory, changes);
     tracing::info!(startup_ms = started.elapsed().as_millis() as u64, "ready");
 

@@ -11,7 +11,19 @@ use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
 use crate::output::{Table, print_json};
 
-pub async fn run(ctx: &Context) -> CmdResult {
+/// `gatehouse status` options.
+#[derive(Debug, clap::Args, Default)]
+pub struct StatusArgs {
+    /// Record PostgreSQL's current major version as the expected one, after
+    /// an upgrade was checked (an audit event says who did).
+    #[arg(long)]
+    pub acknowledge_postgres_upgrade: bool,
+}
+
+pub async fn run(ctx: &Context, args: StatusArgs) -> CmdResult {
+    if args.acknowledge_postgres_upgrade {
+        acknowledge_postgres(ctx).await?;
+    }
     let mut healthy = true;
     let mut rows: Vec<(&str, String)> = vec![("gatehouse", env!("CARGO_PKG_VERSION").to_string())];
     rows.push(("database", ctx.settings.database_url_redacted()));
@@ -40,6 +52,8 @@ pub async fn run(ctx: &Context) -> CmdResult {
                 if info.schema_version >= 6 && !crate::commands::worker::status_rows(ctx, &store, &mut rows).await {
                     healthy = false;
                 }
+                let now = gatehouse_core::Clock::now(&gatehouse_core::SystemClock);
+                healthy &= crate::commands::status_ops::rows(ctx, &store, now, &mut rows).await;
             }
             Err(e) => {
                 healthy = false;
@@ -84,7 +98,7 @@ pub async fn run(ctx: &Context) -> CmdResult {
 }
 
 /// GETs the readiness endpoint and returns the HTTP status code.
-async fn probe_ready(addr: SocketAddr) -> std::io::Result<u16> {
+pub(crate) async fn probe_ready(addr: SocketAddr) -> std::io::Result<u16> {
     let attempt = async {
         let mut stream = TcpStream::connect(addr).await?;
         let req = format!("GET /-/health/ready/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
@@ -100,4 +114,25 @@ async fn probe_ready(addr: SocketAddr) -> std::io::Result<u16> {
     tokio::time::timeout(Duration::from_secs(3), attempt)
         .await
         .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))
+}
+
+/// Records the running PostgreSQL major version as the reference, with an event.
+async fn acknowledge_postgres(ctx: &Context) -> CmdResult {
+    let store = ctx.connect().await?;
+    store.migrate().await?;
+    let Some(v) = store.postgres_version().await? else {
+        return Err(Failure::input(
+            "--acknowledge-postgres-upgrade: the database is not PostgreSQL",
+        ));
+    };
+    let event = gatehouse_core::NewEvent {
+        action: "postgres_upgrade_acknowledged".into(),
+        actor: ctx.audit().actor.to_string(),
+        user: None,
+        client_ip: None,
+        context: serde_json::json!({"from_major": v.recorded_major, "to_major": v.major, "server_version": v.server_version}),
+    };
+    store.write_postgres_major(true, Some(event)).await?;
+    eprintln!("PostgreSQL {} recorded as the expected major version", v.major);
+    Ok(())
 }

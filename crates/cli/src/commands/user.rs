@@ -146,7 +146,8 @@ async fn set_password(
     Ok(())
 }
 
-fn read_stdin_line() -> CmdResult<String> {
+/// A password from the first line of standard input (line ending removed).
+pub fn read_stdin_line() -> CmdResult<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let pw = line.strip_suffix('\n').unwrap_or(&line);

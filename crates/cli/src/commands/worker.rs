@@ -202,6 +202,7 @@ pub fn build(ctx: &Context, directory: Directory, store: &SqlStore, secret_key: 
             s.security.audit_head_every,
         );
     }
+    crate::commands::backup_job::register(&mut registry, s, store);
     // Later features register their job kinds here.
     Ok(Worker::new(directory, registry, mw.worker.clone(), store.job_wakeups()))
 }

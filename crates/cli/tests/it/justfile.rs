@@ -70,6 +70,10 @@ fn recipes_call_the_binary() {
     assert!(ok(&["authentik-access"]).starts_with("USER"));
     ok(&["authentik-user-delete", "bob"]);
     assert!(!ok(&["authentik-users"]).contains("bob"));
+    let backup = env.dir.path().join("stack-backup.tar");
+    let backup = backup.to_str().unwrap();
+    ok(&["authentik-backup", "-o", backup]);
+    assert!(ok(&["authentik-restore", backup, "--check"]).contains("every checksum matches"));
     // Failures keep their exit status through just.
     let out = just(&env, &j, &["authentik-group-add", "admins", "nobody"]);
     assert!(!out.status.success());
@@ -90,6 +94,8 @@ fn recipes_call_the_binary() {
         "authentik-status",
         "authentik-logs",
         "authentik-restart",
+        "authentik-backup",
+        "authentik-restore",
     ] {
         assert!(list.contains(recipe), "missing recipe {recipe}: {list}");
     }

@@ -193,8 +193,12 @@ pub async fn password_post(
         .await?;
     let user = match &check {
         PasswordCheck::Accepted { user, .. } => user.clone(),
-        PasswordCheck::Rejected => return Ok(render_step(&state, &flow, Some(SIGN_IN_FAILED.into()), StatusCode::OK)),
+        PasswordCheck::Rejected => {
+            crate::telemetry::count_sign_in("failure");
+            return Ok(render_step(&state, &flow, Some(SIGN_IN_FAILED.into()), StatusCode::OK));
+        }
         PasswordCheck::Throttled { retry_after_secs } => {
+            crate::telemetry::count_sign_in("throttled");
             let msg = format!("Too many failed attempts. Try again in {retry_after_secs} seconds.");
             let mut res = render_step(&state, &flow, Some(msg), StatusCode::TOO_MANY_REQUESTS);
             if let Ok(v) = retry_after_secs.to_string().parse() {
@@ -248,6 +252,7 @@ pub async fn password_post(
         return Ok(render_step(&state, &flow, Some(SIGN_IN_FAILED.into()), StatusCode::OK));
     };
     directory.sign_in().end_flow(&flow).await?;
+    crate::telemetry::count_sign_in("success");
     super::signed_in(&state, &directory, &headers, user.id, &token, &flow.state.next).await
 }
 
