@@ -97,8 +97,8 @@ class Target:
             drop_pg_database(self.pg_name)
 
 
-# Rows for the tables that only protocol flows fill (OAuth grants, MFA,
-# SAML replay records, job effects), written as those flows write them.
+# Rows for the tables that only protocol flows fill (OAuth grants, MFA and its
+# enrolment windows, replay records, job effects), written as those flows write them.
 FIXTURE_SQL = """
 INSERT INTO oauth_grants (id, application_id, user_id, session_id, scopes, auth_time, amr, nonce, created_at, expires_at, revoked_at)
   SELECT '11111111-1111-4111-8111-111111111111', a.id, u.id, NULL, 'openid email', 1700000000000, '["pwd"]', 'n-1', 1700000000000, 1900000000000, NULL
@@ -112,7 +112,9 @@ INSERT INTO oauth_device_codes (device_code_hash, user_code, application_id, sco
 INSERT INTO oauth_revoked_tokens (jti, expires_at) VALUES ('11111111-1111-4111-8111-111111111111.x', 1900000000000);
 INSERT INTO oauth_consents (user_id, application_id, scopes, created_at)
   SELECT u.id, a.id, 'openid email', 1700000000000 FROM users u, applications a WHERE u.username = 'alice' AND a.slug = 'wiki';
-INSERT INTO saml_request_ids (key_hash, expires_at) VALUES ('r3qu3st', 1900000000000);
+INSERT INTO replay_ids (id_hash, expires_at) VALUES ('r3qu3st', 1900000000000);
+INSERT INTO mfa_enrolment (user_id, first_offered_at, window_until, window_reason, link_hash, link_until)
+  SELECT u.id, 1700000000000, 1700003600000, 'first_sign_in', NULL, NULL FROM users u WHERE u.username = 'alice';
 INSERT INTO job_effects (effect_key, job_id, done_at, detail) VALUES ('mail:fixture', '22222222-2222-4222-8222-222222222222', 1700000000000, '{"message_id":"<x@y>"}');
 INSERT INTO mfa_authenticators (id, user_id, kind, name, secret, credential_id, last_used_step, created_at, last_used_at)
   SELECT '33333333-3333-4333-8333-333333333333', u.id, 'totp', 'phone', 'c2VhbGVk', NULL, 56666666, 1700000000000, NULL FROM users u WHERE u.username = 'bob';

@@ -212,21 +212,18 @@ impl SqlStore {
                 .await
                 .ctx("read worker heartbeats")?;
         let (last_backup_ok, last_backup_failed) = self.last_backups().await?;
-        let mut signing_keys: Vec<(String, Timestamp)> = Vec::new();
-        let jwt: Vec<(String, i64)> =
-            sqlx::query_as("SELECT alg, MAX(activates_at) FROM signing_keys WHERE activates_at <= $1 GROUP BY alg")
-                .bind(now.millis())
-                .fetch_all(self.pool())
-                .await
-                .ctx("read signing keys")?;
-        signing_keys.extend(jwt.into_iter().map(|(a, t)| (format!("jwt:{a}"), Timestamp(t))));
-        let saml: Vec<(String, i64)> =
-            sqlx::query_as("SELECT family, MAX(activates_at) FROM saml_keys WHERE activates_at <= $1 GROUP BY family")
-                .bind(now.millis())
-                .fetch_all(self.pool())
-                .await
-                .ctx("read SAML keys")?;
-        signing_keys.extend(saml.into_iter().map(|(f, t)| (format!("saml:{f}"), Timestamp(t))));
+        // The key that signs now, per kind and algorithm (`jwt:RS256`, `saml:rsa`).
+        let active: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT kind, alg, MAX(activates_at) FROM key_ring WHERE activates_at <= $1 GROUP BY kind, alg",
+        )
+        .bind(now.millis())
+        .fetch_all(self.pool())
+        .await
+        .ctx("read signing keys")?;
+        let signing_keys = active
+            .into_iter()
+            .map(|(kind, alg, t)| (format!("{kind}:{alg}"), Timestamp(t)))
+            .collect();
         Ok(OpsFigures {
             jobs,
             newest_heartbeat: newest_heartbeat.map(Timestamp),
