@@ -99,6 +99,9 @@ impl Model for LdapModel {
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.ldapprovider"
     }
+    fn is_provider(&self) -> bool {
+        true
+    }
     fn fields(&self) -> &'static [&'static str] {
         &[
             "name",

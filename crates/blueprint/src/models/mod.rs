@@ -115,6 +115,10 @@ pub trait Model: Sync {
     fn name(&self) -> &'static str;
     /// Gatehouse's own name (`gatehouse.user`).
     fn gatehouse_name(&self) -> &'static str;
+    /// Whether its objects are providers (stored inside their application).
+    fn is_provider(&self) -> bool {
+        false
+    }
     /// Fields the model maps.
     fn fields(&self) -> &'static [&'static str];
     /// Fields authentik has that Gatehouse does not map, with why / what to do.

@@ -253,6 +253,9 @@ impl Model for OAuth2Model {
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.oidcprovider"
     }
+    fn is_provider(&self) -> bool {
+        true
+    }
     fn fields(&self) -> &'static [&'static str] {
         &[
             "name",

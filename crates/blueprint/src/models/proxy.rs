@@ -88,6 +88,9 @@ impl Model for ProxyModel {
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.proxyprovider"
     }
+    fn is_provider(&self) -> bool {
+        true
+    }
     fn fields(&self) -> &'static [&'static str] {
         &[
             "name",

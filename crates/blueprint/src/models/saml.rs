@@ -301,6 +301,9 @@ impl Model for SamlModel {
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.samlprovider"
     }
+    fn is_provider(&self) -> bool {
+        true
+    }
     fn fields(&self) -> &'static [&'static str] {
         &[
             "name",
