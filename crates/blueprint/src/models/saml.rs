@@ -41,6 +41,24 @@ pub fn mapping_of_name_id(n: NameIdKind) -> Option<&'static str> {
     }
 }
 
+/// A SAML provider's settings before an entry (or an SSO repair) sets them:
+/// authentik's defaults, without ACS URL and audience.
+pub fn default_config() -> SamlConfig {
+    SamlConfig {
+        acs_urls: vec![],
+        audience: String::new(),
+        name_id: NameIdKind::Persistent,
+        sign: SignMode::Assertion,
+        signing_alg: SignatureAlg::RsaSha256,
+        sp_certs: vec![],
+        want_authn_requests_signed: false,
+        slo_url: None,
+        slo_binding: None,
+        assertion_valid_secs: 300,
+        allow_unsigned_logout: false,
+    }
+}
+
 fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
     if let Some(id) = q.get("pk").and_then(pk_uuid) {
         return Ok(st.provider(id));
@@ -371,19 +389,7 @@ impl Model for SamlModel {
         cx.st.providers.push(ProviderRec {
             id,
             name,
-            draft: ProviderDraft::Saml(SamlConfig {
-                acs_urls: vec![],
-                audience: String::new(),
-                name_id: NameIdKind::Persistent,
-                sign: SignMode::Assertion,
-                signing_alg: SignatureAlg::RsaSha256,
-                sp_certs: vec![],
-                want_authn_requests_signed: false,
-                slo_url: None,
-                slo_binding: None,
-                assertion_valid_secs: 300,
-                allow_unsigned_logout: false,
-            }),
+            draft: ProviderDraft::Saml(default_config()),
             live: true,
         });
         let i = cx.st.providers.len() - 1;
