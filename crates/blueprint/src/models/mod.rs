@@ -20,6 +20,7 @@ mod group;
 mod ldap;
 mod membership;
 pub mod oauth2;
+mod provider;
 mod proxy;
 pub mod saml;
 mod scope;
@@ -103,6 +104,19 @@ impl<'a> Attrs<'a> {
 
 pub fn pk_uuid(v: &Value) -> Option<Uuid> {
     v.as_str().and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// A name as a slug: ASCII letters and digits lowercased, anything else `-`.
+pub fn slugish(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 pub fn pk(id: Uuid) -> Value {
