@@ -11,8 +11,8 @@
 //! Round trip: an export applied to an empty database and exported again
 //! gives the same text.
 //!
-//! [`directory`] writes groups, users, bindings and tokens; [`providers`]
-//! applications with their providers; [`writer`] the YAML.
+//! `directory` writes groups, users, bindings and tokens; `providers`
+//! applications with their providers; `writer` the YAML.
 
 mod directory;
 mod providers;

@@ -56,6 +56,11 @@ impl<'a> Attrs<'a> {
         At::new(self.at.get(k).copied().unwrap_or(self.entry), msg)
     }
 
+    /// Field `k`, which a new object needs (`what`: `a new user`).
+    pub fn required(&self, k: &str, what: &str) -> Result<String, At> {
+        self.str(k)?.ok_or_else(|| self.err(k, format!("{what} needs a {k}")))
+    }
+
     pub fn str(&self, k: &str) -> Result<Option<String>, At> {
         match self.get(k) {
             None => Ok(None),
@@ -117,6 +122,25 @@ pub fn slugish(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `find` for objects with a unique key (a username, a group's name, a
+/// slug): by `pk` when the identifiers give one, else by the key `field`
+/// (`what`: `a user`).
+fn find_by_key(
+    q: &Attrs<'_>,
+    field: &str,
+    what: &str,
+    by_id: impl Fn(Uuid) -> Option<Uuid>,
+    by_key: impl Fn(&str) -> Option<Uuid>,
+) -> Result<Option<Value>, At> {
+    if let Some(id) = q.get("pk").and_then(pk_uuid) {
+        return Ok(by_id(id).map(pk));
+    }
+    let Some(key) = q.str(field)? else {
+        return Err(q.err(field, format!("{what} is identified by its {field}")));
+    };
+    Ok(by_key(&key).map(pk))
 }
 
 pub fn pk(id: Uuid) -> Value {

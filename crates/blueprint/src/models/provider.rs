@@ -30,8 +30,7 @@ pub(super) fn pk_of(st: &State, i: Option<usize>) -> Option<Value> {
 
 /// The name a new provider needs.
 pub(super) fn new_name(a: &Attrs<'_>) -> Result<String, At> {
-    a.str("name")?
-        .ok_or_else(|| a.err("name", "a new provider needs a name"))
+    a.required("name", "a new provider")
 }
 
 /// Adds a provider named `name` with `draft` settings, then applies the

@@ -2,11 +2,11 @@
 //! directory held in memory; the difference between the snapshot and the
 //! result is the plan: the steps apply writes in one transaction.
 //!
-//! - [`source`] reads blueprint files;
-//! - [`file`] runs one file's entries against the [`State`];
-//! - [`providers`] settles providers once every file has run;
-//! - [`secrets`] compares and hashes the plain-text secrets a plan sets;
-//! - [`diff`] turns the two states into steps ([`Plan::steps`]).
+//! - `source` reads blueprint files;
+//! - `file` runs one file's entries against the [`State`];
+//! - `providers` settles providers once every file has run;
+//! - `secrets` compares and hashes the plain-text secrets a plan sets;
+//! - `diff` turns the two states into steps ([`Plan::steps`]).
 
 mod diff;
 mod file;

@@ -3,8 +3,8 @@
 //! service reads, and repairs what differs.
 //!
 //! - [`manifest`] reads the stack manifest; [`envfile`] the services' env files;
-//! - [`oidc`], [`proxy`], [`saml`] and [`ldap`] check and repair the
-//!   application of a service of their kind; [`client_env`] writes an OIDC
+//! - `oidc`, `proxy`, `saml` and `ldap` check and repair the
+//!   application of a service of their kind; `client_env` writes an OIDC
 //!   client's id and secret into the service's env file;
 //! - [`trust`] checks and repairs what the service trusts Gatehouse by: OIDC
 //!   issuer, JWKS URL and JWKS file; SAML IdP entity id and certificate or

@@ -1,9 +1,9 @@
 //! Trust drift: does the service still trust what Gatehouse signs with?
 //!
-//! One module per kind. [`oidc`]: the issuer and JWKS URL the service is
+//! One module per kind. `oidc`: the issuer and JWKS URL the service is
 //! configured with must be Gatehouse's for the application, and a JWKS file
 //! the service reads must hold every key Gatehouse publishes (after a key
-//! rotation it does not). [`saml`]: the IdP entity id the service is
+//! rotation it does not). `saml`: the IdP entity id the service is
 //! configured with, and a certificate (PEM) or IdP metadata file the service
 //! reads must hold every certificate Gatehouse publishes in the
 //! application's metadata (a rotation publishes the next certificate before
@@ -18,7 +18,7 @@ use std::path::Path;
 use gatehouse_core::{Audit, Directory};
 use serde_json::{Map, Value, json};
 
-use super::{Drift, Service, SsoType, envfile};
+use super::{Drift, Service, SsoType, drift, envfile};
 
 pub use saml::{certs_in, metadata_entity_id, pem, saml_entity_id};
 
@@ -50,6 +50,21 @@ pub async fn fix(
         SsoType::Proxy | SsoType::Ldap => {}
     }
     Ok(out)
+}
+
+/// The issuer (OIDC) or IdP entity id (SAML) the service is configured with
+/// must be Gatehouse's (`ours`); `what` names it.
+fn check_issuer(s: &Service, what: &str, ours: &str, drifts: &mut Vec<Drift>) {
+    if let Some(i) = &s.issuer
+        && i != ours
+    {
+        drifts.push(drift(
+            "trust",
+            format!("the service trusts {what} {i}; Gatehouse's is {ours}"),
+            vec![i.clone()],
+            false,
+        ));
+    }
 }
 
 /// Replaces a trust file the service reads (atomically, the previous one

@@ -8,7 +8,7 @@ use gatehouse_core::{Audit, Directory};
 use gatehouse_crypto::signing::SigningAlg;
 use serde_json::{Map, Value, json};
 
-use super::write_file;
+use super::{check_issuer, write_file};
 use crate::sso::{Drift, Service, drift};
 
 fn kids(jwks: &Value) -> BTreeSet<String> {
@@ -40,16 +40,7 @@ pub(super) async fn check(
     drifts: &mut Vec<Drift>,
 ) -> gatehouse_core::Result<()> {
     let issuer = gatehouse_oidc::paths::issuer(external_url, &s.slug);
-    if let Some(i) = &s.issuer
-        && i != &issuer
-    {
-        drifts.push(drift(
-            "trust",
-            format!("the service trusts issuer {i}; Gatehouse's is {issuer}"),
-            vec![i.clone()],
-            false,
-        ));
-    }
+    check_issuer(s, "issuer", &issuer, drifts);
     if let Some(u) = &s.jwks_url {
         let want = format!("{issuer}jwks/");
         if *u != want {

@@ -11,7 +11,7 @@ use gatehouse_saml::service::published_certificates;
 use gatehouse_saml::{KeyFamily, SamlConfig};
 use serde_json::{Map, json};
 
-use super::write_file;
+use super::{check_issuer, write_file};
 use crate::sso::{Drift, Service, drift};
 
 /// The IdP entity id of a SAML application (what its metadata says).
@@ -110,16 +110,7 @@ pub(super) async fn check(
     drifts: &mut Vec<Drift>,
 ) -> gatehouse_core::Result<()> {
     let entity = saml_entity_id(external_url, &s.slug);
-    if let Some(i) = &s.issuer
-        && *i != entity
-    {
-        drifts.push(drift(
-            "trust",
-            format!("the service trusts IdP entity id {i}; Gatehouse's is {entity}"),
-            vec![i.clone()],
-            false,
-        ));
-    }
+    check_issuer(s, "IdP entity id", &entity, drifts);
     let files: Vec<&PathBuf> = s.certificate_file.iter().chain(s.metadata_file.iter()).collect();
     if files.is_empty() {
         return Ok(());
