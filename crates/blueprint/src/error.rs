@@ -13,6 +13,20 @@ pub struct BlueprintError {
     pub hint: Option<String>,
 }
 
+impl BlueprintError {
+    /// An error about a whole file (it cannot be read, nor the directory).
+    pub fn about_file(file: impl Into<String>, message: impl Into<String>) -> BlueprintError {
+        BlueprintError {
+            file: file.into(),
+            line: 0,
+            col: 0,
+            entry: None,
+            message: message.into(),
+            hint: None,
+        }
+    }
+}
+
 impl fmt::Display for BlueprintError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}: ", self.file, self.line, self.col)?;

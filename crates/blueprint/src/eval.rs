@@ -93,9 +93,14 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The `i`th argument, evaluated (null when there is none).
+fn nth(a: &[Node], i: usize, s: &Scope<'_>) -> Result<Value, At> {
+    a.get(i).map(|n| eval(n, s)).unwrap_or(Ok(Value::Null))
+}
+
 fn eval_tag(tag: &str, node: &Node, s: &Scope<'_>) -> Result<Value, At> {
     let a = args(node);
-    let arg = |i: usize| -> Result<Value, At> { a.get(i).map(|n| eval(n, s)).unwrap_or(Ok(Value::Null)) };
+    let arg = |i: usize| nth(&a, i, s);
     match tag {
         "KeyOf" => {
             let id = text(&arg(0)?);
@@ -110,15 +115,7 @@ fn eval_tag(tag: &str, node: &Node, s: &Scope<'_>) -> Result<Value, At> {
         }
         "Context" => {
             let key = text(&arg(0)?);
-            let mut cur = s.context.get(&key).cloned();
-            if cur.is_none() && key.contains('.') {
-                let mut v = Value::Object(s.context.clone());
-                for part in key.split('.') {
-                    v = v.get(part).cloned().unwrap_or(Value::Null);
-                }
-                cur = Some(v).filter(|v| !v.is_null());
-            }
-            Ok(cur.map_or_else(|| arg(1), Ok)?)
+            Ok(context(s, &key).map_or_else(|| arg(1), Ok)?)
         }
         "Format" => {
             let fmt = arg(0)?;
@@ -137,56 +134,76 @@ fn eval_tag(tag: &str, node: &Node, s: &Scope<'_>) -> Result<Value, At> {
                 Ok(Value::Bool(cond))
             }
         }
-        "Condition" => {
-            let mode = text(&arg(0)?).to_ascii_uppercase();
-            let vals: Vec<bool> = (1..a.len())
-                .map(|i| arg(i).map(|v| truthy(&v)))
-                .collect::<Result<_, _>>()?;
-            let all = vals.iter().all(|b| *b);
-            let any = vals.iter().any(|b| *b);
-            let odd = vals.iter().filter(|b| **b).count() % 2 == 1;
-            Ok(Value::Bool(match mode.as_str() {
-                "AND" => all,
-                "NAND" => !all,
-                "OR" => any,
-                "NOR" => !any,
-                "XOR" => odd,
-                "XNOR" => !odd,
-                other => {
-                    return Err(At::new(node, format!("!Condition: unknown mode '{other}'"))
-                        .hint("AND, NAND, OR, NOR, XOR or XNOR"));
-                }
-            }))
-        }
-        "File" => {
-            let rel = text(&arg(0)?);
-            let path = s.base_dir.join(&rel);
-            match std::fs::read_to_string(&path) {
-                Ok(t) => Ok(Value::from(t.trim_end_matches(['\n', '\r']).to_string())),
-                Err(e) if a.len() > 1 => {
-                    let _ = e;
-                    arg(1)
-                }
-                Err(e) => Err(At::new(node, format!("!File {rel}: {e}")).hint("give a default: !File [path, default]")),
-            }
-        }
-        "Find" => {
-            let model = text(&arg(0)?);
-            let mut query = Vec::new();
-            for n in a.iter().skip(1) {
-                match eval(n, s)? {
-                    Value::Array(pair) if pair.len() == 2 => query.push((text(&pair[0]), pair[1].clone())),
-                    _ => {
-                        return Err(At::new(n, "!Find: each query is a pair [field, value]")
-                            .hint("!Find [authentik_core.group, [name, admins]]"));
-                    }
-                }
-            }
-            (s.find)(&model, &query, node)
-        }
+        "Condition" => condition(node, &a, s),
+        "File" => file(node, &a, s),
+        "Find" => find(node, &a, s),
         other => Err(At::new(node, format!("unsupported tag !{other}"))
             .hint("Gatehouse evaluates !KeyOf, !Find, !Env, !Context, !Format, !If, !Condition and !File")),
     }
+}
+
+/// `!Context key`: the key, or a dotted path into the context.
+fn context(s: &Scope<'_>, key: &str) -> Option<Value> {
+    let cur = s.context.get(key).cloned();
+    if cur.is_some() || !key.contains('.') {
+        return cur;
+    }
+    let mut v = Value::Object(s.context.clone());
+    for part in key.split('.') {
+        v = v.get(part).cloned().unwrap_or(Value::Null);
+    }
+    Some(v).filter(|v| !v.is_null())
+}
+
+/// `!Condition [MODE, values…]`.
+fn condition(node: &Node, a: &[Node], s: &Scope<'_>) -> Result<Value, At> {
+    let mode = text(&nth(a, 0, s)?).to_ascii_uppercase();
+    let vals: Vec<bool> = (1..a.len())
+        .map(|i| nth(a, i, s).map(|v| truthy(&v)))
+        .collect::<Result<_, _>>()?;
+    let all = vals.iter().all(|b| *b);
+    let any = vals.iter().any(|b| *b);
+    let odd = vals.iter().filter(|b| **b).count() % 2 == 1;
+    Ok(Value::Bool(match mode.as_str() {
+        "AND" => all,
+        "NAND" => !all,
+        "OR" => any,
+        "NOR" => !any,
+        "XOR" => odd,
+        "XNOR" => !odd,
+        other => {
+            return Err(
+                At::new(node, format!("!Condition: unknown mode '{other}'")).hint("AND, NAND, OR, NOR, XOR or XNOR")
+            );
+        }
+    }))
+}
+
+/// `!File [path, default]`: a file beside the blueprint, without its final newline.
+fn file(node: &Node, a: &[Node], s: &Scope<'_>) -> Result<Value, At> {
+    let rel = text(&nth(a, 0, s)?);
+    let path = s.base_dir.join(&rel);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(Value::from(t.trim_end_matches(['\n', '\r']).to_string())),
+        Err(_) if a.len() > 1 => nth(a, 1, s),
+        Err(e) => Err(At::new(node, format!("!File {rel}: {e}")).hint("give a default: !File [path, default]")),
+    }
+}
+
+/// `!Find [model, [field, value]…]`.
+fn find(node: &Node, a: &[Node], s: &Scope<'_>) -> Result<Value, At> {
+    let model = text(&nth(a, 0, s)?);
+    let mut query = Vec::new();
+    for n in a.iter().skip(1) {
+        match eval(n, s)? {
+            Value::Array(pair) if pair.len() == 2 => query.push((text(&pair[0]), pair[1].clone())),
+            _ => {
+                return Err(At::new(n, "!Find: each query is a pair [field, value]")
+                    .hint("!Find [authentik_core.group, [name, admins]]"));
+            }
+        }
+    }
+    (s.find)(&model, &query, node)
 }
 
 /// Python's `%` formatting, as authentik's `!Format` uses it: `%s`, `%d`, `%%`.

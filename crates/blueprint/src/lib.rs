@@ -7,9 +7,11 @@
 //! - [`yaml`] parses YAML keeping custom tags and positions;
 //! - [`eval`] evaluates the tags;
 //! - [`models`] maps authentik's models onto Gatehouse's, one module each;
-//! - [`plan`] runs entries against a [`state::State`] and diffs it;
+//! - [`plan`](mod@plan) runs entries against a [`state::State`] and diffs it;
 //! - [`steps`] are the changes, each one of core's single-object writes;
-//! - [`apply`] writes them in one transaction.
+//! - [`apply`](mod@apply) writes them in one transaction;
+//! - [`export`] writes the directory back as a blueprint;
+//! - [`sso`] checks and repairs each service of the stack manifest.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod apply;

@@ -1,7 +1,7 @@
 //! The directory as a plan sees it: a snapshot, changed entry by entry in
 //! memory. Comparing the final state with the snapshot gives the steps.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use gatehouse_core::names::name_key;
 use gatehouse_core::{ApiToken, Application, Contents, Group, ProviderKind, User};
@@ -296,4 +296,82 @@ impl State {
     pub fn app_of_provider(&self, id: Uuid) -> Option<usize> {
         self.apps.iter().position(|a| a.live && a.provider == Some(id))
     }
+
+    /// A user's name ("" when unknown), deleted users included.
+    pub fn user_name(&self, id: Uuid) -> String {
+        self.user_by_id
+            .get(&id)
+            .map(|i| self.users[*i].user.username.clone())
+            .unwrap_or_default()
+    }
+
+    /// A group's name ("" when unknown), deleted groups included.
+    pub fn group_name(&self, id: Uuid) -> String {
+        self.group_by_id
+            .get(&id)
+            .map(|i| self.groups[*i].group.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// An application's slug ("" when unknown), deleted applications included.
+    pub fn app_slug(&self, id: Uuid) -> String {
+        self.app_by_id
+            .get(&id)
+            .map(|i| self.apps[*i].app.slug.clone())
+            .unwrap_or_default()
+    }
+
+    /// The names of a user's groups, sorted.
+    pub fn group_names_of(&self, user: Uuid) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .memberships
+            .range((user, Uuid::nil())..=(user, Uuid::max()))
+            .map(|(_, g)| self.group_name(*g))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// How many ancestors a group has (at most 101: a cycle stops there).
+    pub fn group_depth(&self, group: &Group) -> usize {
+        let mut depth = 0;
+        let mut cur = group.parent_id;
+        while let Some(p) = cur {
+            depth += 1;
+            cur = self.group_by_id.get(&p).and_then(|i| self.groups[*i].group.parent_id);
+            if depth > 100 {
+                break;
+            }
+        }
+        depth
+    }
+}
+
+/// `items` (each `(id, parent)` by `ids`) ordered so that each comes after
+/// its parent, unless the parent is placed elsewhere (`placed`): repeated
+/// passes in order, until one takes nothing (what is left is in a cycle and
+/// left out).
+pub fn parents_first<T>(
+    mut pending: Vec<&T>,
+    ids: impl Fn(&T) -> (Uuid, Option<Uuid>),
+    placed: impl Fn(Uuid) -> bool,
+) -> Vec<&T> {
+    let mut taken = HashSet::new();
+    let mut out = Vec::new();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|item| {
+            let (id, parent) = ids(item);
+            let ready = parent.is_none_or(|p| placed(p) || taken.contains(&p));
+            if ready {
+                taken.insert(id);
+                out.push(*item);
+            }
+            !ready
+        });
+        if pending.len() == before {
+            break;
+        }
+    }
+    out
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle};
+use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 
 /// A node and where it starts (1-based line, 1-based column).
 #[derive(Debug, Clone, PartialEq)]
@@ -71,8 +71,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         match ev {
             Event::DocumentEnd if b.root.is_some() => break,
             Event::Scalar(v, style, anchor, tag) => {
-                let tag = tag.map(|t| t.into_owned());
-                let (local, core) = split_tag(tag.as_ref().map(|t| (t.handle.as_str(), t.suffix.as_str())));
+                let (local, core) = split_tag(tag.as_deref());
                 let value = scalar(&v, style, core.as_deref());
                 b.push(
                     Node {
@@ -84,62 +83,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                     anchor,
                 )?;
             }
-            Event::SequenceStart(anchor, tag) => {
-                let tag = tag.map(|t| t.into_owned());
-                let (local, _) = split_tag(tag.as_ref().map(|t| (t.handle.as_str(), t.suffix.as_str())));
-                b.stack.push(Frame {
-                    node: Node {
-                        value: Yaml::Seq(vec![]),
-                        tag: local,
-                        line,
-                        col,
-                    },
-                    anchor,
-                    pending_key: None,
-                });
-            }
-            Event::MappingStart(anchor, tag) => {
-                let tag = tag.map(|t| t.into_owned());
-                let (local, _) = split_tag(tag.as_ref().map(|t| (t.handle.as_str(), t.suffix.as_str())));
-                b.stack.push(Frame {
-                    node: Node {
-                        value: Yaml::Map(vec![]),
-                        tag: local,
-                        line,
-                        col,
-                    },
-                    anchor,
-                    pending_key: None,
-                });
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let Some(frame) = b.stack.pop() else {
-                    return Err(SyntaxError {
-                        line,
-                        col,
-                        message: "unbalanced collection".into(),
-                    });
-                };
-                b.push(frame.node, frame.anchor)?;
-            }
-            Event::Alias(id) => {
-                let (node, size) = b.anchors.get(&id).cloned().ok_or(SyntaxError {
-                    line,
-                    col,
-                    message: "unknown alias".into(),
-                })?;
-                // Aliases copy their anchor: nested ones grow exponentially
-                // ("billion laughs"), so their total expansion is capped.
-                b.expanded += size;
-                if b.expanded > MAX_ALIAS_NODES {
-                    return Err(SyntaxError {
-                        line,
-                        col,
-                        message: format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
-                    });
-                }
-                b.push(node, 0)?;
-            }
+            Event::SequenceStart(anchor, tag) => b.open(Yaml::Seq(vec![]), anchor, tag.as_deref(), line, col),
+            Event::MappingStart(anchor, tag) => b.open(Yaml::Map(vec![]), anchor, tag.as_deref(), line, col),
+            Event::SequenceEnd | Event::MappingEnd => b.close(line, col)?,
+            Event::Alias(id) => b.alias(id, line, col)?,
             _ => {}
         }
     }
@@ -179,6 +126,52 @@ struct Frame {
 }
 
 impl Builder {
+    /// Starts a collection: the nodes that follow are its items, until [`Builder::close`].
+    fn open(&mut self, value: Yaml, anchor: usize, tag: Option<&Tag>, line: usize, col: usize) {
+        let (local, _) = split_tag(tag);
+        self.stack.push(Frame {
+            node: Node {
+                value,
+                tag: local,
+                line,
+                col,
+            },
+            anchor,
+            pending_key: None,
+        });
+    }
+
+    fn close(&mut self, line: usize, col: usize) -> Result<(), SyntaxError> {
+        let Some(frame) = self.stack.pop() else {
+            return Err(SyntaxError {
+                line,
+                col,
+                message: "unbalanced collection".into(),
+            });
+        };
+        self.push(frame.node, frame.anchor)
+    }
+
+    /// A copy of the anchored node `id`.
+    fn alias(&mut self, id: usize, line: usize, col: usize) -> Result<(), SyntaxError> {
+        let (node, size) = self.anchors.get(&id).cloned().ok_or(SyntaxError {
+            line,
+            col,
+            message: "unknown alias".into(),
+        })?;
+        // Aliases copy their anchor: nested ones grow exponentially
+        // ("billion laughs"), so their total expansion is capped.
+        self.expanded += size;
+        if self.expanded > MAX_ALIAS_NODES {
+            return Err(SyntaxError {
+                line,
+                col,
+                message: format!("aliases expand to more than {MAX_ALIAS_NODES} nodes"),
+            });
+        }
+        self.push(node, 0)
+    }
+
     fn push(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
         if anchor > 0 {
             let size = node_count(&node);
@@ -216,8 +209,8 @@ impl Builder {
 }
 
 /// Splits a tag into a local one (`!KeyOf` → `KeyOf`) or a core-schema one (`!!str` → `str`).
-fn split_tag(tag: Option<(&str, &str)>) -> (Option<String>, Option<String>) {
-    match tag {
+fn split_tag(tag: Option<&Tag>) -> (Option<String>, Option<String>) {
+    match tag.map(|t| (t.handle.as_str(), t.suffix.as_str())) {
         None => (None, None),
         Some(("!", suffix)) => (Some(suffix.to_string()), None),
         Some(("!!", suffix)) | Some(("tag:yaml.org,2002:", suffix)) => (None, Some(suffix.to_string())),

@@ -6,7 +6,7 @@ use gatehouse_core::Application;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Attrs, Cx, Model, pk, pk_uuid};
+use super::{Attrs, Cx, Model, find_by_key, pk, pk_uuid};
 use crate::error::At;
 use crate::state::{AppRec, State};
 
@@ -91,19 +91,18 @@ impl Model for ApplicationModel {
     }
 
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
-        if let Some(id) = q.get("pk").and_then(pk_uuid) {
-            return Ok(st.app_id(id).map(|i| pk(st.apps[i].app.id)));
-        }
-        let Some(slug) = q.str("slug")? else {
-            return Err(q.err("slug", "an application is identified by its slug"));
-        };
-        Ok(st.app(&slug).map(|i| pk(st.apps[i].app.id)))
+        let id = |i: usize| st.apps[i].app.id;
+        find_by_key(
+            q,
+            "slug",
+            "an application",
+            |a| st.app_id(a).map(id),
+            |s| st.app(s).map(id),
+        )
     }
 
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let slug = a
-            .str("slug")?
-            .ok_or_else(|| a.err("slug", "a new application needs a slug"))?;
+        let slug = a.required("slug", "a new application")?;
         let name = a.str("name")?.unwrap_or_else(|| slug.clone());
         let app = Application {
             id: Uuid::new_v4(),

@@ -4,7 +4,7 @@ use gatehouse_core::Group;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Attrs, Cx, Model, pk, pk_uuid};
+use super::{Attrs, Cx, Model, find_by_key, pk, pk_uuid};
 use crate::error::At;
 use crate::state::State;
 
@@ -84,19 +84,18 @@ impl Model for GroupModel {
     }
 
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
-        if let Some(id) = q.get("pk").and_then(pk_uuid) {
-            return Ok(st.group_id(id).map(|i| pk(st.groups[i].group.id)));
-        }
-        let Some(name) = q.str("name")? else {
-            return Err(q.err("name", "a group is identified by its name"));
-        };
-        Ok(st.group(&name).map(|i| pk(st.groups[i].group.id)))
+        let id = |i: usize| st.groups[i].group.id;
+        find_by_key(
+            q,
+            "name",
+            "a group",
+            |g| st.group_id(g).map(id),
+            |n| st.group(n).map(id),
+        )
     }
 
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a
-            .str("name")?
-            .ok_or_else(|| a.err("name", "a new group needs a name"))?;
+        let name = a.required("name", "a new group")?;
         let group = Group {
             id: Uuid::new_v4(),
             pk: 0,

@@ -5,17 +5,16 @@
 
 use gatehouse_ldap::config::{DEFAULT_BASE_DN, LdapConfig, MfaMode};
 use serde_json::Value;
-use uuid::Uuid;
 
-use super::{Attrs, Cx, Model, pk, pk_uuid};
+use super::{Attrs, Cx, Model, pk_uuid, provider};
 use crate::error::At;
-use crate::state::{ProviderDraft, ProviderRec, State};
+use crate::state::{ProviderDraft, State};
 
 pub struct LdapModel;
 
 fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
-    if let Some(id) = q.get("pk").and_then(pk_uuid) {
-        return Ok(st.provider(id));
+    if let Some(found) = provider::by_pk(st, q) {
+        return Ok(found);
     }
     let name = q.str("name")?;
     let base = q
@@ -24,11 +23,9 @@ fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
     if name.is_none() && base.is_none() {
         return Err(q.err("name", "a provider is identified by its name or base_dn"));
     }
-    Ok(st.providers.iter().position(|p| {
-        p.live
-            && matches!(&p.draft, ProviderDraft::Ldap(c)
-                if base.as_ref().is_none_or(|b| c.provider_key().ok().as_ref() == Some(b)))
-            && name.as_ref().is_none_or(|n| *n == p.name)
+    Ok(provider::position(st, name.as_deref(), |d| {
+        matches!(d, ProviderDraft::Ldap(c)
+            if base.as_ref().is_none_or(|b| c.provider_key().ok().as_ref() == Some(b)))
     }))
 }
 
@@ -57,9 +54,7 @@ fn number(a: &Attrs<'_>, k: &str) -> Result<Option<i64>, At> {
 }
 
 fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
-    if let Some(n) = a.str("name")? {
-        cx.st.providers[i].name = n;
-    }
+    provider::set_name(cx, i, a)?;
     let group = if a.has("search_group") {
         Some(search_group(cx.st, a)?)
     } else {
@@ -99,6 +94,9 @@ impl Model for LdapModel {
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.ldapprovider"
     }
+    fn is_provider(&self) -> bool {
+        true
+    }
     fn fields(&self) -> &'static [&'static str] {
         &[
             "name",
@@ -129,31 +127,17 @@ impl Model for LdapModel {
         ]
     }
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
-        Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
+        Ok(provider::pk_of(st, find_rec(st, q)?))
     }
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a
-            .str("name")?
-            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        let name = provider::new_name(a)?;
         let draft = LdapConfig::new(DEFAULT_BASE_DN).map_err(|e| a.err("base_dn", e.to_string()))?;
-        let id = Uuid::new_v4();
-        cx.st.providers.push(ProviderRec {
-            id,
-            name,
-            draft: ProviderDraft::Ldap(draft),
-            live: true,
-        });
-        let i = cx.st.providers.len() - 1;
-        set(cx, i, a)?;
-        Ok(pk(id))
+        provider::create(cx, a, name, ProviderDraft::Ldap(draft), set)
     }
     fn update(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        let i = pk_uuid(pkv)
-            .and_then(|id| cx.st.provider(id))
-            .ok_or_else(|| a.err("name", "the provider no longer exists"))?;
-        set(cx, i, a)
+        provider::update(cx, pkv, a, set)
     }
     fn delete(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        super::oauth2::delete_provider(cx, pkv, a)
+        provider::delete(cx, pkv, a)
     }
 }

@@ -20,6 +20,7 @@ mod group;
 mod ldap;
 mod membership;
 pub mod oauth2;
+mod provider;
 mod proxy;
 pub mod saml;
 mod scope;
@@ -53,6 +54,11 @@ impl<'a> Attrs<'a> {
     /// An error pointing at field `k` (or the entry).
     pub fn err(&self, k: &str, msg: impl Into<String>) -> At {
         At::new(self.at.get(k).copied().unwrap_or(self.entry), msg)
+    }
+
+    /// Field `k`, which a new object needs (`what`: `a new user`).
+    pub fn required(&self, k: &str, what: &str) -> Result<String, At> {
+        self.str(k)?.ok_or_else(|| self.err(k, format!("{what} needs a {k}")))
     }
 
     pub fn str(&self, k: &str) -> Result<Option<String>, At> {
@@ -105,6 +111,38 @@ pub fn pk_uuid(v: &Value) -> Option<Uuid> {
     v.as_str().and_then(|s| Uuid::parse_str(s).ok())
 }
 
+/// A name as a slug: ASCII letters and digits lowercased, anything else `-`.
+pub fn slugish(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// `find` for objects with a unique key (a username, a group's name, a
+/// slug): by `pk` when the identifiers give one, else by the key `field`
+/// (`what`: `a user`).
+fn find_by_key(
+    q: &Attrs<'_>,
+    field: &str,
+    what: &str,
+    by_id: impl Fn(Uuid) -> Option<Uuid>,
+    by_key: impl Fn(&str) -> Option<Uuid>,
+) -> Result<Option<Value>, At> {
+    if let Some(id) = q.get("pk").and_then(pk_uuid) {
+        return Ok(by_id(id).map(pk));
+    }
+    let Some(key) = q.str(field)? else {
+        return Err(q.err(field, format!("{what} is identified by its {field}")));
+    };
+    Ok(by_key(&key).map(pk))
+}
+
 pub fn pk(id: Uuid) -> Value {
     Value::from(id.to_string())
 }
@@ -115,6 +153,10 @@ pub trait Model: Sync {
     fn name(&self) -> &'static str;
     /// Gatehouse's own name (`gatehouse.user`).
     fn gatehouse_name(&self) -> &'static str;
+    /// Whether its objects are providers (stored inside their application).
+    fn is_provider(&self) -> bool {
+        false
+    }
     /// Fields the model maps.
     fn fields(&self) -> &'static [&'static str];
     /// Fields authentik has that Gatehouse does not map, with why / what to do.

@@ -7,12 +7,11 @@ use std::collections::BTreeMap;
 use gatehouse_crypto::signing::SigningAlg;
 use gatehouse_oidc::config::{ClientType, ConsentMode, MatchingMode, OidcConfig, RedirectUri, SubMode};
 use serde_json::Value;
-use uuid::Uuid;
 
-use super::{Attrs, Cx, Model, pk, pk_uuid};
+use super::{Attrs, Cx, Model, provider, slugish};
 use crate::error::At;
 use crate::eval::as_marker;
-use crate::state::{ProviderDraft, ProviderRec, State};
+use crate::state::{ProviderDraft, State};
 
 pub struct OAuth2Model;
 
@@ -60,29 +59,45 @@ pub fn sub_mode_name(m: SubMode) -> &'static str {
 }
 
 fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
-    if let Some(id) = q.get("pk").and_then(pk_uuid) {
-        return Ok(st.provider(id));
+    if let Some(found) = provider::by_pk(st, q) {
+        return Ok(found);
     }
     let client_id = q.str("client_id")?;
     let name = q.str("name")?;
     if client_id.is_none() && name.is_none() {
         return Err(q.err("name", "a provider is identified by its name or client_id"));
     }
-    Ok(st.providers.iter().position(|p| {
-        p.live
-            && matches!(&p.draft, ProviderDraft::Oidc { cfg, .. }
-                if client_id.as_ref().is_none_or(|c| *c == cfg.client_id))
-            && name.as_ref().is_none_or(|n| *n == p.name)
-    }))
+    Ok(provider::position(
+        st,
+        name.as_deref(),
+        |d| matches!(d, ProviderDraft::Oidc { cfg, .. } if client_id.as_ref().is_none_or(|c| *c == cfg.client_id)),
+    ))
 }
 
 fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
-    if let Some(n) = a.str("name")? {
-        cx.st.providers[i].name = n;
-    }
+    provider::set_name(cx, i, a)?;
     let ProviderDraft::Oidc { cfg, secret } = &mut cx.st.providers[i].draft else {
         return Err(a.err("name", "this provider is not an OAuth2 provider"));
     };
+    set_client(cfg, secret, a)?;
+    set_uris(cfg, a)?;
+    set_tokens(cfg, a)?;
+    set_consent(cfg, a)?;
+    set_signing(cfg, a)?;
+    set_claims(cfg, a)?;
+    if let Some(v) = a.bool("allow_plain_pkce")? {
+        cfg.allow_plain_pkce = v;
+    }
+    if let Some(v) = a.bool("device_flow")? {
+        cfg.device_flow = v;
+    }
+    cfg.validate()
+        .map_err(|e| a.err("name", format!("invalid OAuth2 provider: {e}")))?;
+    Ok(())
+}
+
+/// The client's identity, type and (plain-text, hashed at apply) secret.
+fn set_client(cfg: &mut OidcConfig, secret: &mut Option<String>, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.str("client_id")? {
         cfg.client_id = v;
     }
@@ -107,6 +122,10 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             .err("client_secret", "a confidential client needs client_secret")
             .hint("client_secret: !Env GRAFANA_CLIENT_SECRET (the service's copy of the secret)"));
     }
+    Ok(())
+}
+
+fn set_uris(cfg: &mut OidcConfig, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.get("redirect_uris") {
         cfg.redirect_uris = redirect_uris(v).ok_or_else(|| {
             a.err("redirect_uris", "redirect_uris: a list of {matching_mode, url}")
@@ -119,6 +138,11 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             .and_then(|a| a.iter().map(|u| u.as_str().map(str::to_string)).collect())
             .ok_or_else(|| a.err("post_logout_redirect_uris", "expected a list of URLs"))?;
     }
+    Ok(())
+}
+
+/// Token lifetimes and contents, and the issuer they name.
+fn set_tokens(cfg: &mut OidcConfig, a: &Attrs<'_>) -> Result<(), At> {
     for (field, target) in [
         ("access_token_validity", &mut cfg.access_token_validity_secs),
         ("refresh_token_validity", &mut cfg.refresh_token_validity_secs),
@@ -151,6 +175,11 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             .err("issuer_mode", "only per_provider issuers are supported")
             .hint("Gatehouse's issuer is /application/o/<slug>/"));
     }
+    Ok(())
+}
+
+/// Consent: authentik's authorization flow (implicit or explicit), or `consent`.
+fn set_consent(cfg: &mut OidcConfig, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.get("authorization_flow") {
         match as_marker(v) {
             Some(("flow", slug)) => {
@@ -174,6 +203,10 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             _ => return Err(a.err("consent", "consent: implicit or explicit")),
         };
     }
+    Ok(())
+}
+
+fn set_signing(cfg: &mut OidcConfig, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.get("signing_key")
         && !matches!(as_marker(v), Some(("keypair", _)))
     {
@@ -183,6 +216,11 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         cfg.signing_alg =
             SigningAlg::parse(&v).ok_or_else(|| a.err("signing_alg", "signing_alg: RS256, ES256 or EdDSA"))?;
     }
+    Ok(())
+}
+
+/// Scope mappings (the built-in ones only) and the group → role mapping.
+fn set_claims(cfg: &mut OidcConfig, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.get("property_mappings") {
         let ok = v
             .as_array()
@@ -203,14 +241,6 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         }
         cfg.role_mapping = out;
     }
-    if let Some(v) = a.bool("allow_plain_pkce")? {
-        cfg.allow_plain_pkce = v;
-    }
-    if let Some(v) = a.bool("device_flow")? {
-        cfg.device_flow = v;
-    }
-    cfg.validate()
-        .map_err(|e| a.err("name", format!("invalid OAuth2 provider: {e}")))?;
     Ok(())
 }
 
@@ -253,6 +283,9 @@ impl Model for OAuth2Model {
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.oidcprovider"
     }
+    fn is_provider(&self) -> bool {
+        true
+    }
     fn fields(&self) -> &'static [&'static str] {
         &[
             "name",
@@ -286,60 +319,21 @@ impl Model for OAuth2Model {
         ]
     }
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
-        Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
+        Ok(provider::pk_of(st, find_rec(st, q)?))
     }
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a
-            .str("name")?
-            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        let name = provider::new_name(a)?;
         let client_id = a.str("client_id")?.unwrap_or_else(|| slugish(&name));
-        let id = Uuid::new_v4();
-        cx.st.providers.push(ProviderRec {
-            id,
-            name,
-            draft: ProviderDraft::Oidc {
-                cfg: OidcConfig::new(client_id, ClientType::Confidential),
-                secret: None,
-            },
-            live: true,
-        });
-        let i = cx.st.providers.len() - 1;
-        set(cx, i, a)?;
-        Ok(pk(id))
+        let draft = ProviderDraft::Oidc {
+            cfg: OidcConfig::new(client_id, ClientType::Confidential),
+            secret: None,
+        };
+        provider::create(cx, a, name, draft, set)
     }
     fn update(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        let i = pk_uuid(pkv)
-            .and_then(|id| cx.st.provider(id))
-            .ok_or_else(|| a.err("name", "the provider no longer exists"))?;
-        set(cx, i, a)
+        provider::update(cx, pkv, a, set)
     }
     fn delete(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        delete_provider(cx, pkv, a)
+        provider::delete(cx, pkv, a)
     }
-}
-
-/// Deleting a provider detaches it: its application stays, without provider.
-pub fn delete_provider(cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-    let id = pk_uuid(pkv).ok_or_else(|| a.err("name", "bad provider reference"))?;
-    if let Some(i) = cx.st.provider(id) {
-        cx.st.providers[i].live = false;
-    }
-    for app in &mut cx.st.apps {
-        if app.provider == Some(id) {
-            app.provider = None;
-        }
-    }
-    Ok(())
-}
-
-fn slugish(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect()
 }

@@ -3,35 +3,30 @@
 
 use gatehouse_proxy::{ProxyConfig, ProxyMode};
 use serde_json::Value;
-use uuid::Uuid;
 
-use super::{Attrs, Cx, Model, pk, pk_uuid};
+use super::{Attrs, Cx, Model, provider};
 use crate::error::At;
-use crate::state::{ProviderDraft, ProviderRec, State};
+use crate::state::{ProviderDraft, State};
 
 pub struct ProxyModel;
 
 fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
-    if let Some(id) = q.get("pk").and_then(pk_uuid) {
-        return Ok(st.provider(id));
+    if let Some(found) = provider::by_pk(st, q) {
+        return Ok(found);
     }
     let host = q.str("external_host")?;
     let name = q.str("name")?;
     if host.is_none() && name.is_none() {
         return Err(q.err("name", "a provider is identified by its name or external_host"));
     }
-    Ok(st.providers.iter().position(|p| {
-        p.live
-            && matches!(&p.draft, ProviderDraft::Proxy(c)
-                if host.as_ref().is_none_or(|h| h.trim_end_matches('/') == c.external_host))
-            && name.as_ref().is_none_or(|n| *n == p.name)
+    Ok(provider::position(st, name.as_deref(), |d| {
+        matches!(d, ProviderDraft::Proxy(c)
+            if host.as_ref().is_none_or(|h| h.trim_end_matches('/') == c.external_host))
     }))
 }
 
 fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
-    if let Some(n) = a.str("name")? {
-        cx.st.providers[i].name = n;
-    }
+    provider::set_name(cx, i, a)?;
     let ProviderDraft::Proxy(c) = &mut cx.st.providers[i].draft else {
         return Err(a.err("name", "this provider is not a proxy provider"));
     };
@@ -88,6 +83,9 @@ impl Model for ProxyModel {
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.proxyprovider"
     }
+    fn is_provider(&self) -> bool {
+        true
+    }
     fn fields(&self) -> &'static [&'static str] {
         &[
             "name",
@@ -116,41 +114,28 @@ impl Model for ProxyModel {
         ]
     }
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
-        Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
+        Ok(provider::pk_of(st, find_rec(st, q)?))
     }
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a
-            .str("name")?
-            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        let name = provider::new_name(a)?;
         if a.str("external_host")?.is_none() {
             return Err(a.err("external_host", "a proxy provider needs external_host"));
         }
-        let id = Uuid::new_v4();
-        cx.st.providers.push(ProviderRec {
-            id,
-            name,
-            draft: ProviderDraft::Proxy(ProxyConfig {
-                mode: ProxyMode::ForwardSingle,
-                external_host: String::new(),
-                cookie_domain: String::new(),
-                skip_path_regex: String::new(),
-                basic_auth_enabled: false,
-                basic_auth_user_attribute: String::new(),
-                basic_auth_password_attribute: String::new(),
-            }),
-            live: true,
-        });
-        let i = cx.st.providers.len() - 1;
-        set(cx, i, a)?;
-        Ok(pk(id))
+        let draft = ProxyConfig {
+            mode: ProxyMode::ForwardSingle,
+            external_host: String::new(),
+            cookie_domain: String::new(),
+            skip_path_regex: String::new(),
+            basic_auth_enabled: false,
+            basic_auth_user_attribute: String::new(),
+            basic_auth_password_attribute: String::new(),
+        };
+        provider::create(cx, a, name, ProviderDraft::Proxy(draft), set)
     }
     fn update(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        let i = pk_uuid(pkv)
-            .and_then(|id| cx.st.provider(id))
-            .ok_or_else(|| a.err("name", "the provider no longer exists"))?;
-        set(cx, i, a)
+        provider::update(cx, pkv, a, set)
     }
     fn delete(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        super::oauth2::delete_provider(cx, pkv, a)
+        provider::delete(cx, pkv, a)
     }
 }

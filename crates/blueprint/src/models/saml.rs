@@ -7,13 +7,12 @@ use gatehouse_saml::keys::SignatureAlg;
 use gatehouse_saml::response::SignMode;
 use gatehouse_saml::{NameIdKind, SamlConfig};
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::oauth2::parse_duration;
-use super::{Attrs, Cx, Model, pk, pk_uuid};
+use super::{Attrs, Cx, Model, provider};
 use crate::error::At;
 use crate::eval::as_marker;
-use crate::state::{ProviderDraft, ProviderRec, State};
+use crate::state::{ProviderDraft, State};
 
 pub struct SamlModel;
 
@@ -41,9 +40,27 @@ pub fn mapping_of_name_id(n: NameIdKind) -> Option<&'static str> {
     }
 }
 
+/// A SAML provider's settings before an entry (or an SSO repair) sets them:
+/// authentik's defaults, without ACS URL and audience.
+pub fn default_config() -> SamlConfig {
+    SamlConfig {
+        acs_urls: vec![],
+        audience: String::new(),
+        name_id: NameIdKind::Persistent,
+        sign: SignMode::Assertion,
+        signing_alg: SignatureAlg::RsaSha256,
+        sp_certs: vec![],
+        want_authn_requests_signed: false,
+        slo_url: None,
+        slo_binding: None,
+        assertion_valid_secs: 300,
+        allow_unsigned_logout: false,
+    }
+}
+
 fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
-    if let Some(id) = q.get("pk").and_then(pk_uuid) {
-        return Ok(st.provider(id));
+    if let Some(found) = provider::by_pk(st, q) {
+        return Ok(found);
     }
     let audience = q.str("audience")?;
     let name = q.str("name")?;
@@ -53,11 +70,20 @@ fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
             "a SAML provider is identified by its name or audience (SP entity id)",
         ));
     }
-    Ok(st.providers.iter().position(|p| {
-        p.live
-            && matches!(&p.draft, ProviderDraft::Saml(c) if audience.as_ref().is_none_or(|a| *a == c.audience))
-            && name.as_ref().is_none_or(|n| *n == p.name)
-    }))
+    Ok(provider::position(
+        st,
+        name.as_deref(),
+        |d| matches!(d, ProviderDraft::Saml(c) if audience.as_ref().is_none_or(|a| *a == c.audience)),
+    ))
+}
+
+/// Which of assertion and response a [`SignMode`] signs.
+pub fn sign_flags(mode: SignMode) -> (bool, bool) {
+    match mode {
+        SignMode::Assertion => (true, false),
+        SignMode::Response => (false, true),
+        SignMode::Both => (true, true),
+    }
 }
 
 fn name_id(a: &Attrs<'_>, v: &str) -> Result<NameIdKind, At> {
@@ -115,23 +141,37 @@ fn urls(a: &Attrs<'_>, k: &str) -> Result<Option<Vec<String>>, At> {
 }
 
 fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
-    if let Some(n) = a.str("name")? {
-        cx.st.providers[i].name = n;
-    }
+    provider::set_name(cx, i, a)?;
     let ProviderDraft::Saml(c) = &mut cx.st.providers[i].draft else {
         return Err(a.err("name", "this provider is not a SAML provider"));
     };
     let mut c2 = c.clone();
+    let acs_field = set_sp(&mut c2, a, cx.notes)?;
+    set_name_id(&mut c2, a)?;
+    set_signing(&mut c2, a)?;
+    set_sp_certs(&mut c2, a)?;
+    set_logout(&mut c2, a)?;
+    set_validity(&mut c2, a)?;
+    check_references(a)?;
+    *c = c2
+        .validate()
+        .map_err(|e| a.err(acs_field, format!("invalid SAML provider: {e}")))?;
+    Ok(())
+}
+
+/// Where the SP receives responses and what it calls itself; returns the
+/// field the ACS URLs came from.
+fn set_sp(c: &mut SamlConfig, a: &Attrs<'_>, notes: &mut Vec<String>) -> Result<&'static str, At> {
     // authentik has one ACS URL (`acs_url`); Gatehouse takes several, the first the default.
     let acs_field = if a.has("acs_urls") { "acs_urls" } else { "acs_url" };
     if let Some(list) = urls(a, acs_field)? {
-        c2.acs_urls = list;
+        c.acs_urls = list;
     }
     if let Some(v) = a.str("audience")? {
-        c2.audience = v;
+        c.audience = v;
     }
     if let Some(v) = a.str("issuer")? {
-        cx.notes.push(format!(
+        notes.push(format!(
             "issuer '{v}' is not used: Gatehouse's IdP entity id is <external URL>/application/saml/<slug>/metadata/"
         ));
     }
@@ -139,40 +179,47 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         match b.as_str() {
             "post" => {}
             // SAML's Web SSO profile forbids Redirect for responses; SPs accept POST.
-            "redirect" => cx
-                .notes
-                .push("sp_binding redirect: Gatehouse sends responses with HTTP-POST".into()),
+            "redirect" => notes.push("sp_binding redirect: Gatehouse sends responses with HTTP-POST".into()),
             other => return Err(a.err("sp_binding", format!("sp_binding '{other}': redirect or post"))),
         }
     }
+    Ok(acs_field)
+}
+
+/// `name_id`, or authentik's `name_id_mapping` (a managed property mapping).
+fn set_name_id(c: &mut SamlConfig, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.str("name_id")? {
-        c2.name_id = name_id(a, &v)?;
-    } else if a.has("name_id_mapping") {
-        c2.name_id = match a.get("name_id_mapping") {
-            None => NameIdKind::Persistent,
-            Some(v) => match as_marker(v) {
-                Some(("samlmapping", m)) => name_id_of_mapping(m).ok_or_else(|| {
-                    a.err("name_id_mapping", format!("name_id_mapping '{m}' is not supported"))
-                        .hint("the managed email, username or uid mapping, or name_id: persistent|email|transient|username")
-                })?,
-                _ => {
-                    return Err(a
-                        .err("name_id_mapping", "name_id_mapping: expected a managed SAML property mapping")
-                        .hint(
-                            "!Find [authentik_providers_saml.samlpropertymapping, [managed, goauthentik.io/providers/saml/email]]",
-                        ));
-                }
-            },
-        };
+        c.name_id = name_id(a, &v)?;
+        return Ok(());
     }
+    if !a.has("name_id_mapping") {
+        return Ok(());
+    }
+    c.name_id = match a.get("name_id_mapping") {
+        None => NameIdKind::Persistent,
+        Some(v) => match as_marker(v) {
+            Some(("samlmapping", m)) => name_id_of_mapping(m).ok_or_else(|| {
+                a.err("name_id_mapping", format!("name_id_mapping '{m}' is not supported"))
+                    .hint("the managed email, username or uid mapping, or name_id: persistent|email|transient|username")
+            })?,
+            _ => {
+                return Err(a
+                    .err("name_id_mapping", "name_id_mapping: expected a managed SAML property mapping")
+                    .hint(
+                        "!Find [authentik_providers_saml.samlpropertymapping, [managed, goauthentik.io/providers/saml/email]]",
+                    ));
+            }
+        },
+    };
+    Ok(())
+}
+
+/// What is signed, and with which algorithms.
+fn set_signing(c: &mut SamlConfig, a: &Attrs<'_>) -> Result<(), At> {
     let (sa, sr) = (a.bool("sign_assertion")?, a.bool("sign_response")?);
     if sa.is_some() || sr.is_some() {
-        let (cur_a, cur_r) = match c2.sign {
-            SignMode::Assertion => (true, false),
-            SignMode::Response => (false, true),
-            SignMode::Both => (true, true),
-        };
-        c2.sign = match (sa.unwrap_or(cur_a), sr.unwrap_or(cur_r)) {
+        let (cur_a, cur_r) = sign_flags(c.sign);
+        c.sign = match (sa.unwrap_or(cur_a), sr.unwrap_or(cur_r)) {
             (true, false) => SignMode::Assertion,
             (false, true) => SignMode::Response,
             (true, true) => SignMode::Both,
@@ -192,7 +239,7 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         };
     }
     if let Some(v) = a.str("signature_algorithm")? {
-        c2.signing_alg = signature_alg(a, &v)?;
+        c.signing_alg = signature_alg(a, &v)?;
     }
     if let Some(v) = a.str("digest_algorithm")?
         && v != DIGEST_SHA256
@@ -202,9 +249,14 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             .err("digest_algorithm", format!("digest_algorithm '{v}' is not supported"))
             .hint(format!("Gatehouse digests with SHA-256: {DIGEST_SHA256}")));
     }
+    Ok(())
+}
+
+/// The SP's certificates, and what it must (or may leave unsigned).
+fn set_sp_certs(c: &mut SamlConfig, a: &Attrs<'_>) -> Result<(), At> {
     if a.has("sp_certs") {
         // One certificate per item (a PEM text is one item, not one per line).
-        c2.sp_certs = match a.get("sp_certs") {
+        c.sp_certs = match a.get("sp_certs") {
             None => vec![],
             Some(Value::String(one)) => vec![one.clone()],
             Some(Value::Array(items)) => items
@@ -226,25 +278,35 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             .hint("give it as sp_certs: [!File sp-cert.pem] (a key pair reference alone cannot be resolved)"));
     }
     if let Some(v) = a.bool("want_authn_requests_signed")? {
-        c2.want_authn_requests_signed = v;
+        c.want_authn_requests_signed = v;
     }
     if let Some(v) = a.bool("allow_unsigned_logout")? {
-        c2.allow_unsigned_logout = v;
+        c.allow_unsigned_logout = v;
     }
+    Ok(())
+}
+
+/// Single logout: where and how.
+fn set_logout(c: &mut SamlConfig, a: &Attrs<'_>) -> Result<(), At> {
     if a.has("sls_url") {
-        c2.slo_url = a.str("sls_url")?.filter(|s| !s.is_empty());
+        c.slo_url = a.str("sls_url")?.filter(|s| !s.is_empty());
     }
     if let Some(b) = a.str("sls_binding")? {
         if b != "redirect" && b != "post" {
             return Err(a.err("sls_binding", "sls_binding: redirect or post"));
         }
-        c2.slo_binding = Some(b);
+        c.slo_binding = Some(b);
     }
-    if c2.slo_url.is_none() {
-        c2.slo_binding = None;
+    if c.slo_url.is_none() {
+        c.slo_binding = None;
     }
+    Ok(())
+}
+
+/// The assertion's lifetime; authentik's other validity fields are checked only.
+fn set_validity(c: &mut SamlConfig, a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.str("assertion_valid_not_on_or_after")? {
-        c2.assertion_valid_secs = parse_duration(&v).ok_or_else(|| {
+        c.assertion_valid_secs = parse_duration(&v).ok_or_else(|| {
             a.err(
                 "assertion_valid_not_on_or_after",
                 "assertion_valid_not_on_or_after: authentik's duration form, e.g. minutes=5",
@@ -259,6 +321,12 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
             return Err(a.err(k, format!("{k}: authentik's duration form, e.g. minutes=-5")));
         }
     }
+    Ok(())
+}
+
+/// Flows, key pair and property mappings: references accepted as authentik
+/// writes them, though Gatehouse's own are built in.
+fn check_references(a: &Attrs<'_>) -> Result<(), At> {
     for k in ["authorization_flow", "invalidation_flow"] {
         if let Some(v) = a.get(k)
             && !matches!(as_marker(v), Some(("flow", _)))
@@ -288,9 +356,6 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
                 .hint("Gatehouse's attributes are fixed (email, name, username, uid, groups)"));
         }
     }
-    *c = c2
-        .validate()
-        .map_err(|e| a.err(acs_field, format!("invalid SAML provider: {e}")))?;
     Ok(())
 }
 
@@ -300,6 +365,9 @@ impl Model for SamlModel {
     }
     fn gatehouse_name(&self) -> &'static str {
         "gatehouse.samlprovider"
+    }
+    fn is_provider(&self) -> bool {
+        true
     }
     fn fields(&self) -> &'static [&'static str] {
         &[
@@ -348,12 +416,10 @@ impl Model for SamlModel {
         ]
     }
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
-        Ok(find_rec(st, q)?.map(|i| pk(st.providers[i].id)))
+        Ok(provider::pk_of(st, find_rec(st, q)?))
     }
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let name = a
-            .str("name")?
-            .ok_or_else(|| a.err("name", "a new provider needs a name"))?;
+        let name = provider::new_name(a)?;
         if !a.has("acs_url") && !a.has("acs_urls") {
             return Err(a
                 .err("name", "a SAML provider needs acs_url")
@@ -364,36 +430,12 @@ impl Model for SamlModel {
                 .err("name", "a SAML provider needs audience (the SP's entity id)")
                 .hint("audience: https://sp.example.com/saml/metadata"));
         }
-        let id = Uuid::new_v4();
-        cx.st.providers.push(ProviderRec {
-            id,
-            name,
-            draft: ProviderDraft::Saml(SamlConfig {
-                acs_urls: vec![],
-                audience: String::new(),
-                name_id: NameIdKind::Persistent,
-                sign: SignMode::Assertion,
-                signing_alg: SignatureAlg::RsaSha256,
-                sp_certs: vec![],
-                want_authn_requests_signed: false,
-                slo_url: None,
-                slo_binding: None,
-                assertion_valid_secs: 300,
-                allow_unsigned_logout: false,
-            }),
-            live: true,
-        });
-        let i = cx.st.providers.len() - 1;
-        set(cx, i, a)?;
-        Ok(pk(id))
+        provider::create(cx, a, name, ProviderDraft::Saml(default_config()), set)
     }
     fn update(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        let i = pk_uuid(pkv)
-            .and_then(|id| cx.st.provider(id))
-            .ok_or_else(|| a.err("name", "the provider no longer exists"))?;
-        set(cx, i, a)
+        provider::update(cx, pkv, a, set)
     }
     fn delete(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {
-        super::oauth2::delete_provider(cx, pkv, a)
+        provider::delete(cx, pkv, a)
     }
 }

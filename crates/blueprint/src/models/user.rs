@@ -4,7 +4,7 @@ use gatehouse_core::User;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Attrs, Cx, Model, pk, pk_uuid};
+use super::{Attrs, Cx, Model, find_by_key, pk, pk_uuid};
 use crate::error::At;
 use crate::state::State;
 
@@ -110,19 +110,18 @@ impl Model for UserModel {
     }
 
     fn find(&self, st: &State, q: &Attrs<'_>) -> Result<Option<Value>, At> {
-        if let Some(id) = q.get("pk").and_then(pk_uuid) {
-            return Ok(st.user_id(id).map(|i| pk(st.users[i].user.id)));
-        }
-        let Some(name) = q.str("username")? else {
-            return Err(q.err("username", "a user is identified by its username"));
-        };
-        Ok(st.user(&name).map(|i| pk(st.users[i].user.id)))
+        let id = |i: usize| st.users[i].user.id;
+        find_by_key(
+            q,
+            "username",
+            "a user",
+            |u| st.user_id(u).map(id),
+            |n| st.user(n).map(id),
+        )
     }
 
     fn create(&self, cx: &mut Cx<'_>, a: &Attrs<'_>) -> Result<Value, At> {
-        let username = a
-            .str("username")?
-            .ok_or_else(|| a.err("username", "a new user needs a username"))?;
+        let username = a.required("username", "a new user")?;
         if let Some(p) = a.str("path")?
             && p != "users"
         {

@@ -5,12 +5,12 @@
 
 use gatehouse_core::ProviderSpec;
 use gatehouse_core::events::action;
-use gatehouse_core::{Application, Audit, Directory, ProviderKind};
+use gatehouse_core::{Application, ProviderKind};
 use gatehouse_ldap::LdapConfig;
 use gatehouse_ldap::config::DEFAULT_BASE_DN;
 
 use super::manifest::Service;
-use super::{Drift, FixError, drift};
+use super::{Drift, FixError, Fixing, drift, provider_config};
 
 /// What the application's LDAP settings should be (the stored ones, with the
 /// manifest's base DN and search group).
@@ -33,20 +33,7 @@ fn wanted(s: &Service, app: Option<&Application>) -> Result<LdapConfig, String> 
 }
 
 pub(super) fn check(s: &Service, app: &Application, drifts: &mut Vec<Drift>) {
-    let Some(cfg) = (app.provider == Some(ProviderKind::Ldap))
-        .then(|| LdapConfig::from_value(&app.provider_config).ok())
-        .flatten()
-    else {
-        drifts.push(drift(
-            "provider",
-            format!(
-                "application '{}' has {} provider, the service expects ldap",
-                s.slug,
-                app.provider.map(|p| p.as_str()).unwrap_or("no")
-            ),
-            vec![],
-            true,
-        ));
+    let Some(cfg) = provider_config(s, app, ProviderKind::Ldap, LdapConfig::from_value, drifts) else {
         return;
     };
     if let Some(base) = &s.base_dn {
@@ -85,15 +72,10 @@ pub(super) fn check(s: &Service, app: &Application, drifts: &mut Vec<Drift>) {
     }
 }
 
-/// Creates the application or corrects its LDAP settings; the description of
-/// what was (or would be) done.
-pub(super) async fn fix(
-    dir: &Directory,
-    audit: &Audit,
-    s: &Service,
-    dry_run: bool,
-) -> Result<Option<(&'static str, String)>, FixError> {
-    let app = dir.apps().by_slug(&s.slug).await?;
+/// Creates the application or corrects its LDAP settings.
+pub(super) async fn fix(f: &mut Fixing<'_>) -> Result<(), FixError> {
+    let s = f.s;
+    let app = f.dir.apps().by_slug(&s.slug).await?;
     let cfg = wanted(s, app.as_ref()).map_err(FixError::Io)?;
     let spec = ProviderSpec {
         kind: ProviderKind::Ldap,
@@ -105,35 +87,21 @@ pub(super) async fn fix(
         .as_ref()
         .is_some_and(|a| a.provider == Some(ProviderKind::Ldap) && a.provider_config == spec.config);
     if unchanged {
-        return Ok(None);
+        return Ok(());
     }
-    if !dry_run {
-        match &app {
-            None => {
-                dir.apps()
-                    .create_with(audit, &s.slug, &s.display_name, None, Some(spec))
-                    .await?;
-            }
-            Some(_) => {
-                dir.apps()
-                    .update_provider(audit, &s.slug, spec, action::MODEL_UPDATED)
-                    .await?;
-            }
-        }
+    if app.is_none() {
+        f.create_app(None, spec).await?;
+        let what = format!("create application {} (LDAP tree {})", s.slug, cfg.base_dn);
+        f.note("application_missing", what);
+    } else {
+        f.update_provider(spec, action::MODEL_UPDATED).await?;
+        let what = format!(
+            "set the LDAP settings of {}: base DN {}, search group {}",
+            s.slug,
+            cfg.base_dn,
+            cfg.search_group.as_deref().unwrap_or("none")
+        );
+        f.note("provider", what);
     }
-    Ok(Some(match app {
-        None => (
-            "application_missing",
-            format!("create application {} (LDAP tree {})", s.slug, cfg.base_dn),
-        ),
-        Some(_) => (
-            "provider",
-            format!(
-                "set the LDAP settings of {}: base DN {}, search group {}",
-                s.slug,
-                cfg.base_dn,
-                cfg.search_group.as_deref().unwrap_or("none")
-            ),
-        ),
-    }))
+    Ok(())
 }

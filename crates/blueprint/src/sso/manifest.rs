@@ -185,108 +185,15 @@ pub fn load(path: &Path, dotenv: Option<&Path>) -> Result<Manifest, ManifestErro
     let vars = Vars {
         dotenv: super::envfile::read(&dotenv_path).unwrap_or_default(),
     };
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for e in std::fs::read_dir(path).map_err(|e| ManifestError {
-            file: path.display().to_string(),
-            line: 0,
-            message: e.to_string(),
-        })? {
-            let p = e
-                .map_err(|e| ManifestError {
-                    file: path.display().to_string(),
-                    line: 0,
-                    message: e.to_string(),
-                })?
-                .path();
-            if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
     let mut services = Vec::new();
-    for f in files {
-        let file = f.display().to_string();
-        let err = |line: usize, message: String| ManifestError {
-            file: file.clone(),
-            line,
-            message,
+    for f in manifest_files(path)? {
+        let file = ManifestFile {
+            name: f.display().to_string(),
+            base: &base,
+            vars: &vars,
         };
-        let text = std::fs::read_to_string(&f).map_err(|e| err(0, e.to_string()))?;
-        let doc = yaml::parse(&text).map_err(|e| err(e.line, format!("not valid YAML: {}", e.message)))?;
-        let nodes: Vec<Node> = match (doc.get("services"), &doc.value) {
-            (Some(s), _) => match &s.value {
-                Yaml::Seq(items) => items.clone(),
-                _ => return Err(err(s.line, "services: expected a list".into())),
-            },
-            (None, Yaml::Map(_)) if doc.get("name").is_some() => vec![doc.clone()],
-            _ => return Err(err(doc.line, "expected `services:` (or one service per file)".into())),
-        };
-        if let Some(v) = doc.get("version")
-            && v.value != Yaml::Int(1)
-        {
-            return Err(err(v.line, "version: 1 is the only version".into()));
-        }
-        for n in nodes {
-            let spec: ServiceSpec =
-                serde_json::from_value(to_json(&n)).map_err(|e| err(n.line, format!("service: {e}")))?;
-            let x = |t: &str| {
-                vars.expand(t)
-                    .map_err(|m| err(n.line, format!("service {}: {m}", spec.name)))
-            };
-            let rel = |p: &str| -> Result<PathBuf, ManifestError> { Ok(base.join(x(p)?)) };
-            let sso = &spec.sso;
-            if sso.kind == SsoType::Oidc && sso.redirect_uris.is_empty() {
-                return Err(err(
-                    n.line,
-                    format!("service {}: an oidc service needs redirect_uris", spec.name),
-                ));
-            }
-            if sso.kind == SsoType::Proxy && sso.external_host.is_none() {
-                return Err(err(
-                    n.line,
-                    format!("service {}: a proxy service needs external_host", spec.name),
-                ));
-            }
-            if sso.kind == SsoType::Saml && (sso.acs_urls.is_empty() || sso.audience.is_none()) {
-                return Err(err(
-                    n.line,
-                    format!("service {}: a saml service needs acs_urls and audience", spec.name),
-                ));
-            }
-            let client = match &sso.client {
-                Some(c) => Some((rel(&c.env_file)?, c.client_id_key.clone(), c.client_secret_key.clone())),
-                None => None,
-            };
-            services.push(Service {
-                slug: spec.application.clone().unwrap_or_else(|| spec.name.clone()),
-                display_name: spec.display_name.clone().unwrap_or_else(|| spec.name.clone()),
-                kind: sso.kind,
-                redirect_uris: sso.redirect_uris.iter().map(|t| x(t)).collect::<Result<_, _>>()?,
-                external_host: sso.external_host.as_deref().map(x).transpose()?,
-                acs_urls: sso.acs_urls.iter().map(|t| x(t)).collect::<Result<_, _>>()?,
-                audience: sso.audience.as_deref().map(x).transpose()?,
-                client,
-                issuer: sso.trust.issuer.as_deref().map(x).transpose()?,
-                jwks_url: sso.trust.jwks_url.as_deref().map(x).transpose()?,
-                jwks_file: sso.trust.jwks_file.as_deref().map(rel).transpose()?,
-                certificate_file: sso.trust.certificate_file.as_deref().map(rel).transpose()?,
-                metadata_file: sso.trust.metadata_file.as_deref().map(rel).transpose()?,
-                groups: sso
-                    .groups
-                    .iter()
-                    .chain(sso.search_group.as_ref().filter(|g| !sso.groups.contains(g)))
-                    .cloned()
-                    .collect(),
-                base_dn: sso.base_dn.as_deref().map(x).transpose()?,
-                search_group: sso.search_group.clone(),
-                name: spec.name,
-                line: n.line,
-                file: file.clone(),
-            });
+        for n in file.service_nodes(&f)? {
+            services.push(file.service(&n)?);
         }
     }
     let mut seen = std::collections::HashSet::new();
@@ -300,4 +207,117 @@ pub fn load(path: &Path, dotenv: Option<&Path>) -> Result<Manifest, ManifestErro
         }
     }
     Ok(Manifest { services })
+}
+
+/// The manifest file, or the `*.yaml`/`*.yml` files of a directory (sorted).
+fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, ManifestError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let err = |e: std::io::Error| ManifestError {
+        file: path.display().to_string(),
+        line: 0,
+        message: e.to_string(),
+    };
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(path).map_err(err)? {
+        let p = e.map_err(err)?.path();
+        if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            files.push(p);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// One manifest file being read: its name for errors, the directory its
+/// paths are relative to, and the variables its templates use.
+struct ManifestFile<'a> {
+    name: String,
+    base: &'a Path,
+    vars: &'a Vars,
+}
+
+impl ManifestFile<'_> {
+    fn err(&self, line: usize, message: String) -> ManifestError {
+        ManifestError {
+            file: self.name.clone(),
+            line,
+            message,
+        }
+    }
+
+    /// The file's services: a `services:` list, or the file is one service.
+    fn service_nodes(&self, path: &Path) -> Result<Vec<Node>, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| self.err(0, e.to_string()))?;
+        let doc = yaml::parse(&text).map_err(|e| self.err(e.line, format!("not valid YAML: {}", e.message)))?;
+        let nodes: Vec<Node> = match (doc.get("services"), &doc.value) {
+            (Some(s), _) => match &s.value {
+                Yaml::Seq(items) => items.clone(),
+                _ => return Err(self.err(s.line, "services: expected a list".into())),
+            },
+            (None, Yaml::Map(_)) if doc.get("name").is_some() => vec![doc.clone()],
+            _ => return Err(self.err(doc.line, "expected `services:` (or one service per file)".into())),
+        };
+        if let Some(v) = doc.get("version")
+            && v.value != Yaml::Int(1)
+        {
+            return Err(self.err(v.line, "version: 1 is the only version".into()));
+        }
+        Ok(nodes)
+    }
+
+    /// A service entry, checked and with its templates expanded.
+    fn service(&self, n: &Node) -> Result<Service, ManifestError> {
+        let spec: ServiceSpec =
+            serde_json::from_value(to_json(n)).map_err(|e| self.err(n.line, format!("service: {e}")))?;
+        let sso = &spec.sso;
+        let missing = match sso.kind {
+            SsoType::Oidc if sso.redirect_uris.is_empty() => Some("an oidc service needs redirect_uris"),
+            SsoType::Proxy if sso.external_host.is_none() => Some("a proxy service needs external_host"),
+            SsoType::Saml if sso.acs_urls.is_empty() || sso.audience.is_none() => {
+                Some("a saml service needs acs_urls and audience")
+            }
+            _ => None,
+        };
+        if let Some(what) = missing {
+            return Err(self.err(n.line, format!("service {}: {what}", spec.name)));
+        }
+        let x = |t: &str| {
+            self.vars
+                .expand(t)
+                .map_err(|m| self.err(n.line, format!("service {}: {m}", spec.name)))
+        };
+        let rel = |p: &str| -> Result<PathBuf, ManifestError> { Ok(self.base.join(x(p)?)) };
+        let client = match &sso.client {
+            Some(c) => Some((rel(&c.env_file)?, c.client_id_key.clone(), c.client_secret_key.clone())),
+            None => None,
+        };
+        Ok(Service {
+            slug: spec.application.clone().unwrap_or_else(|| spec.name.clone()),
+            display_name: spec.display_name.clone().unwrap_or_else(|| spec.name.clone()),
+            kind: sso.kind,
+            redirect_uris: sso.redirect_uris.iter().map(|t| x(t)).collect::<Result<_, _>>()?,
+            external_host: sso.external_host.as_deref().map(x).transpose()?,
+            acs_urls: sso.acs_urls.iter().map(|t| x(t)).collect::<Result<_, _>>()?,
+            audience: sso.audience.as_deref().map(x).transpose()?,
+            client,
+            issuer: sso.trust.issuer.as_deref().map(x).transpose()?,
+            jwks_url: sso.trust.jwks_url.as_deref().map(x).transpose()?,
+            jwks_file: sso.trust.jwks_file.as_deref().map(rel).transpose()?,
+            certificate_file: sso.trust.certificate_file.as_deref().map(rel).transpose()?,
+            metadata_file: sso.trust.metadata_file.as_deref().map(rel).transpose()?,
+            groups: sso
+                .groups
+                .iter()
+                .chain(sso.search_group.as_ref().filter(|g| !sso.groups.contains(g)))
+                .cloned()
+                .collect(),
+            base_dn: sso.base_dn.as_deref().map(x).transpose()?,
+            search_group: sso.search_group.clone(),
+            name: spec.name.clone(),
+            line: n.line,
+            file: self.name.clone(),
+        })
+    }
 }
