@@ -100,7 +100,6 @@ authentik-restart:
     echo "gatehouse did not become ready within 10 s; see: just authentik-logs" >&2
     exit 1
 
-# ---- blueprints and SSO drift
 # SSO drift across the stack (GATEHOUSE_STACK_FILE): one row per service; exit 1 on drift
 sso-check *FLAGS:
     {{gatehouse}} sso check {{FLAGS}}
@@ -116,4 +115,3 @@ sso-fix-all *FLAGS:
 # Apply blueprints (files or directories): everything or nothing
 blueprint-apply +PATHS:
     {{gatehouse}} blueprint apply {{PATHS}}
-# ---- end blueprints and SSO drift

@@ -33,7 +33,6 @@ command -v curl >/dev/null || die "curl is needed"
 build_release hello_axum
 HELLO=$TARGET/release/examples/hello_axum
 
-# ---- a server with one proxy application and one signed-in person ---------------
 d="$WORK/gh"; mkdir -p "$d"
 # Gatehouse's own defaults (info log of every request, metrics on): as deployed.
 start_server "$d" ${FA_SERVER_ENV:-}
@@ -65,7 +64,6 @@ grep -q '^HTTP/1.1 200' <<<"$check" || die "the check did not pass: $check"
 grep -qi '^x-authentik-username: bench' <<<"$check" || die "no identity headers: $check"
 HEADER_BYTES=$(wc -c <<<"$check")
 
-# ---- the yardstick ----------------------------------------------------------------
 HELLO_PORT=$(free_port)
 "$HELLO" "127.0.0.1:$HELLO_PORT" >"$WORK/hello.log" 2>&1 &
 HELLO_PID=$!; BG_PIDS+=("$HELLO_PID")
@@ -110,7 +108,6 @@ med() { read -r m _ <<<"$(stats "$1")"; printf '%s' "$m"; }
 gh_rps=$(printf '%.0f' "$(med "$GH_RPS")") hello_rps=$(printf '%.0f' "$(med "$HELLO_RPS")")
 ratio=$(awk -v a="$gh_rps" -v b="$hello_rps" 'BEGIN { printf "%.2f", a / b }')
 
-# ---- report -------------------------------------------------------------------------
 report_header "Gatehouse forward-auth benchmark"
 echo "- load: wrk ${THREADS} thread, ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s of warm-up, $RUNS alternating runs per server (medians), on the same 2 cores as the server"
 echo "- request: \`GET $PATH_\` with \`X-Original-URL: $ORIGIN/\` and a valid proxy session cookie, as nginx's \`auth_request\` sends it; the answer is 200 with authentik's identity headers and a signed \`X-authentik-jwt\` (~$HEADER_BYTES bytes of status line and headers)"

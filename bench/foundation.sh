@@ -95,7 +95,6 @@ access_rows() {
 
 ROWS=()
 
-# ---- cold start and restart ---------------------------------------------------
 log "cold starts: $RUNS_START x fresh data directory"
 COLD="" WARM="" INNER="" MIGRATE="" BOOT=""
 # Seconds since midnight of the first JSON log line whose message starts with $2.
@@ -145,7 +144,6 @@ ROWS+=("| cold start, same but argon2 at m=8 KiB, t=1 (info: cost of everything 
 read -r med min _ <<<"$(stats "$WARM")"
 ROWS+=("| restart on an existing data dir (already migrated and bootstrapped) (info) | median $med ms (min $min) | - |")
 
-# ---- memory ---------------------------------------------------------------------
 log "idle memory"
 d="$WORK/memory"; mkdir -p "$d"
 start_server "$d"
@@ -180,7 +178,6 @@ sleep 2
 ROWS+=("| idle resident memory after a restart on that data dir (no hash at start) (info) | $(rss_mib "$SERVER_PID") MiB | < 20 MB |")
 stop_server
 
-# ---- CLI latency ------------------------------------------------------------------
 log "CLI latency on a small directory"
 d="$WORK/small"; mkdir -p "$d/data"
 "$SEED" "sqlite://$d/data/gatehouse.db" --users 100 --apps 20 --groups 10 2>"$d/seed.log" \
@@ -188,7 +185,6 @@ d="$WORK/small"; mkdir -p "$d/data"
 cli_row '`gatehouse user list`' "$d" user list
 cli_row '`gatehouse group list`' "$d" group list
 
-# ---- access matrix -----------------------------------------------------------------
 d="$WORK/big"; mkdir -p "$d"
 access_rows "SQLite" "$d"
 TIMES=""
@@ -203,7 +199,6 @@ if [[ -n $PG_URL ]]; then
     DB_URL=""
 fi
 
-# ---- report ---------------------------------------------------------------------------
 report_header "Gatehouse foundation benchmark"
 echo "- these are release-build figures; times are wall clock, measured from the shell"
 echo

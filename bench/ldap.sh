@@ -44,7 +44,6 @@ command -v python3 >/dev/null || die "python3 is needed"
 build_release seed_directory signin_load ldap_load
 LOAD=$TARGET/release/examples/ldap_load
 
-# ---- Gatehouse: the directory, an LDAP application, a search account ------------
 d="$WORK/gh"; mkdir -p "$d/data"
 log "seeding $USERS users in $NGROUPS nested groups"
 "$TARGET/release/examples/seed_directory" "sqlite://$d/data/gatehouse.db" --users "$USERS" --groups "$NGROUPS" --apps 0 \
@@ -62,7 +61,6 @@ start_server "$d" GATEHOUSE_LDAP_LISTEN="127.0.0.1:$GH_LDAP" GATEHOUSE_LDAPS_LIS
 GH_PID=$SERVER_PID
 SVC_DN="cn=ldap-svc,ou=users,$BASE"
 
-# ---- slapd: the same tree, read from Gatehouse over LDAP ------------------------
 s="$WORK/slapd"; mkdir -p "$s/db"
 log "copying the tree into slapd"
 LDAPTLS_REQCERT=never ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$GH_LDAP" -D "$SVC_DN" -w "$PASSWORD" \
@@ -138,7 +136,6 @@ for f in '(objectClass=user)' "(memberOf=cn=group-007,ou=groups,$BASE)" '(uid=us
 done
 GROUP7=$(count "$GH_LDAP" "(memberOf=cn=group-007,ou=groups,$BASE)")
 
-# ---- measurements ------------------------------------------------------------------
 kv() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 load() { "$LOAD" --concurrency "$1" --threads "$LOAD_THREADS" --seconds "$SECONDS_PER" --warmup "$WARMUP" "${@:2}"; }

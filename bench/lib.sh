@@ -49,7 +49,6 @@ stats() {
         }'
 }
 
-# ---- clean-up -----------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 SERVER_PID="" PORT="" PG_DB="" DB_URL=""
 BG_PIDS=()
@@ -78,7 +77,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---- build --------------------------------------------------------------------
 # build_release EXAMPLE...: builds the gatehouse binary and these examples in
 # release (unless --no-build), then sets TARGET (cargo's target directory), BIN
 # and LOAD_START (the load average after the build, for the report).
@@ -99,7 +97,6 @@ build_release() {
     LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 }
 
-# ---- server ---------------------------------------------------------------------
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local p
@@ -159,7 +156,6 @@ stop_server() {
 
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 
-# ---- PostgreSQL ------------------------------------------------------------------
 # pg_create_db: a fresh database on the loopback server at PG_URL, dropped on
 # exit; sets PG_DB and DB_URL (its URL, with PG_URL's query string).
 pg_create_db() {
@@ -177,7 +173,6 @@ pg_create_db() {
     DB_URL="${base%/*}/$PG_DB$query"
 }
 
-# ---- report ----------------------------------------------------------------------
 # report_header TITLE: the Markdown title and the machine/build lines.
 report_header() {
     local commit

@@ -60,7 +60,6 @@ for alg in RS256 ES256 EdDSA; do
         || die "client_credentials warm-up failed for $alg"
 done
 
-# ---- wrk scripts ------------------------------------------------------------------
 cat >"$WORK/post.lua" <<'LUA'
 -- wrk -s post.lua URL -- BASIC_AUTH BODY
 function init(args)

@@ -152,7 +152,6 @@ rounds() {
 
 ROWS=() MEM_ROWS=()
 
-# ---- SQLite: throughput -----------------------------------------------------------------
 d="$WORK/sqlite"; mkdir -p "$d"
 start_server "$d" GATEHOUSE_METRICS_LISTEN=off
 create_users "$d"
@@ -167,7 +166,6 @@ ROWS+=("| raw verifications/s with only 2 in flight (= permits: no hash waits, s
 http_load "$d" 1 "$ROUND_S" "$WARMUP_S"
 ROWS+=("| one sign-in at a time, SQLite (concurrency 1, $ROUND_S s) (info) | $(kv rate "$RES")/s, p50 $(kv p50_ms "$RES") ms, p99 $(kv p99_ms "$RES") ms; POST /login/password p50 $(kv step4_p50_ms "$RES") ms; server $(calc '1000 * c / n' c="$SERVER_CPU" n="$(kv signins_all "$RES")") ms CPU and $(calcf %.0f 'f / n' f="$SERVER_FAULTS" n="$(kv signins_all "$RES")") page faults per sign-in | - |")
 
-# ---- SQLite: memory around a burst ---------------------------------------------------------
 sleep 3
 IDLE=$(rss_mib "$SERVER_PID")
 http_load "$d" "$BURST_C" "$BURST_S" 0
@@ -188,7 +186,6 @@ MEM_ROWS+=("| server VmRSS peak during a burst of $BURST_C concurrent sign-ins f
 MEM_ROWS+=("| server VmRSS $AFTER_S s after the burst | **$AFTER MiB** | back near idle ($IDLE MiB) |")
 MEM_ROWS+=("| server VmRSS $LATE_S s after the burst (info: tokio ends idle blocking threads after 10 s) | $LATE MiB | - |")
 
-# ---- SQLite: everything but the hash ---------------------------------------------------------
 # Users hashed at m=8 KiB, t=1 (stored hashes carry their parameters): what a
 # sign-in costs the server besides argon2id, and the rate it would allow.
 dc="$WORK/cheap"; mkdir -p "$dc"
@@ -199,7 +196,6 @@ http_load "$dc" "$HTTP_C" "$ROUND_S" "$WARMUP_S"
 ROWS+=("| the same sign-ins with argon2id at m=8 KiB, t=1 (info: the cost of everything but the hash), SQLite, concurrency $HTTP_C, $ROUND_S s | $(kv rate "$RES")/s, p50 $(kv p50_ms "$RES") ms; server CPU $(calc '1000 * c / n' c="$SERVER_CPU" n="$(kv signins_all "$RES")") ms, load generator $(calc '1000 * c / n' c="$(kv client_cpu_s "$RES")" n="$(kv signins_all "$RES")") ms per sign-in | - |")
 stop_server
 
-# ---- PostgreSQL -------------------------------------------------------------------------
 if [[ -n $PG_URL ]]; then
     pg_create_db
     d="$WORK/pg"; mkdir -p "$d"
@@ -211,7 +207,6 @@ if [[ -n $PG_URL ]]; then
     DB_URL=""
 fi
 
-# ---- report -------------------------------------------------------------------------------
 report_header "Gatehouse sign-in benchmark"
 echo "- load generator: \`crates/cli/examples/signin_load.rs\` (one thread, hand-written HTTP/1.1) on the same machine, so it takes CPU from the server; rates count what completes inside each window, after ${WARMUP_S} s of warm-up (none for the burst)"
 echo

@@ -20,12 +20,10 @@ BIN = Path(os.environ.get("GATEHOUSE_BIN_UNDER_TEST", ROOT / "target" / "debug" 
 OUTPUT = ROOT / "test-output"
 PG_ADMIN_URL = os.environ.get("GATEHOUSE_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
 
 class Installation:
     """A data directory, .env and database of our own."""
@@ -91,12 +89,10 @@ class Installation:
                 p.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-
 class Server:
     def __init__(self, url: str, proc: subprocess.Popen):
         self.url = url
         self.proc = proc
-
 
 class WebClient:
     """Signs in through the real pages with `requests`, as a browser would."""
@@ -122,13 +118,11 @@ class WebClient:
         r = self.http.get(f"{base or self.base}/if/user/", allow_redirects=False)
         return r.status_code == 200
 
-
 @pytest.fixture
 def sqlite_install():
     inst = Installation()
     yield inst
     inst.close()
-
 
 @pytest.fixture
 def pg_install():
@@ -139,7 +133,6 @@ def pg_install():
     yield inst
     inst.close()
     subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
-
 
 @pytest.fixture
 def screenshots() -> Path:

@@ -18,19 +18,15 @@ from conftest import Installation, Server, WebClient, free_port
 BASE = "DC=ldap,DC=goauthentik,DC=io"
 PASSWORD = "Lantern-Orchard-Quill-84"
 
-
 def user_dn(username: str, base: str = BASE) -> str:
     return f"cn={username},ou=users,{base}"
-
 
 def group_dn(name: str, base: str = BASE) -> str:
     return f"cn={name},ou=groups,{base}"
 
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def install(request) -> Installation:
     return request.getfixturevalue("sqlite_install" if request.param == "sqlite" else "pg_install")
-
 
 @dataclass
 class Ldap:
@@ -61,12 +57,10 @@ class Ldap:
     def whoami(self, dn: str, password: str, url: str | None = None, extra: tuple = (), env: dict | None = None) -> subprocess.CompletedProcess:
         return self.tool("ldapwhoami", "-H", url or self.url, *extra, "-D", dn, "-w", password, env=env)
 
-
 def start(inst: Installation, **extra) -> Ldap:
     port, ldaps = free_port(), free_port()
     srv = inst.server(GATEHOUSE_LDAP_LISTEN=f"127.0.0.1:{port}", GATEHOUSE_LDAPS_LISTEN=f"127.0.0.1:{ldaps}", **extra)
     return Ldap(inst, srv, port, ldaps)
-
 
 def parse_ldif(text: str) -> list:
     entries = []
@@ -81,7 +75,6 @@ def parse_ldif(text: str) -> list:
         entries.append((lines[0][4:].strip(), attrs))
     return entries
 
-
 def wait_for(check, timeout: float = 5.0, what: str = "condition"):
     """Polls `check` until it returns something true (the change feed's delay)."""
     deadline = time.time() + timeout
@@ -92,7 +85,6 @@ def wait_for(check, timeout: float = 5.0, what: str = "condition"):
         if time.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
-
 
 def enrol_totp(base_url: str, username: str, password: str) -> pyotp.TOTP:
     """Adds an authenticator app through the real Security pages, with requests."""
@@ -111,7 +103,6 @@ def enrol_totp(base_url: str, username: str, password: str) -> pyotp.TOTP:
     assert r.status_code == 200 and "recovery codes" in r.text.lower(), r.text
     return totp
 
-
 def load_users(inst: Installation, count: int, group: str | None = None) -> None:
     """Creates `count` users (user00001…) in one blueprint, optionally in `group`."""
     lines = ["version: 1", "entries:"]
@@ -127,7 +118,6 @@ def load_users(inst: Installation, count: int, group: str | None = None) -> None
     f.write_text("\n".join(lines) + "\n")
     inst.cli("blueprint", "apply", str(f))
 
-
 def raw_exchange(port: int, payload: bytes, timeout: float = 5.0) -> bytes:
     """Sends bytes on a fresh connection and reads until the server closes it."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
@@ -142,7 +132,6 @@ def raw_exchange(port: int, payload: bytes, timeout: float = 5.0) -> bytes:
                 break
             out += chunk
     return out
-
 
 def certificate(inst: Installation) -> Path:
     """The server's certificate as `gatehouse ldap cert` prints it."""

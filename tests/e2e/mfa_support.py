@@ -14,10 +14,8 @@ from conftest import Server
 CHROMIUM = os.environ.get("GATEHOUSE_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "Quiet-Harbour-Lamp-62"
 
-
 def localhost_server(inst, **extra) -> Server:
     return inst.server(host="localhost", **extra)
-
 
 @pytest.fixture
 def browser():
@@ -29,14 +27,12 @@ def browser():
         yield b
         b.close()
 
-
 def password_step(page, base: str, username: str, password: str = PASSWORD, next: str | None = None) -> None:
     page.goto(f"{base}/login" + (f"?next={next}" if next else ""))
     page.get_by_label("Username or email").fill(username)
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-
 
 def enrol_totp_in_portal(page, base: str, name: str = "Phone") -> tuple[pyotp.TOTP, list[str]]:
     """Adds an authenticator app on the Security page; returns it and the recovery codes shown."""
@@ -54,20 +50,16 @@ def enrol_totp_in_portal(page, base: str, name: str = "Phone") -> tuple[pyotp.TO
     page.get_by_role("link", name="I saved them, continue").click()
     return totp, codes
 
-
 def next_code(totp: pyotp.TOTP) -> str:
     """The code of the next 30-second step: accepted (one step of skew) and
     later than any step a code was already used in."""
     return totp.at(time.time() + 30)
 
-
 def sign_out(page) -> None:
     page.get_by_role("button", name="Sign out").first.click()
     expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
 
-
 def events(inst, user: str) -> str:
     return inst.cli("events", "--user", user, "--json").stdout
-
 
 AMR = re.compile(r'"amr":\s*\[([^\]]*)\]')

@@ -18,7 +18,6 @@ PASSWORD = "Oidc-Test-Pass-42"
 REDIRECT = "https://app.example.test/callback"
 LOGOUT_REDIRECT = "https://app.example.test/signed-out"
 
-
 class OidcEnv:
     def __init__(self, inst: Installation):
         self.inst = inst
@@ -38,7 +37,6 @@ class OidcEnv:
         """The CLI on the same (test) clock as the server."""
         return self.inst.cli(*args, GATEHOUSE_TEST_CLOCK_FILE=str(self.clock_file), **kw)
 
-    # ---- applications -------------------------------------------------------
     def app(self, slug: str, *extra: str, public: bool = False) -> dict:
         args = ["app", "create", slug, "--name", slug.title(), "--provider", "oidc", "--redirect-uri", REDIRECT,
                 "--post-logout-redirect-uri", LOGOUT_REDIRECT, *extra]
@@ -47,13 +45,11 @@ class OidcEnv:
         out = self.cli("--json", *args).stdout
         return json.loads(out)
 
-    # ---- time ---------------------------------------------------------------
     def advance(self, seconds: float) -> None:
         self.offset += seconds
         self.clock_file.write_text(str(self.offset))
         time.sleep(0.25)  # the server re-reads the file at most every 100 ms
 
-    # ---- endpoints ----------------------------------------------------------
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
 
@@ -75,7 +71,6 @@ class OidcEnv:
     def events(self, action: str) -> list:
         return json.loads(self.cli("--json", "events", "--action", action).stdout)
 
-    # ---- the browser side of the code flow -------------------------------------
     def session_for(self, client_id: str, secret: str | None, scope: str = "openid email profile offline_access") -> OAuth2Session:
         return OAuth2Session(client_id, secret, scope=scope, redirect_uri=REDIRECT, code_challenge_method="S256")
 
@@ -116,7 +111,6 @@ class OidcEnv:
         assert callback.startswith(REDIRECT), callback
         token = oauth.fetch_token(self.token_url, authorization_response=callback, code_verifier=verifier)
         return token, callback, verifier, web
-
 
 def callback_params(url: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}

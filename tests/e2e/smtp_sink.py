@@ -12,7 +12,6 @@ from aiosmtpd.controller import Controller
 
 from conftest import free_port
 
-
 class Sink:
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
@@ -76,10 +75,8 @@ class Sink:
             time.sleep(0.05)
         raise AssertionError(f"expected {count} mail(s) to {address}, got {len(self.to(address))}")
 
-
 def text_of(msg) -> str:
     return msg.get_body(preferencelist=("plain",)).get_content()
-
 
 def html_of(msg) -> str:
     return msg.get_body(preferencelist=("html",)).get_content()

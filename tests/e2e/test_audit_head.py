@@ -13,7 +13,6 @@ import subprocess
 from conftest import BIN
 from worker_helpers import FAST, wait_until
 
-
 def recompute_chain(db_path) -> None:
     """An attacker with write access: edit an event, recompute every later
     hash and the head row, exactly as Gatehouse computes them."""
@@ -33,7 +32,6 @@ def recompute_chain(db_path) -> None:
     con.execute("UPDATE event_chain SET head_seq = ?, head_hash = ?", (last, prev))
     con.commit()
     con.close()
-
 
 def test_signed_heads_catch_a_recomputed_chain(sqlite_install, tmp_path):
     inst = sqlite_install

@@ -25,7 +25,6 @@ entries:
       groups: [!KeyOf staff]
 """
 
-
 def wait_for(pred, timeout: float = 10.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -34,10 +33,8 @@ def wait_for(pred, timeout: float = 10.0):
         time.sleep(0.2)
     return False
 
-
 def groups(inst: Installation) -> set:
     return {g["name"] for g in json.loads(inst.cli("--json", "group", "list").stdout)}
-
 
 def test_directory_is_applied_at_start_and_on_change(sqlite_install: Installation):
     inst = sqlite_install
@@ -75,7 +72,6 @@ def test_directory_is_applied_at_start_and_on_change(sqlite_install: Installatio
     table = inst.cli("blueprint", "list").stdout
     assert "failed" in table and "teams" in table
 
-
 def test_plan_apply_and_errors(sqlite_install: Installation):
     inst = sqlite_install
     f = inst.dir / "teams.yaml"
@@ -101,7 +97,6 @@ def test_plan_apply_and_errors(sqlite_install: Installation):
     assert f"{bad}:3:12" in r.stderr and "no expression policies" in r.stderr
     r = inst.cli("blueprint", "apply", "--allow-unsupported", str(bad))
     assert "warnings (unsupported, skipped):" in r.stdout
-
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_export_round_trip_through_the_cli(backend: str, sqlite_install: Installation, request):

@@ -9,7 +9,6 @@ CHROMIUM = os.environ.get("GATEHOUSE_CHROMIUM", "/usr/bin/chromium")
 OLD_PASSWORD = "Old-Garden-Path-31"
 NEW_PASSWORD = "New-River-Stone-58"
 
-
 @pytest.fixture
 def browser():
     with sync_playwright() as p:
@@ -19,7 +18,6 @@ def browser():
         )
         yield b
         b.close()
-
 
 def setup_directory(inst):
     inst.user("alice", OLD_PASSWORD, "Alice Liddell")
@@ -32,7 +30,6 @@ def setup_directory(inst):
     inst.cli("app", "create", "pager", "--name", "Pager Console")
     inst.cli("app", "bind", "grafana", "staff")
     inst.cli("app", "bind", "pager", "ops")
-
 
 def test_sign_in_portal_password_change_sign_out(sqlite_install, browser, screenshots):
     setup_directory(sqlite_install)

@@ -28,7 +28,6 @@ PASSWORD = "Gate-Table-Pass-2026"
 ISSUED, STEP_UP, REFUSED = "issued", "stepped up", "refused"
 CONDITIONS = ["control", "mfa_required", "outside_groups"]
 
-
 class Env:
     def __init__(self):
         self.inst = Installation()
@@ -76,18 +75,15 @@ class Env:
         assert web.sign_in(username, PASSWORD).status_code == 303
         return web
 
-
 @pytest.fixture(scope="module")
 def env():
     e = Env()
     yield e
     e.inst.close()
 
-
 def who(condition: str) -> str:
     """alice is in `staff`, bob is not."""
     return "bob" if condition == "outside_groups" else "alice"
-
 
 def page_outcome(r: requests.Response, issued) -> str:
     """What a browser-facing step answered: the step-up page, a refusal, or `issued(r)`."""
@@ -98,16 +94,12 @@ def page_outcome(r: requests.Response, issued) -> str:
         return REFUSED
     return ISSUED if issued(r) else f"unexpected {r.status_code} {loc} {r.text[:200]}"
 
-
-# ---- OIDC -------------------------------------------------------------------------
-
 def oidc_app(env: Env, slug: str, condition: str | None, *extra: str) -> dict:
     out = env.cli("--json", "app", "create", slug, "--name", slug, "--provider", "oidc", "--redirect-uri", REDIRECT, *extra)
     env.cli("app", "bind", slug, "staff")
     if condition == "mfa_required":
         env.cli("policy", "mfa", "require-app", slug)
     return json.loads(out)
-
 
 def oidc_authorize(env: Env, condition: str) -> str:
     c = oidc_app(env, f"oa-{condition}", condition)
@@ -116,7 +108,6 @@ def oidc_authorize(env: Env, condition: str) -> str:
     uri, _ = oauth.create_authorization_url(f"{env.base}/application/o/authorize/", code_verifier="v" * 48)
     r = env.web(who(condition)).http.get(uri, allow_redirects=False)
     return page_outcome(r, lambda r: r.headers.get("Location", "").startswith(REDIRECT + "?code="))
-
 
 def oidc_refresh(env: Env, condition: str) -> str:
     slug = f"or-{condition}"
@@ -134,7 +125,6 @@ def oidc_refresh(env: Env, condition: str) -> str:
         return ISSUED
     return REFUSED if r.json().get("error") == "invalid_grant" else f"unexpected {r.status_code} {r.text}"
 
-
 def oidc_device(env: Env, condition: str) -> str:
     c = oidc_app(env, f"od-{condition}", condition, "--device-flow", "on")
     start = requests.post(f"{env.base}/application/o/device/", auth=(c["client_id"], c["client_secret"]),
@@ -149,13 +139,9 @@ def oidc_device(env: Env, condition: str) -> str:
         "user_code": start["user_code"], "csrf_token": web.csrf(r.text), "decision": "allow"})
     return page_outcome(r, lambda r: r.status_code == 200 and "Device connected" in r.text)
 
-
-# ---- SAML -------------------------------------------------------------------------
-
 def saml_app(env: Env, slug: str, condition: str) -> str:
     return env.app(slug, condition, "--provider", "saml", "--acs-url", ACS, "--audience", sp_entity(slug),
                    "--slo-url", SLS)
-
 
 def saml_continue(env: Env, web: WebClient, r: requests.Response) -> str:
     """Follows Gatehouse's own redirects (parking, continue) to the answer."""
@@ -166,7 +152,6 @@ def saml_continue(env: Env, web: WebClient, r: requests.Response) -> str:
         r = web.http.get(loc if loc.startswith("http") else env.base + loc, allow_redirects=False)
     return page_outcome(r, lambda r: r.status_code == 200 and 'name="SAMLResponse"' in r.text)
 
-
 def saml_sp_initiated(env: Env, condition: str) -> str:
     slug = saml_app(env, f"ss-{condition}", condition)
     settings = env.saml.settings(slug)
@@ -175,15 +160,11 @@ def saml_sp_initiated(env: Env, condition: str) -> str:
     r = web.http.get(auth.login(), allow_redirects=False)
     return saml_continue(env, web, r)
 
-
 def saml_idp_initiated(env: Env, condition: str) -> str:
     slug = saml_app(env, f"si-{condition}", condition)
     web = env.web(who(condition))
     r = web.http.get(f"{env.base}/application/saml/{slug}/sso/binding/init/", allow_redirects=False)
     return saml_continue(env, web, r)
-
-
-# ---- forward-auth -----------------------------------------------------------------
 
 def proxy_app(env: Env, slug: str, condition: str | None) -> str:
     env.cli("app", "create", slug, "--name", slug, "--provider", "proxy", "--external-host", f"http://{slug}.test")
@@ -191,7 +172,6 @@ def proxy_app(env: Env, slug: str, condition: str | None) -> str:
     if condition == "mfa_required":
         env.cli("policy", "mfa", "require-app", slug)
     return f"{slug}.test"
-
 
 def hand_off(env: Env, web: WebClient, host: str) -> requests.Response:
     """`/start` on the protected host (proxied to us), then Gatehouse's hand-off page."""
@@ -203,12 +183,10 @@ def hand_off(env: Env, web: WebClient, host: str) -> requests.Response:
     r.state_cookie = start.cookies
     return r
 
-
 def proxy_handoff(env: Env, condition: str) -> str:
     host = proxy_app(env, f"ph-{condition}", condition)
     r = hand_off(env, env.web(who(condition)), host)
     return page_outcome(r, lambda r: "/outpost.goauthentik.io/callback?code=" in r.headers.get("Location", ""))
-
 
 def proxy_check(env: Env, condition: str) -> str:
     slug = f"pc-{condition}"
@@ -230,9 +208,6 @@ def proxy_check(env: Env, condition: str) -> str:
     status = check()
     return {200: ISSUED, 401: REFUSED, 403: REFUSED}.get(status, f"unexpected {status}")
 
-
-# ---- LDAP -------------------------------------------------------------------------
-
 def ldap_bind(env: Env, condition: str) -> str:
     slug = f"lb-{condition}".replace("_", "-")
     base = f"dc={slug},dc=example"
@@ -241,7 +216,6 @@ def ldap_bind(env: Env, condition: str) -> str:
     conn = ldap3.Connection(ldap3.Server("127.0.0.1", port=env.ldap_port, get_info=ldap3.NONE),
                             f"cn={who(condition)},ou=users,{base}", PASSWORD)
     return ISSUED if conn.bind() else REFUSED
-
 
 PATHS = {
     "oidc authorize": (oidc_authorize, STEP_UP),
@@ -254,14 +228,12 @@ PATHS = {
     "ldap bind": (ldap_bind, REFUSED),
 }
 
-
 @pytest.mark.parametrize("condition", CONDITIONS)
 @pytest.mark.parametrize("path", list(PATHS))
 def test_every_issuing_path_asks_the_gate(env, path, condition):
     attempt, without_mfa = PATHS[path]
     expected = {"control": ISSUED, "mfa_required": without_mfa, "outside_groups": REFUSED}[condition]
     assert attempt(env, condition) == expected
-
 
 def test_group_mfa_reaches_existing_proxy_sessions(env):
     """Issue 13, finding 8: putting someone in a group the MFA policy covers

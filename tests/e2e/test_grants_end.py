@@ -15,29 +15,24 @@ from oidc_support import PASSWORD, OidcEnv
 
 NEW_PASSWORD = "Another-Pass-Quite-Long-77"
 
-
 @pytest.fixture
 def env(sqlite_install):
     return OidcEnv(sqlite_install)
-
 
 def tokens(env: OidcEnv, client: dict) -> dict:
     oauth = env.session_for(client["client_id"], client["client_secret"], scope="openid offline_access")
     token, *_ = env.code_flow(oauth)
     return token
 
-
 def refresh(env: OidcEnv, client: dict, token: dict) -> requests.Response:
     return requests.post(env.token_url, auth=(client["client_id"], client["client_secret"]),
                          data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
-
 
 def introspect(env: OidcEnv, client: dict, token: dict) -> bool:
     r = requests.post(env.url("/application/o/introspect/"), auth=(client["client_id"], client["client_secret"]),
                       data={"token": token["access_token"]})
     assert r.status_code == 200, r.text
     return r.json()["active"]
-
 
 def recovery_link(env: OidcEnv) -> None:
     link = env.cli("recovery", "key", "alice").stdout.strip().split()[-1]
@@ -48,7 +43,6 @@ def recovery_link(env: OidcEnv) -> None:
                                       "new_password_repeat": NEW_PASSWORD})
     assert r.status_code in (200, 303), r.text[:300]
 
-
 def portal_password(env: OidcEnv) -> None:
     web = WebClient(env.base)
     web.sign_in("alice", PASSWORD)
@@ -58,7 +52,6 @@ def portal_password(env: OidcEnv) -> None:
         "new_password_repeat": NEW_PASSWORD})
     assert r.status_code in (200, 303), r.text[:300]
 
-
 def portal_everywhere(env: OidcEnv) -> None:
     web = WebClient(env.base)
     web.sign_in("alice", PASSWORD)
@@ -66,7 +59,6 @@ def portal_everywhere(env: OidcEnv) -> None:
     r = web.http.post(env.url("/if/user/account/sessions/revoke-all"), data={"csrf_token": web.csrf(page.text)},
                       allow_redirects=False)
     assert r.status_code == 303 and not web.signed_in(), r.text[:300]
-
 
 ACTIONS = {
     "user password (CLI)": (lambda env: env.cli("user", "password", "alice", "--stdin", input=NEW_PASSWORD + "\n"),
@@ -78,7 +70,6 @@ ACTIONS = {
     "user mfa reset (CLI)": (lambda env: env.cli("user", "mfa", "reset", "alice"), "mfa_reset"),
     "user disable (CLI)": (lambda env: env.cli("user", "disable", "alice"), "model_updated"),
 }
-
 
 @pytest.mark.parametrize("action", list(ACTIONS))
 def test_ending_sign_ins_ends_oauth_grants(env, action):

@@ -14,7 +14,6 @@ from ldap3.core.exceptions import LDAPException
 
 from ldap_support import BASE, PASSWORD, certificate, group_dn, install, load_users, start, user_dn, wait_for  # noqa: F401
 
-
 def directory(inst, *extra_app_args: str) -> None:
     """staff > devs > oncall (nested); alice in oncall, bob in nothing; carol disabled."""
     inst.user("alice", PASSWORD, "Alice Liddell")
@@ -26,7 +25,6 @@ def directory(inst, *extra_app_args: str) -> None:
     inst.cli("group", "create", "oncall", "--parent", "devs")
     inst.cli("group", "add", "oncall", "alice")
     inst.cli("app", "create", "dir", "--name", "Directory", "--provider", "ldap", *extra_app_args)
-
 
 def test_binds_by_dn_and_shorthand_and_refusals(install):
     directory(install)
@@ -60,7 +58,6 @@ def test_binds_by_dn_and_shorthand_and_refusals(install):
     failed = json.loads(install.cli("events", "--action", "login_failed", "--json").stdout)
     reasons = {(e["user"], e["context"]["reason"]) for e in failed if e["context"].get("via") == "ldap"}
     assert {("alice", "wrong_password"), ("carol", "user_disabled"), (None, "unknown_user")} <= reasons, reasons
-
 
 def test_entries_filters_and_nested_membership(install):
     directory(install)
@@ -143,7 +140,6 @@ def test_entries_filters_and_nested_membership(install):
     delete = ldap.tool("ldapdelete", "-H", ldap.url, "-D", me[0], "-w", me[1], user_dn("bob"))
     assert delete.returncode == 53 and "read-only" in delete.stderr, delete.stderr
 
-
 def test_search_group_decides_who_sees_the_directory(install):
     install.user("alice", PASSWORD, "Alice Liddell")
     install.user("bob", PASSWORD, "Bob")
@@ -171,7 +167,6 @@ def test_search_group_decides_who_sees_the_directory(install):
     with pytest.raises(LDAPException):
         ldap3.Connection(server, auto_bind=True, raise_exceptions=True)
 
-
 def test_paging_over_thousands_and_size_limits(install):
     load_users(install, 5000, group="bulk")
     install.user("svc", PASSWORD, "Service")
@@ -194,7 +189,6 @@ def test_paging_over_thousands_and_size_limits(install):
                                                      paged_size=1000, generator=True))
     assert len([e for e in entries if e["type"] == "searchResEntry"]) == 5000
     conn.unbind()
-
 
 def test_ldaps_and_starttls_with_the_generated_certificate(install):
     directory(install)
@@ -224,7 +218,6 @@ def test_ldaps_and_starttls_with_the_generated_certificate(install):
     conn.unbind()
     # Every node presents the same certificate: it lives in the database.
     assert certificate(install).read_text() == ca.read_text()
-
 
 def test_a_cli_change_reaches_the_next_search(install):
     directory(install)

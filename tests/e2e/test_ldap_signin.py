@@ -15,10 +15,8 @@ from ldap_support import PASSWORD, enrol_totp, group_dn, install, raw_exchange, 
 
 NOTICE_OF_DISCONNECTION = b"1.3.6.1.4.1.1466.20036"
 
-
 def connect(ldap, dn: str, password: str) -> ldap3.Connection:
     return ldap3.Connection(ldap3.Server("127.0.0.1", port=ldap.port, get_info=ldap3.NONE), dn, password)
-
 
 def test_mfa_code_after_the_password(install):
     install.user("alice", PASSWORD, "Alice Liddell")
@@ -51,7 +49,6 @@ def test_mfa_code_after_the_password(install):
     refused = json.loads(install.cli("events", "--action", "login_failed", "--user", "bob", "--json").stdout)
     assert refused[0]["context"] == {"via": "ldap", "application": "vault", "reason": "mfa_required"}
 
-
 def test_failed_binds_throttle_and_lock_like_web_sign_ins(install):
     install.user("alice", PASSWORD)
     install.cli("app", "create", "dir", "--name", "Directory", "--provider", "ldap")
@@ -65,7 +62,6 @@ def test_failed_binds_throttle_and_lock_like_web_sign_ins(install):
     # ldap3 sees the same refusal.
     conn = connect(ldap, user_dn("alice"), PASSWORD)
     assert not conn.bind() and conn.result["result"] == 49
-
 
 def test_a_service_configured_like_redmine(install):
     """Redmine's LDAP authentication: bind as the service account, find the
@@ -107,7 +103,6 @@ def test_a_service_configured_like_redmine(install):
     assert denied[0]["context"]["reason"] == "application_denied"
     assert find("nobody") == []
     svc.unbind()
-
 
 def test_malformed_messages_close_the_connection_and_nothing_else(install):
     install.user("alice", PASSWORD)
@@ -152,7 +147,6 @@ def test_malformed_messages_close_the_connection_and_nothing_else(install):
         c.unbind()
     time.sleep(0.2)
     assert ldap.whoami(user_dn("alice"), PASSWORD).returncode == 0
-
 
 def test_sso_drift_of_an_ldap_service(install):
     """`sso check` names an LDAP service's missing application, tree and search

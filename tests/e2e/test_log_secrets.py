@@ -26,19 +26,16 @@ ACS = "https://sp.example.test/acs"
 SP_ENTITY = "https://sp.example.test/metadata/"
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
-
 def form_csrf(html: str) -> str:
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, html
     return m.group(1)
-
 
 def sign_in(web: WebClient, base: str, next_path: str, username: str, password: str) -> requests.Response:
     page = web.http.get(f"{base}/login", params={"next": next_path})
     r = web.http.post(f"{base}/login", data={"identifier": username, "csrf_token": form_csrf(page.text)})
     return web.http.post(f"{base}/login/password", data={"password": password, "csrf_token": form_csrf(r.text)},
                          allow_redirects=False)
-
 
 def recovery_link_secrets(inst, base: str) -> list[str]:
     """An admin's one-time link: opened twice (a mail scanner, then the person), then used."""
@@ -56,7 +53,6 @@ def recovery_link_secrets(inst, base: str) -> list[str]:
     # A typo of the link (no trailing slash) is a 404, and still a key.
     assert requests.get(f"{base}/recovery/use-token/{key}").status_code in (301, 308, 404)
     return [key, *person.http.cookies.values()]
-
 
 def oidc_code_flow_secrets(inst, base: str) -> list[str]:
     app = json.loads(inst.cli("--json", "app", "create", "wiki", "--name", "Wiki", "--provider", "oidc",
@@ -86,7 +82,6 @@ def oidc_code_flow_secrets(inst, base: str) -> list[str]:
     return [app["client_secret"], code, token["access_token"], token["refresh_token"], token["id_token"],
             refreshed["access_token"], refreshed["refresh_token"], *web.http.cookies.values()]
 
-
 def device_flow_secrets(inst, base: str) -> list[str]:
     app = json.loads(inst.cli("--json", "app", "create", "tv", "--name", "TV", "--provider", "oidc",
                               "--redirect-uri", REDIRECT, "--public").stdout)
@@ -108,7 +103,6 @@ def device_flow_secrets(inst, base: str) -> list[str]:
     assert done.status_code == 200, done.text
     return [d["device_code"], d["user_code"], d["user_code"].replace("-", ""), *web.http.cookies.values()]
 
-
 def saml_continue_secrets(inst, base: str) -> list[str]:
     inst.cli("app", "create", "files", "--name", "Files", "--provider", "saml", "--acs-url", ACS, "--audience", SP_ENTITY)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -129,7 +123,6 @@ def saml_continue_secrets(inst, base: str) -> list[str]:
     posted = web.http.get(f"{base}{next_path}")
     assert posted.status_code == 200 and "SAMLResponse" in posted.text, posted.text
     return [token]
-
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_no_issued_secret_reaches_the_log(backend, request):

@@ -15,13 +15,11 @@ from worker_helpers import FAST
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/recovery/use-token/[A-Za-z0-9_-]+/)")
 
-
 @pytest.fixture
 def sink():
     s = Sink().start()
     yield s
     s.stop()
-
 
 def forgot(client: WebClient, identifier: str) -> requests.Response:
     page = client.http.get(f"{client.base}/recovery/forgot/")
@@ -30,7 +28,6 @@ def forgot(client: WebClient, identifier: str) -> requests.Response:
         f"{client.base}/recovery/forgot/",
         data={"identifier": identifier, "csrf_token": client.csrf(page.text)},
     )
-
 
 def set_password(client: WebClient, link: str, password: str) -> requests.Response:
     form = client.http.get(link)
@@ -41,13 +38,11 @@ def set_password(client: WebClient, link: str, password: str) -> requests.Respon
         allow_redirects=False,
     )
 
-
 def link_in(msg) -> str:
     m = LINK.search(text_of(msg))
     assert m, text_of(msg)
     assert m.group(1) in html_of(msg)
     return m.group(1)
-
 
 def test_recovery_mail_link_sets_password_once_and_expires(sqlite_install, sink):
     inst = sqlite_install
@@ -108,7 +103,6 @@ def test_recovery_mail_link_sets_password_once_and_expires(sqlite_install, sink)
     for action in ("recovery_mail_queued", "recovery_key_created", "recovery_key_used", "password_set"):
         assert action in events, events
 
-
 def test_recovery_requests_are_throttled_without_telling(sqlite_install, sink):
     inst = sqlite_install
     inst.user("erin", "Erin-password-1")
@@ -124,7 +118,6 @@ def test_recovery_requests_are_throttled_without_telling(sqlite_install, sink):
     codes = [forgot(WebClient(srv.url), f"someone{i}").status_code for i in range(12)]
     assert 429 in codes, codes
 
-
 def test_forgot_page_without_email_and_csrf(sqlite_install):
     inst = sqlite_install
     srv = inst.server()
@@ -136,7 +129,6 @@ def test_forgot_page_without_email_and_csrf(sqlite_install):
     r = requests.post(f"{srv2.url}/recovery/forgot/", data={"identifier": "akadmin", "csrf_token": "forged"})
     assert r.status_code == 403
     assert inst.cli("--json", "worker", "jobs", "--kind", "mail.recovery").stdout.strip() == "[]"
-
 
 def test_admin_link_is_mailed_or_printed(sqlite_install, sink):
     inst = sqlite_install

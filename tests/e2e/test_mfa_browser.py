@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 
 from mfa_support import PASSWORD, browser, enrol_totp_in_portal, events, localhost_server, next_code, password_step, sign_out  # noqa: F401
 
-
 def test_totp_enrol_sign_in_and_replay_refused(sqlite_install, browser, screenshots):
     inst = sqlite_install
     inst.user("alice", PASSWORD, "Alice Liddell")
@@ -104,7 +103,6 @@ def test_totp_enrol_sign_in_and_replay_refused(sqlite_install, browser, screensh
     password_step(page2, server.url, "alice")
     expect(page2).to_have_url(f"{server.url}/if/user/")
 
-
 def test_a_password_only_session_cannot_manage_factors(sqlite_install, browser):
     """A session that never passed MFA (here: the one that enrolled the first
     authenticator) cannot remove it, add another or renew recovery codes: it is
@@ -142,7 +140,6 @@ def test_a_password_only_session_cannot_manage_factors(sqlite_install, browser):
     page.get_by_role("button", name="Remove Dora's phone").click()
     expect(page.get_by_text("Authenticator removed.")).to_be_visible()
     assert "Dora's phone" not in inst.cli("user", "mfa", "list", "dora", "--json").stdout
-
 
 def test_admins_member_is_made_to_enrol(sqlite_install, browser, screenshots):
     inst = sqlite_install
@@ -182,7 +179,6 @@ def test_admins_member_is_made_to_enrol(sqlite_install, browser, screenshots):
     password_step(page, server.url, "root")
     expect(page).to_have_url(f"{server.url}/if/user/")
 
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_recovery_link_demands_the_second_factor(backend, request, browser):
     inst = request.getfixturevalue("pg_install" if backend == "postgres" else "sqlite_install")
@@ -217,7 +213,6 @@ def test_recovery_link_demands_the_second_factor(backend, request, browser):
     expect(page).to_have_url(f"{server.url}/if/user/")
     sessions = inst.cli("session", "list", "--json").stdout
     assert re.search(r'"amr":\s*\[\s*"pwd",\s*"otp",\s*"mfa"\s*\]', sessions), sessions
-
 
 def test_recovery_link_of_an_admin_without_mfa_leads_to_enrolment(sqlite_install):
     """Plain HTTP: the link sets the password, then enrolment comes before anything else."""

@@ -15,19 +15,16 @@ from worker_helpers import FAST
 
 PASSWORD = "Enrol-Guard-Pass-31"
 
-
 @pytest.fixture
 def sink():
     s = Sink().start()
     yield s
     s.stop()
 
-
 def password_sign_in(web: WebClient, username: str):
     r = web.sign_in(username, PASSWORD)
     assert r.status_code in (303, 403), r.text
     return r
-
 
 def enrol(web: WebClient, base: str, name: str, offset: float = 0) -> None:
     """Enrols an authenticator app at the sign-in stage; `offset`: the server's test clock."""
@@ -38,7 +35,6 @@ def enrol(web: WebClient, base: str, name: str, offset: float = 0) -> None:
     done = web.http.post(f"{base}/login/mfa/enrol", data={
         "csrf_token": web.csrf(page.text), "pending": pending, "name": name, "code": pyotp.TOTP(secret).at(time.time() + offset)})
     assert done.status_code == 200 and "recovery codes" in done.text.lower(), done.text
-
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_first_authenticator_needs_a_window(backend, request, sink):

@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 
 from mfa_support import PASSWORD, browser, events, localhost_server, password_step, sign_out  # noqa: F401
 
-
 def virtual_authenticator(page) -> tuple:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
@@ -28,11 +27,9 @@ def virtual_authenticator(page) -> tuple:
     )
     return cdp, r["authenticatorId"]
 
-
 def session_amrs(inst, user: str) -> list[list[str]]:
     sessions = json.loads(inst.cli("session", "list", "--json").stdout)
     return [s["amr"] for s in sessions if s["username"] == user]
-
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_passkey_register_and_sign_in_with_and_without_username(backend, request, browser, screenshots):

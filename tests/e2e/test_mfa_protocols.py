@@ -27,7 +27,6 @@ with warnings.catch_warnings():
 SECRET = re.compile(r'id="totp-secret"[^>]*>([A-Z2-7]+)<')
 CSRF = WebClient.CSRF
 
-
 def id_token_claims(env: OidcEnv, slug: str, client_id: str, token: dict, nonce: str) -> dict:
     keys = JsonWebKey.import_key_set(requests.get(env.url(f"/application/o/{slug}/jwks/")).json())
     claims = authlib_jwt.decode(
@@ -40,7 +39,6 @@ def id_token_claims(env: OidcEnv, slug: str, client_id: str, token: dict, nonce:
     claims.validate()
     return dict(claims)
 
-
 def follow_local(http: requests.Session, base: str, r: requests.Response, stop) -> requests.Response:
     """Follows local redirects until `stop(location)` or a page."""
     for _ in range(10):
@@ -51,7 +49,6 @@ def follow_local(http: requests.Session, base: str, r: requests.Response, stop) 
             return r
         r = http.get(urljoin(base + "/", loc), allow_redirects=False)
     return r
-
 
 def test_oidc_step_up_enrols_and_id_token_carries_amr(sqlite_install):
     env = OidcEnv(sqlite_install)
@@ -110,7 +107,6 @@ def test_oidc_step_up_enrols_and_id_token_carries_amr(sqlite_install):
     token, _cb, _v, _w = env.code_flow(env.session_for(plain["client_id"], plain["client_secret"], scope="openid"), web=web3, username="bob", nonce="xyz")
     assert id_token_claims(env, "notes", plain["client_id"], token, "xyz")["amr"] == ["pwd"]
 
-
 def test_device_flow_steps_up_where_the_application_requires_mfa(sqlite_install):
     # Issue 13, finding 1: the device confirmation issued tokens with amr ["pwd"].
     env = OidcEnv(sqlite_install)
@@ -152,7 +148,6 @@ def test_device_flow_steps_up_where_the_application_requires_mfa(sqlite_install)
     tok = requests.post(env.token_url, data={"grant_type": grant, "device_code": d["device_code"], "client_id": "cli"})
     assert tok.status_code == 200, tok.text
     assert env.verify(tok.json()["id_token"], "cli", "RS256")["amr"] == ["pwd", "otp", "mfa"]
-
 
 def test_forward_auth_app_requiring_mfa_steps_a_password_session_up(sqlite_install):
     inst = sqlite_install

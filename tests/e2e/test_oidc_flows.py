@@ -24,7 +24,6 @@ with warnings.catch_warnings():
 from conftest import WebClient
 from oidc_support import LOGOUT_REDIRECT, REDIRECT, OidcEnv, callback_params
 
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     from conftest import Installation
@@ -33,7 +32,6 @@ def env(tmp_path_factory):
     e = OidcEnv(inst)
     yield e
     inst.close()
-
 
 def verify_id_token_with_authlib(env: OidcEnv, slug: str, token: dict, nonce: str, client_id: str) -> dict:
     keys = JsonWebKey.import_key_set(requests.get(env.url(f"/application/o/{slug}/jwks/")).json())
@@ -46,7 +44,6 @@ def verify_id_token_with_authlib(env: OidcEnv, slug: str, token: dict, nonce: st
     )
     claims.validate()
     return dict(claims)
-
 
 def test_discovery_and_jwks(env):
     env.app("disco")
@@ -64,7 +61,6 @@ def test_discovery_and_jwks(env):
     assert any(k["kty"] == "RSA" and k["alg"] == "RS256" for k in keys)
     assert all("d" not in k for k in keys), "no private material"
     assert requests.get(env.url("/application/o/nope/.well-known/openid-configuration")).status_code == 404
-
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
 def test_code_flow_with_pkce_tokens_verify_and_refresh_rotates(env, alg):
@@ -124,7 +120,6 @@ def test_code_flow_with_pkce_tokens_verify_and_refresh_rotates(env, alg):
     assert any(e["context"]["reason"] == "refresh token reuse" for e in env.events("suspicious_request"))
     assert any(e["context"].get("application") == slug for e in env.events("authorize_application"))
 
-
 def test_client_credentials_introspection_and_revocation(env):
     app = env.app("machine", "--signing-alg", "EdDSA")
     cid, secret = app["client_id"], app["client_secret"]
@@ -157,7 +152,6 @@ def test_client_credentials_introspection_and_revocation(env):
     # Revoking garbage is still 200 (RFC 7009).
     assert requests.post(env.url("/application/o/revoke/"), data={"token": "nonsense"}, auth=(cid, secret)).status_code == 200
 
-
 def test_wrong_and_rotated_secrets(env):
     app = env.app("secretive")
     cid, secret = app["client_id"], app["client_secret"]
@@ -179,7 +173,6 @@ def test_wrong_and_rotated_secrets(env):
     ok = requests.post(env.token_url, data={"grant_type": "client_credentials"}, auth=(cid, new))
     assert ok.status_code == 200
     assert any(e["context"].get("slug") == "secretive" for e in env.events("secret_rotate"))
-
 
 def test_device_flow(env):
     app = env.app("tv", "--signing-alg", "ES256", "--device-flow", "on", public=True)
@@ -220,7 +213,6 @@ def test_device_flow(env):
     # A public client's refresh works with its id only.
     r = requests.post(env.token_url, data={"grant_type": "refresh_token", "refresh_token": t["refresh_token"], "client_id": cid})
     assert r.status_code == 200, r.text
-
 
 def test_key_rotation_breaks_no_client(env):
     app = env.app("rotor")

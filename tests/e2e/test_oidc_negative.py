@@ -14,7 +14,6 @@ from authlib.integrations.requests_client import OAuth2Session
 from conftest import Installation, WebClient
 from oidc_support import LOGOUT_REDIRECT, PASSWORD, REDIRECT, OidcEnv, callback_params
 
-
 @pytest.fixture(scope="module")
 def env():
     inst = Installation()
@@ -26,7 +25,6 @@ def env():
     yield e
     inst.close()
 
-
 def authorize(env, web=None, **params):
     web = web or WebClient(env.base)
     base = {"client_id": "wiki", "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid", "state": "s1"}
@@ -34,13 +32,11 @@ def authorize(env, web=None, **params):
     base = {k: v for k, v in base.items() if v is not None}
     return web.http.get(env.url("/application/o/authorize/"), params=base, allow_redirects=False), web
 
-
 def signed_in(env, user="alice"):
     web = WebClient(env.base)
     r = web.sign_in(user, PASSWORD)
     assert r.status_code == 303
     return web
-
 
 def test_unknown_client_and_unregistered_redirect_never_redirect(env):
     web = signed_in(env)
@@ -54,7 +50,6 @@ def test_unknown_client_and_unregistered_redirect_never_redirect(env):
         assert r.status_code == 400, params
         assert "Location" not in r.headers
         assert "evil.example" not in r.text or "registered" in r.text
-
 
 def test_errors_after_the_redirect_is_known_go_back_with_state(env):
     web = signed_in(env)
@@ -73,7 +68,6 @@ def test_errors_after_the_redirect_is_known_go_back_with_state(env):
     dup = web.http.get(env.url("/application/o/authorize/?client_id=wiki&client_id=spa"), allow_redirects=False)
     assert dup.status_code == 400 and "Location" not in dup.headers
 
-
 def test_prompt_none_login_and_max_age(env):
     r, _ = authorize(env, prompt="none")
     assert callback_params(r.headers["Location"])["error"] == "login_required"
@@ -87,14 +81,12 @@ def test_prompt_none_login_and_max_age(env):
     r, _ = authorize(env, web, max_age="1")
     assert r.headers["Location"].startswith("/login?next="), "older than max_age"
 
-
 def exchange(env, code, verifier=None, redirect_uri=REDIRECT, app=None):
     app = app or env.confidential
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if verifier:
         data["code_verifier"] = verifier
     return requests.post(env.token_url, data=data, auth=(app["client_id"], app["client_secret"]))
-
 
 def test_replayed_code_revokes_what_it_issued(env):
     oauth = env.session_for("wiki", env.confidential["client_secret"], scope="openid offline_access")
@@ -108,7 +100,6 @@ def test_replayed_code_revokes_what_it_issued(env):
                             auth=("wiki", env.confidential["client_secret"]))
     assert refresh.status_code == 400
     assert any(e["context"]["reason"] == "authorization code replay" for e in env.events("suspicious_request"))
-
 
 def test_wrong_verifier_expired_code_and_wrong_redirect(env):
     oauth = env.session_for("wiki", env.confidential["client_secret"], scope="openid")
@@ -134,7 +125,6 @@ def test_wrong_verifier_expired_code_and_wrong_redirect(env):
             # Nothing happened: the code still works for the right client.
             assert exchange(env, code, verifier).status_code == 200
 
-
 def test_user_outside_the_bound_groups_gets_no_access(env):
     before = len([e for e in env.events("authorize_application") if e.get("user") == "bob"])
     web = signed_in(env, "bob")
@@ -143,7 +133,6 @@ def test_user_outside_the_bound_groups_gets_no_access(env):
     assert "Location" not in r.headers
     after = len([e for e in env.events("authorize_application") if e.get("user") == "bob"])
     assert after == before
-
 
 def test_explicit_consent_is_asked_remembered_and_withdrawable(env):
     app = env.explicit
@@ -179,7 +168,6 @@ def test_explicit_consent_is_asked_remembered_and_withdrawable(env):
     uri, _, _ = env.authorize_url(oauth)
     assert env.browse(web, uri).status_code == 200
 
-
 def test_end_session_refuses_open_redirects(env):
     oauth = env.session_for("wiki", env.confidential["client_secret"], scope="openid")
     token, _, _, web = env.code_flow(oauth)
@@ -196,7 +184,6 @@ def test_end_session_refuses_open_redirects(env):
                      allow_redirects=False)
     assert r.status_code in (302, 303) and r.headers["Location"] == LOGOUT_REDIRECT + "?state=bye"
     assert not web.signed_in()
-
 
 def test_malformed_token_requests_change_nothing(env):
     app = env.confidential
@@ -220,13 +207,10 @@ def test_malformed_token_requests_change_nothing(env):
     r = requests.get(env.url("/application/o/userinfo/"), headers={"Authorization": f"Bearer {cc['access_token']}"})
     assert r.status_code == 403
 
-
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-
 
 def start_device(env, client_id):
     return requests.post(env.url("/application/o/device/"), data={"client_id": client_id, "scope": "openid"})
-
 
 def test_device_flow_is_opt_in_per_client(env):
     # Issue 13, finding 1: any public client could start the device flow.
@@ -248,7 +232,6 @@ def test_device_flow_is_opt_in_per_client(env):
     poll = requests.post(env.token_url, data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": "kiosk"})
     assert poll.json()["error"] == "unauthorized_client", "a code started before it was turned off"
 
-
 def test_guessed_device_codes_are_throttled_and_a_late_hit_is_denied(env):
     # Issue 13, finding 7: 300 random codes were all answered.
     env.app("console", "--device-flow", "on", public=True)
@@ -265,7 +248,6 @@ def test_guessed_device_codes_are_throttled_and_a_late_hit_is_denied(env):
     assert hit.status_code == 429 and "/device/confirm" not in hit.text
     poll = requests.post(env.token_url, data={"grant_type": DEVICE_GRANT, "device_code": d["device_code"], "client_id": "console"})
     assert poll.json()["error"] == "access_denied", "a code found by guessing is burnt"
-
 
 def test_introspection_calls_a_token_dead_once_its_user_may_not_use_the_client(env):
     # Issue 13, finding 3: introspection said active where userinfo refused.

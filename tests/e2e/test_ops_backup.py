@@ -26,7 +26,6 @@ from ops_support import (
 
 BACKENDS = ["sqlite", "postgres"]
 
-
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     """One filled installation per backend, with its canonical dump taken
@@ -56,7 +55,6 @@ def sources(tmp_path_factory):
     for name in pg:
         drop_pg_database(name)
 
-
 @pytest.mark.parametrize("src", BACKENDS)
 @pytest.mark.parametrize("dst", BACKENDS)
 def test_round_trip_keeps_every_row(sources, src, dst):
@@ -77,7 +75,6 @@ def test_round_trip_keeps_every_row(sources, src, dst):
     finally:
         target.close()
 
-
 def test_check_verifies_without_writing(sources, tmp_path):
     _, dump, path = sources["sqlite"]
     target = Target("sqlite")
@@ -88,13 +85,11 @@ def test_check_verifies_without_writing(sources, tmp_path):
     finally:
         target.close()
 
-
 def refused(inst, *args, needle: str, code: int = 2):
     r = inst.cli(*args, check=False)
     assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
     assert needle in r.stderr, r.stderr
     return r
-
 
 def test_damaged_truncated_and_foreign_files_are_refused_before_any_write(sources, tmp_path):
     _, _, path = sources["postgres"]
@@ -115,7 +110,6 @@ def test_damaged_truncated_and_foreign_files_are_refused_before_any_write(source
     finally:
         target.close()
 
-
 def test_newer_schema_and_format_are_refused_clearly(sources, tmp_path):
     _, _, path = sources["sqlite"]
     newer = tmp_path / "newer.tar"
@@ -133,7 +127,6 @@ def test_newer_schema_and_format_are_refused_clearly(sources, tmp_path):
         target.inst.cli("restore", "--check", str(same))
     finally:
         target.close()
-
 
 def test_encrypted_backup_needs_the_right_passphrase(sources, tmp_path):
     inst, dump, _ = sources["sqlite"]
@@ -159,7 +152,6 @@ def test_encrypted_backup_needs_the_right_passphrase(sources, tmp_path):
     r = inst.cli("backup", "-o", str(tmp_path / "plain.tar"), "--include-secrets", check=False, GATEHOUSE_SECRET_KEY="k" * 43)
     assert r.returncode == 2 and "encrypted" in r.stderr
 
-
 def test_a_non_empty_target_needs_force_which_says_what_it_replaces(sources):
     _, dump, path = sources["sqlite"]
     target = Target("postgres")
@@ -173,7 +165,6 @@ def test_a_non_empty_target_needs_force_which_says_what_it_replaces(sources):
         assert canonical_dump(target.inst.database_url)["users"] == dump["users"]
     finally:
         target.close()
-
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_backup_under_write_load_restores_consistent(backend, tmp_path):
@@ -232,7 +223,6 @@ def test_backup_under_write_load_restores_consistent(backend, tmp_path):
         source.close()
         target.close()
 
-
 def test_migrate_db_copies_a_live_sqlite_installation_to_postgres(tmp_path):
     source = Target("sqlite")
     name, url = new_pg_database()
@@ -261,7 +251,6 @@ def test_migrate_db_copies_a_live_sqlite_installation_to_postgres(tmp_path):
         source.close()
         drop_pg_database(name)
 
-
 def test_scheduled_backups_rotate_and_show_in_status(tmp_path):
     target = Target("sqlite")
     inst = target.inst
@@ -289,7 +278,6 @@ def test_scheduled_backups_rotate_and_show_in_status(tmp_path):
     finally:
         target.close()
 
-
 def test_failing_scheduled_backups_make_status_unhealthy(tmp_path):
     target = Target("sqlite")
     inst = target.inst
@@ -311,12 +299,10 @@ def test_failing_scheduled_backups_make_status_unhealthy(tmp_path):
     finally:
         target.close()
 
-
 def test_backup_parts_hold_rows_as_json_arrays(sources):
     _, dump, path = sources["sqlite"]
     rows = part_rows(path, "users")
     assert len(rows) == len(dump["users"]) and all(isinstance(r, list) for r in rows)
-
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_table_or_column_the_schema_does_not_know_is_refused(backend, tmp_path):

@@ -19,7 +19,6 @@ from ops_support import PASSWORD
 KILLS = 20
 USERS = [f"crash{i}" for i in range(4)]
 
-
 def load(url: str, username: str, stop: threading.Event, acked: list):
     while not stop.is_set():
         web = WebClient(url)
@@ -29,7 +28,6 @@ def load(url: str, username: str, stop: threading.Event, acked: list):
             return  # the server is gone: whatever was in flight was not acknowledged
         if r.status_code == 303 and "gatehouse_session" in r.cookies:
             acked.append(r.cookies["gatehouse_session"])
-
 
 def test_sigkill_under_write_load_loses_nothing_acknowledged(sqlite_install):
     inst = sqlite_install

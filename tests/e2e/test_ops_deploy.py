@@ -25,13 +25,11 @@ MONITORING = DEPLOY / "monitoring"
 # Names PromQL or Prometheus provide, not Gatehouse.
 PROMETHEUS_OWN = {"up"}
 
-
 def settings_accepted(env: dict) -> None:
     """The binary itself accepts these settings (names and values)."""
     clean = {"PATH": "/usr/bin:/bin", "GATEHOUSE_ENV_FILE": "/nonexistent/.env", **env}
     r = subprocess.run([str(BIN), "settings"], env=clean, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-
 
 def test_systemd_unit_verifies_and_is_hardened(tmp_path):
     unit = (DEPLOY / "gatehouse.service").read_text()
@@ -61,7 +59,6 @@ def test_systemd_unit_verifies_and_is_hardened(tmp_path):
     settings_accepted({k: v for k, v in (e.split("=", 1) for e in svc.get("Environment", "").split("\n") if e)} | {
         "GATEHOUSE_DATA_DIR": str(tmp_path)})
 
-
 def containerfile_instructions(text: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with continuations joined and comments dropped."""
     out, buf = [], ""
@@ -77,7 +74,6 @@ def containerfile_instructions(text: str) -> list[tuple[str, str]]:
         buf = ""
     assert not buf, "a continuation line runs off the end"
     return out
-
 
 def test_containerfile_lints_clean(tmp_path):
     steps = containerfile_instructions((DEPLOY / "Containerfile").read_text())
@@ -111,14 +107,12 @@ def test_containerfile_lints_clean(tmp_path):
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "target" in ignored and ".git" in ignored
 
-
 def test_healthcheck_command_follows_readiness(sqlite_install):
     port = free_port()
     r = sqlite_install.cli("healthcheck", check=False, GATEHOUSE_LISTEN=f"127.0.0.1:{port}")
     assert r.returncode == 1 and "not reachable" in r.stderr
     srv = sqlite_install.server()
     sqlite_install.cli("healthcheck", GATEHOUSE_LISTEN=srv.url.removeprefix("http://"))
-
 
 def test_compose_file_is_valid_and_mirrors_the_stack(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "GATEHOUSE_DB_PASSWORD": "example"}
@@ -144,14 +138,11 @@ def test_compose_file_is_valid_and_mirrors_the_stack(tmp_path):
     r = subprocess.run(["docker-compose", "-f", str(DEPLOY / "compose.yaml"), "config", "-q"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert r.returncode != 0 and "GATEHOUSE_DB_PASSWORD" in r.stderr
 
-
 def metric_names(text: str) -> set[str]:
     return set(re.findall(r"\b(gatehouse_[a-z0-9_]+)\b", text)) | ({"up"} & set(re.findall(r"\b(up)\{", text)))
 
-
 def base_name(name: str) -> str:
     return re.sub(r"_(bucket|sum|count)$", "", name)
-
 
 def test_alert_rules_pass_promtool():
     r = subprocess.run(["promtool", "check", "rules", str(MONITORING / "gatehouse-alerts.yml")], capture_output=True, text=True)
@@ -162,7 +153,6 @@ def test_alert_rules_pass_promtool():
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
     for needed in ("GatehouseWorkerDown", "GatehouseDeadJobs", "GatehouseBackupFailed", "GatehouseSignInFailureSpike", "GatehouseSigningKeyOld"):
         assert needed in alerts
-
 
 def test_dashboard_and_rules_name_only_metrics_a_real_server_exports(sqlite_install, tmp_path):
     dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
@@ -194,7 +184,6 @@ def test_dashboard_and_rules_name_only_metrics_a_real_server_exports(sqlite_inst
             break
         time.sleep(1)
     assert not missing, f"named in deploy/monitoring but not exported: {missing}"
-
 
 def test_forgot_akadmin_password_runbook(sqlite_install):
     inst = sqlite_install

@@ -41,7 +41,6 @@ THREADS = 6
 LOAD_SECONDS = 14.0
 MAX_REQUESTS = 20_000  # bound: the loop stops at this many requests whatever the time
 
-
 class PrivatePostgres:
     """A PostgreSQL cluster of this test alone (the shared one must not be restarted)."""
 
@@ -75,7 +74,6 @@ class PrivatePostgres:
         except subprocess.CalledProcessError:
             pass
         shutil.rmtree(self.dir, ignore_errors=True)
-
 
 def balancer(node_ports: list[int], app_port: int, port: int):
     """nginx: auth.localtest → the nodes round robin; app.localtest → a service
@@ -132,7 +130,6 @@ http {{
     wait_port(port, proc, log)
     return proc, work
 
-
 class Cluster:
     def __init__(self, pg: PrivatePostgres, lb_port: int):
         self.inst = Installation(pg.url())
@@ -185,7 +182,6 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     p.kill()
         self.inst.close()
-
 
 class Load:
     """The load generator: THREADS clients, each mixing sign-ins, refreshes
@@ -273,11 +269,9 @@ class Load:
                     person = None
                 self.record(op, t0, False, f"{type(e).__name__}: {str(e)[:80]}")
 
-
 def pg_connections(url: str) -> int:
     with psycopg.connect(url.replace("/gatehouse", "/postgres"), autocommit=True) as c:
         return c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'gatehouse'").fetchone()[0]
-
 
 def delay_until(check, timeout=3.0) -> float:
     t0 = time.time()
@@ -286,7 +280,6 @@ def delay_until(check, timeout=3.0) -> float:
             return time.time() - t0
         time.sleep(0.02)
     return float("inf")
-
 
 @pytest.fixture
 def cluster():
@@ -310,7 +303,6 @@ def cluster():
         c.close()
         upstream.close()
         pg.close()
-
 
 def test_three_nodes_survive_a_killed_node_and_a_database_restart(cluster):
     c, pg = cluster
@@ -363,7 +355,6 @@ def test_three_nodes_survive_a_killed_node_and_a_database_restart(cluster):
     sampler_stop.set()
     sampler.join()
 
-    # ---- failures, by cause ----
     causes: dict[str, int] = {}
     unexplained = []
     for op, t0, t1, ok, detail in load.records:
@@ -381,7 +372,6 @@ def test_three_nodes_survive_a_killed_node_and_a_database_restart(cluster):
         causes[cause] = causes.get(cause, 0) + 1
     by_op = {op: sum(1 for r in load.records if r[0] == op) for op in ("signin", "refresh", "forward")}
 
-    # ---- nothing acknowledged is lost; the chain verifies ----
     with psycopg.connect(pg.url()) as conn:
         stored = {r[0] for r in conn.execute("SELECT token_hash FROM sessions")}
     lost = [u for u, cookie in load.acked if hashlib.sha256(cookie.encode()).hexdigest() not in stored]
@@ -394,7 +384,6 @@ def test_three_nodes_survive_a_killed_node_and_a_database_restart(cluster):
         acked_per_user[u] = acked_per_user.get(u, 0) + 1
     verify = inst.cli("events", "verify")
 
-    # ---- revocation and disabling reach the other nodes within a second ----
     person = load.proxy_person("victim")
     cookie_jar = person.http.cookies
     proxy_cookie = "; ".join(f"{k.name}={k.value}" for k in cookie_jar if k.domain.startswith("app.localtest"))

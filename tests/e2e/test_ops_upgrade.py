@@ -20,12 +20,10 @@ V1 = {
 V1_TABLES = ["users", "groups", "memberships", "applications", "bindings", "recovery_keys", "api_tokens",
              "bootstrap", "events", "event_chain"]
 
-
 def connect(url):
     if url.startswith("sqlite://"):
         return sqlite3.connect(url.removeprefix("sqlite://"))
     return psycopg.connect(url, autocommit=True)
-
 
 def columns(conn, table):
     if isinstance(conn, sqlite3.Connection):
@@ -33,7 +31,6 @@ def columns(conn, table):
     return [r[0] for r in conn.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
         "AND table_name = %s ORDER BY ordinal_position", (table,))]
-
 
 def make_v1_database(backend: str, source_url: str, target: Target) -> None:
     """Schema 1 from its own SQL file, then version 1's columns of every
@@ -62,7 +59,6 @@ def make_v1_database(backend: str, source_url: str, target: Target) -> None:
     src.close()
     dst.close()
 
-
 def fill_version1_content(inst: Installation) -> None:
     inst.server(GATEHOUSE_BOOTSTRAP_PASSWORD=PASSWORD, GATEHOUSE_BOOTSTRAP_TOKEN="bootstrap-token-0123456789abcdef")
     inst.user("alice", PASSWORD)
@@ -78,7 +74,6 @@ def fill_version1_content(inst: Installation) -> None:
         p.terminate()
         p.wait(10)
     inst.servers.clear()
-
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_schema_1_database_is_migrated_forward_intact(backend, tmp_path):
@@ -119,7 +114,6 @@ def test_schema_1_database_is_migrated_forward_intact(backend, tmp_path):
     finally:
         for t in (scratch, old, restored):
             t.close()
-
 
 def test_status_warns_when_the_postgres_major_version_changed():
     target = Target("postgres")

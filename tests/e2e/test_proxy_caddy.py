@@ -9,7 +9,6 @@ from upstream import Upstream, seen_headers
 
 PASSWORD = "Forward-Auth-Pass-7"
 
-
 class Stack:
     def __init__(self, inst: Installation):
         self.inst = inst
@@ -41,14 +40,12 @@ class Stack:
         self.caddy.close()
         self.upstream.close()
 
-
 @pytest.fixture
 def stack(sqlite_install):
     s = Stack(sqlite_install)
     with localtest_dns():
         yield s
     s.close()
-
 
 def test_sign_in_lands_on_the_original_url_with_the_identity(stack):
     person = Person(stack.gh.url)
@@ -70,14 +67,12 @@ def test_sign_in_lands_on_the_original_url_with_the_identity(stack):
     r = person.http.get(stack.url("wiki.localtest", "/again"))
     assert r.status_code == 200 and not r.history
 
-
 def test_group_not_allowed_gets_403(stack):
     person = Person(stack.gh.url)
     r = person.http.get(stack.url("wiki.localtest", "/"))
     r = person.sign_in_here(r, "bob", PASSWORD)
     assert r.status_code == 403
     assert "does not have access to Wiki" in r.text
-
 
 def test_skip_path_without_sign_in_and_no_forged_identity(stack):
     anonymous = Person(stack.gh.url)
@@ -93,7 +88,6 @@ def test_skip_path_without_sign_in_and_no_forged_identity(stack):
     r = anonymous.http.get(stack.url("wiki.localtest", "/healthz"), allow_redirects=False)
     assert r.status_code == 302
 
-
 def test_sign_out_denies_again(stack):
     person = Person(stack.gh.url)
     r = person.http.get(stack.url("wiki.localtest", "/"))
@@ -101,7 +95,6 @@ def test_sign_out_denies_again(stack):
     person.sign_out_via(stack.url("wiki.localtest", "/outpost.goauthentik.io/sign_out"))
     r = person.http.get(stack.url("wiki.localtest", "/"))
     assert r.url.startswith(f"{stack.gh.url}/login")
-
 
 def test_domain_mode_one_sign_in_for_every_host(stack):
     person = Person(stack.gh.url)

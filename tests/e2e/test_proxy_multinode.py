@@ -12,7 +12,6 @@ from upstream import Upstream
 
 PASSWORD = "Forward-Auth-Pass-7"
 
-
 @pytest.fixture
 def two_nodes(pg_install):
     port_a, port_b = free_port(), free_port()
@@ -35,10 +34,8 @@ def two_nodes(pg_install):
         p.close()
     upstream.close()
 
-
 def status(person: Person, url: str) -> int:
     return person.http.get(url, allow_redirects=False).status_code
-
 
 def refused_within(person: Person, url: str, code: int, seconds: float = 2.0) -> float:
     """Seconds until `url` answers `code`; fails after `seconds`."""
@@ -46,14 +43,12 @@ def refused_within(person: Person, url: str, code: int, seconds: float = 2.0) ->
     assert wait_until(lambda: status(person, url) == code, timeout=seconds), f"still allowed after {seconds} s"
     return time.time() - t0
 
-
 def signed_in(gatehouse_url: str, via: str) -> Person:
     person = Person(gatehouse_url)
     r = person.http.get(f"{via}/")
     r = person.sign_in_here(r, "alice", PASSWORD)
     assert r.status_code == 200 and r.url == f"{via}/"
     return person
-
 
 def test_changes_on_one_node_are_refused_by_the_other(two_nodes):
     inst, node_a, via_a, via_b = two_nodes

@@ -12,7 +12,6 @@ from upstream import Upstream, seen_headers
 
 PASSWORD = "Forward-Auth-Pass-7"
 
-
 class Stack:
     def __init__(self, inst: Installation):
         self.inst = inst
@@ -40,7 +39,6 @@ class Stack:
         self.nginx.close()
         self.upstream.close()
 
-
 @pytest.fixture
 def stack(sqlite_install):
     s = Stack(sqlite_install)
@@ -48,14 +46,12 @@ def stack(sqlite_install):
         yield s
     s.close()
 
-
 def sign_in_through(stack: Stack, person: Person, username: str, path: str):
     """Visits `path` on the protected host, signs in when Gatehouse asks, and
     returns the final response (redirects followed)."""
     r = person.http.get(stack.url(path))
     assert r.url.startswith(f"{stack.gh.url}/login?next=/application/proxy/authorize/"), r.url
     return person.sign_in_here(r, username, PASSWORD)
-
 
 def test_sign_in_lands_on_the_original_url_with_the_identity(stack):
     person = Person(stack.gh.url)
@@ -102,7 +98,6 @@ def test_sign_in_lands_on_the_original_url_with_the_identity(stack):
     assert len(proxy_cookies) == 1 and proxy_cookies[0].domain == "wiki.localtest"
     assert proxy_cookies[0].has_nonstandard_attr("HttpOnly")
 
-
 def test_group_not_allowed_gets_403(stack):
     person = Person(stack.gh.url)
     r = sign_in_through(stack, person, "bob", "/")
@@ -112,7 +107,6 @@ def test_group_not_allowed_gets_403(stack):
     r = person.http.get(stack.url("/"))
     assert r.status_code == 403 and len(r.history) <= 3
 
-
 def test_removing_the_group_denies_on_the_next_request(stack):
     person = Person(stack.gh.url)
     assert sign_in_through(stack, person, "alice", "/").status_code == 200
@@ -121,7 +115,6 @@ def test_removing_the_group_denies_on_the_next_request(stack):
     status = lambda: person.http.get(stack.url("/"), allow_redirects=False).status_code  # noqa: E731
     assert wait_until(lambda: status() == 403), "a 403, not a sign-in loop"
     assert status() == 403
-
 
 def test_skip_paths_are_reachable_without_sign_in_and_identity_cannot_be_forged(stack):
     anonymous = Person(stack.gh.url)
@@ -136,7 +129,6 @@ def test_skip_paths_are_reachable_without_sign_in_and_identity_cannot_be_forged(
         r = anonymous.http.get(stack.url(trick), allow_redirects=False)
         assert r.status_code == 302 and "/outpost.goauthentik.io/start" in r.headers["Location"], trick
 
-
 def test_sign_out_denies_again(stack):
     person = Person(stack.gh.url)
     assert sign_in_through(stack, person, "alice", "/").status_code == 200
@@ -150,7 +142,6 @@ def test_sign_out_denies_again(stack):
     assert r.url.startswith(f"{stack.gh.url}/login"), "denied: back to sign-in"
     # Even a copy of the old cookie (the upstream saw it) opens nothing now.
 
-
 def test_revocation_and_disable_deny_on_the_next_request(stack):
     person = Person(stack.gh.url)
     assert sign_in_through(stack, person, "alice", "/").status_code == 200
@@ -160,7 +151,6 @@ def test_revocation_and_disable_deny_on_the_next_request(stack):
     assert sign_in_through(stack, person, "alice", "/").status_code == 200
     stack.inst.cli("user", "disable", "alice")
     assert wait_until(lambda: person.http.get(stack.url("/"), allow_redirects=False).status_code == 302)
-
 
 def test_jwt_verifies_against_the_advertised_jwks(stack):
     from jwcrypto import jwk, jwt

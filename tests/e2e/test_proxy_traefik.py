@@ -11,7 +11,6 @@ from upstream import Upstream, seen_headers
 
 PASSWORD = "Forward-Auth-Pass-7"
 
-
 class Stack:
     def __init__(self, inst: Installation):
         self.port = free_port()
@@ -35,14 +34,12 @@ class Stack:
         self.traefik.close()
         self.upstream.close()
 
-
 @pytest.fixture
 def stack(sqlite_install):
     s = Stack(sqlite_install)
     with localtest_dns():
         yield s
     s.close()
-
 
 def test_sign_in_headers_403_skip_path_and_sign_out(stack):
     person = Person(stack.gh.url)
@@ -68,7 +65,6 @@ def test_sign_in_headers_403_skip_path_and_sign_out(stack):
     person.sign_out_via(stack.url("/outpost.goauthentik.io/sign_out"))
     r = person.http.get(stack.url("/"))
     assert r.url.startswith(f"{stack.gh.url}/login")
-
 
 def test_the_forward_auth_contract_at_the_http_level(sqlite_install):
     """What Traefik's documentation promises, asked of Gatehouse directly:

@@ -16,7 +16,6 @@ from saml_support import PASSWORD, SamlEnv
 
 CHROMIUM = os.environ.get("GATEHOUSE_CHROMIUM", "/usr/bin/chromium")
 
-
 class SpServer:
     """An SP on loopback: /login starts SSO, /acs validates the response."""
 
@@ -65,7 +64,6 @@ class SpServer:
     def request_data(self, post: dict) -> dict:
         return {"https": "off", "http_host": self.host, "script_name": "/acs", "get_data": {}, "post_data": post}
 
-
 @pytest.fixture
 def browser():
     with sync_playwright() as p:
@@ -76,7 +74,6 @@ def browser():
         )
         yield b
         b.close()
-
 
 def test_sp_initiated_sign_in_in_chromium(sqlite_install, browser, screenshots):
     env = SamlEnv(sqlite_install)

@@ -16,7 +16,6 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from saml_support import ACS, SamlEnv, deflate_b64, sp_entity
 
-
 @pytest.fixture(scope="module")
 def env():
     from conftest import Installation
@@ -28,11 +27,9 @@ def env():
     yield e
     inst.close()
 
-
 def instant(delta_s: int = 0) -> str:
     t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=delta_s)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def authn(env: SamlEnv, slug: str, *, rid: str | None = None, acs: str = ACS, issuer: str | None = None,
           when: str | None = None, dest: str | None = None, inner: str = "", no_dest: bool = False) -> tuple[str, str]:
@@ -48,51 +45,42 @@ def authn(env: SamlEnv, slug: str, *, rid: str | None = None, acs: str = ACS, is
     )
     return rid, xml
 
-
 def sign(env: SamlEnv, xml: str) -> str:
     out = OneLogin_Saml2_Utils.add_sign(xml, env.sp_key, env.sp_cert, sign_algorithm=C.RSA_SHA256,
                                         digest_algorithm=C.SHA256)
     return out.decode() if isinstance(out, bytes) else out
 
-
 def post(env: SamlEnv, slug: str, xml: str) -> requests.Response:
     return requests.post(env.url(f"/application/saml/{slug}/sso/binding/post/"),
                          data={"SAMLRequest": base64.b64encode(xml.encode()).decode()}, allow_redirects=False)
 
-
 def redirect(env: SamlEnv, slug: str, xml: str) -> requests.Response:
     return requests.get(env.url(f"/application/saml/{slug}/sso/binding/redirect/") + "?SAMLRequest="
                         + quote(deflate_b64(xml), safe=""), allow_redirects=False)
-
 
 def refused(r: requests.Response, why: str):
     assert r.status_code == 400, (r.status_code, r.text[:500])
     assert "SAML request refused" in r.text and why in r.text, r.text
     assert "SAMLResponse" not in r.text
 
-
 def accepted(r: requests.Response):
     assert r.status_code in (302, 303), (r.status_code, r.text[:800])
     assert "/sso/continue/" in r.headers["location"]
 
-
 def test_a_good_request_is_accepted(env):
     accepted(post(env, "open", authn(env, "open")[1]))
     accepted(post(env, "signed", sign(env, authn(env, "signed")[1])))
-
 
 def test_unregistered_acs_url(env):
     refused(post(env, "open", authn(env, "open", acs="http://evil.example/acs")[1]), "is not registered")
     # Not even a prefix or a variant of the registered one.
     refused(post(env, "open", authn(env, "open", acs=ACS + "/x")[1]), "is not registered")
 
-
 def test_unsigned_request_where_signatures_are_required(env):
     refused(post(env, "signed", authn(env, "signed")[1]), "not signed")
     refused(redirect(env, "signed", authn(env, "signed",
                                           dest=env.url("/application/saml/signed/sso/binding/redirect/"))[1]),
             "not signed")
-
 
 def test_tampered_signatures(env):
     _, xml = authn(env, "signed")
@@ -108,7 +96,6 @@ def test_tampered_signatures(env):
     out = OneLogin_Saml2_Utils.add_sign(xml, other_key, other_cert, sign_algorithm=C.RSA_SHA256,
                                         digest_algorithm=C.SHA256)
     refused(post(env, "signed", out.decode() if isinstance(out, bytes) else out), "signature refused")
-
 
 def test_signature_wrapping_permutations(env):
     rid, xml = authn(env, "signed")
@@ -138,14 +125,12 @@ def test_signature_wrapping_permutations(env):
         assert r.status_code == 400, (i, r.status_code, doc)
         assert "signature refused" in r.text or "not signed" in r.text, (i, r.text)
 
-
 def test_dtd_and_entities(env):
     _, xml = authn(env, "open")
     refused(post(env, "open", '<!DOCTYPE r [<!ENTITY x "boom">]>' + xml), "DTD")
     refused(post(env, "open", '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + xml.replace(
         "</saml:Issuer>", "</saml:Issuer><samlp:Extensions>&x;</samlp:Extensions>")), "DTD")
     refused(post(env, "open", '<?xml version="1.0"?><?evil x?>' + xml), "processing instructions")
-
 
 def test_oversized_documents(env):
     _, xml = authn(env, "open", inner="<samlp:Extensions>" + "<x/>" * 30_000 + "</samlp:Extensions>",
@@ -155,11 +140,9 @@ def test_oversized_documents(env):
     r = post(env, "open", xml)
     assert r.status_code in (400, 413)
 
-
 def test_expired_and_future_requests(env):
     refused(post(env, "open", authn(env, "open", when=instant(-3600))[1]), "expired")
     refused(post(env, "open", authn(env, "open", when=instant(3600))[1]), "future")
-
 
 def test_replayed_request_id(env):
     rid, xml = authn(env, "signed")
@@ -171,7 +154,6 @@ def test_replayed_request_id(env):
                           data={"SAMLRequest": base64.b64encode(signed.encode()).decode()}, allow_redirects=False),
             "replayed")
 
-
 def test_wrong_destination_and_issuer(env):
     refused(post(env, "open", authn(env, "open", dest=env.url("/application/saml/signed/sso/binding/post/"))[1]),
             "Destination")
@@ -179,7 +161,6 @@ def test_wrong_destination_and_issuer(env):
     # An unknown application is a 404, not a SAML answer.
     r = post(env, "nosuchapp", authn(env, "nosuchapp")[1])
     assert r.status_code == 404
-
 
 def test_signed_request_without_destination(env):
     # Signed: the Destination must be there (and match); unsigned it may be left out.

@@ -14,7 +14,6 @@ import pytest
 from conftest import WebClient
 from saml_support import ACS, PASSWORD, SLS, SP_ENTITY, SamlEnv, post_form, sp_entity, xmlsec1_verify
 
-
 @pytest.fixture(scope="module")
 def env():
     from conftest import Installation
@@ -23,7 +22,6 @@ def env():
     e = SamlEnv(inst)
     yield e
     inst.close()
-
 
 def follow_to_form(env: SamlEnv, client: WebClient, r, username: str = "alice"):
     """From the IdP's first answer, through sign-in if needed, to the final page."""
@@ -39,11 +37,9 @@ def follow_to_form(env: SamlEnv, client: WebClient, r, username: str = "alice"):
         r = client.http.get(env.url(loc), allow_redirects=False)
     raise AssertionError("too many redirects")
 
-
 def idp_cert(env: SamlEnv, slug: str) -> str:
     md = env.settings(slug).get_idp_data()
     return md["x509cert"]
-
 
 def check_identity(auth, slug: str):
     attrs = auth.get_attributes()
@@ -61,7 +57,6 @@ def check_identity(auth, slug: str):
     assert auth.get_session_index()
     assert auth.get_settings().get_idp_data()["entityId"].endswith(f"/application/saml/{slug}/metadata/")
 
-
 def test_metadata_publishes_endpoints_and_certificate(env):
     env.app("md")
     settings = env.settings("md")
@@ -70,7 +65,6 @@ def test_metadata_publishes_endpoints_and_certificate(env):
     assert idp["singleSignOnService"]["url"] == env.url("/application/saml/md/sso/binding/redirect/")
     assert idp["singleLogoutService"]["url"] == env.url("/application/saml/md/slo/binding/redirect/")
     assert "BEGIN CERTIFICATE" in idp["x509cert"] or len(idp["x509cert"]) > 500
-
 
 @pytest.mark.parametrize("alg,sign", [("rsa-sha256", "assertion"), ("rsa-sha512", "both"), ("ecdsa-sha256", "response")])
 def test_sp_initiated_redirect_binding(env, alg, sign, tmp_path):
@@ -100,7 +94,6 @@ def test_sp_initiated_redirect_binding(env, alg, sign, tmp_path):
     r = xmlsec1_verify(xml.replace(b"alice@example.com", b"admin@example.com"), idp_cert(env, slug), tmp_path)
     assert r.returncode != 0
 
-
 def test_sp_initiated_post_binding_with_signed_requests(env, tmp_path):
     env.app("post", "--sign", "both", signed_requests=True)
     settings = env.settings("post", signed_requests=True, want_messages_signed=True)
@@ -125,7 +118,6 @@ def test_sp_initiated_post_binding_with_signed_requests(env, tmp_path):
     form = post_form(follow_to_form(env, client, r).text)
     assert env.acs(settings, form, request_id).get_nameid() == first
 
-
 def test_signed_redirect_binding_request(env):
     env.app("sredir", signed_requests=True)
     settings = env.settings("sredir", signed_requests=True)
@@ -136,7 +128,6 @@ def test_signed_redirect_binding_request(env):
     form = post_form(follow_to_form(env, client, client.http.get(url, allow_redirects=False)).text)
     env.acs(settings, form, sp.get_last_request_id())
 
-
 def test_idp_initiated_sign_in(env, tmp_path):
     env.app("init")
     settings = env.settings("init")
@@ -146,7 +137,6 @@ def test_idp_initiated_sign_in(env, tmp_path):
     auth = env.acs(settings, form, None)
     check_identity(auth, "init")
     assert b"InResponseTo" not in base64.b64decode(form.fields["SAMLResponse"])
-
 
 def test_single_logout(env):
     env.app("slo", "--sign", "both", signed_requests=True)
@@ -174,7 +164,6 @@ def test_single_logout(env):
     assert get["RelayState"] == "/bye"
     assert not client.signed_in()
 
-
 def test_user_outside_bound_groups_is_refused(env):
     env.app("staffonly", "--allow-group", "staff")
     settings = env.settings("staffonly")
@@ -185,7 +174,6 @@ def test_user_outside_bound_groups_is_refused(env):
     assert "may not use" in page.text and "SAMLResponse" not in page.text
     events = json.loads(env.inst.cli("events", "--json", "--action", "authorize_application_denied").stdout)
     assert any(e["context"].get("username") == "bob" for e in events), events
-
 
 def test_key_rotation_prepublishes_the_next_certificate(env, tmp_path):
     import time
@@ -218,7 +206,6 @@ def test_key_rotation_prepublishes_the_next_certificate(env, tmp_path):
     assert xmlsec1_verify(xml, certs[0], tmp_path).returncode == 0
     assert xmlsec1_verify(xml, before, tmp_path).returncode != 0
 
-
 def test_app_update_changes_saml_settings(env):
     env.app("upd")
     env.inst.cli("app", "update", "upd", "--sign", "both", "--name-id", "email", "--signing-alg", "ecdsa-sha256")
@@ -233,7 +220,6 @@ def test_app_update_changes_saml_settings(env):
     auth = env.acs(settings, form, sp.get_last_request_id())
     assert auth.get_nameid() == "alice@example.com"
     assert base64.b64decode(form.fields["SAMLResponse"]).count(b"ecdsa-sha256") == 2
-
 
 def test_application_requiring_mfa_steps_a_password_session_up(env):
     """Per-application MFA: a password-only session is sent through the second
@@ -276,7 +262,6 @@ def test_application_requiring_mfa_steps_a_password_session_up(env):
         env.inst.cli("policy", "mfa", "unrequire-app", "vault")
         env.inst.cli("user", "mfa", "reset", "alice")
 
-
 def unsigned_logout_url(env: SamlEnv, slug: str) -> str:
     """An unsigned LogoutRequest over the Redirect binding, as any web page could build one."""
     import datetime
@@ -293,7 +278,6 @@ def unsigned_logout_url(env: SamlEnv, slug: str) -> str:
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
     raw = deflater.compress(xml.encode()) + deflater.flush()
     return f"{dest}?{urlencode({'SAMLRequest': base64.b64encode(raw).decode()})}"
-
 
 def test_unsigned_logout_request_needs_the_sp_setting(env):
     """Issue 13, finding 10: an SP without certificates cannot sign its LogoutRequests,
@@ -314,7 +298,6 @@ def test_unsigned_logout_request_needs_the_sp_setting(env):
     r = client.http.get(env.url(r.headers["location"]), allow_redirects=False)
     assert r.status_code in (302, 303) and r.headers["location"].startswith(SLS), r.text
     assert not client.signed_in()
-
 
 def test_idp_initiated_sign_in_passes_the_same_gate(env):
     """IdP-initiated sign-in asks the one gate too: a user outside the bound

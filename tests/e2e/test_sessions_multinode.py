@@ -5,7 +5,6 @@ from conftest import WebClient
 
 PASSWORD = "Shared-Session-Pass-9"
 
-
 def test_revocation_reaches_every_node(pg_install):
     pg_install.user("alice", PASSWORD)
     a = pg_install.server()
@@ -44,7 +43,6 @@ def test_revocation_reaches_every_node(pg_install):
     assert r.status_code == 303
     assert not phone.signed_in(a.url)
     assert laptop.signed_in(a.url)
-
 
 def test_password_change_by_admin_ends_sessions(sqlite_install):
     sqlite_install.user("bob", PASSWORD)

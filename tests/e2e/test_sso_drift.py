@@ -95,7 +95,6 @@ services:
     sso: {type: proxy, external_host: "https://wiki.${ASD_TUNNEL_HOST}"}
 """
 
-
 class Stack:
     def __init__(self, inst: Installation):
         self.inst = inst
@@ -174,21 +173,17 @@ class Stack:
                                    "redirect_uri": "https://x.example.test/cb"},
                              headers={"Authorization": f"Basic {basic}"})
 
-
 @pytest.fixture
 def stack(sqlite_install):
     return Stack(sqlite_install)
-
 
 @pytest.fixture
 def pg_stack(pg_install):
     return Stack(pg_install)
 
-
 def drifts(report: dict, service: str) -> dict:
     svc = next(s for s in report["services"] if s["service"] == service)
     return {d["kind"]: d for d in svc["drifts"]}
-
 
 def wait_for_authorize(stack: Stack, client_id: str, redirect_uri: str) -> None:
     """The server notices a change within its change-feed poll (1 s on PostgreSQL)."""
@@ -200,7 +195,6 @@ def wait_for_authorize(stack: Stack, client_id: str, redirect_uri: str) -> None:
         if r.status_code in (302, 303):
             return
         time.sleep(0.1)
-
 
 def test_tunnel_host_change_on_postgres(pg_stack: Stack):
     stack = pg_stack
@@ -215,7 +209,6 @@ def test_tunnel_host_change_on_postgres(pg_stack: Stack):
     token = stack.code_flow("grafana", GRAFANA_SECRET, "https://pg.example.test/grafana/login/generic_oauth")
     assert token["id_token"]
     assert stack.cli("sso", "fix", "--all").stdout.strip() == "nothing to repair"
-
 
 def test_tunnel_host_change_is_reported_fixed_and_signs_in(stack: Stack):
     # A fresh stack: the service's JWKS file does not exist yet; fix writes it; then clean.
@@ -267,7 +260,6 @@ def test_tunnel_host_change_is_reported_fixed_and_signs_in(stack: Stack):
     assert again.stdout.strip() == "nothing to repair"
     assert len(stack.events("model_updated")) == before
 
-
 def test_corrupted_client_secret_is_named_rotated_and_written_back(stack: Stack):
     stack.cli("sso", "fix", "--all")  # the initial trust file
     path = stack.root / "grafana" / "grafana.env"
@@ -313,7 +305,6 @@ def test_corrupted_client_secret_is_named_rotated_and_written_back(stack: Stack)
     assert token["access_token"]
     assert stack.cli("sso", "fix", "grafana").stdout.strip() == "nothing to repair"
 
-
 def test_key_rotation_is_trust_drift(stack: Stack):
     stack.cli("sso", "fix", "--all")
     assert stack.check()[0] == 0
@@ -325,7 +316,6 @@ def test_key_rotation_is_trust_drift(stack: Stack):
     served = {k["kid"] for k in requests.get(f"{stack.base}/application/o/grafana/jwks/").json()["keys"]}
     stored = {k["kid"] for k in json.loads((stack.root / "grafana" / "jwks.json").read_text())["keys"]}
     assert served <= stored
-
 
 def test_missing_application_and_groups_are_created(stack: Stack):
     with open(stack.root / "stack.yaml", "a") as f:
@@ -348,7 +338,6 @@ def test_missing_application_and_groups_are_created(stack: Stack):
     token = stack.code_flow("notes", secret, "https://old.example.test/notes/callback")
     assert token["id_token"]
 
-
 def test_broken_manifest_exits_2(stack: Stack):
     (stack.root / "stack.yaml").write_text(MANIFEST.replace("${ASD_TUNNEL_HOST}", "${UNSET_VARIABLE_X}"))
     r = stack.cli("sso", "check", check=False)
@@ -359,7 +348,6 @@ def test_broken_manifest_exits_2(stack: Stack):
     assert r.returncode == 2 and "stack.yaml:2" in r.stderr
     r = stack.cli("sso", "check", "--manifest", str(stack.inst.dir / "nope.yaml"), check=False)
     assert r.returncode == 2
-
 
 def test_just_recipes(stack: Stack):
     """`just sso-check`, `sso-fix SVC` and `sso-fix-all` call the binary and keep its exit status."""

@@ -63,7 +63,6 @@ services:
         metadata_file: docs/idp-metadata.xml
 """
 
-
 class SamlStack:
     def __init__(self, inst: Installation, clock: bool = False):
         self.inst = inst
@@ -141,11 +140,9 @@ class SamlStack:
         auth.process_response(request_id=request_id)
         return auth
 
-
 def docs_drifts(report: dict) -> dict:
     svc = next(s for s in report["services"] if s["service"] == "docs")
     return {d["kind"]: d for d in svc["drifts"]}
-
 
 def run_scenario(stack: SamlStack, tmp_path):
     pem_file = stack.root / "docs" / "idp.pem"
@@ -220,24 +217,19 @@ def run_scenario(stack: SamlStack, tmp_path):
     pem = "-----BEGIN CERTIFICATE-----\n" + new_cert + "\n-----END CERTIFICATE-----\n"
     assert xmlsec1_verify(xml, pem, tmp_path).returncode == 0
 
-
 @pytest.fixture
 def stack(sqlite_install):
     return SamlStack(sqlite_install)
-
 
 @pytest.fixture
 def pg_stack(pg_install):
     return SamlStack(pg_install)
 
-
 def test_saml_key_rotation_is_trust_drift_and_fix_refreshes_the_files(stack: SamlStack, tmp_path):
     run_scenario(stack, tmp_path)
 
-
 def test_saml_drift_on_postgres(pg_stack: SamlStack, tmp_path):
     run_scenario(pg_stack, tmp_path)
-
 
 def test_refresh_before_the_switch_keeps_sign_in_working(sqlite_install, monkeypatch):
     """The operator's way: rotate with a delay, `sso check` flags the
@@ -275,7 +267,6 @@ def test_refresh_before_the_switch_keeps_sign_in_working(sqlite_install, monkeyp
     assert stack.acs(stale, form, rid).get_errors()
     # Nothing to repair: the file holds both published certificates.
     assert stack.check()[0] == 0
-
 
 def test_saml_acs_url_change_is_drift_and_fixed(stack: SamlStack):
     stack.cli("sso", "fix", "--all")

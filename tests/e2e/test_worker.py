@@ -13,18 +13,15 @@ from smtp_sink import Sink
 from worker_helpers import FAST, jobs, server, wait_until, worker
 from conftest import free_port
 
-
 @pytest.fixture
 def sink():
     s = Sink().start()
     yield s
     s.stop()
 
-
 def status(inst, **env):
     r = inst.cli("--json", "status", check=False, **env)
     return r.returncode, json.loads(r.stdout)
-
 
 def test_killed_worker_job_completes_once_after_restart(sqlite_install, sink):
     inst = sqlite_install
@@ -64,7 +61,6 @@ def test_killed_worker_job_completes_once_after_restart(sqlite_install, sink):
     assert len(sink.to("stall@example.com")) == 1, "exactly once"
     assert status(inst, **srv_env)[0] == 0
 
-
 def test_failing_job_backs_off_into_dead_letter_and_can_be_retried(sqlite_install, sink):
     inst = sqlite_install
     closed = free_port()  # nothing listens here: SMTP down
@@ -96,7 +92,6 @@ def test_failing_job_backs_off_into_dead_letter_and_can_be_retried(sqlite_instal
     assert inst.cli("worker", "retry", job["id"], check=False).returncode == 2
     assert inst.cli("worker", "retry", "nope", check=False).returncode == 2
 
-
 def test_email_test_command(sqlite_install, sink):
     inst = sqlite_install
     out = inst.cli("email", "test", "ops@example.com", **sink.env(), GATEHOUSE_BRANDING_TITLE="Acme").stdout
@@ -115,7 +110,6 @@ def test_email_test_command(sqlite_install, sink):
     shown = inst.cli("settings", **sink.env(GATEHOUSE_EMAIL__PASSWORD="hunter2", GATEHOUSE_EMAIL__USERNAME="u")).stdout
     assert "GATEHOUSE_EMAIL__PASSWORD" in shown and "(set, hidden)" in shown and "hunter2" not in shown
 
-
 def test_housekeeping_runs_once_per_cluster(pg_install):
     inst = pg_install
     env = {**FAST, "GATEHOUSE_WORKER__HOUSEKEEPING_SECONDS": 2}
@@ -129,7 +123,6 @@ def test_housekeeping_runs_once_per_cluster(pg_install):
     assert 2 <= len(purges) <= 4, purges
     assert all(j["state"] in ("done", "running", "queued") for j in purges)
     assert any(j["state"] == "done" for j in purges)
-
 
 def test_two_workers_on_postgres_never_run_a_job_twice(pg_install, sink):
     inst = pg_install

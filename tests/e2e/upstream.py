@@ -10,7 +10,6 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
 class EchoHandler(BaseHTTPRequestHandler):
     def _echo(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -35,7 +34,6 @@ class EchoHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # keep test output quiet
         pass
 
-
 class Upstream:
     def __init__(self, port: int = 0):
         self.server = ThreadingHTTPServer(("127.0.0.1", port), EchoHandler)
@@ -47,11 +45,9 @@ class Upstream:
         self.server.shutdown()
         self.server.server_close()
 
-
 def seen_headers(response) -> dict:
     """The headers the upstream received, as {lower-case name: first value}."""
     return {k: v[0] for k, v in response.json()["headers"].items()}
-
 
 if __name__ == "__main__":
     ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), EchoHandler).serve_forever()

@@ -14,10 +14,8 @@ FAST = {
     "GATEHOUSE_WORKER__RETRY_MAX_MS": 5000,
 }
 
-
 def server(inst: Installation, *args: str, **extra) -> Server:
     return inst.server(*args, **extra)
-
 
 def worker(inst: Installation, name: str, **extra) -> subprocess.Popen:
     log = open(inst.dir / f"worker-{name}.log", "a")
@@ -25,12 +23,10 @@ def worker(inst: Installation, name: str, **extra) -> subprocess.Popen:
     inst.servers.append(proc)  # ended by Installation.close()
     return proc
 
-
 def jobs(inst: Installation, *args: str, **extra) -> list:
     import json
 
     return json.loads(inst.cli("--json", "worker", "jobs", *args, **extra).stdout)
-
 
 def wait_until(pred, timeout: float = 20, step: float = 0.05, what: str = "condition"):
     deadline = time.time() + timeout

@@ -318,8 +318,6 @@ async fn saml_export_round_trip_and_authentik_names() {
     assert!(apply_text(&a, &first.yaml).await.unwrap().changes.is_empty());
 }
 
-// ---- SSO drift -----------------------------------------------------------------
-
 const EXTERNAL: &str = "https://id.example.com";
 
 fn manifest(dir: &std::path::Path, trust: &str) -> sso::Manifest {
@@ -561,8 +559,6 @@ async fn sso_saml_metadata_follows_the_external_url() {
     );
 }
 
-// ---- SSO drift: the service's env file ------------------------------------------
-
 fn oidc_manifest(dir: &std::path::Path) -> sso::Manifest {
     let text = "version: 1\nservices:\n  - name: grafana\n    sso:\n      type: oidc\n      redirect_uris: [\"https://grafana.example.com/login/generic_oauth\"]\n      client:\n        env_file: grafana.env\n        client_id_key: GF_CLIENT_ID\n        client_secret_key: GF_CLIENT_SECRET\n";
     let path = dir.join("stack.yaml");
@@ -612,8 +608,6 @@ async fn sso_unreadable_env_file_is_reported_and_no_secret_is_rotated() {
     assert_eq!(std::fs::read_to_string(&real).unwrap(), written);
 }
 
-// ---- apply against a row that changed since the plan ----------------------------
-
 #[tokio::test]
 async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
     use gatehouse_blueprint::steps::{Op, Step, apply_steps};
@@ -649,8 +643,6 @@ async fn an_update_planned_on_a_stale_snapshot_keeps_a_newer_password() {
     assert!(now.password_hash.is_some(), "the newer password survives");
     assert!(now.password_changed_at.is_some());
 }
-
-// ---- export: secrets in user attributes -------------------------------------------
 
 #[tokio::test]
 async fn export_hides_basic_auth_passwords_kept_in_user_attributes() {

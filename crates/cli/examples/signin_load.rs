@@ -171,8 +171,6 @@ fn pct_ms(sorted: &[u64], p: f64) -> f64 {
     sorted[rank.min(sorted.len()) - 1] as f64 / 1000.0
 }
 
-// ---- hash mode ---------------------------------------------------------------------
-
 async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     let hasher = PasswordHasher::with_default_concurrency(HashParams::default())?;
     let permits = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -221,8 +219,6 @@ async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     );
     Ok(())
 }
-
-// ---- http mode ----------------------------------------------------------------------
 
 /// What one worker measured.
 #[derive(Default)]

@@ -54,33 +54,23 @@ pub enum Command {
     /// Regain access: make someone admin, or issue a one-time sign-in link.
     #[command(subcommand)]
     Recovery(RecoveryCmd),
-    // ---- OIDC provider
     /// List and rotate the signing keys of tokens (OIDC, forward-auth JWTs).
     #[command(subcommand)]
     Key(crate::commands::key::KeyCmd),
-    // ---- end OIDC provider
-    // ---- SAML provider
-    // ---- end SAML provider
-    // ---- mail and worker
     /// Run the background worker (mail, housekeeping) alone, or inspect its jobs.
     Worker(crate::commands::worker::WorkerArgs),
     /// Outgoing mail (GATEHOUSE_EMAIL__* settings).
     #[command(subcommand)]
     Email(crate::commands::email::EmailCmd),
-    // ---- end mail and worker
-    // ---- MFA
     /// Set who must use two-factor authentication.
     #[command(subcommand)]
     Policy(crate::commands::policy::PolicyCmd),
-    // ---- end MFA
-    // ---- blueprints and SSO drift
     /// Blueprints: declarative configuration in authentik's YAML format.
     #[command(subcommand)]
     Blueprint(crate::commands::blueprint::BlueprintCmd),
     /// Check and repair SSO drift across the stack (GATEHOUSE_STACK_FILE).
     #[command(subcommand)]
     Sso(crate::commands::sso::SsoCmd),
-    // ---- end blueprints and SSO drift
     /// The LDAP server alone (without a subcommand), its certificate, and a test bind.
     Ldap(crate::commands::ldap::LdapArgs),
     /// Write one consistent backup of everything Gatehouse owns, while the
@@ -118,17 +108,9 @@ pub enum UserCmd {
     /// (mailed when email is configured and the user has an address; --print
     /// prints it instead).
     Password(PasswordArgs),
-    // ---- SAML provider
-    // ---- end SAML provider
-    // ---- mail and worker
-    // ---- end mail and worker
-    // ---- MFA
     /// List or reset a user's two-factor authenticators.
     #[command(subcommand)]
     Mfa(crate::commands::mfa::UserMfaCmd),
-    // ---- end MFA
-    // ---- blueprints and SSO drift
-    // ---- end blueprints and SSO drift
     /// Delete a user and their memberships.
     Delete {
         username: String,
@@ -203,14 +185,12 @@ pub enum AppCmd {
     Bind { slug: String, group: String },
     /// Remove a group binding from an application.
     Unbind { slug: String, group: String },
-    // ---- OIDC provider
     /// Change an application's provider settings (the options of `app create`;
     /// a list option given replaces the whole list).
     Update(Box<crate::commands::app_oidc::AppUpdateArgs>),
     /// Client secrets.
     #[command(subcommand)]
     Secret(crate::commands::app_oidc::SecretCmd),
-    // ---- end OIDC provider
 }
 
 #[derive(Debug, Args)]
@@ -227,26 +207,14 @@ pub struct AppCreateArgs {
     /// Restrict the application to these groups (repeat for several).
     #[arg(long = "allow-group", value_name = "GROUP")]
     pub allow_groups: Vec<String>,
-    // ---- OIDC provider
     #[command(flatten)]
     pub oidc: crate::commands::app_oidc::OidcArgs,
-    // ---- end OIDC provider
-    // ---- forward-auth (proxy provider)
     #[command(flatten)]
     pub proxy: crate::commands::app_proxy::ProxyArgs,
-    // ---- end forward-auth
-    // ---- SAML provider
     #[command(flatten)]
     pub saml: crate::commands::app_saml::SamlArgs,
-    // ---- end SAML provider
     #[command(flatten)]
     pub ldap: crate::commands::app_ldap::LdapArgs,
-    // ---- mail and worker
-    // ---- end mail and worker
-    // ---- MFA
-    // ---- end MFA
-    // ---- blueprints and SSO drift
-    // ---- end blueprints and SSO drift
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

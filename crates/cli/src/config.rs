@@ -150,9 +150,6 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_TEST_CLOCK_FILE",
         "test suite only: shift the clock by the seconds written in this file (never in production)",
     ),
-    // ---- SAML provider
-    // ---- end SAML provider
-    // ---- mail and worker
     (
         "GATEHOUSE_EMAIL__HOST",
         "SMTP server; unset disables mail (password reset by email, `email test`)",
@@ -205,8 +202,6 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_WORKER__HOUSEKEEPING_SECONDS",
         "how often expired sessions, codes, tokens and links are purged (default 300)",
     ),
-    // ---- end mail and worker
-    // ---- MFA
     (
         "GATEHOUSE_SECRET_KEY",
         "key for MFA secrets at rest (TOTP seeds); generated into the .env file on first start if unset",
@@ -219,7 +214,6 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_MFA_ENROLMENT_WINDOW_MINUTES",
         "how long such a window stays open (default 60)",
     ),
-    // ---- end MFA
     (
         "GATEHOUSE_AUDIT_HEAD_EXPORT",
         "where the worker posts the signed audit-log head: file:PATH (JSON lines, 0600), syslog or syslog:SOCKET (default: off; see `events head`)",
@@ -228,7 +222,6 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_AUDIT_HEAD_EVERY_MINUTES",
         "how often the signed head is posted (default 60)",
     ),
-    // ---- blueprints and SSO drift
     (
         "GATEHOUSE_BLUEPRINTS_DIR",
         "blueprints applied at start, when a file changes and periodically (default: none)",
@@ -249,7 +242,6 @@ pub const SETTINGS: &[(&str, &str)] = &[
         "GATEHOUSE_STACK_ENV_FILE",
         "the stack's .env for ${VARIABLE} in the manifest (default: .env beside the manifest)",
     ),
-    // ---- end blueprints and SSO drift
     (
         "GATEHOUSE_LDAP_LISTEN",
         "LDAP (and StartTLS) listen address, or 'off' (default 0.0.0.0:3389)",
@@ -370,9 +362,7 @@ pub struct Settings {
     pub security: crate::security_settings::SecuritySettings,
     /// The LDAP server: GATEHOUSE_LDAP*.
     pub ldap: crate::ldap_settings::LdapSettings,
-    // ---- blueprints and SSO drift
     pub blueprints: crate::commands::blueprint::BlueprintSettings,
-    // ---- end blueprints and SSO drift
     /// Backups: GATEHOUSE_BACKUP__*.
     pub backup: crate::backup_settings::BackupSettings,
 }
@@ -596,7 +586,6 @@ impl Settings {
             known_device_secs: i64::from(number("GATEHOUSE_LOGIN_KNOWN_DEVICE_DAYS", 90, 0, 3650)?) * 86_400,
             ..ThrottlePolicy::default()
         };
-        // ---- blueprints and SSO drift
         let blueprints = crate::commands::blueprint::BlueprintSettings {
             dir: get("GATEHOUSE_BLUEPRINTS_DIR").map(PathBuf::from),
             interval_secs: number("GATEHOUSE_BLUEPRINTS_INTERVAL", 3600, 0, 10_000_000)?.into(),
@@ -604,8 +593,7 @@ impl Settings {
             stack_file: get("GATEHOUSE_STACK_FILE").map(PathBuf::from),
             stack_env_file: get("GATEHOUSE_STACK_ENV_FILE").map(PathBuf::from),
         };
-        // ---- end blueprints and SSO drift
-        let mail_worker = crate::mail_settings::parse(&get, &bad)?; // mail and worker
+        let mail_worker = crate::mail_settings::parse(&get, &bad)?;
         let security = crate::security_settings::parse(&get, &bad)?;
         let ldap = crate::ldap_settings::parse(&get, &bad)?;
         let backup = crate::backup_settings::parse(&get, &bad, &data_dir)?;
@@ -614,14 +602,14 @@ impl Settings {
             ldap,
             mail_worker,
             security,
-            blueprints, // blueprints and SSO drift
+            blueprints,
             branding_title: get("GATEHOUSE_BRANDING_TITLE").unwrap_or_else(|| "Gatehouse".into()),
             branding_logo,
             sessions,
             throttle,
             trusted_proxies,
             test_clock_file: get("GATEHOUSE_TEST_CLOCK_FILE").map(PathBuf::from),
-            secret_key: get("GATEHOUSE_SECRET_KEY"), // MFA
+            secret_key: get("GATEHOUSE_SECRET_KEY"),
             env_file,
             data_dir,
             database_url,

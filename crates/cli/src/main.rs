@@ -11,12 +11,12 @@ mod context;
 mod envfile;
 mod failure;
 mod ldap_settings;
-mod mail_settings; // mail and worker
+mod mail_settings;
 mod osuser;
 mod output;
 mod progress;
 mod security_settings;
-mod test_clock; // OIDC provider: GATEHOUSE_TEST_CLOCK_FILE
+mod test_clock; // GATEHOUSE_TEST_CLOCK_FILE (tests only)
 
 use std::process::ExitCode;
 
@@ -34,8 +34,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&Failure::from(e)),
     };
+    // Long-running processes (server, worker, LDAP alone) log; commands print.
     let is_server = matches!(cli.command, Command::Server(_))
-        || matches!(&cli.command, Command::Worker(a) if a.command.is_none()) // mail and worker: the worker logs too
+        || matches!(&cli.command, Command::Worker(a) if a.command.is_none())
         || matches!(&cli.command, Command::Ldap(a) if a.command.is_none());
     init_logging(&settings, is_server);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -63,20 +64,12 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Events(args) => commands::events::run(ctx, args).await,
         Command::Status(args) => commands::status::run(ctx, args).await,
         Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,
-        Command::Key(cmd) => commands::key::run(ctx, cmd).await, // OIDC provider
-        // ---- SAML provider
-        // ---- end SAML provider
-        // ---- mail and worker
+        Command::Key(cmd) => commands::key::run(ctx, cmd).await,
         Command::Worker(args) => commands::worker::run(ctx, args).await,
         Command::Email(cmd) => commands::email::run(ctx, cmd).await,
-        // ---- end mail and worker
-        // ---- MFA
         Command::Policy(cmd) => commands::policy::run(ctx, cmd).await,
-        // ---- end MFA
-        // ---- blueprints and SSO drift
         Command::Blueprint(cmd) => commands::blueprint::run(ctx, cmd).await,
         Command::Sso(cmd) => commands::sso::run(ctx, cmd).await,
-        // ---- end blueprints and SSO drift
         Command::Ldap(args) => commands::ldap::run(ctx, args).await,
         Command::Backup(args) => commands::backup::run(ctx, args).await,
         Command::Restore(args) => commands::restore::run(ctx, args).await,

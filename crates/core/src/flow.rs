@@ -65,14 +65,12 @@ pub struct FlowState {
     /// A local path to return to when done (see [`safe_next`]).
     pub next: String,
     pub csrf: String,
-    // ---- MFA
     /// The MFA stage's state, once the first factor passed.
     #[serde(default)]
     pub mfa: Option<MfaPending>,
     /// A WebAuthn ceremony in progress (server-side state, never sent out).
     #[serde(default)]
     pub ceremony: Option<serde_json::Value>,
-    // ---- end MFA
 }
 
 /// A flow as loaded for a request.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::clock::Timestamp;
 use crate::error::StoreError;
-use crate::jobs::{Job, JobEffect, JobFilter, NewJob, WorkerRecord}; // mail and worker
+use crate::jobs::{Job, JobEffect, JobFilter, NewJob, WorkerRecord};
 use crate::keys::SigningKeyRecord;
 use crate::model::*;
 use crate::oauth::model::{AuthCode, Consent, DeviceCode, Grant, Redeemed, RefreshToken};
@@ -90,7 +90,6 @@ pub trait Store: Send + Sync {
     async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     /// One user's remembered consents.
     async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<Consent>>;
-    // ---- mail and worker
     /// Claims the next due job (queued and due, or running with an expired
     /// lease) for `worker_id` until `now + lease_ms`, counting an attempt.
     /// Atomic: two workers never claim one job (PostgreSQL `FOR UPDATE SKIP
@@ -119,8 +118,6 @@ pub trait Store: Send + Sync {
     async fn put_worker(&self, worker: &WorkerRecord) -> StoreResult<()>;
     /// Every worker row, latest heartbeat first.
     async fn workers(&self) -> StoreResult<Vec<WorkerRecord>>;
-    // ---- end mail and worker
-    // ---- MFA
     /// One user's authenticators, oldest first.
     async fn mfa_authenticators(&self, user_id: Uuid) -> StoreResult<Vec<crate::mfa::Authenticator>>;
     /// The WebAuthn authenticator with this credential id (base64url).
@@ -134,11 +131,8 @@ pub trait Store: Send + Sync {
     async fn mfa_policy(&self) -> StoreResult<Option<String>>;
     /// When `user_id` may enrol a first authenticator (see `mfa::enrolment`).
     async fn mfa_enrolment(&self, user_id: Uuid) -> StoreResult<Option<crate::mfa::enrolment::EnrolmentRecord>>;
-    // ---- end MFA
-    // ---- blueprints and SSO drift
     /// The applied state of every blueprint file, by path.
     async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprints::BlueprintInstance>>;
-    // ---- end blueprints and SSO drift
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
@@ -198,12 +192,10 @@ pub trait WriteTx: Send {
     async fn insert_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
     async fn update_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
     async fn delete_flow(&mut self, id: Uuid) -> StoreResult<()>;
-    // ---- forward-auth: single-use hand-off codes
     /// Deletes the unexpired flow record with this hash and returns it; `None`
     /// when there is none (never was, expired, or already consumed). Atomic: of
     /// two concurrent consumers only one gets the record.
     async fn consume_flow(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<FlowRecord>>;
-    // ---- end forward-auth
 
     /// Inserts or replaces the record with this key.
     async fn put_throttle(&mut self, record: &ThrottleRecord) -> StoreResult<()>;
@@ -267,7 +259,6 @@ pub trait WriteTx: Send {
     /// Housekeeping: deletes expired codes, refresh tokens, device codes,
     /// revocation entries and grants. Returns how many rows went.
     async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64>;
-    // ---- mail and worker
     /// Enqueues a job (due at `job.run_at`); `None` when a job with the same
     /// idempotency key exists. On PostgreSQL, wakes listening workers at commit.
     async fn enqueue_job(&mut self, job: &NewJob, now: Timestamp) -> StoreResult<Option<Uuid>>;
@@ -287,8 +278,6 @@ pub trait WriteTx: Send {
     async fn delete_finished_jobs(&mut self, before: Timestamp) -> StoreResult<u64>;
     /// Deletes recovery keys that expired before `before`.
     async fn delete_expired_recovery_keys(&mut self, before: Timestamp) -> StoreResult<u64>;
-    // ---- end mail and worker
-    // ---- MFA
     async fn mfa_authenticators(&mut self, user_id: Uuid) -> StoreResult<Vec<crate::mfa::Authenticator>>;
     /// Fails with [`StoreError::Conflict`] when the credential id is registered.
     async fn insert_mfa_authenticator(&mut self, auth: &crate::mfa::Authenticator) -> StoreResult<()>;
@@ -321,14 +310,11 @@ pub trait WriteTx: Send {
         lock_after: i64,
         locked_until: Timestamp,
     ) -> StoreResult<crate::model::ThrottleRecord>;
-    // ---- end MFA
-    // ---- blueprints and SSO drift
     async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>>;
     /// Returns false when there was no such token.
     async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
     /// Inserts or replaces the applied state of one blueprint file.
     async fn put_blueprint_instance(&mut self, instance: &crate::blueprints::BlueprintInstance) -> StoreResult<()>;
-    // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

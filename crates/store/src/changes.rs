@@ -76,7 +76,6 @@ async fn connect_listener(url: &str) -> Option<PgListener> {
     }
 }
 
-// ---- mail and worker: waking job workers
 /// A [`tokio::sync::Notify`] poked whenever a job is enqueued (PostgreSQL
 /// `LISTEN gatehouse_jobs`); never poked on SQLite, where workers poll.
 pub(crate) fn watch_jobs(store: SqlStore) -> std::sync::Arc<tokio::sync::Notify> {
@@ -132,4 +131,3 @@ async fn connect_channel(url: &str, channel: &str) -> Option<PgListener> {
         Err(_) => None,
     }
 }
-// ---- end mail and worker

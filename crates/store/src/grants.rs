@@ -41,8 +41,6 @@ macro_rules! device_columns {
     };
 }
 
-// ---- rows ----------------------------------------------------------------------
-
 fn get<'r, T: Decode<'r, Any> + Type<Any>>(row: &'r AnyRow, col: &str) -> Result<T> {
     row.try_get(col)
         .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
@@ -149,8 +147,6 @@ fn all<T>(rows: Vec<AnyRow>, f: fn(&AnyRow) -> Result<T>) -> Result<Vec<T>> {
 fn json_list_text(list: &[String]) -> String {
     Value::from(list.to_vec()).to_string()
 }
-
-// ---- reads (pool or transaction) -------------------------------------------------
 
 pub(crate) async fn server_secret<'c, E: Executor<'c, Database = Any>>(e: E, name: &str) -> Result<Option<String>> {
     sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
@@ -271,8 +267,6 @@ pub(crate) async fn consents<'c, E: Executor<'c, Database = Any>>(e: E, user_id:
     .ctx("list consents")?;
     all(rows, consent_row)
 }
-
-// ---- writes (inside a transaction) -------------------------------------------------
 
 pub(crate) async fn insert_server_secret(
     conn: &mut AnyConnection,

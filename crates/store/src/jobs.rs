@@ -83,8 +83,6 @@ fn clip(text: &str) -> String {
     text.chars().take(2000).collect()
 }
 
-// ---- queue operations outside a WriteTx ----------------------------------------
-
 pub(crate) async fn claim(
     pool: &AnyPool,
     backend: Backend,
@@ -260,8 +258,6 @@ pub(crate) async fn workers(pool: &AnyPool) -> Result<Vec<WorkerRecord>> {
     .ctx("list workers")?;
     rows.iter().map(worker_row).collect()
 }
-
-// ---- inside a WriteTx ------------------------------------------------------------
 
 pub(crate) async fn enqueue(
     conn: &mut AnyConnection,

@@ -20,22 +20,20 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod backup;
+mod blueprints;
 mod changes;
 mod error;
 mod events;
-mod grants; // OIDC provider
-mod jobs; // mail and worker
+mod grants;
+mod jobs;
 mod keys;
-mod mfa; // MFA
+mod mfa;
 mod mfa_enrolment;
 mod migrate;
 mod ops;
 mod read;
 mod rows;
 mod url;
-// ---- blueprints and SSO drift
-mod blueprints;
-// ---- end blueprints and SSO drift
 mod write;
 
 use std::time::Duration;
@@ -51,7 +49,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, AnyPool};
 use uuid::Uuid;
 
-use gatehouse_core::jobs::Job as JobRow; // mail and worker
+use gatehouse_core::jobs::Job as JobRow;
 
 use crate::error::Ctx;
 pub use crate::events::DEFAULT_EVENT_LIMIT;
@@ -340,7 +338,6 @@ impl Store for SqlStore {
     async fn oauth_consents(&self, user_id: Uuid) -> StoreResult<Vec<oauth::Consent>> {
         grants::consents(&self.pool, user_id).await
     }
-    // ---- mail and worker
     async fn claim_job(&self, worker_id: &str, now: Timestamp, lease_ms: i64) -> StoreResult<Option<JobRow>> {
         jobs::claim(&self.pool, self.backend, worker_id, now, lease_ms).await
     }
@@ -384,8 +381,6 @@ impl Store for SqlStore {
     async fn workers(&self) -> StoreResult<Vec<gatehouse_core::jobs::WorkerRecord>> {
         jobs::workers(&self.pool).await
     }
-    // ---- end mail and worker
-    // ---- MFA
     async fn mfa_authenticators(&self, user_id: Uuid) -> StoreResult<Vec<gatehouse_core::mfa::Authenticator>> {
         mfa::authenticators(&self.pool, user_id).await
     }
@@ -411,12 +406,9 @@ impl Store for SqlStore {
     ) -> StoreResult<Option<gatehouse_core::mfa::enrolment::EnrolmentRecord>> {
         mfa_enrolment::read(&self.pool, user_id, false).await
     }
-    // ---- end MFA
-    // ---- blueprints and SSO drift
     async fn blueprint_instances(&self) -> StoreResult<Vec<gatehouse_core::blueprints::BlueprintInstance>> {
         blueprints::instances(&self.pool).await
     }
-    // ---- end blueprints and SSO drift
 }
 
 #[cfg(test)]

@@ -55,46 +55,36 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_providers.sql"),
         postgres: include_str!("../migrations/postgres/0003_providers.sql"),
     },
-    // ---- OIDC provider
     Migration {
         version: 4,
         name: "oidc",
         sqlite: include_str!("../migrations/sqlite/0004_oidc.sql"),
         postgres: include_str!("../migrations/postgres/0004_oidc.sql"),
     },
-    // ---- end OIDC provider
-    // ---- SAML provider
     Migration {
         version: 5,
         name: "saml",
         sqlite: include_str!("../migrations/sqlite/0005_saml.sql"),
         postgres: include_str!("../migrations/postgres/0005_saml.sql"),
     },
-    // ---- end SAML provider
-    // ---- mail and worker
     Migration {
         version: 6,
         name: "jobs",
         sqlite: include_str!("../migrations/sqlite/0006_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0006_jobs.sql"),
     },
-    // ---- end mail and worker
-    // ---- MFA
     Migration {
         version: 7,
         name: "mfa",
         sqlite: include_str!("../migrations/sqlite/0007_mfa.sql"),
         postgres: include_str!("../migrations/postgres/0007_mfa.sql"),
     },
-    // ---- end MFA
-    // ---- blueprints and SSO drift
     Migration {
         version: 8,
         name: "blueprints",
         sqlite: include_str!("../migrations/sqlite/0008_blueprints.sql"),
         postgres: include_str!("../migrations/postgres/0008_blueprints.sql"),
     },
-    // ---- end blueprints and SSO drift
     Migration {
         version: 9,
         name: "mfa_enrolment",

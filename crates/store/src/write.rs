@@ -450,7 +450,6 @@ impl WriteTx for SqlWriteTx {
         Ok(())
     }
 
-    // ---- forward-auth: single-use hand-off codes
     async fn consume_flow(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<FlowRecord>> {
         // One statement: of two concurrent consumers the second deletes nothing.
         sqlx::query(concat!(
@@ -466,7 +465,6 @@ impl WriteTx for SqlWriteTx {
         .map(rows::flow)
         .transpose()
     }
-    // ---- end forward-auth
 
     async fn put_throttle(&mut self, record: &ThrottleRecord) -> StoreResult<()> {
         sqlx::query(concat!(
@@ -637,7 +635,6 @@ impl WriteTx for SqlWriteTx {
     async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64> {
         grants::delete_expired(&mut self.tx, now).await
     }
-    // ---- mail and worker
     async fn enqueue_job(&mut self, job: &gatehouse_core::jobs::NewJob, now: Timestamp) -> StoreResult<Option<Uuid>> {
         crate::jobs::enqueue(&mut self.tx, self.backend, job, now).await
     }
@@ -663,8 +660,6 @@ impl WriteTx for SqlWriteTx {
     async fn delete_expired_recovery_keys(&mut self, before: Timestamp) -> StoreResult<u64> {
         crate::jobs::delete_expired_recovery_keys(&mut self.tx, before).await
     }
-    // ---- end mail and worker
-    // ---- MFA
     async fn mfa_authenticators(&mut self, user_id: Uuid) -> StoreResult<Vec<gatehouse_core::mfa::Authenticator>> {
         crate::mfa::authenticators(&mut *self.tx, user_id).await
     }
@@ -728,8 +723,6 @@ impl WriteTx for SqlWriteTx {
     ) -> StoreResult<ThrottleRecord> {
         crate::mfa::bump_throttle(&mut self.tx, key, now, window_floor, lock_after, locked_until).await
     }
-    // ---- end MFA
-    // ---- blueprints and SSO drift
     async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>> {
         read::api_tokens(&mut *self.tx).await
     }
@@ -744,7 +737,6 @@ impl WriteTx for SqlWriteTx {
     ) -> StoreResult<()> {
         crate::blueprints::put_instance(&mut self.tx, instance).await
     }
-    // ---- end blueprints and SSO drift
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await.ctx("commit")

@@ -37,8 +37,6 @@ use uuid::Uuid;
 const T0: Timestamp = Timestamp(1_767_225_600_000);
 const DAY: i64 = 86_400;
 
-// ---- harness ----------------------------------------------------------------
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Sqlite,
@@ -236,22 +234,20 @@ conformance!(
     check_flows,
     check_purge_expired,
     check_recovery_flow,
-    check_oauth_grants,         // OIDC provider
-    check_signing_keys,         // OIDC provider
-    check_forward_auth_handoff, // forward-auth
+    check_oauth_grants,
+    check_signing_keys,
+    check_forward_auth_handoff,
     // mail and worker (checks at the end of the file)
     check_job_queue_lifecycle,
     check_job_claims_are_exclusive,
     check_job_effects_and_workers,
     check_password_reset_requests,
-    check_mfa_totp_and_replay,       // MFA
-    check_mfa_recovery_codes,        // MFA
-    check_mfa_policy_and_reset,      // MFA
-    check_throttle_bumps_are_atomic, // MFA
-    // ---- blueprints and SSO drift
+    check_mfa_totp_and_replay,
+    check_mfa_recovery_codes,
+    check_mfa_policy_and_reset,
+    check_throttle_bumps_are_atomic,
     check_blueprint_instances,
     check_api_token_deletion,
-    // ---- end blueprints and SSO drift
     check_known_device_throttle,
     check_signed_chain_head,
     check_signed_head_moved_anchor,
@@ -270,8 +266,6 @@ use key_ring::*;
 #[path = "conformance/security.rs"]
 mod security;
 use security::*;
-
-// ---- fixtures ---------------------------------------------------------------
 
 struct Env {
     store: Arc<SqlStore>,
@@ -380,8 +374,6 @@ fn new_event(action: &str) -> NewEvent {
     }
 }
 
-// ---- migrations -------------------------------------------------------------
-
 async fn check_migrations_apply_and_are_idempotent(db: &TestDb) {
     assert_eq!(db.store.schema_version().await.unwrap(), 0);
     let first = db.store.migrate().await.unwrap();
@@ -472,8 +464,6 @@ async fn check_concurrent_migrations(db: &TestDb) {
     assert_eq!(db.store.chain_head().await.unwrap(), genesis());
     other.close().await;
 }
-
-// ---- users, groups, applications ------------------------------------------------
 
 async fn check_users(db: &TestDb) {
     let env = env(db).await;
@@ -801,8 +791,6 @@ async fn check_applications(db: &TestDb) {
     env.assert_intact().await;
 }
 
-// ---- the audit log --------------------------------------------------------------
-
 async fn check_every_write_writes_its_event(db: &TestDb) {
     let env = env(db).await;
     env.user("alice").await;
@@ -1039,8 +1027,6 @@ async fn check_prune_keeps_chain_verifiable(db: &TestDb) {
     assert_eq!(env.assert_intact().await, 1);
 }
 
-// ---- recovery keys, bootstrap -----------------------------------------------------
-
 async fn check_recovery_keys(db: &TestDb) {
     let env = env(db).await;
     env.user("alice").await;
@@ -1209,8 +1195,6 @@ async fn check_concurrent_bootstrap(db: &TestDb) {
     other_store.close().await;
 }
 
-// ---- concurrency and crash safety ---------------------------------------------------
-
 async fn check_concurrent_writers(db: &TestDb) {
     let env = env(db).await;
     // Two pools, as the CLI and the server have.
@@ -1305,8 +1289,6 @@ async fn check_dropped_transaction_leaves_nothing(db: &TestDb) {
     assert!(env.store.user_by_id(user.id).await.unwrap().is_some());
     assert_eq!(env.assert_intact().await, 1);
 }
-
-// ---- sessions, sign-in, throttling, flows, recovery ----------------------------------
 
 const PW: &str = "a sturdy passphrase 42";
 
@@ -2421,8 +2403,6 @@ async fn check_recovery_flow(db: &TestDb) {
     env.assert_intact().await;
 }
 
-// ---- SQLite only --------------------------------------------------------------------
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_runs_in_wal_mode() {
     let db = TestDb::sqlite().await;
@@ -2506,8 +2486,6 @@ fn test_database_urls() {
     );
     assert_eq!(with_database("postgres://h", "gh_x"), "postgres://h/gh_x");
 }
-
-// ---- forward-auth: the sign-in hand-off and proxy sessions -------------------
 
 async fn check_forward_auth_handoff(db: &TestDb) {
     use gatehouse_core::ProviderSpec;
@@ -2732,9 +2710,6 @@ async fn check_forward_auth_handoff(db: &TestDb) {
     tx.commit().await.unwrap();
     env.assert_intact().await;
 }
-// ---- end forward-auth
-
-// ---- OIDC provider: grants, codes, refresh tokens, device codes, keys ------------
 
 fn oidc_app_spec(client_id: &str) -> gatehouse_core::ProviderSpec {
     gatehouse_core::ProviderSpec {
@@ -3112,9 +3087,6 @@ async fn check_signing_keys(db: &TestDb) {
     assert!(env.dir.keys().signing_key(SigningAlg::EdDsa).await.is_err());
     other_store.close().await;
 }
-// ---- end OIDC provider
-
-// ---- mail and worker: the job queue ------------------------------------------
 
 use gatehouse_core::jobs::{self as jobs, JobFilter, JobState, NewJob, ResetRequest, WorkerRecord};
 
@@ -3511,8 +3483,6 @@ async fn check_password_reset_requests(db: &TestDb) {
     ));
 }
 
-// ---- MFA ---------------------------------------------------------------------
-
 fn mfa_directory(store: &Arc<SqlStore>, clock: &Arc<FixedClock>) -> Directory {
     directory(store, clock).with_mfa(gatehouse_core::mfa::MfaConfig {
         cipher: gatehouse_core::mfa::SecretCipher::from_secret_key("conformance-secret-key-0123456789").unwrap(),
@@ -3839,8 +3809,6 @@ async fn check_mfa_policy_and_reset(db: &TestDb) {
     e.assert_intact().await;
 }
 
-// ---- blueprints and SSO drift ---------------------------------------------------
-
 async fn check_blueprint_instances(db: &TestDb) {
     use gatehouse_core::blueprints::BlueprintInstance;
     let env = env(db).await;
@@ -3916,8 +3884,6 @@ async fn check_api_token_deletion(db: &TestDb) {
     tx.commit().await.unwrap();
     assert!(env.store.api_tokens().await.unwrap().is_empty());
 }
-
-// ---- MFA: atomic throttle counting
 
 async fn check_throttle_bumps_are_atomic(db: &TestDb) {
     let env = env(db).await;

@@ -8,16 +8,16 @@ use axum::response::{IntoResponse, Response};
 
 const STYLESHEET: &[u8] = include_bytes!("../static/gatehouse.css");
 const FAVICON: &[u8] = include_bytes!("../static/favicon.svg");
-const MFA_SCRIPT: &[u8] = include_bytes!("../static/mfa.js"); // MFA: WebAuthn ceremonies
-const SAML_POST: &[u8] = include_bytes!("../static/saml-post.js"); // SAML provider
+const MFA_SCRIPT: &[u8] = include_bytes!("../static/mfa.js"); // WebAuthn ceremonies
+const SAML_POST: &[u8] = include_bytes!("../static/saml-post.js");
 
 /// Looks up an embedded asset: `(body, content type)`.
 pub fn lookup(name: &str) -> Option<(&'static [u8], &'static str)> {
     match name {
         "gatehouse.css" => Some((STYLESHEET, "text/css; charset=utf-8")),
         "favicon.svg" => Some((FAVICON, "image/svg+xml")),
-        "mfa.js" => Some((MFA_SCRIPT, "text/javascript; charset=utf-8")), // MFA
-        "saml-post.js" => Some((SAML_POST, "text/javascript; charset=utf-8")), // SAML provider
+        "mfa.js" => Some((MFA_SCRIPT, "text/javascript; charset=utf-8")),
+        "saml-post.js" => Some((SAML_POST, "text/javascript; charset=utf-8")),
         _ => None,
     }
 }

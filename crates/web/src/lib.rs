@@ -10,23 +10,13 @@ pub mod config;
 pub mod cookies;
 pub mod errors;
 pub mod health;
-pub mod oidc; // OIDC provider
-pub mod pages;
-pub mod redact;
-// ---- forward-auth (proxy provider)
-pub mod proxy;
-// ---- end forward-auth
-// ---- SAML provider
-pub mod saml;
-// ---- end SAML provider
-// ---- mail and worker
-// ---- end mail and worker
-// ---- MFA
 pub mod mfa;
-// ---- end MFA
-// ---- blueprints and SSO drift
-// ---- end blueprints and SSO drift
+pub mod oidc;
+pub mod pages;
+pub mod proxy;
+pub mod redact;
 pub mod request;
+pub mod saml;
 pub mod security;
 pub mod state;
 pub mod telemetry;
@@ -50,7 +40,7 @@ pub const LOGO_PATH: &str = "/-/branding/logo";
 /// The public router (port 9000).
 pub fn router(state: AppState) -> Router {
     use views::{account, login, logout, portal, recovery};
-    let forward_auth = proxy::ForwardAuth::new(&state); // forward-auth (proxy provider)
+    let forward_auth = proxy::ForwardAuth::new(&state);
     Router::new()
         .route("/-/health/live/", get(health::live))
         .route("/-/health/ready/", get(health::ready))
@@ -75,12 +65,9 @@ pub fn router(state: AppState) -> Router {
             "/recovery/use-token/{key}/",
             get(recovery::recovery_get).post(recovery::recovery_post),
         )
-        .merge(forward_auth.pages()) // forward-auth: the sign-in pages
-        .merge(oidc::routes()) // OIDC provider
-        // ---- SAML provider
+        .merge(forward_auth.pages())
+        .merge(oidc::routes())
         .merge(saml::routes(&state))
-        // ---- end SAML provider
-        // ---- mail and worker
         .route(
             views::forgot::FORGOT_PATH,
             get(views::forgot::forgot_get).post(views::forgot::forgot_post),
@@ -89,12 +76,7 @@ pub fn router(state: AppState) -> Router {
             views::forgot::AUTHENTIK_RECOVERY_PATH,
             get(views::forgot::forgot_get).post(views::forgot::forgot_post),
         )
-        // ---- end mail and worker
-        // ---- MFA
         .merge(mfa::routes())
-        // ---- end MFA
-        // ---- blueprints and SSO drift
-        // ---- end blueprints and SSO drift
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(security::headers))

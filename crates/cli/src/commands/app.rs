@@ -46,18 +46,16 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
                 a.app.launch_url.clone().unwrap_or_else(|| "-".into()),
             ]);
             t.row(["access".to_string(), access_label(&a.bound_groups)]);
-            crate::commands::app_oidc::show_rows(ctx, &a.app, &mut t); // OIDC provider
-            crate::commands::app_proxy::show_rows(&a.app, &mut t); // forward-auth
-            crate::commands::app_saml::show_rows(ctx, &a.app, &mut t); // SAML provider
+            crate::commands::app_oidc::show_rows(ctx, &a.app, &mut t);
+            crate::commands::app_proxy::show_rows(&a.app, &mut t);
+            crate::commands::app_saml::show_rows(ctx, &a.app, &mut t);
             crate::commands::app_ldap::show_rows(&a.app, &mut t);
             t.row(["created".to_string(), a.app.created_at.to_rfc3339()]);
             t.print()?;
         }
         AppCmd::Create(args) => create(ctx, &dir, &audit, *args).await?,
-        // ---- OIDC provider
         AppCmd::Update(args) => crate::commands::app_oidc::update(ctx, &dir, &audit, *args).await?,
         AppCmd::Secret(cmd) => crate::commands::app_oidc::secret(ctx, &dir, &audit, cmd).await?,
-        // ---- end OIDC provider
         AppCmd::Delete { slug } => {
             dir.apps().delete(&audit, &slug).await?;
             println!("deleted application {slug}");
@@ -89,7 +87,7 @@ pub async fn run(ctx: &Context, cmd: AppCmd) -> CmdResult {
 }
 
 async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateArgs) -> CmdResult {
-    let mut oidc_secret = None; // OIDC provider: the new client secret, printed once
+    let mut oidc_secret = None; // the new client secret, printed once
     if args.oidc.any() && args.provider != Some(ProviderChoice::Oidc) {
         return Err(Failure::input(
             "the OIDC options (--redirect-uri, --public, …) need --provider oidc",
@@ -99,24 +97,18 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
     for g in &args.allow_groups {
         dir.groups().get(g).await?;
     }
-    crate::commands::app_proxy::check_unused(&args.proxy, args.provider)?; // forward-auth
-    crate::commands::app_saml::check_unused(&args.saml, args.provider, args.oidc.signing_alg)?; // SAML provider
+    crate::commands::app_proxy::check_unused(&args.proxy, args.provider)?;
+    crate::commands::app_saml::check_unused(&args.saml, args.provider, args.oidc.signing_alg)?;
     crate::commands::app_ldap::check_unused(&args.ldap, args.provider)?;
     let provider = match args.provider {
         None => None,
-        // ---- forward-auth (proxy provider)
         Some(ProviderChoice::Proxy) => Some(crate::commands::app_proxy::spec(dir, &args.proxy).await?),
-        // ---- end forward-auth
-        // ---- OIDC provider
         Some(ProviderChoice::Oidc) => {
             let (spec, secret) = crate::commands::app_oidc::create_spec(dir, &args.slug, &args.oidc).await?;
             oidc_secret = secret;
             Some(spec)
         }
-        // ---- end OIDC provider
-        // ---- SAML provider
         Some(ProviderChoice::Saml) => Some(crate::commands::app_saml::spec(&args.saml, args.oidc.signing_alg)?),
-        // ---- end SAML provider
         Some(ProviderChoice::Ldap) => Some(crate::commands::app_ldap::create_spec(dir, &args.ldap).await?),
         #[allow(unreachable_patterns)]
         Some(other) => {
@@ -143,10 +135,10 @@ async fn create(ctx: &Context, dir: &Directory, audit: &Audit, args: AppCreateAr
         dir.apps().bind(audit, &app.slug, g).await?;
     }
     if app.provider == Some(gatehouse_core::ProviderKind::Oidc) {
-        return crate::commands::app_oidc::print_created(ctx, &app, oidc_secret.as_deref()); // OIDC provider
+        return crate::commands::app_oidc::print_created(ctx, &app, oidc_secret.as_deref());
     }
     if app.provider == Some(gatehouse_core::ProviderKind::Saml) {
-        return crate::commands::app_saml::print_created(ctx, &app); // SAML provider
+        return crate::commands::app_saml::print_created(ctx, &app);
     }
     if app.provider == Some(gatehouse_core::ProviderKind::Ldap) {
         return crate::commands::app_ldap::print_created(ctx, &app);

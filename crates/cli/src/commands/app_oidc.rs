@@ -71,7 +71,7 @@ pub struct OidcArgs {
     /// The ID and access token signature algorithm (default RS256).
     /// (SAML: rsa-sha256, rsa-sha512 or ecdsa-sha256, default rsa-sha256.)
     #[arg(long, value_enum, value_name = "ALG")]
-    pub signing_alg: Option<crate::commands::app_saml::SigningAlgArg>, // SAML provider: shared flag
+    pub signing_alg: Option<crate::commands::app_saml::SigningAlgArg>,
     /// What `sub` holds (default hashed: SHA-256 of the user id).
     #[arg(long, value_enum, value_name = "MODE")]
     pub sub_mode: Option<SubChoice>,
@@ -128,7 +128,6 @@ pub struct AppUpdateArgs {
     /// Refuse PKCE's `plain` method again.
     #[arg(long, conflicts_with = "allow_plain_pkce")]
     pub refuse_plain_pkce: bool,
-    // ---- SAML provider: `app update` of SAML applications
     #[command(flatten)]
     pub saml: crate::commands::app_saml::SamlArgs,
     #[command(flatten)]

@@ -97,10 +97,8 @@ pub async fn run(ctx: &Context, args: &crate::commands::worker::ServerArgs) -> C
         let worker = crate::commands::worker::build(ctx, directory.clone(), &store, Some(&secret_key))?;
         Some(tokio::spawn(worker.run(shutdown_rx.clone())))
     };
-    // ---- blueprints and SSO drift
     // Applied before ready; watched and re-applied where the worker runs.
     crate::commands::blueprint::start_watch(ctx, &directory, shutdown_rx.clone(), !args.no_worker).await;
-    // ---- end blueprints and SSO drift
     let ldap = crate::commands::ldap::start(ctx, ldap, &directory, changes.clone(), shutdown_rx.clone()).await?;
     if settings.metrics_listen.is_some() {
         crate::commands::ops_metrics::spawn(

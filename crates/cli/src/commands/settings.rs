@@ -32,7 +32,7 @@ pub fn run(ctx: &Context) -> CmdResult {
             s.bootstrap.email.clone().unwrap_or_else(|| "-".into()),
         ),
         ("GATEHOUSE_BOOTSTRAP_TOKEN", hidden(&s.bootstrap.token)),
-        ("GATEHOUSE_SECRET_KEY", hidden(&s.secret_key)), // MFA
+        ("GATEHOUSE_SECRET_KEY", hidden(&s.secret_key)),
         ("GATEHOUSE_PASSWORD_MIN_LENGTH", s.password_policy.min_chars.to_string()),
         (
             "GATEHOUSE_PASSWORD_HASH_MEMORY_KIB",
@@ -47,7 +47,7 @@ pub fn run(ctx: &Context) -> CmdResult {
         ),
     ];
     values.extend(crate::security_settings::shown(s));
-    values.extend(crate::mail_settings::shown(&s.mail_worker)); // mail and worker
+    values.extend(crate::mail_settings::shown(&s.mail_worker));
     values.extend(crate::ldap_settings::shown(&s.ldap));
     if ctx.json {
         let map: serde_json::Map<String, serde_json::Value> =

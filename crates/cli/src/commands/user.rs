@@ -70,7 +70,7 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
             println!("created user {} ({})", user.username, user.id);
         }
         UserCmd::Password(args) => set_password(ctx, &dir, &audit, args).await?,
-        UserCmd::Mfa(cmd) => return crate::commands::mfa::run(ctx, cmd).await, // MFA
+        UserCmd::Mfa(cmd) => return crate::commands::mfa::run(ctx, cmd).await,
         UserCmd::Delete { username, force } => {
             dir.users().delete(&audit, &username, force).await?;
             println!("deleted user {username}");

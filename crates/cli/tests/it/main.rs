@@ -9,12 +9,12 @@ mod cli_apps;
 mod cli_events;
 mod cli_groups;
 mod cli_ldap;
-mod cli_mfa; // MFA
+mod cli_mfa;
 mod cli_misc;
-mod cli_proxy; // forward-auth
+mod cli_proxy;
 mod cli_rules;
 mod cli_sessions;
 mod cli_users;
-mod cli_worker; // mail and worker
+mod cli_worker;
 mod justfile;
 mod server;

@@ -114,8 +114,6 @@ pub(crate) async fn check_known_device_throttle(db: &TestDb) {
     );
 }
 
-// ---- finding 11: signed chain heads --------------------------------------------
-
 const SECRET: &str = "conformance-secret-key-0123456789";
 
 /// What an attacker with write access to the database does after editing an
@@ -304,8 +302,6 @@ pub(crate) async fn check_signed_head_truncated_tail(db: &TestDb) {
     );
     assert!(reason.contains("the log ends at event 3"), "{reason}");
 }
-
-// ---- finding 9: the first authenticator ------------------------------------------
 
 /// Finding 9: someone who has only the password of an account that must use
 /// MFA cannot enrol their own first authenticator outside a window; every

@@ -81,7 +81,7 @@ pub async fn login_get(
             if let Some(n) = next.as_ref().filter(|n| **n != f.state.next) {
                 f.state.next = n.clone();
                 f.state.stage = Stage::Identify;
-                f.state.mfa = None; // MFA: a new target starts the factors over too
+                f.state.mfa = None;
                 f.state.ceremony = None;
                 directory.sign_in().save_flow(&mut f).await?;
             }
@@ -95,7 +95,7 @@ pub async fn login_get(
     };
     if flow.state.stage != Stage::Identify && flow.state.stage != Stage::Password {
         flow.state.stage = Stage::Identify;
-        flow.state.mfa = None; // MFA: coming back to /login starts over
+        flow.state.mfa = None;
         flow.state.ceremony = None;
         directory.sign_in().save_flow(&mut flow).await?;
     }
@@ -127,7 +127,7 @@ fn render_step(state: &AppState, flow: &Flow, error: Option<String>, status: Sta
                 error,
                 identifier: flow.state.identifier.clone(),
                 action: LOGIN_PATH.into(),
-                passkey: state.directory().is_some_and(|d| d.mfa().passkeys_available()), // MFA
+                passkey: state.directory().is_some_and(|d| d.mfa().passkeys_available()),
             },
         ),
     }
@@ -167,7 +167,7 @@ pub async fn login_post(
     // Whether the user exists is not revealed here: every identifier gets the password step.
     flow.state.identifier = identifier.to_string();
     flow.state.stage = Stage::Password;
-    flow.state.mfa = None; // MFA: a new identity starts over
+    flow.state.mfa = None;
     flow.state.ceremony = None;
     directory.sign_in().save_flow(&mut flow).await?;
     Ok(Redirect::to(LOGIN_PATH).into_response())
@@ -261,7 +261,7 @@ pub async fn restart_get(Ready(directory): Ready, headers: axum::http::HeaderMap
     if let Some(mut flow) = login_flow(&directory, &headers).await? {
         flow.state.stage = Stage::Identify;
         flow.state.identifier.clear();
-        flow.state.mfa = None; // MFA
+        flow.state.mfa = None;
         flow.state.ceremony = None;
         directory.sign_in().save_flow(&mut flow).await?;
     }

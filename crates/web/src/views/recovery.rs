@@ -32,12 +32,10 @@ pub struct RecoveryForm {
     new_password_repeat: String,
     #[serde(default)]
     csrf_token: String,
-    // ---- MFA: the second factor, when the person has one
     #[serde(default)]
     code: String,
     #[serde(default)]
     recovery_code: String,
-    // ---- end MFA
 }
 
 fn invalid_link(state: &AppState) -> Response {
@@ -199,7 +197,6 @@ async fn submit(
             "The form was not sent from this recovery page. Open the link again.",
         ));
     };
-    // ---- MFA: the second factor comes first.
     if owes_mfa(&directory, &flow, &user).await? {
         let action = format!("/recovery/use-token/{key}/");
         if flow.state.stage != Stage::Mfa || (form.code.trim().is_empty() && form.recovery_code.trim().is_empty()) {
@@ -242,7 +239,6 @@ async fn submit(
             Err(page) => return Ok(page),
         }
     }
-    // ---- end MFA
     if form.new_password != form.new_password_repeat {
         return Ok(form_page(
             &state,
