@@ -153,58 +153,26 @@ async fn receive(
     Ok(render_received(state, received))
 }
 
-pub async fn sso_redirect(
+/// A message over the HTTP-Redirect binding (in the query string), for `endpoint`.
+pub async fn by_redirect(
+    endpoint: Endpoint,
     State(state): State<AppState>,
     Extension(idp): Extension<Arc<SamlIdp>>,
     Path(slug): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, PageError> {
-    receive(&state, &idp, &slug, Endpoint::Sso, redirect_binding(q)).await
+    receive(&state, &idp, &slug, endpoint, redirect_binding(q)).await
 }
 
-pub async fn sso_post(
+/// A message over the HTTP-POST binding (a form field), for `endpoint`.
+pub async fn by_post(
+    endpoint: Endpoint,
     State(state): State<AppState>,
     Extension(idp): Extension<Arc<SamlIdp>>,
     Path(slug): Path<String>,
     body: String,
 ) -> Result<Response, PageError> {
-    receive(&state, &idp, &slug, Endpoint::Sso, post_binding(&body)).await
-}
-
-pub async fn slo_redirect(
-    State(state): State<AppState>,
-    Extension(idp): Extension<Arc<SamlIdp>>,
-    Path(slug): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, PageError> {
-    receive(&state, &idp, &slug, Endpoint::Slo, redirect_binding(q)).await
-}
-
-pub async fn slo_post(
-    State(state): State<AppState>,
-    Extension(idp): Extension<Arc<SamlIdp>>,
-    Path(slug): Path<String>,
-    body: String,
-) -> Result<Response, PageError> {
-    receive(&state, &idp, &slug, Endpoint::Slo, post_binding(&body)).await
-}
-
-pub async fn any_get(
-    State(state): State<AppState>,
-    Extension(idp): Extension<Arc<SamlIdp>>,
-    Path(slug): Path<String>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, PageError> {
-    receive(&state, &idp, &slug, Endpoint::Any, redirect_binding(q)).await
-}
-
-pub async fn any_post(
-    State(state): State<AppState>,
-    Extension(idp): Extension<Arc<SamlIdp>>,
-    Path(slug): Path<String>,
-    body: String,
-) -> Result<Response, PageError> {
-    receive(&state, &idp, &slug, Endpoint::Any, post_binding(&body)).await
+    receive(&state, &idp, &slug, endpoint, post_binding(&body)).await
 }
 
 /// IdP-initiated sign-in.

@@ -8,9 +8,9 @@ mod handlers;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Extension, Router};
-use gatehouse_saml::service::SamlIdp;
+use gatehouse_saml::service::{Endpoint, SamlIdp};
 
 use crate::state::AppState;
 
@@ -19,13 +19,32 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     use handlers::*;
     Router::new()
         .route("/application/saml/{slug}/metadata/", get(metadata))
-        .route("/application/saml/{slug}/", get(any_get).post(any_post))
-        .route("/application/saml/{slug}/sso/binding/redirect/", get(sso_redirect))
-        .route("/application/saml/{slug}/sso/binding/post/", post(sso_post))
+        .route(
+            "/application/saml/{slug}/",
+            redirect_at(Endpoint::Any).merge(post_at(Endpoint::Any)),
+        )
+        .route(
+            "/application/saml/{slug}/sso/binding/redirect/",
+            redirect_at(Endpoint::Sso),
+        )
+        .route("/application/saml/{slug}/sso/binding/post/", post_at(Endpoint::Sso))
         .route("/application/saml/{slug}/sso/binding/init/", get(sso_init))
         .route("/application/saml/{slug}/sso/continue/", get(sso_continue))
-        .route("/application/saml/{slug}/slo/binding/redirect/", get(slo_redirect))
-        .route("/application/saml/{slug}/slo/binding/post/", post(slo_post))
+        .route(
+            "/application/saml/{slug}/slo/binding/redirect/",
+            redirect_at(Endpoint::Slo),
+        )
+        .route("/application/saml/{slug}/slo/binding/post/", post_at(Endpoint::Slo))
         .route("/application/saml/{slug}/slo/continue/", get(slo_continue))
         .layer(Extension(idp))
+}
+
+/// GET: a message for `endpoint` over the HTTP-Redirect binding.
+fn redirect_at(endpoint: Endpoint) -> MethodRouter<AppState> {
+    get(move |state, idp, slug, query| handlers::by_redirect(endpoint, state, idp, slug, query))
+}
+
+/// POST: a message for `endpoint` over the HTTP-POST binding.
+fn post_at(endpoint: Endpoint) -> MethodRouter<AppState> {
+    post(move |state, idp, slug, body| handlers::by_post(endpoint, state, idp, slug, body))
 }
