@@ -136,21 +136,27 @@ pub trait Store: Send + Sync {
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
+/// One write transaction: every domain's writes, then `commit`. The domains
+/// are separate traits so that each backend implements them in separate files.
 #[async_trait]
-pub trait WriteTx: Send {
+pub trait WriteTx: DirectoryWrites + SessionWrites + OAuthWrites + SecurityWrites + OpsWrites + Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Users, groups, applications, memberships, bindings and API tokens.
+#[async_trait]
+pub trait DirectoryWrites: Send {
     async fn user_by_name(&mut self, username: &str) -> StoreResult<Option<User>>;
     async fn user_by_id(&mut self, id: Uuid) -> StoreResult<Option<User>>;
     async fn group_by_name(&mut self, name: &str) -> StoreResult<Option<Group>>;
     async fn groups(&mut self) -> StoreResult<Vec<Group>>;
     async fn application_by_slug(&mut self, slug: &str) -> StoreResult<Option<Application>>;
     async fn application_by_id(&mut self, id: Uuid) -> StoreResult<Option<Application>>;
-
     /// Fails with [`StoreError::Conflict`] when the username is taken. Returns
     /// the integer id given to the user (`user.pk` is ignored).
     async fn insert_user(&mut self, user: &User) -> StoreResult<i64>;
     async fn update_user(&mut self, user: &User) -> StoreResult<()>;
     async fn delete_user(&mut self, id: Uuid) -> StoreResult<()>;
-
     /// Returns the integer id given to the group (`group.pk` is ignored).
     async fn insert_group(&mut self, group: &Group) -> StoreResult<i64>;
     async fn update_group(&mut self, group: &Group) -> StoreResult<()>;
@@ -159,36 +165,33 @@ pub trait WriteTx: Send {
     async fn add_membership(&mut self, m: Membership) -> StoreResult<bool>;
     /// Returns false when there was no such membership.
     async fn remove_membership(&mut self, m: Membership) -> StoreResult<bool>;
-
     async fn insert_application(&mut self, app: &Application) -> StoreResult<()>;
     async fn update_application(&mut self, app: &Application) -> StoreResult<()>;
     async fn delete_application(&mut self, id: Uuid) -> StoreResult<()>;
     async fn add_binding(&mut self, b: Binding) -> StoreResult<bool>;
     async fn remove_binding(&mut self, b: Binding) -> StoreResult<bool>;
+    async fn insert_api_token(&mut self, token: &ApiToken) -> StoreResult<()>;
+    /// Claims the one-time bootstrap. True for exactly one caller per database,
+    /// even when several servers start at once.
+    async fn claim_bootstrap(&mut self, now: Timestamp) -> StoreResult<bool>;
+    async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>>;
+    /// Returns false when there was no such token.
+    async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
+}
 
+/// Browser sessions, sign-in flows, throttles and recovery keys.
+#[async_trait]
+pub trait SessionWrites: Send {
     async fn insert_recovery_key(&mut self, key: &RecoveryKey) -> StoreResult<()>;
     /// Marks the key with this hash used, if it is unused and not expired at `now`,
     /// and returns it; `None` otherwise. Atomic: of two concurrent consumers only
     /// one gets the key.
     async fn consume_recovery_key(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<RecoveryKey>>;
-    async fn insert_api_token(&mut self, token: &ApiToken) -> StoreResult<()>;
-
-    /// Claims the one-time bootstrap. True for exactly one caller per database,
-    /// even when several servers start at once.
-    async fn claim_bootstrap(&mut self, now: Timestamp) -> StoreResult<bool>;
-
-    /// Appends an event to the chain (see [`crate::events::seal`]).
-    async fn append_event(&mut self, event: NewEvent, at: Timestamp) -> StoreResult<Event>;
-    /// Deletes events older than `before`, recording the last deleted link as the
-    /// chain's anchor. Returns how many were deleted.
-    async fn prune_events(&mut self, before: Timestamp) -> StoreResult<u64>;
-
     async fn insert_session(&mut self, session: &Session) -> StoreResult<()>;
     /// Returns false when there was no such session.
     async fn delete_session(&mut self, id: Uuid) -> StoreResult<bool>;
     /// Ends every session of a user but `keep`; returns how many ended.
     async fn delete_user_sessions(&mut self, user_id: Uuid, keep: Option<Uuid>) -> StoreResult<u64>;
-
     async fn insert_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
     async fn update_flow(&mut self, flow: &FlowRecord) -> StoreResult<()>;
     async fn delete_flow(&mut self, id: Uuid) -> StoreResult<()>;
@@ -196,31 +199,32 @@ pub trait WriteTx: Send {
     /// when there is none (never was, expired, or already consumed). Atomic: of
     /// two concurrent consumers only one gets the record.
     async fn consume_flow(&mut self, token_hash: &str, now: Timestamp) -> StoreResult<Option<FlowRecord>>;
-
     /// Inserts or replaces the record with this key.
     async fn put_throttle(&mut self, record: &ThrottleRecord) -> StoreResult<()>;
     /// Returns false when there was no such record (someone else cleared it).
     async fn delete_throttle(&mut self, key: &str) -> StoreResult<bool>;
-
     /// Housekeeping: deletes sessions past their absolute end or idle since
     /// `idle_before`, and flows past their end. Returns (sessions, flows).
     async fn delete_expired(&mut self, now: Timestamp, idle_before: Timestamp) -> StoreResult<(u64, u64)>;
     /// Deletes throttle records whose window started before `before` and that hold no lock.
     async fn delete_stale_throttles(&mut self, before: Timestamp) -> StoreResult<u64>;
+    /// Deletes recovery keys that expired before `before`.
+    async fn delete_expired_recovery_keys(&mut self, before: Timestamp) -> StoreResult<u64>;
+    /// One more failure under `key`, counted atomically in SQL (concurrent
+    /// failures all count; see `ThrottlePolicy::bump_args`). Returns the record.
+    async fn bump_throttle(
+        &mut self,
+        key: &str,
+        now: Timestamp,
+        window_floor: Timestamp,
+        lock_after: i64,
+        locked_until: Timestamp,
+    ) -> StoreResult<crate::model::ThrottleRecord>;
+}
 
-    async fn signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRecord>>;
-    /// Fails with [`StoreError::Conflict`] when the (purpose, generation) exists.
-    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> StoreResult<()>;
-    async fn set_signing_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()>;
-    /// Deletes keys no longer published at `now`; returns how many.
-    async fn delete_unpublished_signing_keys(&mut self, now: Timestamp) -> StoreResult<u64>;
-    /// Records a one-time id (its hash) until `expires_at`; false when it was
-    /// already recorded (a replay). Atomic across nodes.
-    async fn claim_replay_id(&mut self, id_hash: &str, expires_at: Timestamp) -> StoreResult<bool>;
-    /// Housekeeping: one-time ids whose time is over.
-    async fn delete_expired_replay_ids(&mut self, now: Timestamp) -> StoreResult<u64>;
-    /// Inserts the secret unless one of that name exists; false when it did.
-    async fn insert_server_secret(&mut self, name: &str, value: &str, now: Timestamp) -> StoreResult<bool>;
+/// OAuth grants, codes, refresh tokens, device codes, revocations and consents.
+#[async_trait]
+pub trait OAuthWrites: Send {
     async fn insert_grant(&mut self, grant: &Grant) -> StoreResult<()>;
     async fn oauth_grant(&mut self, id: Uuid) -> StoreResult<Option<Grant>>;
     /// Marks the grant revoked (if it was not); false when nothing changed.
@@ -259,25 +263,24 @@ pub trait WriteTx: Send {
     /// Housekeeping: deletes expired codes, refresh tokens, device codes,
     /// revocation entries and grants. Returns how many rows went.
     async fn delete_expired_oauth(&mut self, now: Timestamp) -> StoreResult<u64>;
-    /// Enqueues a job (due at `job.run_at`); `None` when a job with the same
-    /// idempotency key exists. On PostgreSQL, wakes listening workers at commit.
-    async fn enqueue_job(&mut self, job: &NewJob, now: Timestamp) -> StoreResult<Option<Uuid>>;
-    /// Puts a dead or queued job back in the queue, due now, attempts reset;
-    /// `None` when there is no such job or it is running or done.
-    async fn requeue_job(&mut self, id: Uuid, now: Timestamp) -> StoreResult<Option<Job>>;
-    /// Records a job's side effect under its key; false when already recorded.
-    async fn record_job_effect(
-        &mut self,
-        effect_key: &str,
-        job_id: Uuid,
-        detail: &str,
-        now: Timestamp,
-    ) -> StoreResult<bool>;
-    /// Deletes done and dead jobs finished before `before`, and effect records
-    /// older than that. Returns how many jobs went.
-    async fn delete_finished_jobs(&mut self, before: Timestamp) -> StoreResult<u64>;
-    /// Deletes recovery keys that expired before `before`.
-    async fn delete_expired_recovery_keys(&mut self, before: Timestamp) -> StoreResult<u64>;
+}
+
+/// Signing keys, one-time ids, server secrets and MFA.
+#[async_trait]
+pub trait SecurityWrites: Send {
+    async fn signing_keys(&mut self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Fails with [`StoreError::Conflict`] when the (purpose, generation) exists.
+    async fn insert_signing_key(&mut self, key: &SigningKeyRecord) -> StoreResult<()>;
+    async fn set_signing_key_publish_until(&mut self, kid: &str, until: Option<Timestamp>) -> StoreResult<()>;
+    /// Deletes keys no longer published at `now`; returns how many.
+    async fn delete_unpublished_signing_keys(&mut self, now: Timestamp) -> StoreResult<u64>;
+    /// Records a one-time id (its hash) until `expires_at`; false when it was
+    /// already recorded (a replay). Atomic across nodes.
+    async fn claim_replay_id(&mut self, id_hash: &str, expires_at: Timestamp) -> StoreResult<bool>;
+    /// Housekeeping: one-time ids whose time is over.
+    async fn delete_expired_replay_ids(&mut self, now: Timestamp) -> StoreResult<u64>;
+    /// Inserts the secret unless one of that name exists; false when it did.
+    async fn insert_server_secret(&mut self, name: &str, value: &str, now: Timestamp) -> StoreResult<bool>;
     async fn mfa_authenticators(&mut self, user_id: Uuid) -> StoreResult<Vec<crate::mfa::Authenticator>>;
     /// Fails with [`StoreError::Conflict`] when the credential id is registered.
     async fn insert_mfa_authenticator(&mut self, auth: &crate::mfa::Authenticator) -> StoreResult<()>;
@@ -300,21 +303,33 @@ pub trait WriteTx: Send {
     async fn mfa_enrolment(&mut self, user_id: Uuid) -> StoreResult<Option<crate::mfa::enrolment::EnrolmentRecord>>;
     /// Creates or replaces an enrolment record.
     async fn put_mfa_enrolment(&mut self, record: &crate::mfa::enrolment::EnrolmentRecord) -> StoreResult<()>;
-    /// One more failure under `key`, counted atomically in SQL (concurrent
-    /// failures all count; see `ThrottlePolicy::bump_args`). Returns the record.
-    async fn bump_throttle(
+}
+
+/// The audit chain, the job queue and blueprint state.
+#[async_trait]
+pub trait OpsWrites: Send {
+    /// Appends an event to the chain (see [`crate::events::seal`]).
+    async fn append_event(&mut self, event: NewEvent, at: Timestamp) -> StoreResult<Event>;
+    /// Deletes events older than `before`, recording the last deleted link as the
+    /// chain's anchor. Returns how many were deleted.
+    async fn prune_events(&mut self, before: Timestamp) -> StoreResult<u64>;
+    /// Enqueues a job (due at `job.run_at`); `None` when a job with the same
+    /// idempotency key exists. On PostgreSQL, wakes listening workers at commit.
+    async fn enqueue_job(&mut self, job: &NewJob, now: Timestamp) -> StoreResult<Option<Uuid>>;
+    /// Puts a dead or queued job back in the queue, due now, attempts reset;
+    /// `None` when there is no such job or it is running or done.
+    async fn requeue_job(&mut self, id: Uuid, now: Timestamp) -> StoreResult<Option<Job>>;
+    /// Records a job's side effect under its key; false when already recorded.
+    async fn record_job_effect(
         &mut self,
-        key: &str,
+        effect_key: &str,
+        job_id: Uuid,
+        detail: &str,
         now: Timestamp,
-        window_floor: Timestamp,
-        lock_after: i64,
-        locked_until: Timestamp,
-    ) -> StoreResult<crate::model::ThrottleRecord>;
-    async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>>;
-    /// Returns false when there was no such token.
-    async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
+    ) -> StoreResult<bool>;
+    /// Deletes done and dead jobs finished before `before`, and effect records
+    /// older than that. Returns how many jobs went.
+    async fn delete_finished_jobs(&mut self, before: Timestamp) -> StoreResult<u64>;
     /// Inserts or replaces the applied state of one blueprint file.
     async fn put_blueprint_instance(&mut self, instance: &crate::blueprints::BlueprintInstance) -> StoreResult<()>;
-
-    async fn commit(self: Box<Self>) -> StoreResult<()>;
 }
