@@ -8,6 +8,7 @@ use std::time::Duration;
 use gatehouse_ldap::{ConnectionLimits, SearchLimits};
 
 use crate::config::ConfigError;
+use crate::config::sections::whole_number;
 
 #[derive(Debug, Clone)]
 pub struct LdapSettings {
@@ -28,16 +29,7 @@ pub fn parse(
     get: &dyn Fn(&str) -> Option<String>,
     bad: &dyn Fn(&str, &str) -> ConfigError,
 ) -> Result<LdapSettings, ConfigError> {
-    let number = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
-        match get(name) {
-            None => Ok(default),
-            Some(t) => t
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| bad(name, &format!("is '{t}'; expected a whole number from {min} to {max}"))),
-        }
-    };
+    let number = |name: &str, default: u64, min: u64, max: u64| whole_number(get, bad, name, default, min, max);
     let addr = |name: &str, default: &str| -> Result<Option<SocketAddr>, ConfigError> {
         let text = get(name).unwrap_or_else(|| default.into());
         if text == "off" || text == "none" {

@@ -7,6 +7,7 @@ use gatehouse_mail::{MailSettings, Security};
 use gatehouse_worker::WorkerSettings;
 
 use crate::config::ConfigError;
+use crate::config::sections::whole_number;
 
 #[derive(Debug, Clone)]
 pub struct MailWorkerSettings {
@@ -22,16 +23,7 @@ pub fn parse(
     get: &dyn Fn(&str) -> Option<String>,
     bad: &dyn Fn(&str, &str) -> ConfigError,
 ) -> Result<MailWorkerSettings, ConfigError> {
-    let number = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
-        match get(name) {
-            None => Ok(default),
-            Some(t) => t
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| bad(name, &format!("is '{t}'; expected a whole number from {min} to {max}"))),
-        }
-    };
+    let number = |name: &str, default: u64, min: u64, max: u64| whole_number(get, bad, name, default, min, max);
     let flag = |name: &str| -> Result<bool, ConfigError> {
         match get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("false") | Some("0") | Some("no") | Some("off") => Ok(false),

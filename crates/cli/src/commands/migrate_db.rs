@@ -13,7 +13,7 @@ use gatehouse_store::{ConnectOptions, SqlStore, redact_url};
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
-use crate::progress::Progress;
+use crate::commands::restore::stream_into;
 
 #[derive(Debug, Args)]
 pub struct MigrateDbArgs {
@@ -51,7 +51,7 @@ pub async fn run(ctx: &Context, args: MigrateDbArgs) -> CmdResult {
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let mut loader = target.begin_restore(catalog.clone(), args.force).await?;
     // The source is read on its own task, so reading and writing overlap.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Rows)>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<(String, Rows)>(4);
     let reader = tokio::spawn(async move {
         for table in &catalog.tables {
             let mut sink = ToLoader {
@@ -62,25 +62,7 @@ pub async fn run(ctx: &Context, args: MigrateDbArgs) -> CmdResult {
         }
         snap.finish().await
     });
-    let progress = Progress::rows(total.max(0) as u64, "copy");
-    let mut failed = None;
-    while let Some((table, rows)) = rx.recv().await {
-        let n = rows.len();
-        if let Err(e) = loader.insert(&table, rows).await {
-            failed = Some(e);
-            break;
-        }
-        progress.inc(n);
-    }
-    drop(rx);
-    progress.finish();
-    let read = reader
-        .await
-        .map_err(|e| Failure::runtime(format!("reading the source failed: {e}")))?;
-    if let Some(e) = failed {
-        return Err(Failure::from(e).context("nothing was copied"));
-    }
-    read.map_err(|e| Failure::from(e).context("nothing was copied"))?;
+    stream_into(&mut loader, rx, reader, total, "copy", "nothing was copied").await?;
     let report = loader.finish(&expected).await?;
     let migrated = target.migrate().await?;
     target.write_postgres_major(true, None).await?;

@@ -8,7 +8,9 @@ use std::time::Instant;
 use age::secrecy::SecretString;
 use clap::Args;
 use gatehouse_core::events::ChainReport;
-use gatehouse_store::backup::{Catalog, Rows};
+use gatehouse_store::backup::{BackupError, Catalog, Loader, Rows};
+use tokio::sync::mpsc::Receiver;
+use tokio::task::JoinHandle;
 use gatehouse_store::{KNOWN_SCHEMA_VERSION, SqlStore};
 
 use crate::archive::{self, ArchiveError, Manifest, ReadOptions, Verified};
@@ -149,7 +151,7 @@ async fn load(
     force: bool,
 ) -> CmdResult {
     let mut loader = store.begin_restore(catalog, force).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, Rows)>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<(String, Rows)>(4);
     let (file, manifest) = (file.to_path_buf(), m.clone());
     let reader = tokio::task::spawn_blocking(move || {
         archive::for_each_part(&file, passphrase.as_ref(), &manifest, |table, rows| {
@@ -157,25 +159,7 @@ async fn load(
                 .map_err(|_| ArchiveError::Unsupported("the restore stopped".into()))
         })
     });
-    let progress = Progress::rows(m.total_rows().max(0) as u64, "restore");
-    let mut failed = None;
-    while let Some((table, rows)) = rx.recv().await {
-        let n = rows.len();
-        if let Err(e) = loader.insert(&table, rows).await {
-            failed = Some(e);
-            break;
-        }
-        progress.inc(n);
-    }
-    drop(rx);
-    progress.finish();
-    let read = reader
-        .await
-        .map_err(|e| Failure::runtime(format!("the backup reader failed: {e}")))?;
-    if let Some(e) = failed {
-        return Err(Failure::from(e).context("nothing was restored"));
-    }
-    read.map_err(|e| Failure::from(e).context("nothing was restored"))?;
+    stream_into(&mut loader, rx, reader, m.total_rows(), "restore", "nothing was restored").await?;
     loader.finish(&m.table_rows()).await?;
     Ok(())
 }
@@ -270,4 +254,39 @@ fn write_files(ctx: &Context, v: &Verified, secret: Option<String>) -> CmdResult
         ));
     }
     Ok(note)
+}
+
+/// Writes what `reader` sends into `loader`, with a progress bar, then joins
+/// the reader; restore and migrate-db share it. `undone` says what a failure
+/// means for the target ("nothing was restored").
+pub(crate) async fn stream_into<T, E>(
+    loader: &mut Loader,
+    mut rx: Receiver<(String, Rows)>,
+    reader: JoinHandle<Result<T, E>>,
+    total_rows: i64,
+    label: &str,
+    undone: &str,
+) -> CmdResult
+where
+    Failure: From<E>,
+{
+    let progress = Progress::rows(total_rows.max(0) as u64, label);
+    let mut failed = None;
+    while let Some((table, rows)) = rx.recv().await {
+        let n = rows.len();
+        if let Err(e) = loader.insert(&table, rows).await {
+            failed = Some(e);
+            break;
+        }
+        progress.inc(n);
+    }
+    drop(rx);
+    progress.finish();
+    let read = reader
+        .await
+        .map_err(|e| Failure::runtime(format!("reading the {label} source failed: {e}")))?;
+    if let Some(e) = failed {
+        return Err(<Failure as From<BackupError>>::from(e).context(undone));
+    }
+    read.map(|_| ()).map_err(|e| Failure::from(e).context(undone))
 }

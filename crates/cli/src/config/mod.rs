@@ -17,7 +17,7 @@ use gatehouse_crypto::HashParams;
 
 mod file;
 mod known;
-mod sections;
+pub(crate) mod sections;
 
 pub use known::SETTINGS;
 use known::{ALIASES, closest};

@@ -12,6 +12,26 @@ use gatehouse_web::client::DEFAULT_TRUSTED_PROXIES;
 
 use super::{ConfigError, LogFormat};
 
+/// The setting `name` as a whole number in `min..=max`; `default` when unset.
+/// `get` reads a trimmed, non-empty value; `bad` builds the error for a name.
+pub(crate) fn whole_number(
+    get: &dyn Fn(&str) -> Option<String>,
+    bad: &dyn Fn(&str, &str) -> ConfigError,
+    name: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(t) => t
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| bad(name, &format!("is '{t}'; expected a whole number from {min} to {max}"))),
+    }
+}
+
 /// The merged settings and how to name a bad one.
 pub(super) struct Reader<'a> {
     pub get: &'a dyn Fn(&str) -> Option<String>,
@@ -28,14 +48,8 @@ impl Reader<'_> {
     }
 
     pub fn number(&self, name: &str, default: u32, min: u32, max: u32) -> Result<u32, ConfigError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(t) => t
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (min..=max).contains(n))
-                .ok_or_else(|| self.bad(name, &format!("is '{t}'; expected a whole number from {min} to {max}"))),
-        }
+        let n = whole_number(self.get, self.bad, name, default.into(), min.into(), max.into())?;
+        Ok(n as u32) // within min..=max, so it fits
     }
 
     fn minutes(&self, name: &str, default: u32, max: u32) -> Result<i64, ConfigError> {
