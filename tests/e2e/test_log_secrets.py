@@ -85,8 +85,8 @@ def oidc_code_flow_secrets(inst, base: str) -> list[str]:
 def device_flow_secrets(inst, base: str) -> list[str]:
     app = json.loads(inst.cli("--json", "app", "create", "tv", "--name", "TV", "--provider", "oidc",
                               "--redirect-uri", REDIRECT, "--public").stdout)
-    # Device grants are opt-in per application once issue 13's finding 1 lands.
-    inst.cli("app", "update", "tv", "--device-flow", "on", check=False)
+    # Device grants are opt-in per application.
+    inst.cli("app", "update", "tv", "--device-flow", "on")
     cid = app["client_id"]
     start = requests.post(f"{base}/application/o/device/", data={"client_id": cid, "scope": "openid offline_access"})
     assert start.status_code == 200, start.text
