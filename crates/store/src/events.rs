@@ -4,7 +4,7 @@
 //! removes a contiguous oldest prefix and records its last link as the anchor.
 
 use gatehouse_core::events::seal;
-use gatehouse_core::{Event, EventFilter, NewEvent, StoreError, Timestamp};
+use gatehouse_core::{ChainHead, Event, EventFilter, NewEvent, StoreError, Timestamp};
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Executor};
 
 use crate::error::Ctx;
@@ -15,48 +15,101 @@ use crate::url::Backend;
 /// Limit used when a filter asks for 0 events.
 pub const DEFAULT_EVENT_LIMIT: u32 = 100;
 
-/// Seals `new` onto the chain head and stores it, inside the caller's transaction.
-pub(crate) async fn append(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    new: NewEvent,
-    at: Timestamp,
-) -> Result<Event, StoreError> {
-    let head = read::chain_head(&mut *conn, backend == Backend::Postgres).await?;
-    let event = seal(&head, new, at);
-    sqlx::query(concat!(
-        "INSERT INTO events (",
-        event_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(event.seq)
-    .bind(event.id.to_string())
-    .bind(event.at.millis())
-    .bind(event.action.clone())
-    .bind(event.actor.clone())
-    .bind(event.user.clone())
-    .bind(event.client_ip.clone())
-    .bind(rows::json_text(&event.context))
-    .bind(event.prev_hash.clone())
-    .bind(event.hash.clone())
-    .execute(&mut *conn)
-    .await
-    .ctx("append event")?;
-    sqlx::query("UPDATE event_chain SET head_seq = $1, head_hash = $2 WHERE id = 1")
-        .bind(event.seq)
-        .bind(event.hash.clone())
-        .execute(&mut *conn)
-        .await
-        .ctx("advance event chain head")?;
-    if backend == Backend::Postgres {
-        // Delivered at commit, to every node listening (see `changes`).
-        sqlx::query("SELECT pg_notify('gatehouse_changes', $1)")
-            .bind(event.seq.to_string())
+/// Events sealed in one write transaction but not yet written. The chain head
+/// is read (and on PostgreSQL locked) at the first append; later links are
+/// sealed in memory and written in multi-row inserts, with the head row moved
+/// once, when the buffer fills and at commit. A blueprint apply of 30,000
+/// objects paid four round trips per event before (lock, insert, head,
+/// notify); now it pays a few per hundred events.
+#[derive(Default)]
+pub(crate) struct PendingChain {
+    head: Option<ChainHead>,
+    unwritten: Vec<Event>,
+}
+
+/// Rows per insert: 10 columns each, well under either backend's limit on
+/// bound parameters.
+const EVENTS_PER_INSERT: usize = 100;
+
+impl PendingChain {
+    /// Seals `new` onto the chain head, inside the caller's transaction. The
+    /// returned event is final (seq and hash) even while it waits to be written.
+    pub(crate) async fn append(
+        &mut self,
+        conn: &mut AnyConnection,
+        backend: Backend,
+        new: NewEvent,
+        at: Timestamp,
+    ) -> Result<Event, StoreError> {
+        let head = match &mut self.head {
+            Some(head) => head,
+            None => self
+                .head
+                .insert(read::chain_head(&mut *conn, backend == Backend::Postgres).await?),
+        };
+        let event = seal(head, new, at);
+        head.head_seq = event.seq;
+        head.head_hash = event.hash.clone();
+        self.unwritten.push(event.clone());
+        if self.unwritten.len() >= EVENTS_PER_INSERT {
+            self.flush(conn, backend).await?;
+        }
+        Ok(event)
+    }
+
+    /// Writes the sealed events and moves the head row; before commit, and
+    /// before anything in the transaction reads the events table.
+    pub(crate) async fn flush(&mut self, conn: &mut AnyConnection, backend: Backend) -> Result<(), StoreError> {
+        let (Some(head), false) = (&self.head, self.unwritten.is_empty()) else {
+            return Ok(());
+        };
+        for chunk in self.unwritten.chunks(EVENTS_PER_INSERT) {
+            insert_events(&mut *conn, chunk).await?;
+        }
+        self.unwritten.clear();
+        sqlx::query("UPDATE event_chain SET head_seq = $1, head_hash = $2 WHERE id = 1")
+            .bind(head.head_seq)
+            .bind(head.head_hash.clone())
             .execute(&mut *conn)
             .await
-            .ctx("notify change")?;
+            .ctx("advance event chain head")?;
+        if backend == Backend::Postgres {
+            // Delivered at commit, to every node listening (see `changes`).
+            sqlx::query("SELECT pg_notify('gatehouse_changes', $1)")
+                .bind(head.head_seq.to_string())
+                .execute(&mut *conn)
+                .await
+                .ctx("notify change")?;
+        }
+        Ok(())
     }
-    Ok(event)
+}
+
+/// One multi-row insert of `events`.
+async fn insert_events(conn: &mut AnyConnection, events: &[Event]) -> Result<(), StoreError> {
+    let rows: Vec<String> = (0..events.len())
+        .map(|i| {
+            let params: Vec<String> = (1..=10).map(|c| format!("${}", i * 10 + c)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!("INSERT INTO events ({}) VALUES {}", event_columns!(), rows.join(", "));
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for event in events {
+        q = q
+            .bind(event.seq)
+            .bind(event.id.to_string())
+            .bind(event.at.millis())
+            .bind(event.action.clone())
+            .bind(event.actor.clone())
+            .bind(event.user.clone())
+            .bind(event.client_ip.clone())
+            .bind(rows::json_text(&event.context))
+            .bind(event.prev_hash.clone())
+            .bind(event.hash.clone());
+    }
+    q.execute(&mut *conn).await.ctx("append events")?;
+    Ok(())
 }
 
 /// Deletes the longest prefix of the chain (by seq) whose events are all older

@@ -212,6 +212,7 @@ impl Store for SqlStore {
         Ok(Box::new(SqlWriteTx {
             tx,
             backend: self.backend,
+            chain: Default::default(),
         }))
     }
 

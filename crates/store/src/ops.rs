@@ -194,7 +194,9 @@ impl SqlStore {
             .await
             .ctx("record the server version")?;
         if let Some(event) = event {
-            crate::events::append(&mut tx, self.backend(), event, now).await?;
+            let mut chain = crate::events::PendingChain::default();
+            chain.append(&mut tx, self.backend(), event, now).await?;
+            chain.flush(&mut tx, self.backend()).await?;
         }
         tx.commit().await.ctx("record the server version")?;
         Ok(())

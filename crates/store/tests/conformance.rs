@@ -225,6 +225,7 @@ conformance!(
     check_bootstrap_generates_password,
     check_concurrent_bootstrap,
     check_concurrent_writers,
+    check_many_events_in_one_transaction,
     check_dropped_transaction_leaves_nothing,
     check_migration_from_version_1,
     check_session_storage,
@@ -1193,6 +1194,45 @@ async fn check_concurrent_bootstrap(db: &TestDb) {
     assert_eq!(bootstraps, 1);
     env.assert_intact().await;
     other_store.close().await;
+}
+
+/// A transaction's events are sealed at once but written in batches at
+/// commit: what the caller was told (seq, hash) is what is stored, a dropped
+/// transaction leaves none of them, and two pools writing batches at once
+/// still make one chain.
+async fn check_many_events_in_one_transaction(db: &TestDb) {
+    let env = env(db).await;
+    let mut tx = env.store.begin().await.unwrap();
+    for _ in 0..250 {
+        tx.append_event(new_event("dropped"), T0).await.unwrap();
+    }
+    drop(tx);
+    assert_eq!(env.store.chain_head().await.unwrap().head_seq, 0);
+    assert!(env.events().await.is_empty());
+
+    let mut tx = env.store.begin().await.unwrap();
+    let mut told = Vec::new();
+    for _ in 0..250 {
+        told.push(tx.append_event(new_event("kept"), T0).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+    let mut stored = env.events().await;
+    stored.sort_by_key(|e| e.seq);
+    assert_eq!(
+        stored.iter().map(|e| (e.seq, e.hash.clone())).collect::<Vec<_>>(),
+        told.iter().map(|e| (e.seq, e.hash.clone())).collect::<Vec<_>>()
+    );
+
+    let other = Arc::new(db.second_store().await);
+    let batch = |store: Arc<dyn Store>| async move {
+        let mut tx = store.begin().await.unwrap();
+        for _ in 0..150 {
+            tx.append_event(new_event("race"), T0).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    };
+    tokio::join!(batch(env.store.clone()), batch(other.clone()));
+    assert_eq!(env.assert_intact().await, 550);
 }
 
 async fn check_concurrent_writers(db: &TestDb) {

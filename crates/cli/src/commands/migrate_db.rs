@@ -11,9 +11,9 @@ use gatehouse_core::events::ChainReport;
 use gatehouse_store::backup::{BackupError, RowSink, Rows};
 use gatehouse_store::{ConnectOptions, SqlStore, redact_url};
 
+use crate::commands::restore::stream_into;
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
-use crate::commands::restore::stream_into;
 
 #[derive(Debug, Args)]
 pub struct MigrateDbArgs {

@@ -9,9 +9,9 @@ use age::secrecy::SecretString;
 use clap::Args;
 use gatehouse_core::events::ChainReport;
 use gatehouse_store::backup::{BackupError, Catalog, Loader, Rows};
+use gatehouse_store::{KNOWN_SCHEMA_VERSION, SqlStore};
 use tokio::sync::mpsc::Receiver;
 use tokio::task::JoinHandle;
-use gatehouse_store::{KNOWN_SCHEMA_VERSION, SqlStore};
 
 use crate::archive::{self, ArchiveError, Manifest, ReadOptions, Verified};
 use crate::commands::backup::{counts_line, read_passphrase};
@@ -159,7 +159,15 @@ async fn load(
                 .map_err(|_| ArchiveError::Unsupported("the restore stopped".into()))
         })
     });
-    stream_into(&mut loader, rx, reader, m.total_rows(), "restore", "nothing was restored").await?;
+    stream_into(
+        &mut loader,
+        rx,
+        reader,
+        m.total_rows(),
+        "restore",
+        "nothing was restored",
+    )
+    .await?;
     loader.finish(&m.table_rows()).await?;
     Ok(())
 }

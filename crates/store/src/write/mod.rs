@@ -17,11 +17,14 @@ use sqlx::{Any, Executor, Transaction};
 use uuid::Uuid;
 
 use crate::error::Ctx;
+use crate::events::PendingChain;
 use crate::url::Backend;
 
 pub(crate) struct SqlWriteTx {
     pub(crate) tx: Transaction<'static, Any>,
     pub(crate) backend: Backend,
+    /// Events sealed in this transaction, written before commit.
+    pub(crate) chain: PendingChain,
 }
 
 impl SqlWriteTx {
@@ -73,6 +76,8 @@ where
 #[async_trait]
 impl WriteTx for SqlWriteTx {
     async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.ctx("commit")
+        let mut this = *self;
+        this.chain.flush(&mut this.tx, this.backend).await?;
+        this.tx.commit().await.ctx("commit")
     }
 }

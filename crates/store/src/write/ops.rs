@@ -14,10 +14,11 @@ use super::SqlWriteTx;
 #[async_trait]
 impl OpsWrites for SqlWriteTx {
     async fn append_event(&mut self, event: NewEvent, at: Timestamp) -> StoreResult<Event> {
-        events::append(&mut self.tx, self.backend, event, at).await
+        self.chain.append(&mut self.tx, self.backend, event, at).await
     }
 
     async fn prune_events(&mut self, before: Timestamp) -> StoreResult<u64> {
+        self.chain.flush(&mut self.tx, self.backend).await?;
         events::prune(&mut self.tx, self.backend, before).await
     }
 
