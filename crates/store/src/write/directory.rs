@@ -8,11 +8,30 @@ use uuid::Uuid;
 
 use crate::error::Ctx;
 use crate::read;
-use crate::rows::{self};
+use crate::rows;
 
 use gatehouse_core::store::DirectoryWrites;
 
 use super::{SqlWriteTx, millis, next_id, one_row};
+
+impl SqlWriteTx {
+    /// Runs `sql` with one or two ids bound; true when it touched a row (a
+    /// link added or removed, a row deleted).
+    async fn execute_pair(
+        &mut self,
+        sql: &'static str,
+        a: Uuid,
+        b: Option<Uuid>,
+        what: &'static str,
+    ) -> StoreResult<bool> {
+        let mut q = sqlx::query(sql).bind(a.to_string());
+        if let Some(b) = b {
+            q = q.bind(b.to_string());
+        }
+        let r = q.execute(&mut *self.tx).await.ctx(what)?;
+        Ok(r.rows_affected() >= 1)
+    }
+}
 
 #[async_trait]
 impl DirectoryWrites for SqlWriteTx {
@@ -93,12 +112,9 @@ impl DirectoryWrites for SqlWriteTx {
     }
 
     async fn delete_user(&mut self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *self.tx)
+        self.execute_pair("DELETE FROM users WHERE id = $1", id, None, "delete user")
             .await
-            .ctx("delete user")?;
-        Ok(())
+            .map(drop)
     }
 
     async fn insert_group(&mut self, group: &Group) -> StoreResult<i64> {
@@ -139,32 +155,29 @@ impl DirectoryWrites for SqlWriteTx {
     }
 
     async fn delete_group(&mut self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM groups WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *self.tx)
+        self.execute_pair("DELETE FROM groups WHERE id = $1", id, None, "delete group")
             .await
-            .ctx("delete group")?;
-        Ok(())
+            .map(drop)
     }
 
     async fn add_membership(&mut self, m: Membership) -> StoreResult<bool> {
-        let r = sqlx::query("INSERT INTO memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(m.user_id.to_string())
-            .bind(m.group_id.to_string())
-            .execute(&mut *self.tx)
-            .await
-            .ctx("add group member")?;
-        Ok(r.rows_affected() == 1)
+        self.execute_pair(
+            "INSERT INTO memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            m.user_id,
+            Some(m.group_id),
+            "add group member",
+        )
+        .await
     }
 
     async fn remove_membership(&mut self, m: Membership) -> StoreResult<bool> {
-        let r = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND group_id = $2")
-            .bind(m.user_id.to_string())
-            .bind(m.group_id.to_string())
-            .execute(&mut *self.tx)
-            .await
-            .ctx("remove group member")?;
-        Ok(r.rows_affected() == 1)
+        self.execute_pair(
+            "DELETE FROM memberships WHERE user_id = $1 AND group_id = $2",
+            m.user_id,
+            Some(m.group_id),
+            "remove group member",
+        )
+        .await
     }
 
     async fn insert_application(&mut self, app: &Application) -> StoreResult<()> {
@@ -205,32 +218,29 @@ impl DirectoryWrites for SqlWriteTx {
     }
 
     async fn delete_application(&mut self, id: Uuid) -> StoreResult<()> {
-        sqlx::query("DELETE FROM applications WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *self.tx)
+        self.execute_pair("DELETE FROM applications WHERE id = $1", id, None, "delete application")
             .await
-            .ctx("delete application")?;
-        Ok(())
+            .map(drop)
     }
 
     async fn add_binding(&mut self, b: Binding) -> StoreResult<bool> {
-        let r = sqlx::query("INSERT INTO bindings (application_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(b.application_id.to_string())
-            .bind(b.group_id.to_string())
-            .execute(&mut *self.tx)
-            .await
-            .ctx("bind application")?;
-        Ok(r.rows_affected() == 1)
+        self.execute_pair(
+            "INSERT INTO bindings (application_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            b.application_id,
+            Some(b.group_id),
+            "bind application",
+        )
+        .await
     }
 
     async fn remove_binding(&mut self, b: Binding) -> StoreResult<bool> {
-        let r = sqlx::query("DELETE FROM bindings WHERE application_id = $1 AND group_id = $2")
-            .bind(b.application_id.to_string())
-            .bind(b.group_id.to_string())
-            .execute(&mut *self.tx)
-            .await
-            .ctx("unbind application")?;
-        Ok(r.rows_affected() == 1)
+        self.execute_pair(
+            "DELETE FROM bindings WHERE application_id = $1 AND group_id = $2",
+            b.application_id,
+            Some(b.group_id),
+            "unbind application",
+        )
+        .await
     }
 
     async fn insert_api_token(&mut self, token: &ApiToken) -> StoreResult<()> {
