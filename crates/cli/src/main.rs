@@ -67,6 +67,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::Key(cmd) => commands::key::run(ctx, cmd).await,
         Command::Worker(args) => commands::worker::run(ctx, args).await,
         Command::Email(cmd) => commands::email::run(ctx, cmd).await,
+        Command::Invite(cmd) => commands::invite::run(ctx, cmd).await,
         Command::Policy(cmd) => commands::policy::run(ctx, cmd).await,
         Command::Blueprint(cmd) => commands::blueprint::run(ctx, cmd).await,
         Command::Sso(cmd) => commands::sso::run(ctx, cmd).await,

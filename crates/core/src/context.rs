@@ -232,4 +232,6 @@ services! {
     jobs => Jobs;
     /// The applied state of blueprint files.
     blueprints => Blueprints;
+    /// Invitations: links that let a person create their own account.
+    invitations => Invitations;
 }

@@ -26,6 +26,7 @@ pub mod events_head;
 pub mod flow;
 pub mod forward_auth;
 pub mod groups;
+pub mod invitations;
 pub mod jobs;
 pub mod keys;
 pub mod known_device;

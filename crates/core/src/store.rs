@@ -133,6 +133,9 @@ pub trait Store: Send + Sync {
     async fn mfa_enrolment(&self, user_id: Uuid) -> StoreResult<Option<crate::mfa::enrolment::EnrolmentRecord>>;
     /// The applied state of every blueprint file, by path.
     async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprints::BlueprintInstance>>;
+    /// Every invitation, in no particular order.
+    async fn invitations(&self) -> StoreResult<Vec<crate::invitations::Invitation>>;
+    async fn invitation(&self, id: Uuid) -> StoreResult<Option<crate::invitations::Invitation>>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
@@ -315,6 +318,14 @@ pub trait WriteTx: Send {
     async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
     /// Inserts or replaces the applied state of one blueprint file.
     async fn put_blueprint_instance(&mut self, instance: &crate::blueprints::BlueprintInstance) -> StoreResult<()>;
+    /// `Conflict` when the name is taken.
+    async fn insert_invitation(&mut self, invitation: &crate::invitations::Invitation) -> StoreResult<()>;
+    /// Returns false when there was no such invitation.
+    async fn delete_invitation(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Counts one use of an invitation if it is usable at `now` (unexpired,
+    /// and unused if single-use); false otherwise. Atomic: of two concurrent
+    /// spends of a single-use invitation, exactly one succeeds.
+    async fn spend_invitation(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool>;
 
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

@@ -25,6 +25,7 @@ mod changes;
 mod error;
 mod events;
 mod grants;
+mod invitations;
 mod jobs;
 mod keys;
 mod mfa;
@@ -408,6 +409,12 @@ impl Store for SqlStore {
     }
     async fn blueprint_instances(&self) -> StoreResult<Vec<gatehouse_core::blueprints::BlueprintInstance>> {
         blueprints::instances(&self.pool).await
+    }
+    async fn invitations(&self) -> StoreResult<Vec<gatehouse_core::invitations::Invitation>> {
+        invitations::all(&self.pool).await
+    }
+    async fn invitation(&self, id: Uuid) -> StoreResult<Option<gatehouse_core::invitations::Invitation>> {
+        invitations::one(&self.pool, id).await
     }
 }
 

@@ -738,6 +738,18 @@ impl WriteTx for SqlWriteTx {
         crate::blueprints::put_instance(&mut self.tx, instance).await
     }
 
+    async fn insert_invitation(&mut self, invitation: &gatehouse_core::invitations::Invitation) -> StoreResult<()> {
+        crate::invitations::insert(&mut self.tx, invitation).await
+    }
+
+    async fn delete_invitation(&mut self, id: Uuid) -> StoreResult<bool> {
+        crate::invitations::delete(&mut self.tx, id).await
+    }
+
+    async fn spend_invitation(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool> {
+        crate::invitations::spend(&mut self.tx, id, now).await
+    }
+
     async fn commit(self: Box<Self>) -> StoreResult<()> {
         self.tx.commit().await.ctx("commit")
     }

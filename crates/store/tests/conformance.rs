@@ -258,6 +258,10 @@ conformance!(
     check_key_ring_migration_keeps_keys,
     check_replay_ids,
     check_parked_records,
+    check_invitations_lifecycle,
+    check_invitation_redeem,
+    check_invitation_single_use_race,
+    check_imported_password_hashes,
 );
 
 #[path = "conformance/key_ring.rs"]
@@ -266,6 +270,9 @@ use key_ring::*;
 #[path = "conformance/security.rs"]
 mod security;
 use security::*;
+#[path = "conformance/invitations.rs"]
+mod invitations;
+use invitations::*;
 
 struct Env {
     store: Arc<SqlStore>,

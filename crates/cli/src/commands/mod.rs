@@ -15,6 +15,7 @@ pub mod events;
 pub mod events_head;
 pub mod group;
 pub mod healthcheck;
+pub mod invite;
 pub mod key;
 pub mod ldap;
 pub mod mfa;
