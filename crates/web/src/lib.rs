@@ -39,7 +39,7 @@ pub const LOGO_PATH: &str = "/-/branding/logo";
 
 /// The public router (port 9000).
 pub fn router(state: AppState) -> Router {
-    use views::{account, login, logout, portal, recovery};
+    use views::{account, enroll, login, logout, portal, recovery};
     let forward_auth = proxy::ForwardAuth::new(&state);
     Router::new()
         .route("/-/health/live/", get(health::live))
@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login/password", post(login::password_post))
         .route("/login/restart", get(login::restart_get))
         .route("/if/flow/default-authentication-flow/", get(login::login_get))
+        .route(enroll::ENROLL_PATH, get(enroll::enroll_get).post(enroll::enroll_post))
         .route(logout::LOGOUT_PATH, get(logout::logout_get).post(logout::logout_post))
         .route(
             "/if/flow/default-invalidation-flow/",
