@@ -284,7 +284,7 @@ async fn submit(
 /// The field an error is about and what to tell the person.
 fn form_error(e: &Error) -> (&'static str, String) {
     match e {
-        Error::PasswordRejected(why) => ("password", format!("Choose another password: {why}.")),
+        Error::PasswordRejected(why) => ("password", format!("That password cannot be used: {why}.")),
         Error::AlreadyExists { name, .. } => ("username", format!("The username '{name}' is taken. Choose another.")),
         Error::Invalid { field, reason } => {
             let field = match *field {
