@@ -22,6 +22,43 @@ use crate::session::ClientInfo;
 /// The enrollment flow invitations lead to (authentik's default slug).
 pub const DEFAULT_ENROLLMENT_FLOW: &str = "default-enrollment-flow";
 
+/// A flow Gatehouse has, named as authentik names its defaults. Gatehouse's
+/// flows are fixed (sign-in and sign-up pages), so they are constants with
+/// stable ids, for the API's `flows/instances/` and an invitation's `flow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltInFlow {
+    pub pk: Uuid,
+    pub slug: &'static str,
+    pub name: &'static str,
+    pub title: &'static str,
+    /// authentik's `designation`: `authentication`, `enrollment`, ….
+    pub designation: &'static str,
+}
+
+pub const FLOWS: &[BuiltInFlow] = &[
+    BuiltInFlow {
+        pk: Uuid::from_u128(0x6761_7465_686f_7573_0001_0000_0000_0001),
+        slug: "default-authentication-flow",
+        name: "Default authentication flow",
+        title: "Welcome!",
+        designation: "authentication",
+    },
+    BuiltInFlow {
+        pk: Uuid::from_u128(0x6761_7465_686f_7573_0001_0000_0000_0002),
+        slug: DEFAULT_ENROLLMENT_FLOW,
+        name: "Default enrollment flow",
+        title: "Create your account",
+        designation: "enrollment",
+    },
+];
+
+/// The built-in flow with this slug or id.
+pub fn flow(slug_or_pk: &str) -> Option<&'static BuiltInFlow> {
+    FLOWS
+        .iter()
+        .find(|f| f.slug == slug_or_pk || f.pk.to_string() == slug_or_pk)
+}
+
 /// Audit actions of this feature (`invitation_used` is authentik's name).
 pub mod action {
     pub const INVITATION_CREATED: &str = "invitation_created";
@@ -125,7 +162,7 @@ impl Invitations<'_> {
     pub async fn create(self, audit: &Audit, new: NewInvitation) -> Result<Invitation> {
         let now = self.now();
         let id = Uuid::new_v4();
-        let invitation = Invitation {
+        let mut invitation = Invitation {
             id,
             name: if new.name.is_empty() {
                 format!("invite-{}", &id.simple().to_string()[..8])
@@ -154,9 +191,10 @@ impl Invitations<'_> {
                 "use lower-case letters, digits, '-' and '_' (authentik's invitation names are slugs)",
             )
         })?;
-        if invitation.flow != DEFAULT_ENROLLMENT_FLOW {
-            return Err(Error::not_found("flow", invitation.flow));
-        }
+        let Some(enrollment) = flow(&invitation.flow).filter(|f| f.designation == "enrollment") else {
+            return Err(Error::not_found("enrollment flow", invitation.flow));
+        };
+        invitation.flow = enrollment.slug.to_string();
         if invitation.expires.is_some_and(|e| e <= now) {
             return Err(Error::invalid("expires", "the expiry is in the past"));
         }

@@ -78,6 +78,10 @@ pub(crate) async fn check_invitations_lifecycle(db: &TestDb) {
             flow: "other-flow".into(),
             ..NewInvitation::default()
         },
+        NewInvitation {
+            flow: "default-authentication-flow".into(),
+            ..NewInvitation::default()
+        },
     ];
     for new in refused {
         let err = env.dir.invitations().create(&env.audit, new.clone()).await.unwrap_err();
@@ -85,6 +89,22 @@ pub(crate) async fn check_invitations_lifecycle(db: &TestDb) {
     }
     assert_eq!(env.event_count().await, events);
     assert_eq!(env.dir.invitations().list().await.unwrap().len(), 1);
+
+    // The enrollment flow may be named by its id, as the API does.
+    let by_pk = NewInvitation {
+        flow: gatehouse_core::invitations::flow(DEFAULT_ENROLLMENT_FLOW)
+            .unwrap()
+            .pk
+            .to_string(),
+        ..NewInvitation::default()
+    };
+    let by_pk = env.dir.invitations().create(&env.audit, by_pk).await.unwrap();
+    assert_eq!(by_pk.flow, DEFAULT_ENROLLMENT_FLOW);
+    env.dir
+        .invitations()
+        .delete(&env.audit, &by_pk.id.to_string())
+        .await
+        .unwrap();
 
     env.dir.invitations().delete(&env.audit, "welcome-carol").await.unwrap();
     assert!(env.dir.invitations().list().await.unwrap().is_empty());
