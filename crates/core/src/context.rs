@@ -232,4 +232,6 @@ services! {
     jobs => Jobs;
     /// The applied state of blueprint files.
     blueprints => Blueprints;
+    /// API tokens: creation, listing, revocation, authentication.
+    tokens => Tokens;
 }
