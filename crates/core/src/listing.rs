@@ -110,6 +110,7 @@ impl EventOrder {
 /// Which audit events to list (newest first by default).
 #[derive(Debug, Clone)]
 pub struct EventQuery {
+    pub id: Option<Uuid>,
     pub action: Option<String>,
     pub username: Option<String>,
     pub client_ip: Option<String>,
@@ -121,6 +122,7 @@ pub struct EventQuery {
 impl Default for EventQuery {
     fn default() -> Self {
         EventQuery {
+            id: None,
             action: None,
             username: None,
             client_ip: None,

@@ -73,6 +73,13 @@ impl Users<'_> {
         rows.pop().ok_or_else(|| Error::not_found("user", pk.to_string()))
     }
 
+    /// `user` with their groups and superuser status.
+    pub async fn row(self, user: User) -> Result<UserRow> {
+        let groups = self.store().groups().await?;
+        let mut rows = self.rows(vec![user], &groups).await?;
+        rows.pop().ok_or_else(|| Error::not_found("user", ""))
+    }
+
     async fn rows(self, users: Vec<User>, groups: &[Group]) -> Result<Vec<UserRow>> {
         let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
         let memberships = self.store().memberships_of_users(&ids).await?;

@@ -197,6 +197,7 @@ pub(crate) async fn group_page(pool: &AnyPool, q: &GroupQuery) -> Result<Page<Gr
 
 pub(crate) async fn event_page(pool: &AnyPool, q: &EventQuery) -> Result<Page<Event>, StoreError> {
     let mut f = Filter::default();
+    f.eq_text("id", &q.id.map(|i| i.to_string()));
     f.eq_text("action", &q.action);
     f.eq_text("username", &q.username);
     f.eq_text("client_ip", &q.client_ip);
