@@ -46,6 +46,9 @@ pub enum Command {
     /// List and revoke sign-in sessions.
     #[command(subcommand)]
     Session(SessionCmd),
+    /// API tokens for the REST API: create (the key is shown once), list, revoke.
+    #[command(subcommand)]
+    Token(crate::commands::token::TokenCmd),
     /// Read, verify and prune the audit log.
     Events(EventsArgs),
     /// Check the database, the schema, the running server, the worker and the

@@ -61,6 +61,7 @@ async fn run(ctx: &Context, command: Command) -> CmdResult {
         Command::App(cmd) => commands::app::run(ctx, cmd).await,
         Command::Access(args) => commands::access::run(ctx, args).await,
         Command::Session(cmd) => commands::session::run(ctx, cmd).await,
+        Command::Token(cmd) => commands::token::run(ctx, cmd).await,
         Command::Events(args) => commands::events::run(ctx, args).await,
         Command::Status(args) => commands::status::run(ctx, args).await,
         Command::Recovery(cmd) => commands::recovery::run(ctx, cmd).await,

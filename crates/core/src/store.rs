@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobEffect, JobFilter, NewJob, WorkerRecord};
 use crate::keys::SigningKeyRecord;
+use crate::listing::{EventQuery, GroupQuery, Page, UserQuery};
 use crate::model::*;
 use crate::oauth::model::{AuthCode, Consent, DeviceCode, Grant, Redeemed, RefreshToken};
 
@@ -50,6 +51,23 @@ pub trait Store: Send + Sync {
 
     async fn recovery_keys(&self) -> StoreResult<Vec<RecoveryKey>>;
     async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    /// Records a token's use. Not audited and outside any transaction: it
+    /// runs at most once a minute per token.
+    async fn touch_api_token(&self, id: Uuid, at: Timestamp) -> StoreResult<()>;
+
+    /// One page of users matching `q`, and how many match in all.
+    async fn user_page(&self, q: &UserQuery) -> StoreResult<Page<User>>;
+    async fn user_by_pk(&self, pk: i64) -> StoreResult<Option<User>>;
+    async fn users_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<User>>;
+    /// The direct memberships of these users.
+    async fn memberships_of_users(&self, users: &[Uuid]) -> StoreResult<Vec<Membership>>;
+    /// One page of groups matching `q`, and how many match in all.
+    async fn group_page(&self, q: &GroupQuery) -> StoreResult<Page<Group>>;
+    /// The direct memberships of these groups.
+    async fn memberships_of_groups(&self, groups: &[Uuid]) -> StoreResult<Vec<Membership>>;
+    /// One page of events matching `q`, and how many match in all.
+    async fn event_page(&self, q: &EventQuery) -> StoreResult<Page<Event>>;
 
     /// Newest first, at most `filter.limit`.
     async fn events(&self, filter: &EventFilter) -> StoreResult<Vec<Event>>;

@@ -28,6 +28,7 @@ mod grants;
 mod invitations;
 mod jobs;
 mod keys;
+mod listing;
 mod mfa;
 mod mfa_enrolment;
 mod migrate;
@@ -51,6 +52,7 @@ use sqlx::{AnyConnection, AnyPool};
 use uuid::Uuid;
 
 use gatehouse_core::jobs::Job as JobRow;
+use gatehouse_core::listing::{EventQuery, GroupQuery, Page, UserQuery};
 
 use crate::error::Ctx;
 pub use crate::events::DEFAULT_EVENT_LIMIT;
@@ -266,6 +268,42 @@ impl Store for SqlStore {
 
     async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
         read::api_tokens(&self.pool).await
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        listing::api_token_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn touch_api_token(&self, id: Uuid, at: Timestamp) -> StoreResult<()> {
+        listing::touch_api_token(&self.pool, id, at).await
+    }
+
+    async fn user_page(&self, q: &UserQuery) -> StoreResult<Page<User>> {
+        listing::user_page(&self.pool, q).await
+    }
+
+    async fn user_by_pk(&self, pk: i64) -> StoreResult<Option<User>> {
+        listing::user_by_pk(&self.pool, pk).await
+    }
+
+    async fn users_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<User>> {
+        listing::users_by_ids(&self.pool, ids).await
+    }
+
+    async fn memberships_of_users(&self, users: &[Uuid]) -> StoreResult<Vec<Membership>> {
+        listing::memberships_of(&self.pool, true, users).await
+    }
+
+    async fn group_page(&self, q: &GroupQuery) -> StoreResult<Page<Group>> {
+        listing::group_page(&self.pool, q).await
+    }
+
+    async fn memberships_of_groups(&self, groups: &[Uuid]) -> StoreResult<Vec<Membership>> {
+        listing::memberships_of(&self.pool, false, groups).await
+    }
+
+    async fn event_page(&self, q: &EventQuery) -> StoreResult<Page<Event>> {
+        listing::event_page(&self.pool, q).await
     }
 
     async fn events(&self, filter: &EventFilter) -> StoreResult<Vec<Event>> {

@@ -110,6 +110,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0012_operations.sql"),
     },
     Migration {
+        version: 13,
+        name: "api_tokens",
+        sqlite: include_str!("../migrations/sqlite/0013_api_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0013_api_tokens.sql"),
+    },
+    Migration {
         version: 14,
         name: "invitations",
         sqlite: include_str!("../migrations/sqlite/0014_invitations.sql"),

@@ -326,8 +326,8 @@ impl WriteTx for SqlWriteTx {
 
     async fn insert_api_token(&mut self, token: &ApiToken) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO api_tokens (id, identifier, user_id, intent, token_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_tokens (id, identifier, user_id, intent, token_hash, created_at, expires_at, description) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(token.id.to_string())
         .bind(token.identifier.clone())
@@ -336,6 +336,7 @@ impl WriteTx for SqlWriteTx {
         .bind(token.token_hash.clone())
         .bind(token.created_at.millis())
         .bind(millis(token.expires_at))
+        .bind(token.description.clone())
         .execute(&mut *self.tx)
         .await
         .ctx("create API token")?;

@@ -571,6 +571,8 @@ async fn check_users(db: &TestDb) {
         token_hash: sha256_hex(b"alice-secret"),
         created_at: T0,
         expires_at: Some(T0.plus_seconds(DAY)),
+        description: String::new(),
+        last_used: None,
     })
     .await
     .unwrap();
@@ -3879,6 +3881,8 @@ async fn check_api_token_deletion(db: &TestDb) {
         token_hash: sha256_hex(b"ci-token"),
         created_at: T0,
         expires_at: None,
+        description: "ci runner".into(),
+        last_used: None,
     };
     let mut tx = env.store.begin().await.unwrap();
     tx.insert_api_token(&t).await.unwrap();

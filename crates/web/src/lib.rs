@@ -4,6 +4,7 @@
 //! outcome. No SQL and no business rules here.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod api;
 pub mod assets;
 pub mod client;
 pub mod config;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             get(views::forgot::forgot_get).post(views::forgot::forgot_post),
         )
         .merge(mfa::routes())
+        .nest_service("/api/v3", api::routes(&state))
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(security::headers))

@@ -30,5 +30,6 @@ pub mod settings;
 pub mod sso;
 pub mod status;
 pub mod status_ops;
+pub mod token;
 pub mod user;
 pub mod worker;
