@@ -59,10 +59,10 @@ pub fn flow(slug_or_pk: &str) -> Option<&'static BuiltInFlow> {
         .find(|f| f.slug == slug_or_pk || f.pk.to_string() == slug_or_pk)
 }
 
-/// Audit actions of this feature (`invitation_used` is authentik's name).
+/// Audit actions of this feature, as authentik names them: creating and
+/// deleting an invitation are `model_created` / `model_deleted` (model
+/// `invitation`), a sign-up through one is `invitation_used`.
 pub mod action {
-    pub const INVITATION_CREATED: &str = "invitation_created";
-    pub const INVITATION_DELETED: &str = "invitation_deleted";
     pub const INVITATION_USED: &str = "invitation_used";
 }
 
@@ -214,7 +214,7 @@ impl Invitations<'_> {
             other => Error::Store(other),
         })?;
         tx.record(
-            action::INVITATION_CREATED,
+            crate::events::action::MODEL_CREATED,
             invitation.fixed("username"),
             json!({"model": "invitation", "pk": invitation.id, "name": invitation.name,
                    "single_use": invitation.single_use, "expires": invitation.expires,
@@ -248,7 +248,7 @@ impl Invitations<'_> {
             return Err(Error::not_found("invitation", id_or_name));
         }
         tx.record(
-            action::INVITATION_DELETED,
+            crate::events::action::MODEL_DELETED,
             None,
             json!({"model": "invitation", "pk": invitation.id, "name": invitation.name}),
         )

@@ -57,7 +57,11 @@ pub(crate) async fn check_invitations_lifecycle(db: &TestDb) {
     assert_eq!(stored, inv);
     assert_eq!(env.dir.invitations().get("welcome-carol").await.unwrap().id, inv.id);
     assert_eq!(env.dir.invitations().list().await.unwrap(), vec![inv.clone()]);
-    assert_eq!(env.actions().await.last().unwrap(), "invitation_created");
+    let created = env.events().await.pop().unwrap();
+    assert_eq!(
+        (created.action.as_str(), &created.context["model"]),
+        ("model_created", &json!("invitation"))
+    );
 
     // Refused, and nothing written: a taken name, an unknown group or field,
     // a bad fixed username, an expiry in the past, an unknown flow.
@@ -112,7 +116,11 @@ pub(crate) async fn check_invitations_lifecycle(db: &TestDb) {
         env.dir.invitations().delete(&env.audit, "welcome-carol").await,
         Err(Error::NotFound { .. })
     ));
-    assert_eq!(env.actions().await.last().unwrap(), "invitation_deleted");
+    let deleted = env.events().await.pop().unwrap();
+    assert_eq!(
+        (deleted.action.as_str(), &deleted.context["model"]),
+        ("model_deleted", &json!("invitation"))
+    );
     env.assert_intact().await;
 }
 
