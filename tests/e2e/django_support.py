@@ -13,6 +13,7 @@ from django.conf import settings
 # Every hasher authentik's Django can have written; the first is Django's default.
 HASHERS = {
     "pbkdf2_sha256": "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "pbkdf2_sha1": "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "argon2": "django.contrib.auth.hashers.Argon2PasswordHasher",
     "bcrypt_sha256": "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "bcrypt": "django.contrib.auth.hashers.BCryptPasswordHasher",

@@ -9,6 +9,11 @@ const VECTORS: &[(&str, &str, &str)] = &[
         "pbkdf2_sha256$1000000$pS0IFSnALDGQHqPuPzuNwg$RYmy0xR3Y2tntawTUYIW6s3T9NMwqOsyNlROtiRfXn8=",
     ),
     (
+        "pbkdf2_sha1",
+        "Imported-Pass-5-é",
+        "pbkdf2_sha1$1000000$od0EkJdaSCmCYXAuVt2E6P$3rtrHAi/6M0vGyAgjYPRZAaallw=",
+    ),
+    (
         "argon2",
         "Imported-Pass-1-é",
         "argon2$argon2id$v=19$m=102400,t=2,p=8$dWVPM1lQeDl1eXV2ajZBS2FJZ09CRw$h2AdeA9Qu9jinH/riF8fFSnxeFi1HVqKsnloO/ENgQk",
@@ -43,7 +48,7 @@ fn django_vectors_verify_and_wrong_passwords_do_not() {
 
 #[test]
 fn bcrypt_sha256_hashes_the_hex_digest_not_the_password() {
-    let (_, password, stored) = VECTORS[2];
+    let (_, password, stored) = VECTORS[3];
     let DjangoHash::Bcrypt { bcrypt, .. } = DjangoHash::parse(stored).unwrap() else {
         panic!("not bcrypt");
     };
