@@ -57,7 +57,12 @@ async fn the_server_serves_the_generated_document_and_refuses_strangers() {
     let body = axum::body::to_bytes(res.into_body(), 1 << 22).await.unwrap();
     assert_eq!(String::from_utf8(body.to_vec()).unwrap(), gatehouse_api::openapi_json());
     let doc: serde_json::Value = serde_json::from_str(&gatehouse_api::openapi_json()).unwrap();
-    for path in ["/core/users/", "/core/groups/{group_uuid}/add_user/", "/events/events/", "/core/tokens/"] {
+    for path in [
+        "/core/users/",
+        "/core/groups/{group_uuid}/add_user/",
+        "/events/events/",
+        "/core/tokens/",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }
     let res = app
