@@ -7,6 +7,7 @@ second, stateless pass, so the first pass keeps its credentials."""
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,11 @@ def server():
 
 
 def schemathesis(url: str, *args: str) -> subprocess.CompletedProcess:
+    # Its example cache goes to the working directory: a throw-away one.
     cmd = [str(ST), "run", f"{url}/api/v3/schema/", "-H", f"Authorization: Bearer {BOOT}",
            "--checks", CHECKS, "--max-examples", "15", "--seed", "7", "--no-color", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    with tempfile.TemporaryDirectory() as cwd:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(server):
