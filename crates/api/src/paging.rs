@@ -13,6 +13,8 @@ use crate::input::Params;
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// The most rows one page holds.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Past this page number nothing is ever found (and offsets stay far from overflow).
+const MAX_PAGE: u64 = 1_000_000_000;
 
 /// Which page the caller asked for, and the ordering (`-field` descends).
 #[derive(Debug, Clone)]
@@ -27,7 +29,11 @@ impl PageParams {
     pub fn from(params: &Params) -> Result<Self, ApiError> {
         let page = match params.get("page") {
             None => 1,
-            Some(p) => p.parse::<u64>().ok().filter(|p| *p >= 1).ok_or_else(invalid_page)?,
+            Some(p) => p
+                .parse::<u64>()
+                .ok()
+                .filter(|p| (1..=MAX_PAGE).contains(p))
+                .ok_or_else(invalid_page)?,
         };
         // DRF falls back to the default for a page size it cannot read.
         let size = params

@@ -62,7 +62,7 @@ pub fn provider_base(app: &Application, _base: &str) -> Option<Provider> {
     };
     Some(Provider {
         pk: provider_pk(app),
-        name: format!("Provider for {}", app.name),
+        name: provider_name(app),
         authentication_flow: None,
         authorization_flow: AUTHORIZATION_FLOW,
         invalidation_flow: INVALIDATION_FLOW,
@@ -76,6 +76,11 @@ pub fn provider_base(app: &Application, _base: &str) -> Option<Provider> {
         verbose_name_plural: format!("{verbose}s"),
         meta_model_name: model.into(),
     })
+}
+
+/// A provider's name: Gatehouse's providers have none of their own.
+fn provider_name(app: &Application) -> String {
+    format!("Provider for {}", app.name)
 }
 
 fn text(cfg: &Value, key: &str) -> String {
@@ -281,13 +286,13 @@ macro_rules! provider_routes {
                 .map(|a| a.app)
                 .filter(|a| a.provider == Some($kind))
                 .filter(|a| search.as_deref().is_none_or(|s| a.name.to_lowercase().contains(s)))
+                .filter(|a| params.get("name").is_none_or(|n| n == provider_name(a)))
                 .collect();
             let slice = page.slice(apps);
             let results = slice
                 .items
                 .iter()
                 .filter_map(|a| provider_base(a, &url).map(|b| $render(a, b, &url)))
-                .filter(|p| params.get("name").is_none_or(|n| n == p.base.name))
                 .collect();
             Ok(Json($paged::new(&page, slice.count, results)?))
         }

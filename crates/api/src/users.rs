@@ -66,6 +66,8 @@ pub struct UserSelf {
     pub name: String,
     pub is_active: bool,
     pub is_superuser: bool,
+    /// The account this session is signed in as (authentik's multi-account switcher).
+    pub is_current: bool,
     pub groups: Vec<UserSelfGroups>,
     pub roles: Vec<UserSelfGroups>,
     pub email: String,
@@ -247,6 +249,7 @@ pub async fn me(c: Caller) -> ApiResult<Json<SessionUser>> {
         name: u.name.clone(),
         is_active: u.is_active,
         is_superuser: row.is_superuser,
+        is_current: true,
         groups: row
             .groups
             .iter()

@@ -258,6 +258,8 @@ conformance!(
     check_key_ring_migration_keeps_keys,
     check_replay_ids,
     check_parked_records,
+    check_user_and_group_pages,
+    check_api_tokens_authenticate,
     check_invitations_lifecycle,
     check_invitation_redeem,
     check_invitation_single_use_race,
@@ -270,6 +272,9 @@ use key_ring::*;
 #[path = "conformance/security.rs"]
 mod security;
 use security::*;
+#[path = "conformance/listing.rs"]
+mod listing;
+use listing::*;
 #[path = "conformance/invitations.rs"]
 mod invitations;
 use invitations::*;
