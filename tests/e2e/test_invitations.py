@@ -131,8 +131,8 @@ def test_spent_expired_unknown_and_deleted_links_create_nobody(install):
 
     # Multi-use: two people, then it expires.
     link = invite(inst, srv, "--multi-use", "--expires", "3s")
-    for name in ("erin", "fred"):
-        r = sign_up(WebClient(srv.url), link, name)
+    for name, nxt in (("erin", ""), ("fred", "&next=https://evil.example/")):
+        r = sign_up(WebClient(srv.url), link + nxt, name)
         assert r.status_code in (302, 303) and r.headers["location"] == "/if/user/", r.text
     form = web.http.get(link)
     time.sleep(3.5)
@@ -151,9 +151,10 @@ def test_spent_expired_unknown_and_deleted_links_create_nobody(install):
     assert requests.get(base).status_code == 404
 
     # A fixed username cannot be changed; a deleted invitation stops working.
+    # …and the person lands where the link's `next` says (a local path only).
     link = invite(inst, srv, "--username", "hugo", "--invitation-name", "for-hugo")
-    r = sign_up(WebClient(srv.url), link, "someone-else")
-    assert r.status_code in (302, 303), r.text
+    r = sign_up(WebClient(srv.url), link + "&next=/if/user/account/", "someone-else")
+    assert r.status_code in (302, 303) and r.headers["location"] == "/if/user/account/", r.text
     assert "hugo" in user_names(inst) and "someone-else" not in user_names(inst)
     link = invite(inst, srv, "--invitation-name", "to-delete")
     form = web.http.get(link)
