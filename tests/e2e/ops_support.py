@@ -140,6 +140,7 @@ def fill_every_table(inst: Installation) -> None:
     inst.cli("app", "create", "grafana", "--name", "Grafana", "--provider", "proxy", "--external-host", "https://grafana.example.com")
     inst.cli("app", "create", "files", "--name", "Files", "--provider", "saml", "--acs-url", "https://files.example.com/acs", "--audience", "https://files.example.com")
     inst.cli("app", "bind", "wiki", "team")
+    inst.cli("invite", "create", "--group", "staff", "--name", "Zoë Invitée", "--invitation-name", "for-zoe")
     inst.cli("key", "rotate")
     inst.cli("key", "rotate", "--kind", "saml")
     inst.cli("recovery", "key", "bob")

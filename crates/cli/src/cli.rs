@@ -46,6 +46,9 @@ pub enum Command {
     /// List and revoke sign-in sessions.
     #[command(subcommand)]
     Session(SessionCmd),
+    /// API tokens for the REST API: create (the key is shown once), list, revoke.
+    #[command(subcommand)]
+    Token(crate::commands::token::TokenCmd),
     /// Read, verify and prune the audit log.
     Events(EventsArgs),
     /// Check the database, the schema, the running server, the worker and the
@@ -62,6 +65,9 @@ pub enum Command {
     /// Outgoing mail (GATEHOUSE_EMAIL__* settings).
     #[command(subcommand)]
     Email(crate::commands::email::EmailCmd),
+    /// Invitations: links that let a person create their own account.
+    #[command(subcommand)]
+    Invite(crate::commands::invite::InviteCmd),
     /// Set who must use two-factor authentication.
     #[command(subcommand)]
     Policy(crate::commands::policy::PolicyCmd),
@@ -108,6 +114,11 @@ pub enum UserCmd {
     /// (mailed when email is configured and the user has an address; --print
     /// prints it instead).
     Password(PasswordArgs),
+    /// Import a password hash as authentik stores it (pbkdf2_sha256$…,
+    /// argon2$argon2id$…, bcrypt_sha256$…, scrypt$…) or Gatehouse's own
+    /// $argon2id$…; replaced by argon2id at the user's first sign-in.
+    /// HASH `-` reads it from standard input.
+    SetPasswordHash { username: String, hash: String },
     /// List or reset a user's two-factor authenticators.
     #[command(subcommand)]
     Mfa(crate::commands::mfa::UserMfaCmd),

@@ -123,6 +123,15 @@ impl Apps<'_> {
         Ok(app)
     }
 
+    /// Changes an application's slug, name or launch URL.
+    pub async fn update(self, audit: &Audit, slug: &str, change: &AppChange) -> Result<Application> {
+        let mut tx = self.write(audit).await?;
+        let app = find(&mut tx, slug).await?;
+        let app = update(&mut tx, app.id, change, action::MODEL_UPDATED).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
     /// The application a protocol knows by `key` (OIDC client id, proxy host…).
     pub async fn by_provider_key(self, kind: ProviderKind, key: &str) -> Result<Option<Application>> {
         Ok(self.store().application_by_provider_key(kind, key).await?)

@@ -232,4 +232,8 @@ services! {
     jobs => Jobs;
     /// The applied state of blueprint files.
     blueprints => Blueprints;
+    /// API tokens: creation, listing, revocation, authentication.
+    tokens => Tokens;
+    /// Invitations: links that let a person create their own account.
+    invitations => Invitations;
 }

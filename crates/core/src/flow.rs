@@ -22,6 +22,8 @@ pub const FLOW_LIFETIME_SECS: i64 = 30 * 60;
 pub enum FlowKind {
     Login,
     Recovery,
+    /// Sign-up through an invitation link.
+    Enrollment,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +32,7 @@ pub enum Stage {
     Identify,
     Password,
     /// Recovery: the key was valid; the person chooses a new password.
+    /// Enrollment: the person fills in the sign-up form.
     SetPassword,
     /// A second factor (login, step-up, or a recovery link of a person with one).
     Mfa,
@@ -71,6 +74,9 @@ pub struct FlowState {
     /// A WebAuthn ceremony in progress (server-side state, never sent out).
     #[serde(default)]
     pub ceremony: Option<serde_json::Value>,
+    /// Enrollment: the invitation the form is for.
+    #[serde(default)]
+    pub invitation: Option<Uuid>,
 }
 
 /// A flow as loaded for a request.
@@ -113,7 +119,7 @@ impl SignIn<'_> {
             kind,
             stage: match kind {
                 FlowKind::Login => Stage::Identify,
-                FlowKind::Recovery => Stage::SetPassword,
+                FlowKind::Recovery | FlowKind::Enrollment => Stage::SetPassword,
             },
             identifier: String::new(),
             user_id: None,
@@ -122,6 +128,7 @@ impl SignIn<'_> {
             csrf: random_token(32),
             mfa: None,
             ceremony: None,
+            invitation: None,
         };
         let record = FlowRecord {
             id: Uuid::new_v4(),

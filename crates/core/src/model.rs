@@ -159,7 +159,17 @@ pub struct ApiToken {
     #[serde(skip)]
     pub token_hash: String,
     pub created_at: Timestamp,
+    /// `None`: the token never expires (authentik's `expiring: false`).
     pub expires_at: Option<Timestamp>,
+    pub description: String,
+    /// When the token last authenticated a request (updated at most once a minute).
+    pub last_used: Option<Timestamp>,
+}
+
+impl ApiToken {
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
 }
 
 /// Who made a change.

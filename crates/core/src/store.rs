@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 use crate::error::StoreError;
 use crate::jobs::{Job, JobEffect, JobFilter, NewJob, WorkerRecord};
 use crate::keys::SigningKeyRecord;
+use crate::listing::{EventQuery, GroupQuery, Page, UserQuery};
 use crate::model::*;
 use crate::oauth::model::{AuthCode, Consent, DeviceCode, Grant, Redeemed, RefreshToken};
 
@@ -50,6 +51,23 @@ pub trait Store: Send + Sync {
 
     async fn recovery_keys(&self) -> StoreResult<Vec<RecoveryKey>>;
     async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>>;
+    /// Records a token's use. Not audited and outside any transaction: it
+    /// runs at most once a minute per token.
+    async fn touch_api_token(&self, id: Uuid, at: Timestamp) -> StoreResult<()>;
+
+    /// One page of users matching `q`, and how many match in all.
+    async fn user_page(&self, q: &UserQuery) -> StoreResult<Page<User>>;
+    async fn user_by_pk(&self, pk: i64) -> StoreResult<Option<User>>;
+    async fn users_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<User>>;
+    /// The direct memberships of these users.
+    async fn memberships_of_users(&self, users: &[Uuid]) -> StoreResult<Vec<Membership>>;
+    /// One page of groups matching `q`, and how many match in all.
+    async fn group_page(&self, q: &GroupQuery) -> StoreResult<Page<Group>>;
+    /// The direct memberships of these groups.
+    async fn memberships_of_groups(&self, groups: &[Uuid]) -> StoreResult<Vec<Membership>>;
+    /// One page of events matching `q`, and how many match in all.
+    async fn event_page(&self, q: &EventQuery) -> StoreResult<Page<Event>>;
 
     /// Newest first, at most `filter.limit`.
     async fn events(&self, filter: &EventFilter) -> StoreResult<Vec<Event>>;
@@ -133,6 +151,9 @@ pub trait Store: Send + Sync {
     async fn mfa_enrolment(&self, user_id: Uuid) -> StoreResult<Option<crate::mfa::enrolment::EnrolmentRecord>>;
     /// The applied state of every blueprint file, by path.
     async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprints::BlueprintInstance>>;
+    /// Every invitation, in no particular order.
+    async fn invitations(&self) -> StoreResult<Vec<crate::invitations::Invitation>>;
+    async fn invitation(&self, id: Uuid) -> StoreResult<Option<crate::invitations::Invitation>>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.
@@ -177,6 +198,14 @@ pub trait DirectoryWrites: Send {
     async fn api_tokens(&mut self) -> StoreResult<Vec<ApiToken>>;
     /// Returns false when there was no such token.
     async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// `Conflict` when the name is taken.
+    async fn insert_invitation(&mut self, invitation: &crate::invitations::Invitation) -> StoreResult<()>;
+    /// Returns false when there was no such invitation.
+    async fn delete_invitation(&mut self, id: Uuid) -> StoreResult<bool>;
+    /// Counts one use of an invitation if it is usable at `now` (unexpired,
+    /// and unused if single-use); false otherwise. Atomic: of two concurrent
+    /// spends of a single-use invitation, exactly one succeeds.
+    async fn spend_invitation(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool>;
 }
 
 /// Browser sessions, sign-in flows, throttles and recovery keys.

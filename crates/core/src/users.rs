@@ -147,6 +147,20 @@ impl Users<'_> {
         Ok(())
     }
 
+    /// Stores an imported password hash as given: Gatehouse's argon2id PHC
+    /// string or one of the Django formats authentik keeps (`pbkdf2_sha256$…`,
+    /// `argon2$argon2id$…`, `bcrypt_sha256$…`, `scrypt$…`). The password is
+    /// unknown here, so the policy cannot apply; the first right sign-in
+    /// replaces the hash with a fresh argon2id one. Unknown formats are refused.
+    pub async fn set_password_hash(self, audit: &Audit, username: &str, hash: &str) -> Result<()> {
+        check_password_hash(hash)?;
+        let mut tx = self.write(audit).await?;
+        let id = find(&mut tx, username).await?.id;
+        store_password(&mut tx, id, hash.to_string(), None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A random password that passes the policy: 20 URL-safe characters.
     pub fn generate_password(self) -> String {
         random_token(15)
@@ -221,6 +235,12 @@ async fn find_id(tx: &mut Tx<'_>, id: Uuid) -> Result<User> {
         .user_by_id(id)
         .await?
         .ok_or_else(|| Error::not_found("user", id.to_string()))
+}
+
+/// Refuses a password hash Gatehouse could not verify (see
+/// [`Users::set_password_hash`]); blueprints check with it too.
+pub fn check_password_hash(hash: &str) -> Result<()> {
+    gatehouse_crypto::check_stored_hash(hash).map_err(|e| Error::invalid("password hash", e.to_string()))
 }
 
 fn check_fields(user: &User) -> Result<()> {

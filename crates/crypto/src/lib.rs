@@ -7,10 +7,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod certificate;
+pub mod django;
 pub mod mac;
 pub mod password;
 pub mod secret;
 pub mod signing;
 
-pub use password::{HashParams, PasswordHasher, PasswordVerdict};
+pub use password::{HashParams, PasswordHasher, PasswordVerdict, check_stored_hash};
 pub use secret::{constant_time_eq, random_token, sha256_hex};

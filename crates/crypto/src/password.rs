@@ -207,6 +207,9 @@ fn hash_blocking(params: HashParams, password: &[u8]) -> Result<String, HashErro
 }
 
 fn verify_blocking(current: HashParams, password: &[u8], stored: &str) -> PasswordVerdict {
+    if crate::django::is_django(stored) {
+        return verify_django(current, password, stored);
+    }
     let Some(parsed) = ParsedHash::parse(stored) else {
         // Spend the time anyway: a broken hash must not answer faster.
         let _ = argon2_raw(current, password, &[0u8; SALT_LEN]);
@@ -222,6 +225,43 @@ fn verify_blocking(current: HashParams, password: &[u8], stored: &str) -> Passwo
     } else {
         PasswordVerdict::Match
     }
+}
+
+/// A hash imported from Django (authentik): always replaced by argon2id at
+/// the first right password.
+fn verify_django(current: HashParams, password: &[u8], stored: &str) -> PasswordVerdict {
+    match crate::django::DjangoHash::parse(stored) {
+        Ok(hash) if hash.verify(password) => PasswordVerdict::MatchNeedsRehash,
+        Ok(_) => PasswordVerdict::Mismatch,
+        Err(_) => {
+            let _ = argon2_raw(current, password, &[0u8; SALT_LEN]);
+            PasswordVerdict::Mismatch
+        }
+    }
+}
+
+/// Checks that `hash` is a password hash Gatehouse can verify: its own
+/// argon2id PHC string, or one of Django's formats (see [`crate::django`]).
+/// What an import (`set_password_hash`, blueprints) stores as given.
+pub fn check_stored_hash(hash: &str) -> Result<(), crate::django::FormatError> {
+    if crate::django::is_django(hash) {
+        return crate::django::DjangoHash::parse(hash).map(|_| ());
+    }
+    if hash.starts_with("$argon2id$") {
+        return ParsedHash::parse(hash)
+            .map(|_| ())
+            .ok_or_else(|| crate::django::FormatError("not a valid argon2id PHC string".into()));
+    }
+    let alg = hash.split('$').next().unwrap_or_default();
+    Err(crate::django::FormatError(format!(
+        "unsupported password hash format{}: expected Gatehouse's $argon2id$… or a Django hash ({})",
+        if alg.is_empty() || alg.len() > 40 {
+            String::new()
+        } else {
+            format!(" '{alg}'")
+        },
+        crate::django::ALGORITHMS.join(", ")
+    )))
 }
 
 /// The parts of an argon2id PHC string.

@@ -34,6 +34,39 @@ struct RecoveryText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "invitation.html")]
+struct InvitationHtml<'a> {
+    subject: &'a str,
+    brand: &'a str,
+    link: &'a str,
+    expires: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "invitation.txt", escape = "none")]
+struct InvitationText<'a> {
+    brand: &'a str,
+    link: &'a str,
+    expires: Option<&'a str>,
+}
+
+/// The invitation mail with its sign-up link; `expires` as people read it.
+pub fn invitation(brand: &str, link: &str, expires: Option<&str>) -> Result<Rendered, askama::Error> {
+    let subject = format!("You are invited to {brand}");
+    Ok(Rendered {
+        html: InvitationHtml {
+            subject: &subject,
+            brand,
+            link,
+            expires,
+        }
+        .render()?,
+        text: InvitationText { brand, link, expires }.render()?,
+        subject,
+    })
+}
+
+#[derive(Template)]
 #[template(path = "test.html")]
 struct TestHtml<'a> {
     subject: &'a str,
@@ -215,6 +248,21 @@ mod tests {
         }
         assert!(r.text.contains("\"<phone>\""));
         assert!(!r.html.contains("<phone>"), "escaped in HTML");
+    }
+
+    #[test]
+    fn invitation_mail_carries_the_link_escaped() {
+        let link = "https://id.example.com/if/flow/default-enrollment-flow/?itoken=abc&x=<y>";
+        let r = invitation("Example <Stack>", link, Some("2026-12-13 10:00 UTC")).unwrap();
+        assert_eq!(r.subject, "You are invited to Example <Stack>");
+        assert!(r.text.contains(link) && r.text.contains("valid until 2026-12-13 10:00 UTC"));
+        assert!(r.html.contains("itoken=abc") && r.html.contains("2026-12-13 10:00 UTC"));
+        assert!(
+            !r.html.contains("<y>") && !r.html.contains("<Stack>"),
+            "escaped in HTML"
+        );
+        let open = invitation("Gatehouse", "https://x/", None).unwrap();
+        assert!(!open.text.contains("valid until"));
     }
 
     #[test]

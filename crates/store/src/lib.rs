@@ -25,8 +25,10 @@ mod changes;
 mod error;
 mod events;
 mod grants;
+mod invitations;
 mod jobs;
 mod keys;
+mod listing;
 mod mfa;
 mod mfa_enrolment;
 mod migrate;
@@ -50,6 +52,7 @@ use sqlx::{AnyConnection, AnyPool};
 use uuid::Uuid;
 
 use gatehouse_core::jobs::Job as JobRow;
+use gatehouse_core::listing::{EventQuery, GroupQuery, Page, UserQuery};
 
 use crate::error::Ctx;
 pub use crate::events::DEFAULT_EVENT_LIMIT;
@@ -268,6 +271,42 @@ impl Store for SqlStore {
         read::api_tokens(&self.pool).await
     }
 
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<ApiToken>> {
+        listing::api_token_by_hash(&self.pool, token_hash).await
+    }
+
+    async fn touch_api_token(&self, id: Uuid, at: Timestamp) -> StoreResult<()> {
+        listing::touch_api_token(&self.pool, id, at).await
+    }
+
+    async fn user_page(&self, q: &UserQuery) -> StoreResult<Page<User>> {
+        listing::user_page(&self.pool, q).await
+    }
+
+    async fn user_by_pk(&self, pk: i64) -> StoreResult<Option<User>> {
+        listing::user_by_pk(&self.pool, pk).await
+    }
+
+    async fn users_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<User>> {
+        listing::users_by_ids(&self.pool, ids).await
+    }
+
+    async fn memberships_of_users(&self, users: &[Uuid]) -> StoreResult<Vec<Membership>> {
+        listing::memberships_of(&self.pool, true, users).await
+    }
+
+    async fn group_page(&self, q: &GroupQuery) -> StoreResult<Page<Group>> {
+        listing::group_page(&self.pool, q).await
+    }
+
+    async fn memberships_of_groups(&self, groups: &[Uuid]) -> StoreResult<Vec<Membership>> {
+        listing::memberships_of(&self.pool, false, groups).await
+    }
+
+    async fn event_page(&self, q: &EventQuery) -> StoreResult<Page<Event>> {
+        listing::event_page(&self.pool, q).await
+    }
+
     async fn events(&self, filter: &EventFilter) -> StoreResult<Vec<Event>> {
         events::list(&self.pool, filter).await
     }
@@ -409,6 +448,12 @@ impl Store for SqlStore {
     }
     async fn blueprint_instances(&self) -> StoreResult<Vec<gatehouse_core::blueprints::BlueprintInstance>> {
         blueprints::instances(&self.pool).await
+    }
+    async fn invitations(&self) -> StoreResult<Vec<gatehouse_core::invitations::Invitation>> {
+        invitations::all(&self.pool).await
+    }
+    async fn invitation(&self, id: Uuid) -> StoreResult<Option<gatehouse_core::invitations::Invitation>> {
+        invitations::one(&self.pool, id).await
     }
 }
 

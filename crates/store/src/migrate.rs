@@ -18,7 +18,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 12;
+pub const KNOWN_SCHEMA_VERSION: i64 = 14;
 
 struct Migration {
     version: i64,
@@ -108,6 +108,18 @@ const MIGRATIONS: &[Migration] = &[
         name: "operations",
         sqlite: include_str!("../migrations/sqlite/0012_operations.sql"),
         postgres: include_str!("../migrations/postgres/0012_operations.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "api_tokens",
+        sqlite: include_str!("../migrations/sqlite/0013_api_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0013_api_tokens.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "invitations",
+        sqlite: include_str!("../migrations/sqlite/0014_invitations.sql"),
+        postgres: include_str!("../migrations/postgres/0014_invitations.sql"),
     },
 ];
 

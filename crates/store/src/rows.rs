@@ -37,7 +37,7 @@ macro_rules! recovery_key_columns {
 }
 macro_rules! api_token_columns {
     () => {
-        "id, identifier, user_id, intent, token_hash, created_at, expires_at"
+        "id, identifier, user_id, intent, token_hash, created_at, expires_at, description, last_used"
     };
 }
 macro_rules! event_columns {
@@ -201,6 +201,8 @@ pub(crate) fn api_token(row: &AnyRow) -> Result<ApiToken, StoreError> {
         token_hash: get(row, "token_hash")?,
         created_at: ts(row, "created_at")?,
         expires_at: opt_ts(row, "expires_at")?,
+        description: get(row, "description")?,
+        last_used: opt_ts(row, "last_used")?,
     })
 }
 

@@ -259,6 +259,12 @@ conformance!(
     check_key_ring_migration_keeps_keys,
     check_replay_ids,
     check_parked_records,
+    check_user_and_group_pages,
+    check_api_tokens_authenticate,
+    check_invitations_lifecycle,
+    check_invitation_redeem,
+    check_invitation_single_use_race,
+    check_imported_password_hashes,
 );
 
 #[path = "conformance/key_ring.rs"]
@@ -267,6 +273,12 @@ use key_ring::*;
 #[path = "conformance/security.rs"]
 mod security;
 use security::*;
+#[path = "conformance/listing.rs"]
+mod listing;
+use listing::*;
+#[path = "conformance/invitations.rs"]
+mod invitations;
+use invitations::*;
 
 struct Env {
     store: Arc<SqlStore>,
@@ -565,6 +577,8 @@ async fn check_users(db: &TestDb) {
         token_hash: sha256_hex(b"alice-secret"),
         created_at: T0,
         expires_at: Some(T0.plus_seconds(DAY)),
+        description: String::new(),
+        last_used: None,
     })
     .await
     .unwrap();
@@ -3912,6 +3926,8 @@ async fn check_api_token_deletion(db: &TestDb) {
         token_hash: sha256_hex(b"ci-token"),
         created_at: T0,
         expires_at: None,
+        description: "ci runner".into(),
+        last_used: None,
     };
     let mut tx = env.store.begin().await.unwrap();
     tx.insert_api_token(&t).await.unwrap();

@@ -4,6 +4,7 @@
 //! outcome. No SQL and no business rules here.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod api;
 pub mod assets;
 pub mod client;
 pub mod config;
@@ -39,7 +40,7 @@ pub const LOGO_PATH: &str = "/-/branding/logo";
 
 /// The public router (port 9000).
 pub fn router(state: AppState) -> Router {
-    use views::{account, login, logout, portal, recovery};
+    use views::{account, enroll, login, logout, portal, recovery};
     let forward_auth = proxy::ForwardAuth::new(&state);
     Router::new()
         .route("/-/health/live/", get(health::live))
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login/password", post(login::password_post))
         .route("/login/restart", get(login::restart_get))
         .route("/if/flow/default-authentication-flow/", get(login::login_get))
+        .route(enroll::ENROLL_PATH, get(enroll::enroll_get).post(enroll::enroll_post))
         .route(logout::LOGOUT_PATH, get(logout::logout_get).post(logout::logout_post))
         .route(
             "/if/flow/default-invalidation-flow/",
@@ -77,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             get(views::forgot::forgot_get).post(views::forgot::forgot_post),
         )
         .merge(mfa::routes())
+        .nest_service("/api/v3", api::routes(&state))
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(security::headers))

@@ -87,6 +87,8 @@ impl Model for TokenModel {
             token_hash: String::new(),
             created_at: cx.now,
             expires_at: None,
+            description: String::new(),
+            last_used: None,
         };
         let id = token.id;
         cx.st.tokens.push(TokenRec { token, live: true });

@@ -70,9 +70,11 @@ fn set_fields(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
         u.password = Some(p);
     }
     if let Some(h) = a.str("password_hash")? {
-        if !h.starts_with("$argon2") {
+        // Gatehouse's argon2id or a Django hash as authentik stores it (users
+        // imported with their passwords); the same rule as `user set-password-hash`.
+        if let Err(e) = gatehouse_core::users::check_password_hash(&h) {
             return Err(a
-                .err("password_hash", "password_hash: only argon2 PHC strings are accepted")
+                .err("password_hash", format!("password_hash: {e}"))
                 .hint("give `password` in plain text (with !Env) instead"));
         }
         u.user.password_hash = Some(h);

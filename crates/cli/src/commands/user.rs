@@ -42,7 +42,7 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
             t.row(["email".to_string(), or_dash(&d.user.email)]);
             t.row(["active", yes_no(d.user.is_active)]);
             t.row(["superuser", yes_no(d.is_superuser)]);
-            t.row(["password", if d.has_password { "set" } else { "not set" }]);
+            t.row(["password".to_string(), password_state(d.user.password_hash.as_deref())]);
             t.row(["groups".to_string(), or_dash(&d.groups.join(", "))]);
             t.row(["inherited groups".to_string(), or_dash(&d.inherited_groups.join(", "))]);
             t.row(["created".to_string(), d.user.created_at.to_rfc3339()]);
@@ -70,6 +70,11 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
             println!("created user {} ({})", user.username, user.id);
         }
         UserCmd::Password(args) => set_password(ctx, &dir, &audit, args).await?,
+        UserCmd::SetPasswordHash { username, hash } => {
+            let hash = if hash == "-" { read_stdin_line()? } else { hash };
+            dir.users().set_password_hash(&audit, &username, hash.trim()).await?;
+            println!("password hash set for {username}");
+        }
         UserCmd::Mfa(cmd) => return crate::commands::mfa::run(ctx, cmd).await,
         UserCmd::Delete { username, force } => {
             dir.users().delete(&audit, &username, force).await?;
@@ -85,6 +90,18 @@ pub async fn run(ctx: &Context, cmd: UserCmd) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// "set (argon2id)", or for an imported hash its Django algorithm and when it goes.
+fn password_state(hash: Option<&str>) -> String {
+    match hash {
+        None => "not set".into(),
+        Some(h) if h.starts_with("$argon2id$") => "set (argon2id)".into(),
+        Some(h) => format!(
+            "set (imported {}; replaced by argon2id at the next sign-in)",
+            h.split('$').next().unwrap_or_default()
+        ),
+    }
 }
 
 async fn set_password(

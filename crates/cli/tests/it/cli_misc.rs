@@ -45,6 +45,11 @@ fn every_command_explains_itself() {
         &["recovery", "list"],
         &["migrate"],
         &["settings"],
+        &["user", "set-password-hash"],
+        &["invite"],
+        &["invite", "create"],
+        &["invite", "list"],
+        &["invite", "delete"],
     ];
     for cmd in commands {
         let mut args = cmd.to_vec();

@@ -245,8 +245,8 @@ impl DirectoryWrites for SqlWriteTx {
 
     async fn insert_api_token(&mut self, token: &ApiToken) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO api_tokens (id, identifier, user_id, intent, token_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_tokens (id, identifier, user_id, intent, token_hash, created_at, expires_at, description) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(token.id.to_string())
         .bind(token.identifier.clone())
@@ -255,6 +255,7 @@ impl DirectoryWrites for SqlWriteTx {
         .bind(token.token_hash.clone())
         .bind(token.created_at.millis())
         .bind(millis(token.expires_at))
+        .bind(token.description.clone())
         .execute(&mut *self.tx)
         .await
         .ctx("create API token")?;
@@ -278,5 +279,17 @@ impl DirectoryWrites for SqlWriteTx {
 
     async fn delete_api_token(&mut self, id: Uuid) -> StoreResult<bool> {
         crate::blueprints::delete_api_token(&mut self.tx, id).await
+    }
+
+    async fn insert_invitation(&mut self, invitation: &gatehouse_core::invitations::Invitation) -> StoreResult<()> {
+        crate::invitations::insert(&mut self.tx, invitation).await
+    }
+
+    async fn delete_invitation(&mut self, id: Uuid) -> StoreResult<bool> {
+        crate::invitations::delete(&mut self.tx, id).await
+    }
+
+    async fn spend_invitation(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool> {
+        crate::invitations::spend(&mut self.tx, id, now).await
     }
 }

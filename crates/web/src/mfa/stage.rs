@@ -225,6 +225,8 @@ async fn complete(
                 None => Done::Restart,
             })
         }
+        // A sign-up ends signed in, before any second factor (enrolment follows).
+        FlowKind::Enrollment => Ok(Done::Restart),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per page (or step), each with `<page>_get` / `<page>_post`.
 
 pub mod account;
+pub mod enroll;
 pub mod forgot;
 pub mod login;
 pub mod logout;

@@ -1,0 +1,165 @@
+//! The REST API's listings as services: a page of users with their direct
+//! groups and superuser status, a page of groups with their members, parent
+//! and children, a page of events. Each reads one page from the store and
+//! the memberships of that page in one query; groups (a few dozen) are read
+//! whole, because superuser status follows nesting.
+
+use uuid::Uuid;
+
+use crate::access::GroupTree;
+use crate::audit::Audit;
+use crate::context::{Events, Groups, Users};
+use crate::error::{Error, Result};
+use crate::groups::GroupChange;
+use crate::listing::{EventQuery, GroupQuery, Page, UserQuery};
+use crate::model::{Event, Group, User};
+
+/// A user with their direct groups and whether any group (through nesting)
+/// makes them a superuser.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub user: User,
+    pub groups: Vec<Group>,
+    pub is_superuser: bool,
+}
+
+/// A group with its parent, children and direct members.
+#[derive(Debug, Clone)]
+pub struct GroupRow {
+    pub group: Group,
+    pub parent: Option<Group>,
+    pub children: Vec<Group>,
+    pub members: Vec<User>,
+}
+
+/// Groups whose members are superusers: flagged ones and every group nested below them.
+fn superuser_groups(groups: &[Group]) -> Vec<Uuid> {
+    let tree = GroupTree::new(groups);
+    groups
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| tree.self_and_ancestors(*i).iter().any(|&a| groups[a].is_superuser))
+        .map(|(_, g)| g.id)
+        .collect()
+}
+
+impl Users<'_> {
+    /// One page of users; `is_superuser` is resolved through nesting.
+    pub async fn page(self, q: &UserQuery, is_superuser: Option<bool>) -> Result<Page<UserRow>> {
+        let groups = self.store().groups().await?;
+        let mut q = q.clone();
+        match is_superuser {
+            Some(true) => q.member_of_any.push(superuser_groups(&groups)),
+            Some(false) => q.member_of_none.extend(superuser_groups(&groups)),
+            None => {}
+        }
+        let page = self.store().user_page(&q).await?;
+        let items = self.rows(page.items, &groups).await?;
+        Ok(Page {
+            count: page.count,
+            items,
+        })
+    }
+
+    /// The user with this integer id, with their groups.
+    pub async fn by_pk(self, pk: i64) -> Result<UserRow> {
+        let user = self
+            .store()
+            .user_by_pk(pk)
+            .await?
+            .ok_or_else(|| Error::not_found("user", pk.to_string()))?;
+        let groups = self.store().groups().await?;
+        let mut rows = self.rows(vec![user], &groups).await?;
+        rows.pop().ok_or_else(|| Error::not_found("user", pk.to_string()))
+    }
+
+    /// `user` with their groups and superuser status.
+    pub async fn row(self, user: User) -> Result<UserRow> {
+        let groups = self.store().groups().await?;
+        let mut rows = self.rows(vec![user], &groups).await?;
+        rows.pop().ok_or_else(|| Error::not_found("user", ""))
+    }
+
+    async fn rows(self, users: Vec<User>, groups: &[Group]) -> Result<Vec<UserRow>> {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let memberships = self.store().memberships_of_users(&ids).await?;
+        let superuser = superuser_groups(groups);
+        Ok(users
+            .into_iter()
+            .map(|user| {
+                let mut mine: Vec<Group> = memberships
+                    .iter()
+                    .filter(|m| m.user_id == user.id)
+                    .filter_map(|m| groups.iter().find(|g| g.id == m.group_id).cloned())
+                    .collect();
+                mine.sort_by_key(|g| g.pk);
+                let is_superuser = mine.iter().any(|g| superuser.contains(&g.id));
+                UserRow {
+                    user,
+                    groups: mine,
+                    is_superuser,
+                }
+            })
+            .collect())
+    }
+}
+
+impl Groups<'_> {
+    /// One page of groups; members only when `with_members` (they can be many).
+    pub async fn page(self, q: &GroupQuery, with_members: bool) -> Result<Page<GroupRow>> {
+        let page = self.store().group_page(q).await?;
+        let all = self.store().groups().await?;
+        let ids: Vec<Uuid> = page.items.iter().map(|g| g.id).collect();
+        let (memberships, users) = if with_members {
+            let m = self.store().memberships_of_groups(&ids).await?;
+            let mut user_ids: Vec<Uuid> = m.iter().map(|m| m.user_id).collect();
+            user_ids.sort_unstable();
+            user_ids.dedup();
+            let users = self.store().users_by_ids(&user_ids).await?;
+            (m, users)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let items = page
+            .items
+            .into_iter()
+            .map(|group| GroupRow {
+                parent: group.parent_id.and_then(|p| all.iter().find(|g| g.id == p).cloned()),
+                children: all.iter().filter(|g| g.parent_id == Some(group.id)).cloned().collect(),
+                members: memberships
+                    .iter()
+                    .filter(|m| m.group_id == group.id)
+                    .filter_map(|m| users.iter().find(|u| u.id == m.user_id).cloned())
+                    .collect(),
+                group,
+            })
+            .collect();
+        Ok(Page {
+            count: page.count,
+            items,
+        })
+    }
+
+    pub async fn by_id(self, id: Uuid) -> Result<Group> {
+        self.store()
+            .groups()
+            .await?
+            .into_iter()
+            .find(|g| g.id == id)
+            .ok_or_else(|| Error::not_found("group", id.to_string()))
+    }
+
+    /// Changes the given fields of a group (`parent` refuses cycles).
+    pub async fn update(self, audit: &Audit, id: Uuid, change: &GroupChange) -> Result<Group> {
+        let mut tx = self.write(audit).await?;
+        let group = crate::groups::update(&mut tx, id, change).await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+}
+
+impl Events<'_> {
+    pub async fn page(self, q: &EventQuery) -> Result<Page<Event>> {
+        Ok(self.store().event_page(q).await?)
+    }
+}
