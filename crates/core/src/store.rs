@@ -133,6 +133,24 @@ pub trait Store: Send + Sync {
     async fn mfa_enrolment(&self, user_id: Uuid) -> StoreResult<Option<crate::mfa::enrolment::EnrolmentRecord>>;
     /// The applied state of every blueprint file, by path.
     async fn blueprint_instances(&self) -> StoreResult<Vec<crate::blueprints::BlueprintInstance>>;
+
+    /// One page of users matching a search (username, name or email), by
+    /// username, with the number of matches.
+    async fn search_users(&self, query: &crate::users::UserQuery) -> StoreResult<crate::users::UserPage>;
+    /// Which of `ids` have at least one authenticator.
+    async fn users_with_mfa(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// Events of `actions` since `since`, counted in SQL per action and per
+    /// bucket of `bucket_ms` (bucket 0 starts at `since`).
+    async fn event_counts(
+        &self,
+        actions: &[String],
+        since: Timestamp,
+        bucket_ms: i64,
+    ) -> StoreResult<Vec<crate::audit::EventCount>>;
+    /// Throttle records locked beyond `now`.
+    async fn active_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>>;
+    /// Sessions neither past their end at `now` nor idle since `idle_before`.
+    async fn live_session_count(&self, now: Timestamp, idle_before: Timestamp) -> StoreResult<i64>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.

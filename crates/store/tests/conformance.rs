@@ -929,6 +929,7 @@ async fn check_event_listing(db: &TestDb) {
         action: Some(action::MODEL_UPDATED.into()),
         since: Some(T0),
         limit: 10,
+        client_ip: None,
     };
     assert_eq!(seqs(env.store.events(&combined).await.unwrap()), vec![4]);
     let limited = EventFilter {

@@ -4,8 +4,10 @@
 //! outcome. No SQL and no business rules here.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod admin;
 pub mod assets;
 pub mod client;
+pub mod components;
 pub mod config;
 pub mod cookies;
 pub mod errors;
@@ -77,6 +79,7 @@ pub fn router(state: AppState) -> Router {
             get(views::forgot::forgot_get).post(views::forgot::forgot_post),
         )
         .merge(mfa::routes())
+        .merge(admin::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(security::headers))

@@ -106,6 +106,24 @@ impl AccessSnapshot {
             .unwrap_or_default()
     }
 
+    /// Whether `user` is in a superuser group, directly or through nesting.
+    pub fn is_superuser(&self, user: &User) -> bool {
+        let set = self.effective(user);
+        self.groups
+            .iter()
+            .enumerate()
+            .any(|(i, g)| g.is_superuser && set.contains(i))
+    }
+
+    /// The groups `app_id` is bound to (none: open to every active user).
+    pub fn bound_groups(&self, app_id: Uuid) -> impl Iterator<Item = &Group> {
+        self.bound
+            .get(&app_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.groups.get(i))
+    }
+
     pub fn applications(&self) -> &[Application] {
         &self.applications
     }
