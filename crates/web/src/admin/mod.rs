@@ -17,6 +17,7 @@ pub mod guard;
 pub mod user;
 pub mod users;
 pub mod views;
+pub mod wizard;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -41,6 +42,13 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/groups/{name}/", get(groups::group_get))
         .route("/if/admin/groups/{name}/{op}", post(groups::action_post))
         .route("/if/admin/applications/", get(apps::apps_get))
+        .route(
+            "/if/admin/applications/new/{kind}",
+            get(wizard::new_get).post(wizard::new_post),
+        )
+        .route("/if/admin/applications/{slug}/", get(apps::app_get))
+        .route("/if/admin/applications/{slug}/settings", get(apps::settings_get))
+        .route("/if/admin/applications/{slug}/{op}", post(apps::action_post))
         .route("/if/admin/events/", get(events::events_get))
 }
 
@@ -56,6 +64,11 @@ pub(crate) fn chrome(admin: &guard::Admin, section: &'static str) -> views::Chro
 /// A group's admin page.
 pub(crate) fn group_url(name: &str) -> String {
     format!("/if/admin/groups/{}/", encode(name))
+}
+
+/// An application's admin page.
+pub(crate) fn app_url(slug: &str) -> String {
+    format!("/if/admin/applications/{}/", encode(slug))
 }
 
 /// A user's admin page.

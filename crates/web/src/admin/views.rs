@@ -229,3 +229,55 @@ pub struct ConfirmPage {
     pub button: String,
     pub back: String,
 }
+
+/// A provider type's form in the new-application wizard.
+#[derive(Template)]
+#[template(path = "admin/app_new.html")]
+pub struct AppNewPage {
+    pub branding: Branding,
+    pub chrome: Chrome,
+    /// `oidc`, `proxy`, or anything else for the choice of type.
+    pub kind: String,
+    pub error: Option<String>,
+    pub name: String,
+    pub slug: String,
+    pub launch_url: String,
+    pub redirect_uris: String,
+    pub public: bool,
+    pub external_host: String,
+    pub group: String,
+}
+
+/// The settings to paste downstream, after creating an application or
+/// rotating its secret.
+#[derive(Template)]
+#[template(path = "admin/app_settings.html")]
+pub struct AppSettingsPage {
+    pub branding: Branding,
+    pub chrome: Chrome,
+    pub name: String,
+    pub slug: String,
+    pub app_url: String,
+    pub settings: Vec<Setting>,
+    /// `(server, configuration)` for a forward-auth application.
+    pub snippets: Vec<(String, String)>,
+}
+
+pub struct Setting {
+    pub label: String,
+    pub value: String,
+}
+
+/// One application: provider, bound groups, secret rotation.
+#[derive(Template)]
+#[template(path = "admin/app.html")]
+pub struct AppPage {
+    pub branding: Branding,
+    pub chrome: Chrome,
+    pub flash: Option<Flash>,
+    pub name: String,
+    pub slug: String,
+    pub provider: &'static str,
+    pub confidential: bool,
+    pub groups: Vec<String>,
+}

@@ -13,6 +13,10 @@ pub const GETS: &[&str] = &[
     "/if/admin/groups/",
     "/if/admin/groups/staff/",
     "/if/admin/applications/",
+    "/if/admin/applications/new/oidc",
+    "/if/admin/applications/new/proxy",
+    "/if/admin/applications/wiki/",
+    "/if/admin/applications/wiki/settings",
     "/if/admin/events/",
     "/if/admin/events/?verify=1&user=alice",
 ];
@@ -33,6 +37,11 @@ pub const POSTS: &[&str] = &[
     "/if/admin/groups/staff/add-member",
     "/if/admin/groups/staff/remove-member",
     "/if/admin/groups/staff/superuser",
+    "/if/admin/applications/new/oidc",
+    "/if/admin/applications/new/proxy",
+    "/if/admin/applications/wiki/bind",
+    "/if/admin/applications/wiki/unbind",
+    "/if/admin/applications/wiki/rotate-secret",
 ];
 
 /// alice (a person), root (an administrator through the nested group
@@ -48,6 +57,7 @@ pub async fn world(mfa: bool) -> World {
     groups.create(&audit, "staff", false, None).await.unwrap();
     groups.add_member(&audit, "ops", "root").await.unwrap();
     groups.add_member(&audit, "staff", "alice").await.unwrap();
+    w.dir.apps().create(&audit, "wiki", "Team Wiki", None).await.unwrap();
     if !mfa {
         let off = MfaPolicy {
             mode: MfaMode::Off,

@@ -187,3 +187,53 @@ async fn a_generated_password_and_a_recovery_link_are_shown_once() {
             .contains("/recovery/use-token/")
     );
 }
+
+#[tokio::test]
+async fn the_oidc_wizard_ends_on_the_settings_to_paste() {
+    let w = world(false).await;
+    let (mut b, csrf) = admin(&w).await;
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("name", "Grafana"),
+        ("slug", "grafana"),
+        ("redirect_uris", "https://grafana.example.com/login/generic_oauth\r\n"),
+        ("client_type", "confidential"),
+        ("group", "staff"),
+    ];
+    let page = b.post("/if/admin/applications/new/oidc", &form).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for expected in [
+        "http://auth.test/application/o/grafana/",
+        "http://auth.test/application/o/grafana/.well-known/openid-configuration",
+        "data-setting=\"Client ID\">grafana<",
+        "Client secret (shown once)",
+        "https://grafana.example.com/login/generic_oauth",
+    ] {
+        assert!(page.body.contains(expected), "{expected}: {}", page.body);
+    }
+    let summary = w.dir.apps().get("grafana").await.unwrap();
+    assert_eq!(summary.bound_groups, ["staff"]);
+    let again = b.get("/if/admin/applications/grafana/settings").await.body;
+    assert!(!again.contains("shown once") && again.contains("rotate it to see a new one"));
+    // A bad setting comes back on the form, with nothing created.
+    let bad = [
+        ("csrf_token", csrf.as_str()),
+        ("name", "X"),
+        ("slug", "x"),
+        ("redirect_uris", ""),
+    ];
+    let page = b.post("/if/admin/applications/new/oidc", &bad).await;
+    assert!(page.body.contains("alert-error"), "{}", page.body);
+    assert!(w.dir.apps().by_slug("x").await.unwrap().is_none());
+    let rotate = b
+        .post("/if/admin/applications/grafana/rotate-secret", &[("csrf_token", &csrf)])
+        .await;
+    assert!(rotate.body.contains("stops working at once"));
+    let rotated = b
+        .post(
+            "/if/admin/applications/grafana/rotate-secret",
+            &[("csrf_token", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert!(rotated.body.contains("Client secret (shown once)"), "{}", rotated.body);
+}
