@@ -258,11 +258,15 @@ conformance!(
     check_key_ring_migration_keeps_keys,
     check_replay_ids,
     check_parked_records,
+    check_admin_reads,
 );
 
 #[path = "conformance/key_ring.rs"]
 mod key_ring;
 use key_ring::*;
+#[path = "conformance/admin.rs"]
+mod admin;
+use admin::*;
 #[path = "conformance/security.rs"]
 mod security;
 use security::*;
