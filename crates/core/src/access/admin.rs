@@ -89,3 +89,75 @@ impl Access<'_> {
         Ok(snapshot)
     }
 }
+
+/// One page of the user × application matrix, filtered by group (effective
+/// membership) and application.
+#[derive(Debug, Clone, Default)]
+pub struct MatrixQuery {
+    pub group: Option<String>,
+    pub application: Option<String>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// The applications (by slug) and one page of users with their access.
+#[derive(Debug, Clone)]
+pub struct MatrixPage {
+    pub applications: Vec<Application>,
+    pub rows: Vec<super::AccessRow>,
+    /// Users matching the filter, in all pages.
+    pub total: u64,
+}
+
+impl Access<'_> {
+    /// A page of the access matrix. Without a group filter the users are
+    /// paged in SQL; with one, every user is read once and filtered by the
+    /// snapshot's effective memberships.
+    pub async fn matrix_page(self, q: &MatrixQuery) -> Result<MatrixPage> {
+        let snapshot = self.current_snapshot().await?;
+        let mut apps: Vec<&Application> = snapshot
+            .applications()
+            .iter()
+            .filter(|a| q.application.as_ref().is_none_or(|s| a.slug.eq_ignore_ascii_case(s)))
+            .collect();
+        apps.sort_by(|a, b| a.slug.cmp(&b.slug));
+        let limit = q.limit.clamp(1, crate::users::MAX_PAGE);
+        let (users, total) = match &q.group {
+            None => {
+                let query = crate::users::UserQuery {
+                    text: String::new(),
+                    offset: q.offset,
+                    limit,
+                };
+                let page = self.store().search_users(&query).await?;
+                (page.users, page.total)
+            }
+            Some(group) => {
+                let all: Vec<User> = self
+                    .store()
+                    .users()
+                    .await?
+                    .into_iter()
+                    .filter(|u| snapshot.in_group(u, group))
+                    .collect();
+                let total = all.len() as u64;
+                let start = usize::try_from(q.offset).unwrap_or(usize::MAX).min(all.len());
+                let page = all.into_iter().skip(start).take(limit as usize).collect();
+                (page, total)
+            }
+        };
+        let rows = users
+            .iter()
+            .map(|u| super::AccessRow {
+                username: u.username.clone(),
+                is_active: u.is_active,
+                access: snapshot.row(u, &apps),
+            })
+            .collect();
+        Ok(MatrixPage {
+            applications: apps.into_iter().cloned().collect(),
+            rows,
+            total,
+        })
+    }
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use admin::{AdminVerdict, Reach};
+pub use admin::{AdminVerdict, MatrixPage, MatrixQuery, Reach};
 pub use gate::{Ask, Consent, Denial, Verdict};
 pub use rule::{
     AccessMatrix, AccessRow, GroupSet, GroupTree, access_matrix, bound_groups, effective_groups, may_access,

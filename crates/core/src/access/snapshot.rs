@@ -124,6 +124,27 @@ impl AccessSnapshot {
             .filter_map(|&i| self.groups.get(i))
     }
 
+    /// May `user` use each of `apps` (in order), by the access rule.
+    pub fn row(&self, user: &User, apps: &[&Application]) -> Vec<bool> {
+        let set = self.effective(user);
+        apps.iter()
+            .map(|a| {
+                self.bound
+                    .get(&a.id)
+                    .is_some_and(|bound| rule::may_access(user.is_active, &set, bound))
+            })
+            .collect()
+    }
+
+    /// Whether `user` is in the group named `group`, directly or through nesting.
+    pub fn in_group(&self, user: &User, group: &str) -> bool {
+        let set = self.effective(user);
+        self.groups
+            .iter()
+            .enumerate()
+            .any(|(i, g)| g.name.eq_ignore_ascii_case(group) && set.contains(i))
+    }
+
     pub fn applications(&self) -> &[Application] {
         &self.applications
     }

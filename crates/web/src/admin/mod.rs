@@ -8,6 +8,7 @@
 //! Destructive actions answer their first POST with a confirmation page
 //! ([`views::ConfirmPage`]) and act on the second, which says `confirm=yes`.
 
+pub mod access;
 pub mod apps;
 pub mod chart;
 pub mod dashboard;
@@ -50,6 +51,8 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/applications/{slug}/settings", get(apps::settings_get))
         .route("/if/admin/applications/{slug}/{op}", post(apps::action_post))
         .route("/if/admin/events/", get(events::events_get))
+        .route("/if/admin/access/", get(access::access_get))
+        .route("/if/admin/access/access.csv", get(access::csv_get))
 }
 
 /// The page frame for `admin` in navigation `section`.

@@ -281,3 +281,27 @@ pub struct AppPage {
     pub confidential: bool,
     pub groups: Vec<String>,
 }
+
+/// The access heat map.
+#[derive(Template)]
+#[template(path = "admin/access.html")]
+pub struct AccessPage {
+    pub branding: Branding,
+    pub chrome: Chrome,
+    pub group: String,
+    pub app: String,
+    pub summary: String,
+    /// `(slug, name, users on this page who may use it)`.
+    pub applications: Vec<(String, String, usize)>,
+    pub rows: Vec<HeatRow>,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+pub struct HeatRow {
+    pub username: String,
+    pub active: bool,
+    /// How many of the listed applications the user may use.
+    pub reach: usize,
+    pub cells: Vec<bool>,
+}

@@ -18,6 +18,9 @@ pub const GETS: &[&str] = &[
     "/if/admin/applications/wiki/",
     "/if/admin/applications/wiki/settings",
     "/if/admin/events/",
+    "/if/admin/access/",
+    "/if/admin/access/?group=staff&app=wiki&page=1",
+    "/if/admin/access/access.csv",
     "/if/admin/events/?verify=1&user=alice",
 ];
 
