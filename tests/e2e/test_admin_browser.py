@@ -222,13 +222,22 @@ def test_admin_walks_every_page(backend, request, browser, screenshots):
         "client_id": settings["Client ID"], "client_secret": settings["Client secret (shown once)"]})
     assert r.status_code == 400, r.text
 
-    # The failed sign-in in the events, by action and by user.
+    # The live tail: a new failed sign-in appears on top without a reload.
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Events").click()
+    page.get_by_role("button", name="Follow live").click()
+    expect(page.get_by_role("status").filter(has_text="Following new events")).to_be_visible()
+    page.wait_for_timeout(300)
+    assert WebClient(base).sign_in("carol", "wrong-password").status_code != 303
+    expect(page.locator("#event-rows tr.is-new").first).to_contain_text("login_failed", timeout=10_000)
+    expect(page.locator("#event-rows tr.is-new").first).to_contain_text("carol")
+    page.get_by_role("button", name="Pause").click()
+
+    # The failed sign-ins in the events, by action.
     page.get_by_label("Action").fill("login_failed")
     page.get_by_role("button", name="Filter").click()
     rows = page.locator("main table tbody tr")
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("alice")
+    expect(rows).to_have_count(2)
+    expect(rows.last).to_contain_text("alice")
     page.get_by_role("link", name="Verify it now").click()
     expect(page.get_by_text("The chain is intact")).to_be_visible()
     cam.take("events")

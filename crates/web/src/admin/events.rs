@@ -59,7 +59,9 @@ pub async fn events_get(
         limit: EVENT_LIMIT,
         client_ip: some(&q.address),
     };
+    let filtered = filter.user.is_some() || filter.action.is_some() || since.is_some() || filter.client_ip.is_some();
     let rows = event_rows(dir.events().list(&filter).await?, now);
+    let latest = rows.first().map_or(0, |r| r.seq);
     // Walking the chain reads every event: only when asked.
     let chain = if q.verify.is_empty() {
         (true, String::new())
@@ -80,6 +82,8 @@ pub async fn events_get(
         since: q.since,
         address: q.address,
         rows,
+        latest,
+        filtered,
         chain,
     }))
 }

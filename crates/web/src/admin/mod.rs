@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod events;
 pub mod groups;
 pub mod guard;
+pub mod tail;
 pub mod user;
 pub mod users;
 pub mod views;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/applications/{slug}/settings", get(apps::settings_get))
         .route("/if/admin/applications/{slug}/{op}", post(apps::action_post))
         .route("/if/admin/events/", get(events::events_get))
+        .route("/if/admin/events/stream", get(tail::tail_get))
         .route("/if/admin/access/", get(access::access_get))
         .route("/if/admin/access/access.csv", get(access::csv_get))
 }
@@ -113,6 +115,7 @@ pub(crate) fn event_rows(events: Vec<gatehouse_core::Event>, now: gatehouse_core
     events
         .into_iter()
         .map(|e| views::EventRow {
+            seq: e.seq,
             at: crate::components::When { at: e.at, now },
             detail: match &e.context {
                 serde_json::Value::Object(map) => map

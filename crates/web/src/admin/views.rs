@@ -145,6 +145,7 @@ pub struct SessionRow {
 }
 
 pub struct EventRow {
+    pub seq: i64,
     pub at: When,
     pub action: String,
     pub actor: String,
@@ -211,6 +212,11 @@ pub struct EventsPage {
     pub since: String,
     pub address: String,
     pub rows: Vec<EventRow>,
+    /// The newest event's number, where the live tail starts (0: none).
+    pub latest: i64,
+    /// Whether a filter is set (the live tail shows every event, so it is
+    /// offered only without one).
+    pub filtered: bool,
     /// `(ok, sentence)` from walking the chain.
     pub chain: (bool, String),
 }
