@@ -242,6 +242,17 @@ def test_admin_walks_every_page(backend, request, browser, screenshots):
     expect(page.get_by_text("The chain is intact")).to_be_visible()
     cam.take("events")
 
+    # Keys: rotation confirms first, then the new key is published ahead of signing.
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="System").click()
+    expect(page.get_by_text("members of admins")).to_be_visible()
+    page.get_by_label("Start signing after (hours)").fill("12")
+    page.get_by_role("button", name="Rotate keys…").click()
+    expect(page.get_by_text("it starts signing in 12 hours")).to_be_visible()
+    page.get_by_role("button", name="Rotate keys").click()
+    expect(page.get_by_text("New keys made")).to_be_visible()
+    expect(page.locator("main td[data-label=Status]", has_text="next")).to_have_count(1)
+    cam.take("system")
+
     # Every change was recorded with the admin as actor.
     created = inst.cli("events", "--user", "carol", "--json").stdout
     assert '"actor": "user:root"' in created and '"client_ip": "127.0.0.1"' in created, created

@@ -4,13 +4,12 @@ use axum::extract::State;
 use axum::response::Response;
 use gatehouse_core::events::action;
 use gatehouse_core::jobs::{JobFilter, JobState};
-use gatehouse_core::keys::KeyKind;
 use gatehouse_core::throttle::KeyKind as LockKind;
 
 use super::chart::{Scale, sign_in_chart};
 use super::guard::Admin;
-use super::views::{Chrome, DashboardPage, KeyRow, LockRow, WorkerRow};
-use crate::components::{When, duration, when};
+use super::views::{Chrome, DashboardPage, LockRow, WorkerRow};
+use crate::components::When;
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::state::AppState;
@@ -75,23 +74,7 @@ pub async fn dashboard_get(State(state): State<AppState>, admin: Admin) -> Resul
         };
         dir.jobs().list(&filter).await.map(|j| j.len())
     };
-    let mut keys = Vec::new();
-    for kind in [KeyKind::Jwt, KeyKind::Saml] {
-        for k in dir.keys().list(kind).await? {
-            let next = match k.status {
-                "next" => Some(k.activates_at),
-                _ => k.publish_until,
-            };
-            keys.push(KeyRow {
-                kid: k.kid,
-                purpose: format!("{} {}", kind.as_str().to_uppercase(), k.purpose.alg_name()),
-                status: k.status,
-                age: duration((now.millis() - k.created_at.millis()) / 1000),
-                created: When { at: k.created_at, now },
-                next: when(next, now),
-            });
-        }
-    }
+    let keys = super::system::key_rows(&admin).await?;
     let counts = vec![
         ("users", user_total(&admin).await?.to_string(), "/if/admin/users/"),
         (

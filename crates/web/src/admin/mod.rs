@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod events;
 pub mod groups;
 pub mod guard;
+pub mod system;
 pub mod tail;
 pub mod user;
 pub mod users;
@@ -53,6 +54,8 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/applications/{slug}/{op}", post(apps::action_post))
         .route("/if/admin/events/", get(events::events_get))
         .route("/if/admin/events/stream", get(tail::tail_get))
+        .route(system::SYSTEM_PATH, get(system::system_get))
+        .route("/if/admin/system/rotate-keys", post(system::rotate_post))
         .route("/if/admin/access/", get(access::access_get))
         .route("/if/admin/access/access.csv", get(access::csv_get))
 }

@@ -311,3 +311,17 @@ pub struct HeatRow {
     pub reach: usize,
     pub cells: Vec<bool>,
 }
+
+/// Keys and policy.
+#[derive(Template)]
+#[template(path = "admin/system.html")]
+pub struct SystemPage {
+    pub branding: Branding,
+    pub chrome: Chrome,
+    pub flash: Option<Flash>,
+    pub keys: Vec<KeyRow>,
+    pub mfa_mode: &'static str,
+    pub mfa_groups: Vec<String>,
+    pub mfa_apps: Vec<String>,
+    pub version: &'static str,
+}

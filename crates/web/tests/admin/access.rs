@@ -18,6 +18,7 @@ pub const GETS: &[&str] = &[
     "/if/admin/applications/wiki/",
     "/if/admin/applications/wiki/settings",
     "/if/admin/events/",
+    "/if/admin/system/",
     "/if/admin/access/",
     "/if/admin/access/?group=staff&app=wiki&page=1",
     "/if/admin/access/access.csv",
@@ -45,6 +46,7 @@ pub const POSTS: &[&str] = &[
     "/if/admin/applications/wiki/bind",
     "/if/admin/applications/wiki/unbind",
     "/if/admin/applications/wiki/rotate-secret",
+    "/if/admin/system/rotate-keys",
 ];
 
 /// alice (a person), root (an administrator through the nested group

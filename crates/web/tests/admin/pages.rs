@@ -263,3 +263,36 @@ async fn the_access_heat_map_pages_filters_and_downloads() {
     assert!(csv.body.starts_with("username,active,pager,wiki\n"), "{}", csv.body);
     assert!(csv.body.contains("alice,yes,no,yes\n") && csv.body.contains("root,yes,yes,yes\n"));
 }
+
+#[tokio::test]
+async fn keys_rotate_after_a_confirmation_and_sign_later() {
+    let w = world(false).await;
+    let (mut b, csrf) = admin(&w).await;
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("kind", "jwt"),
+        ("activate_in_hours", "6"),
+    ];
+    let ask = b.post("/if/admin/system/rotate-keys", &form).await;
+    assert!(ask.body.contains("starts signing in 6 hours"), "{}", ask.body);
+    assert!(
+        w.dir
+            .keys()
+            .list(gatehouse_core::keys::KeyKind::Jwt)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut confirmed = form.to_vec();
+    confirmed.push(("confirm", "yes"));
+    let done = b.post("/if/admin/system/rotate-keys", &confirmed).await;
+    assert_eq!(done.location(), Some("/if/admin/system/?done=rotated"));
+    let keys = w.dir.keys().list(gatehouse_core::keys::KeyKind::Jwt).await.unwrap();
+    assert!(keys.iter().any(|k| k.status == "next"), "{keys:?}");
+    let page = b.get("/if/admin/system/?done=rotated").await.body;
+    assert!(page.contains(">next<") && page.contains(">in 6 hours</time>"), "{page}");
+    assert!(
+        page.contains("<dd>nobody</dd>"),
+        "the policy of this world: off: {page}"
+    );
+}
