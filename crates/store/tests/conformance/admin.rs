@@ -3,7 +3,7 @@
 //! time bucket in SQL, locks in force, live sessions, events by address.
 
 use gatehouse_core::users::UserQuery;
-use gatehouse_core::{Actor, Audit, EventFilter, NewUser, Store, WriteTx};
+use gatehouse_core::{Actor, Audit, EventFilter, NewUser, Store};
 
 use super::{T0, TestDb, env};
 

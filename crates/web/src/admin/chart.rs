@@ -126,7 +126,7 @@ mod tests {
             bucket_secs: 3_600,
             series: vec![
                 ("login".into(), vec![3; 24]),
-                ("login_failed".into(), vec![0, 7].repeat(12)),
+                ("login_failed".into(), [0, 7].repeat(12)),
             ],
         };
         let svg = sign_in_chart(&h, Scale::Hours, "day", "Sign-ins");
