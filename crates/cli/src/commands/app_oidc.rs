@@ -206,8 +206,6 @@ pub async fn create_spec(dir: &Directory, slug: &str, a: &OidcArgs) -> CmdResult
     };
     let mut cfg = OidcConfig::new(client_id, kind);
     apply(&mut cfg, a)?;
-    // Checked here too, so the CLI's message names the setting as before.
-    cfg.validate().map_err(input)?;
     Ok(provision::client_spec(dir, cfg).await?)
 }
 
