@@ -208,19 +208,28 @@ def test_admin_walks_every_page(backend, request, browser, screenshots):
 
     # Revoke carol's sessions: a confirmation first, then she is signed out.
     page.goto(f"{base}/if/admin/users/carol/")
-    expect(page.get_by_text("Team Notes")).to_be_visible()
+    grants = page.get_by_role("table", name="Live OAuth grants")
+    expect(grants).to_contain_text("Team Notes")
+    expect(page.locator(".reach-list")).to_contain_text("Team Notes")
     expect(page.get_by_text("through staff")).to_be_visible()
     cam.take("user")
+
+    # One grant ends (confirmed): the application's refresh token stops working.
+    grants.get_by_role("button", name="Revoke… Team Notes").click()
+    expect(page.get_by_role("heading", name="What will happen")).to_be_visible()
+    page.get_by_role("button", name="Revoke grant").click()
+    expect(page.get_by_text("The grant was revoked.")).to_be_visible()
+    r = requests.post(f"{base}/application/o/token/", data={
+        "grant_type": "refresh_token", "refresh_token": signed["token"]["refresh_token"],
+        "client_id": settings["Client ID"], "client_secret": settings["Client secret (shown once)"]})
+    assert r.status_code == 400, r.text
+    assert signed["web"].signed_in(), "still signed in to Gatehouse"
     page.get_by_role("button", name="Revoke all sessions…").click()
     expect(page.get_by_role("heading", name="What will happen")).to_be_visible()
     cam.take("confirm")
     page.get_by_role("button", name="Revoke all sessions").click()
     expect(page.get_by_text("Every session and OAuth grant of this user ended.")).to_be_visible()
     assert not signed["web"].signed_in()
-    r = requests.post(f"{base}/application/o/token/", data={
-        "grant_type": "refresh_token", "refresh_token": signed["token"]["refresh_token"],
-        "client_id": settings["Client ID"], "client_secret": settings["Client secret (shown once)"]})
-    assert r.status_code == 400, r.text
 
     # The live tail: a new failed sign-in appears on top without a reload.
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Events").click()

@@ -149,6 +149,8 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Vec<crate::audit::EventCount>>;
     /// Throttle records locked beyond `now`.
     async fn active_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>>;
+    /// One user's grants that were not revoked, newest first.
+    async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<Grant>>;
     /// Sessions neither past their end at `now` nor idle since `idle_before`.
     async fn live_session_count(&self, now: Timestamp, idle_before: Timestamp) -> StoreResult<i64>;
 }

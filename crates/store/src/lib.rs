@@ -435,6 +435,10 @@ impl Store for SqlStore {
         admin::active_locks(&self.pool, now).await
     }
 
+    async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<oauth::Grant>> {
+        grants::user_grants(&self.pool, user_id).await
+    }
+
     async fn live_session_count(&self, now: Timestamp, idle_before: Timestamp) -> StoreResult<i64> {
         admin::live_session_count(&self.pool, now, idle_before).await
     }

@@ -8,7 +8,7 @@ use gatehouse_core::users::UserChange;
 use serde::Deserialize;
 
 use super::guard::{Admin, AdminForm};
-use super::views::{EventRow, Flash, ReachRow, SessionRow, UserPage};
+use super::views::{EventRow, Flash, GrantRow, ReachRow, SessionRow, UserPage};
 use super::{Confirm, chrome, confirm_page, event_rows, user_url};
 use crate::components::{When, when};
 use crate::errors::PageError;
@@ -36,6 +36,7 @@ fn done_flash(done: &str) -> Option<Flash> {
         "revoked" => "Every session and OAuth grant of this user ended.",
         "mfa-reset" => "Second factors removed; the user can enrol a new one.",
         "mailed" => "A recovery mail is on its way.",
+        "grant-revoked" => "The grant was revoked.",
         "group-added" => "Added to the group.",
         "group-removed" => "Removed from the group.",
         _ => return None,
@@ -97,6 +98,23 @@ pub(crate) async fn render_user(
             mfa: s.session.amr.iter().any(|a| a == "mfa"),
         })
         .collect();
+    let apps = dir.apps().list().await?;
+    let grants = dir
+        .oauth()
+        .live_grants(user)
+        .await?
+        .into_iter()
+        .map(|g| GrantRow {
+            id: g.id.to_string(),
+            application: apps
+                .iter()
+                .find(|a| a.app.id == g.application_id)
+                .map_or_else(|| g.application_id.to_string(), |a| a.app.name.clone()),
+            scopes: g.scopes.join(" "),
+            created: When { at: g.created_at, now },
+            expires: When { at: g.expires_at, now },
+        })
+        .collect();
     let filter = EventFilter {
         user: Some(user.username.clone()),
         limit: RECENT_EVENTS,
@@ -130,6 +148,7 @@ pub(crate) async fn render_user(
         inherited_groups: detail.inherited_groups.clone(),
         reach,
         sessions,
+        grants,
         events,
         once,
     }))
@@ -157,6 +176,8 @@ pub struct ActionForm {
     group: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    grant: String,
 }
 
 /// What a destructive action will do, for its confirmation page:
@@ -176,6 +197,13 @@ fn consequence(op: &str, username: &str) -> Option<(String, String, String)> {
                 "Every browser session of {username} ends and every OAuth grant (refresh tokens, and access tokens checked against them) is revoked. They can sign in again."
             ),
             "Revoke all sessions",
+        ),
+        "revoke-grant" => (
+            "End an OAuth grant of",
+            format!(
+                "The application loses the refresh token of this grant, and its access tokens stop passing introspection and userinfo. {username} stays signed in to Gatehouse; the application can ask again."
+            ),
+            "Revoke grant",
         ),
         "reset-mfa" => (
             "Reset second factors",
@@ -202,7 +230,7 @@ pub async fn action_post(
             title,
             consequence: what,
             action: format!("{}{op}", user_url(&username)),
-            fields: vec![],
+            fields: vec![("grant".into(), form.grant.clone())],
             button,
             back: user_url(&username),
         };
@@ -228,6 +256,14 @@ pub async fn action_post(
         "enable" => dir.users().set_active(&audit, &username, true).await.map(|_| "enabled"),
         "revoke-sessions" => dir.sessions().revoke_user(&audit, &username).await.map(|_| "revoked"),
         "reset-mfa" => dir.mfa().reset(&audit, &username).await.map(|_| "mfa-reset"),
+        "revoke-grant" => match uuid::Uuid::parse_str(form.grant.trim()) {
+            Ok(id) => dir
+                .oauth()
+                .revoke_user_grant(&audit, &username, id)
+                .await
+                .map(|_| "grant-revoked"),
+            Err(_) => Err(gatehouse_core::Error::not_found("grant", form.grant.clone())),
+        },
         "recovery-mail" => {
             let minutes = state.config.recovery_email_minutes.unwrap_or(RECOVERY_MINUTES);
             dir.jobs()

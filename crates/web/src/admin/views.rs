@@ -124,6 +124,7 @@ pub struct UserPage {
     pub inherited_groups: Vec<String>,
     pub reach: Vec<ReachRow>,
     pub sessions: Vec<SessionRow>,
+    pub grants: Vec<GrantRow>,
     pub events: Vec<EventRow>,
     /// `(label, value)` shown once: a generated password or a recovery link.
     pub once: Option<(String, String)>,
@@ -142,6 +143,14 @@ pub struct SessionRow {
     pub created: When,
     pub last_seen: When,
     pub mfa: bool,
+}
+
+pub struct GrantRow {
+    pub id: String,
+    pub application: String,
+    pub scopes: String,
+    pub created: When,
+    pub expires: When,
 }
 
 pub struct EventRow {

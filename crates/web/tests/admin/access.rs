@@ -32,6 +32,7 @@ pub const POSTS: &[&str] = &[
     "/if/admin/users/alice/enable",
     "/if/admin/users/alice/revoke-sessions",
     "/if/admin/users/alice/reset-mfa",
+    "/if/admin/users/alice/revoke-grant",
     "/if/admin/users/alice/recovery-link",
     "/if/admin/users/alice/recovery-mail",
     "/if/admin/users/alice/password",
