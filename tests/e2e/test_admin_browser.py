@@ -260,6 +260,11 @@ def test_admin_walks_every_page(backend, request, browser, screenshots):
     page.get_by_role("button", name="Rotate keys").click()
     expect(page.get_by_text("New keys made")).to_be_visible()
     expect(page.locator("main td[data-label=Status]", has_text="next")).to_have_count(1)
+    settings_table = page.get_by_role("table", name="Settings")
+    expect(settings_table).to_contain_text("GATEHOUSE_EXTERNAL_URL")
+    expect(settings_table).to_contain_text(base)
+    if backend == "postgres":
+        assert "postgres://" in settings_table.inner_text()
     cam.take("system")
 
     # Every change was recorded with the admin as actor.

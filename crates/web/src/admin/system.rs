@@ -1,5 +1,5 @@
-//! System: the key ring (list, rotate with pre-publication) and the MFA
-//! policy in force.
+//! System: the key ring (list, rotate with pre-publication), the MFA
+//! policy in force, and the settings (read-only, secrets hidden by the binary).
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -66,6 +66,7 @@ pub async fn system_get(
         mfa_groups: policy.groups,
         mfa_apps: policy.apps,
         version: env!("CARGO_PKG_VERSION"),
+        settings: state.config.settings.clone(),
     }))
 }
 

@@ -333,4 +333,6 @@ pub struct SystemPage {
     pub mfa_groups: Vec<String>,
     pub mfa_apps: Vec<String>,
     pub version: &'static str,
+    /// `(name, value, meaning)`, secrets hidden.
+    pub settings: Vec<(String, String, String)>,
 }
