@@ -49,7 +49,8 @@ impl Groups<'_> {
     /// Every group, by name, with its parent's name and direct member count.
     pub async fn list(self) -> Result<Vec<GroupSummary>> {
         let groups = self.store().groups().await?;
-        let memberships = self.store().memberships().await?;
+        // Counted in SQL: a listing must not read every membership.
+        let counts: std::collections::HashMap<Uuid, i64> = self.store().member_counts().await?.into_iter().collect();
         let mut out: Vec<GroupSummary> = groups
             .iter()
             .map(|g| GroupSummary {
@@ -58,7 +59,7 @@ impl Groups<'_> {
                     .parent_id
                     .and_then(|p| groups.iter().find(|x| x.id == p))
                     .map(|p| p.name.clone()),
-                direct_members: memberships.iter().filter(|m| m.group_id == g.id).count(),
+                direct_members: counts.get(&g.id).map_or(0, |&n| usize::try_from(n).unwrap_or(0)),
             })
             .collect();
         out.sort_by_cached_key(|g| g.group.name.to_lowercase());

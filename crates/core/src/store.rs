@@ -149,6 +149,10 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Vec<crate::audit::EventCount>>;
     /// Throttle records locked beyond `now`.
     async fn active_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>>;
+    /// One user's direct memberships.
+    async fn user_memberships(&self, user_id: Uuid) -> StoreResult<Vec<Membership>>;
+    /// The number of direct members of each group that has any, counted in SQL.
+    async fn member_counts(&self) -> StoreResult<Vec<(Uuid, i64)>>;
     /// One user's grants that were not revoked, newest first.
     async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<Grant>>;
     /// Sessions neither past their end at `now` nor idle since `idle_before`.

@@ -119,13 +119,9 @@ impl Users<'_> {
     pub async fn detail(self, username: &str) -> Result<UserDetail> {
         let user = self.get(username).await?;
         let groups = self.store().groups().await?;
-        let memberships = self.store().memberships().await?;
+        let memberships = self.store().user_memberships(user.id).await?;
         let tree = GroupTree::new(&groups);
-        let direct: Vec<usize> = memberships
-            .iter()
-            .filter(|m| m.user_id == user.id)
-            .filter_map(|m| tree.index_of(m.group_id))
-            .collect();
+        let direct: Vec<usize> = memberships.iter().filter_map(|m| tree.index_of(m.group_id)).collect();
         let mut inherited: Vec<usize> = direct
             .iter()
             .flat_map(|&g| tree.self_and_ancestors(g).iter().skip(1).copied())

@@ -4,7 +4,7 @@
 
 use gatehouse_core::audit::EventCount;
 use gatehouse_core::users::{UserPage, UserQuery};
-use gatehouse_core::{StoreError, ThrottleRecord, Timestamp};
+use gatehouse_core::{Membership, StoreError, ThrottleRecord, Timestamp};
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 use uuid::Uuid;
 
@@ -115,6 +115,36 @@ where
                 bucket: r.try_get("bucket").ctx("count events")?,
                 count: r.try_get("n").ctx("count events")?,
             })
+        })
+        .collect()
+}
+
+pub(crate) async fn user_memberships<'c, E>(e: E, user_id: Uuid) -> Result<Vec<Membership>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query("SELECT user_id, group_id FROM memberships WHERE user_id = $1")
+        .bind(user_id.to_string())
+        .fetch_all(e)
+        .await
+        .ctx("list a user's memberships")?;
+    rows::all(rows, rows::membership)
+}
+
+pub(crate) async fn member_counts<'c, E>(e: E) -> Result<Vec<(Uuid, i64)>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows = sqlx::query("SELECT group_id, COUNT(*) AS n FROM memberships GROUP BY group_id")
+        .fetch_all(e)
+        .await
+        .ctx("count members")?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("group_id").ctx("count members")?;
+            let n: i64 = r.try_get("n").ctx("count members")?;
+            let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("bad group id {id:?}")))?;
+            Ok((id, n))
         })
         .collect()
 }

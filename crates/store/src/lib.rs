@@ -435,6 +435,14 @@ impl Store for SqlStore {
         admin::active_locks(&self.pool, now).await
     }
 
+    async fn user_memberships(&self, user_id: Uuid) -> StoreResult<Vec<Membership>> {
+        admin::user_memberships(&self.pool, user_id).await
+    }
+
+    async fn member_counts(&self) -> StoreResult<Vec<(Uuid, i64)>> {
+        admin::member_counts(&self.pool).await
+    }
+
     async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<oauth::Grant>> {
         grants::user_grants(&self.pool, user_id).await
     }
