@@ -41,8 +41,9 @@ measure() {
     code=$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$url")
     [[ $code == 200 ]] || die "$path answered $code"
     # One curl for all requests: keep-alive, like a browser; time_total per request in seconds.
-    times=$(curl -s -o /dev/null -b "$JAR" -w '%{time_total}\n' $(for _ in $(seq "$REQUESTS"); do printf '%s ' "$url"; done) \
-        | awk '{ printf "%.2f ", $1 * 1000 }')
+    local args=()
+    for _ in $(seq "$REQUESTS"); do args+=(-o /dev/null "$url"); done
+    times=$(curl -s -b "$JAR" -w '%{time_total}\n' "${args[@]}" | awk '{ printf "%.2f ", $1 * 1000 }')
     read -r med _min p90 <<<"$(stats "$times")"
     echo "| $label \`$path\` | $med | $p90 | $(p99 "$times") | < 50 |"
 }
