@@ -81,6 +81,9 @@ run_backend() {
     measure "new application" "/if/admin/applications/new/oidc"
     measure "events" "/if/admin/events/"
     measure "events, filtered" "/if/admin/events/?action=login&since=24h"
+    measure "access heat map, first page" "/if/admin/access/"
+    measure "access heat map, one group" "/if/admin/access/?group=group-001"
+    measure "access CSV, every user" "/if/admin/access/access.csv"
     stop_server
 }
 
