@@ -343,6 +343,7 @@ async fn fix_events(db: &Db) -> usize {
             action: Some(sso::SSO_FIX.into()),
             since: None,
             limit: 100,
+            client_ip: None,
         })
         .await
         .unwrap()

@@ -86,6 +86,7 @@ impl Context {
             })?,
             // mail and worker
             recovery_email_minutes: s.mail_worker.email.as_ref().map(|_| s.mail_worker.recovery_minutes),
+            settings: crate::commands::settings::shown(s),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::clock::Timestamp;
 use crate::context::Events;
 use crate::error::Result;
 use crate::events::{ChainReport, ChainVerifier, action};
@@ -56,10 +57,58 @@ impl Audit {
     }
 }
 
+/// How many events of one action fell into one bucket of time (a row of
+/// [`Events::histogram`]'s SQL grouping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCount {
+    pub action: String,
+    pub bucket: i64,
+    pub count: i64,
+}
+
+/// Counts of some actions per bucket of time, oldest bucket first.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    /// Start of the first bucket.
+    pub start: Timestamp,
+    pub bucket_secs: i64,
+    /// One series per action asked for, in that order, `buckets` long.
+    pub series: Vec<(String, Vec<i64>)>,
+}
+
 impl Events<'_> {
     /// Newest first, at most `filter.limit`.
     pub async fn list(self, filter: &EventFilter) -> Result<Vec<Event>> {
         Ok(self.store().events(filter).await?)
+    }
+
+    /// `buckets` buckets of `bucket_secs` ending with the one that holds now
+    /// (aligned to whole buckets since the epoch, so hours and UTC days), with
+    /// the count of each of `actions` in each, grouped in SQL.
+    pub async fn histogram(self, actions: &[&str], buckets: usize, bucket_secs: i64) -> Result<Histogram> {
+        let bucket_ms = bucket_secs.max(1) * 1000;
+        let now = self.now().millis();
+        let end = (now.div_euclid(bucket_ms) + 1) * bucket_ms;
+        let start = Timestamp(end - bucket_ms * buckets as i64);
+        let names: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+        let counts = self.store().event_counts(&names, start, bucket_ms).await?;
+        let series = names
+            .into_iter()
+            .map(|name| {
+                let mut values = vec![0; buckets];
+                for c in counts.iter().filter(|c| c.action == name) {
+                    if let Some(v) = usize::try_from(c.bucket).ok().and_then(|b| values.get_mut(b)) {
+                        *v += c.count;
+                    }
+                }
+                (name, values)
+            })
+            .collect();
+        Ok(Histogram {
+            start,
+            bucket_secs,
+            series,
+        })
     }
 
     /// Events with `seq > after`, oldest first, at most `limit` (for readers

@@ -49,7 +49,8 @@ impl Groups<'_> {
     /// Every group, by name, with its parent's name and direct member count.
     pub async fn list(self) -> Result<Vec<GroupSummary>> {
         let groups = self.store().groups().await?;
-        let memberships = self.store().memberships().await?;
+        // Counted in SQL: a listing must not read every membership.
+        let counts: std::collections::HashMap<Uuid, i64> = self.store().member_counts().await?.into_iter().collect();
         let mut out: Vec<GroupSummary> = groups
             .iter()
             .map(|g| GroupSummary {
@@ -58,7 +59,7 @@ impl Groups<'_> {
                     .parent_id
                     .and_then(|p| groups.iter().find(|x| x.id == p))
                     .map(|p| p.name.clone()),
-                direct_members: memberships.iter().filter(|m| m.group_id == g.id).count(),
+                direct_members: counts.get(&g.id).map_or(0, |&n| usize::try_from(n).unwrap_or(0)),
             })
             .collect();
         out.sort_by_cached_key(|g| g.group.name.to_lowercase());
@@ -121,6 +122,19 @@ impl Groups<'_> {
         Ok(())
     }
 
+    /// Grants or takes away superuser status from a group's members.
+    pub async fn set_superuser(self, audit: &Audit, name: &str, is_superuser: bool) -> Result<Group> {
+        let mut tx = self.write(audit).await?;
+        let group = find(&mut tx, name).await?;
+        let change = GroupChange {
+            is_superuser: Some(is_superuser),
+            ..GroupChange::default()
+        };
+        let group = update(&mut tx, group.id, &change).await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
     /// Adds a user to a group. Returns false (and writes nothing) when they already were.
     pub async fn add_member(self, audit: &Audit, group: &str, username: &str) -> Result<bool> {
         let mut tx = self.write(audit).await?;
@@ -154,8 +168,10 @@ impl Groups<'_> {
             return Ok(vec![]);
         };
         let users = self.store().users().await?;
+        let by_id: std::collections::HashMap<Uuid, &crate::model::User> = users.iter().map(|u| (u.id, u)).collect();
         let memberships = self.store().memberships().await?;
         let mut out: Vec<Member> = Vec::new();
+        let mut seen: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
         for m in &memberships {
             let Some(g) = tree.index_of(m.group_id) else {
                 continue;
@@ -163,17 +179,18 @@ impl Groups<'_> {
             if !tree.self_and_ancestors(g).contains(&target_idx) {
                 continue;
             }
-            let Some(u) = users.iter().find(|u| u.id == m.user_id) else {
+            let Some(u) = by_id.get(&m.user_id) else {
                 continue;
             };
             let via = (g != target_idx).then(|| groups[g].name.clone());
-            if let Some(existing) = out.iter_mut().find(|x| x.username == u.username) {
+            if let Some(existing) = seen.get(&u.id).and_then(|&i| out.get_mut(i)) {
                 // A direct membership wins over an inherited one.
                 if via.is_none() {
                     existing.via = None;
                 }
                 continue;
             }
+            seen.insert(u.id, out.len());
             out.push(Member {
                 username: u.username.clone(),
                 name: u.name.clone(),

@@ -237,6 +237,8 @@ pub struct EventFilter {
     pub action: Option<String>,
     pub since: Option<Timestamp>,
     pub limit: u32,
+    /// Events from this client address.
+    pub client_ip: Option<String>,
 }
 
 /// A signed-in browser. The cookie holds a 256-bit random token; only its

@@ -133,11 +133,14 @@ impl Sessions<'_> {
 
     /// Live sessions, all or one user's, newest first.
     pub async fn list(self, username: Option<&str>) -> Result<Vec<SessionListing>> {
-        let owner = match username {
-            Some(name) => Some(self.users().get(name).await?.id),
-            None => None,
+        // One person's sessions need no directory-wide read of the users.
+        let (owner, users) = match username {
+            Some(name) => {
+                let user = self.users().get(name).await?;
+                (Some(user.id), vec![user])
+            }
+            None => (None, self.store().users().await?),
         };
-        let users = self.store().users().await?;
         let now = self.now();
         let idle = self.session_policy().idle_secs;
         Ok(self
@@ -204,4 +207,13 @@ pub(crate) async fn open(
     )
     .await?;
     Ok((token, session))
+}
+
+impl Sessions<'_> {
+    /// How many sessions are live now (not past their end, not idle too long).
+    pub async fn live_count(self) -> Result<i64> {
+        let now = self.now();
+        let idle_before = now.minus_seconds(self.session_policy().idle_secs);
+        Ok(self.store().live_session_count(now, idle_before).await?)
+    }
 }

@@ -154,6 +154,30 @@ pub trait Store: Send + Sync {
     /// Every invitation, in no particular order.
     async fn invitations(&self) -> StoreResult<Vec<crate::invitations::Invitation>>;
     async fn invitation(&self, id: Uuid) -> StoreResult<Option<crate::invitations::Invitation>>;
+
+    /// One page of users matching a search (username, name or email), by
+    /// username, with the number of matches.
+    async fn search_users(&self, query: &crate::users::UserQuery) -> StoreResult<crate::users::UserPage>;
+    /// Which of `ids` have at least one authenticator.
+    async fn users_with_mfa(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
+    /// Events of `actions` since `since`, counted in SQL per action and per
+    /// bucket of `bucket_ms` (bucket 0 starts at `since`).
+    async fn event_counts(
+        &self,
+        actions: &[String],
+        since: Timestamp,
+        bucket_ms: i64,
+    ) -> StoreResult<Vec<crate::audit::EventCount>>;
+    /// Throttle records locked beyond `now`.
+    async fn active_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>>;
+    /// One user's direct memberships.
+    async fn user_memberships(&self, user_id: Uuid) -> StoreResult<Vec<Membership>>;
+    /// The number of direct members of each group that has any, counted in SQL.
+    async fn member_counts(&self) -> StoreResult<Vec<(Uuid, i64)>>;
+    /// One user's grants that were not revoked, newest first.
+    async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<Grant>>;
+    /// Sessions neither past their end at `now` nor idle since `idle_before`.
+    async fn live_session_count(&self, now: Timestamp, idle_before: Timestamp) -> StoreResult<i64>;
 }
 
 /// One write transaction. Dropping it without `commit` rolls everything back.

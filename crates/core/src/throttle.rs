@@ -286,3 +286,35 @@ mod tests {
         assert_eq!(p.verdict(&ip, t0), Verdict::Allowed, "addresses get the client limits");
     }
 }
+
+/// A throttle lock in force, as an administrator reads it.
+#[derive(Debug, Clone)]
+pub struct ActiveLock {
+    pub kind: KeyKind,
+    /// The account id or the address; empty for an identifier that names no one.
+    pub subject: String,
+    pub failures: i64,
+    pub locked_until: Timestamp,
+}
+
+impl crate::context::SignIn<'_> {
+    /// Accounts and addresses locked out of signing in right now.
+    pub async fn active_locks(self) -> crate::error::Result<Vec<ActiveLock>> {
+        let now = self.now();
+        let records = self.store().active_locks(now).await?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| {
+                let kind = kind_of(&r.key);
+                let subject = r.key.split_once(':').map_or("", |(_, s)| s);
+                let subject = if subject.starts_with('?') { "" } else { subject };
+                Some(ActiveLock {
+                    kind,
+                    subject: subject.trim_start_matches("device:").to_string(),
+                    failures: r.failures,
+                    locked_until: r.locked_until?,
+                })
+            })
+            .collect())
+    }
+}

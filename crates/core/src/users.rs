@@ -49,12 +49,60 @@ pub struct UserDetail {
     pub is_superuser: bool,
 }
 
+/// A search for the admin user list: `text` in username, name or email
+/// (case-insensitive; empty: everyone), one page of at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub text: String,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One page of users, by username, and how many match in all.
+#[derive(Debug, Clone, Default)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub total: u64,
+}
+
+/// A user of a search result, with whether they have a second factor.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub user: User,
+    pub has_mfa: bool,
+}
+
+/// The largest page a search returns.
+pub const MAX_PAGE: u32 = 200;
+
 impl Users<'_> {
     /// Every user, by username.
     pub async fn list(self) -> Result<Vec<User>> {
         let mut users = self.store().users().await?;
         users.sort_by_cached_key(|u| u.username.to_lowercase());
         Ok(users)
+    }
+
+    /// One page of users matching `query`, with their MFA state; the total
+    /// counts every match. Paged in SQL, so a large directory costs one page.
+    pub async fn search(self, query: &UserQuery) -> Result<(Vec<UserRow>, u64)> {
+        let query = UserQuery {
+            text: query.text.trim().to_lowercase(),
+            offset: query.offset,
+            limit: query.limit.clamp(1, MAX_PAGE),
+        };
+        let page = self.store().search_users(&query).await?;
+        let ids: Vec<Uuid> = page.users.iter().map(|u| u.id).collect();
+        let with_mfa = self.store().users_with_mfa(&ids).await?;
+        let rows = page
+            .users
+            .into_iter()
+            .map(|user| UserRow {
+                has_mfa: with_mfa.contains(&user.id),
+                user,
+            })
+            .collect();
+        Ok((rows, page.total))
     }
 
     pub async fn get(self, username: &str) -> Result<User> {
@@ -71,13 +119,9 @@ impl Users<'_> {
     pub async fn detail(self, username: &str) -> Result<UserDetail> {
         let user = self.get(username).await?;
         let groups = self.store().groups().await?;
-        let memberships = self.store().memberships().await?;
+        let memberships = self.store().user_memberships(user.id).await?;
         let tree = GroupTree::new(&groups);
-        let direct: Vec<usize> = memberships
-            .iter()
-            .filter(|m| m.user_id == user.id)
-            .filter_map(|m| tree.index_of(m.group_id))
-            .collect();
+        let direct: Vec<usize> = memberships.iter().filter_map(|m| tree.index_of(m.group_id)).collect();
         let mut inherited: Vec<usize> = direct
             .iter()
             .flat_map(|&g| tree.self_and_ancestors(g).iter().skip(1).copied())

@@ -30,6 +30,7 @@ pub mod grant;
 pub mod introspect;
 pub mod params;
 pub mod pkce;
+pub mod provision;
 pub mod revoke;
 pub mod scope;
 pub mod service;

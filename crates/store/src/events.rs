@@ -171,6 +171,9 @@ where
     if filter.since.is_some() {
         sql.push_str(&format!(" AND at >= {}", next()));
     }
+    if filter.client_ip.is_some() {
+        sql.push_str(&format!(" AND client_ip = {}", next()));
+    }
     sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", next()));
 
     let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -182,6 +185,9 @@ where
     }
     if let Some(since) = filter.since {
         q = q.bind(since.millis());
+    }
+    if let Some(ip) = &filter.client_ip {
+        q = q.bind(ip.clone());
     }
     let limit = if filter.limit == 0 {
         DEFAULT_EVENT_LIMIT

@@ -175,6 +175,19 @@ pub(crate) async fn grant<'c, E: Executor<'c, Database = Any>>(e: E, id: Uuid, l
     .transpose()
 }
 
+pub(crate) async fn user_grants<'c, E: Executor<'c, Database = Any>>(e: E, user_id: Uuid) -> Result<Vec<Grant>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        grant_columns!(),
+        " FROM oauth_grants WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC"
+    ))
+    .bind(user_id.to_string())
+    .fetch_all(e)
+    .await
+    .ctx("list a user's grants")?;
+    rows.iter().map(grant_row).collect()
+}
+
 pub(crate) async fn refresh_token_by_hash<'c, E: Executor<'c, Database = Any>>(
     e: E,
     token_hash: &str,

@@ -19,6 +19,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod admin;
 pub mod backup;
 mod blueprints;
 mod changes;
@@ -454,6 +455,46 @@ impl Store for SqlStore {
     }
     async fn invitation(&self, id: Uuid) -> StoreResult<Option<gatehouse_core::invitations::Invitation>> {
         invitations::one(&self.pool, id).await
+    }
+
+    async fn search_users(
+        &self,
+        query: &gatehouse_core::users::UserQuery,
+    ) -> StoreResult<gatehouse_core::users::UserPage> {
+        admin::search_users(&self.pool, query).await
+    }
+
+    async fn users_with_mfa(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
+        admin::users_with_mfa(&self.pool, ids).await
+    }
+
+    async fn event_counts(
+        &self,
+        actions: &[String],
+        since: Timestamp,
+        bucket_ms: i64,
+    ) -> StoreResult<Vec<gatehouse_core::audit::EventCount>> {
+        admin::event_counts(&self.pool, actions, since, bucket_ms).await
+    }
+
+    async fn active_locks(&self, now: Timestamp) -> StoreResult<Vec<ThrottleRecord>> {
+        admin::active_locks(&self.pool, now).await
+    }
+
+    async fn user_memberships(&self, user_id: Uuid) -> StoreResult<Vec<Membership>> {
+        admin::user_memberships(&self.pool, user_id).await
+    }
+
+    async fn member_counts(&self) -> StoreResult<Vec<(Uuid, i64)>> {
+        admin::member_counts(&self.pool).await
+    }
+
+    async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<oauth::Grant>> {
+        grants::user_grants(&self.pool, user_id).await
+    }
+
+    async fn live_session_count(&self, now: Timestamp, idle_before: Timestamp) -> StoreResult<i64> {
+        admin::live_session_count(&self.pool, now, idle_before).await
     }
 }
 

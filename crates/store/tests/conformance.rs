@@ -265,11 +265,15 @@ conformance!(
     check_invitation_redeem,
     check_invitation_single_use_race,
     check_imported_password_hashes,
+    check_admin_reads,
 );
 
 #[path = "conformance/key_ring.rs"]
 mod key_ring;
 use key_ring::*;
+#[path = "conformance/admin.rs"]
+mod admin;
+use admin::*;
 #[path = "conformance/security.rs"]
 mod security;
 use security::*;
@@ -944,6 +948,7 @@ async fn check_event_listing(db: &TestDb) {
         action: Some(action::MODEL_UPDATED.into()),
         since: Some(T0),
         limit: 10,
+        client_ip: None,
     };
     assert_eq!(seqs(env.store.events(&combined).await.unwrap()), vec![4]);
     let limited = EventFilter {

@@ -10,6 +10,9 @@ const STYLESHEET: &[u8] = include_bytes!("../static/gatehouse.css");
 const FAVICON: &[u8] = include_bytes!("../static/favicon.svg");
 const MFA_SCRIPT: &[u8] = include_bytes!("../static/mfa.js"); // WebAuthn ceremonies
 const SAML_POST: &[u8] = include_bytes!("../static/saml-post.js");
+const ADMIN_STYLESHEET: &[u8] = include_bytes!("../static/admin.css");
+const ADMIN_SCRIPT: &[u8] = include_bytes!("../static/admin.js"); // search as you type
+const TIME_SCRIPT: &[u8] = include_bytes!("../static/time.js"); // local times on hover
 
 /// Looks up an embedded asset: `(body, content type)`.
 pub fn lookup(name: &str) -> Option<(&'static [u8], &'static str)> {
@@ -18,6 +21,9 @@ pub fn lookup(name: &str) -> Option<(&'static [u8], &'static str)> {
         "favicon.svg" => Some((FAVICON, "image/svg+xml")),
         "mfa.js" => Some((MFA_SCRIPT, "text/javascript; charset=utf-8")),
         "saml-post.js" => Some((SAML_POST, "text/javascript; charset=utf-8")),
+        "admin.css" => Some((ADMIN_STYLESHEET, "text/css; charset=utf-8")),
+        "admin.js" => Some((ADMIN_SCRIPT, "text/javascript; charset=utf-8")),
+        "time.js" => Some((TIME_SCRIPT, "text/javascript; charset=utf-8")),
         _ => None,
     }
 }

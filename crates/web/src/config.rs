@@ -16,6 +16,9 @@ pub struct WebConfig {
     /// Mail and worker: validity of mailed reset links; `None` when email is not
     /// configured (the forgot-password page then says to ask an administrator).
     pub recovery_email_minutes: Option<i64>,
+    /// Every setting as `(name, value, meaning)`, secrets already hidden by
+    /// the binary (the admin interface shows them read-only).
+    pub settings: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +40,7 @@ impl WebConfig {
             branding_logo: None,
             trusted_proxies: TrustedProxies::new(Vec::<(IpAddr, u8)>::new()),
             recovery_email_minutes: Some(30),
+            settings: vec![("GATEHOUSE_SECRET_KEY".into(), "(set, hidden)".into(), "test".into())],
         }
     }
 }

@@ -5,8 +5,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
+pub mod admin;
 pub mod assets;
 pub mod client;
+pub mod components;
 pub mod config;
 pub mod cookies;
 pub mod errors;
@@ -80,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(mfa::routes())
         .nest_service("/api/v3", api::routes(&state))
+        .merge(admin::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(security::headers))

@@ -85,6 +85,8 @@ pub struct PortalPage {
     pub account_url: String,
     /// Sign-out is a POST form to this URL.
     pub logout_url: String,
+    /// The admin interface, for superusers.
+    pub admin_url: Option<String>,
 }
 
 /// One application tile on the portal.

@@ -4,6 +4,8 @@
 //! endpoints only when passkeys are offered.
 
 use askama::Template;
+use gatehouse_core::Timestamp;
+use gatehouse_web::components::{When, when};
 use gatehouse_web::mfa::pages::{
     AuthenticatorRow, MfaCodesPage, MfaEnrolPage, MfaStagePage, SecurityPage, SecurityTotpPage,
 };
@@ -48,8 +50,11 @@ fn security(passkeys: bool) -> String {
             id: "6f1c".into(),
             name: EVIL.into(),
             kind: "Authenticator app",
-            created: "2026-01-01T00:00:00Z".into(),
-            last_used: "never".into(),
+            created: When {
+                at: Timestamp(1_767_225_600_000),
+                now: Timestamp(1_767_225_600_000 + 180_000),
+            },
+            last_used: when(None, Timestamp(0)),
         }],
         codes_left: 7,
         required: true,
@@ -122,7 +127,10 @@ fn escaped_and_no_inline_code() {
         // Scripts only by file, from our origin.
         for part in lower.split("<script").skip(1) {
             let tag = &part[..part.find('>').unwrap()];
-            assert!(tag.contains("src=\"/static/mfa.js\""), "{page}: inline script {tag}");
+            assert!(
+                tag.contains("src=\"/static/mfa.js\"") || tag.contains("src=\"/static/time.js\""),
+                "{page}: inline script {tag}"
+            );
             assert!(
                 part[part.find('>').unwrap() + 1..].starts_with("</script>"),
                 "{page}: script body"
@@ -184,4 +192,20 @@ fn the_script_is_served() {
     assert!(ctype.starts_with("text/javascript"));
     let text = std::str::from_utf8(body).unwrap();
     assert!(text.contains("navigator.credentials.create") && text.contains("navigator.credentials.get"));
+}
+
+/// Times read as people say them; the instant is in `datetime`, never in
+/// the text; the table is the one that stays inside its card.
+#[test]
+fn security_page_shows_relative_times_in_a_contained_table() {
+    let html = security(false);
+    assert!(html.contains(">3 minutes ago</time>"), "{html}");
+    assert!(html.contains("<time datetime=\"2026-01-01T00:00:00Z\" title=\"2026-01-01 00:00 UTC\">"));
+    assert!(html.contains("<span class=\"muted\">never</span>"));
+    let text_only: String = html
+        .split('<')
+        .map(|part| part.split_once('>').map_or("", |(_, t)| t))
+        .collect();
+    assert!(!text_only.contains("2026-01-01T"), "raw ISO in the text");
+    assert!(html.contains("<div class=\"table-card\">\n<table class=\"data-table mfa-list\">"));
 }

@@ -81,6 +81,7 @@ fn portal(apps: Vec<AppTile>) -> PortalPage {
         apps,
         account_url: "/account".into(),
         logout_url: "/logout".into(),
+        admin_url: None,
     }
 }
 

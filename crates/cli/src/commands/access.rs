@@ -17,7 +17,7 @@ pub async fn run(ctx: &Context, args: AccessArgs) -> CmdResult {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match format {
         MatrixFormat::Table => write_table(&mut out, &matrix)?,
-        MatrixFormat::Csv => write_csv(&mut out, &matrix)?,
+        MatrixFormat::Csv => matrix.write_csv(&mut out)?,
         MatrixFormat::Json => write_json(&mut out, &matrix)?,
     }
     out.flush()?;
@@ -49,41 +49,6 @@ fn write_table(out: &mut impl Write, m: &AccessMatrix) -> io::Result<()> {
         writeln!(out)?;
     }
     Ok(())
-}
-
-fn write_csv(out: &mut impl Write, m: &AccessMatrix) -> io::Result<()> {
-    write!(out, "username,active")?;
-    for app in &m.applications {
-        write!(out, ",{}", csv_field(app))?;
-    }
-    writeln!(out)?;
-    for row in &m.rows {
-        write!(
-            out,
-            "{},{}",
-            csv_field(&row.username),
-            if row.is_active { "yes" } else { "no" }
-        )?;
-        for allowed in &row.access {
-            out.write_all(if *allowed { b",yes" } else { b",no" })?;
-        }
-        writeln!(out)?;
-    }
-    Ok(())
-}
-
-/// Quotes a field when CSV needs it, and defuses spreadsheet formulas.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }
 
 fn write_json(out: &mut impl Write, m: &AccessMatrix) -> io::Result<()> {

@@ -9,6 +9,7 @@ use gatehouse_core::events::action;
 use gatehouse_core::{Application, Audit, Directory, ProviderKind};
 use gatehouse_crypto::signing::SigningAlg;
 use gatehouse_oidc::config::{ClientType, ConsentMode, OidcConfig, SubMode, parse_redirect_uri};
+use gatehouse_oidc::provision;
 use serde_json::json;
 
 use crate::context::Context;
@@ -195,37 +196,17 @@ fn apply(cfg: &mut OidcConfig, a: &OidcArgs) -> CmdResult {
     Ok(())
 }
 
-fn spec(cfg: &OidcConfig) -> ProviderSpec {
-    ProviderSpec {
-        kind: ProviderKind::Oidc,
-        key: Some(cfg.client_id.clone()),
-        config: cfg.to_value(),
-        shown: cfg.shown(),
-    }
-}
-
 /// The provider of a new application, and its secret (confidential clients).
 pub async fn create_spec(dir: &Directory, slug: &str, a: &OidcArgs) -> CmdResult<(ProviderSpec, Option<String>)> {
     let client_id = a.client_id.clone().unwrap_or_else(|| slug.to_string());
-    let mut cfg = OidcConfig::new(
-        client_id,
-        if a.public {
-            ClientType::Public
-        } else {
-            ClientType::Confidential
-        },
-    );
-    apply(&mut cfg, a)?;
-    let secret = if a.public {
-        None
+    let kind = if a.public {
+        ClientType::Public
     } else {
-        Some(dir.oauth().generate_client_secret())
+        ClientType::Confidential
     };
-    if let Some(s) = &secret {
-        cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(s).await?);
-    }
-    cfg.validate().map_err(input)?;
-    Ok((spec(&cfg), secret))
+    let mut cfg = OidcConfig::new(client_id, kind);
+    apply(&mut cfg, a)?;
+    Ok(provision::client_spec(dir, cfg).await?)
 }
 
 pub fn print_created(ctx: &Context, app: &Application, secret: Option<&str>) -> CmdResult {
@@ -251,13 +232,7 @@ pub fn print_created(ctx: &Context, app: &Application, secret: Option<&str>) -> 
 }
 
 fn oidc_config(app: &Application) -> CmdResult<OidcConfig> {
-    if app.provider != Some(ProviderKind::Oidc) {
-        return Err(Failure::input(format!(
-            "application '{}' has no OIDC provider",
-            app.slug
-        )));
-    }
-    OidcConfig::from_value(&app.provider_config).map_err(input)
+    Ok(provision::config_of(app)?)
 }
 
 pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateArgs) -> CmdResult {
@@ -298,7 +273,7 @@ pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateA
     cfg.validate().map_err(input)?;
     let app = dir
         .apps()
-        .update_provider(audit, &a.slug, spec(&cfg), action::MODEL_UPDATED)
+        .update_provider(audit, &a.slug, provision::spec(&cfg), action::MODEL_UPDATED)
         .await?;
     if ctx.json {
         return Ok(print_json(
@@ -315,18 +290,13 @@ pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, a: AppUpdateA
 pub async fn secret(ctx: &Context, dir: &Directory, audit: &Audit, cmd: SecretCmd) -> CmdResult {
     let SecretCmd::Rotate { slug } = cmd;
     let app = dir.apps().get(&slug).await?.app;
-    let mut cfg = oidc_config(&app)?;
-    if cfg.is_public() {
+    if oidc_config(&app)?.is_public() {
         return Err(Failure::input(format!("'{slug}' is a public client: it has no secret")));
     }
-    let s = dir.oauth().generate_client_secret();
-    cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(&s).await?);
-    dir.apps()
-        .update_provider(audit, &slug, spec(&cfg), action::SECRET_ROTATE)
-        .await?;
+    let (client_id, s) = provision::rotate_secret(dir, audit, &slug).await?;
     if ctx.json {
         return Ok(print_json(
-            &json!({"slug": slug, "client_id": cfg.client_id, "client_secret": s}),
+            &json!({"slug": slug, "client_id": client_id, "client_secret": s}),
         )?);
     }
     println!("client_secret: {s}");

@@ -29,6 +29,7 @@ pub async fn run(ctx: &Context, args: EventsArgs) -> CmdResult {
                 action: args.action,
                 since,
                 limit: args.limit,
+                client_ip: None,
             };
             let events = dir.events().list(&filter).await?;
             if ctx.json {

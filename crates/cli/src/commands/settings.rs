@@ -5,8 +5,9 @@ use crate::context::Context;
 use crate::failure::CmdResult;
 use crate::output::{Table, print_json};
 
-pub fn run(ctx: &Context) -> CmdResult {
-    let s = &ctx.settings;
+/// Every setting with its effective value and meaning, secrets hidden:
+/// what `gatehouse settings` prints and the admin interface shows.
+pub fn shown(s: &crate::config::Settings) -> Vec<(String, String, String)> {
     let hidden = |v: &Option<String>| {
         if v.is_some() {
             "(set, hidden)".to_string()
@@ -49,15 +50,25 @@ pub fn run(ctx: &Context) -> CmdResult {
     values.extend(crate::security_settings::shown(s));
     values.extend(crate::mail_settings::shown(&s.mail_worker));
     values.extend(crate::ldap_settings::shown(&s.ldap));
+    values
+        .into_iter()
+        .map(|(name, value)| {
+            let meaning = SETTINGS.iter().find(|(n, _)| *n == name).map_or("", |(_, m)| m);
+            (name.to_string(), value, meaning.to_string())
+        })
+        .collect()
+}
+
+pub fn run(ctx: &Context) -> CmdResult {
+    let values = shown(&ctx.settings);
     if ctx.json {
         let map: serde_json::Map<String, serde_json::Value> =
-            values.iter().map(|(k, v)| (k.to_string(), v.clone().into())).collect();
+            values.iter().map(|(k, v, _)| (k.clone(), v.clone().into())).collect();
         return Ok(print_json(&map)?);
     }
     let mut t = Table::new(["SETTING", "VALUE", "MEANING"]);
-    for (name, value) in values {
-        let meaning = SETTINGS.iter().find(|(n, _)| *n == name).map_or("", |(_, m)| m);
-        t.row([name.to_string(), value, meaning.to_string()]);
+    for (name, value, meaning) in values {
+        t.row([name, value, meaning]);
     }
     t.print()?;
     Ok(())

@@ -2,6 +2,7 @@
 //! decided over on hot paths ([`AccessSnapshot`]), the one gate every
 //! credential passes ([`gate`]), and the service that reads them.
 
+pub mod admin;
 pub mod gate;
 mod rule;
 mod snapshot;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+pub use admin::{AdminVerdict, MatrixPage, MatrixQuery, Reach};
 pub use gate::{Ask, Consent, Denial, Verdict};
 pub use rule::{
     AccessMatrix, AccessRow, GroupSet, GroupTree, access_matrix, bound_groups, effective_groups, may_access,

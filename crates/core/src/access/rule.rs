@@ -124,6 +124,46 @@ pub struct AccessMatrix {
     pub rows: Vec<AccessRow>,
 }
 
+impl AccessMatrix {
+    /// The matrix as CSV: `username,active,<slug>…`, then `yes`/`no` cells
+    /// (what `gatehouse access --format csv` prints and the admin interface
+    /// downloads).
+    pub fn write_csv(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        write!(out, "username,active")?;
+        for app in &self.applications {
+            write!(out, ",{}", csv_field(app))?;
+        }
+        writeln!(out)?;
+        for row in &self.rows {
+            write!(
+                out,
+                "{},{}",
+                csv_field(&row.username),
+                if row.is_active { "yes" } else { "no" }
+            )?;
+            for allowed in &row.access {
+                out.write_all(if *allowed { b",yes" } else { b",no" })?;
+            }
+            writeln!(out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Quotes a field when CSV needs it, and defuses spreadsheet formulas.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AccessRow {
     pub username: String,

@@ -106,6 +106,45 @@ impl AccessSnapshot {
             .unwrap_or_default()
     }
 
+    /// Whether `user` is in a superuser group, directly or through nesting.
+    pub fn is_superuser(&self, user: &User) -> bool {
+        let set = self.effective(user);
+        self.groups
+            .iter()
+            .enumerate()
+            .any(|(i, g)| g.is_superuser && set.contains(i))
+    }
+
+    /// The groups `app_id` is bound to (none: open to every active user).
+    pub fn bound_groups(&self, app_id: Uuid) -> impl Iterator<Item = &Group> {
+        self.bound
+            .get(&app_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.groups.get(i))
+    }
+
+    /// May `user` use each of `apps` (in order), by the access rule.
+    pub fn row(&self, user: &User, apps: &[&Application]) -> Vec<bool> {
+        let set = self.effective(user);
+        apps.iter()
+            .map(|a| {
+                self.bound
+                    .get(&a.id)
+                    .is_some_and(|bound| rule::may_access(user.is_active, &set, bound))
+            })
+            .collect()
+    }
+
+    /// Whether `user` is in the group named `group`, directly or through nesting.
+    pub fn in_group(&self, user: &User, group: &str) -> bool {
+        let set = self.effective(user);
+        self.groups
+            .iter()
+            .enumerate()
+            .any(|(i, g)| g.name.eq_ignore_ascii_case(group) && set.contains(i))
+    }
+
     pub fn applications(&self) -> &[Application] {
         &self.applications
     }

@@ -182,6 +182,37 @@ impl OAuth<'_> {
         Ok(self.store().refresh_token_by_hash(token_hash).await?)
     }
 
+    /// A person's live grants (what their applications hold tokens of), newest first.
+    pub async fn live_grants(self, user: &User) -> Result<Vec<Grant>> {
+        let now = self.now();
+        let mut grants = self.store().user_grants(user.id).await?;
+        grants.retain(|g| g.is_live(now));
+        Ok(grants)
+    }
+
+    /// An administrator ends one grant of `username` (its refresh tokens, and
+    /// the access tokens checked against it). False when it was not live.
+    pub async fn revoke_user_grant(self, audit: &Audit, username: &str, id: Uuid) -> Result<bool> {
+        let mut tx = self.write(audit).await?;
+        let user = crate::users::find(&mut tx, username).await?;
+        let grant = tx.raw().oauth_grant(id).await?;
+        let Some(grant) = grant.filter(|g| g.user_id == user.id) else {
+            return Err(Error::not_found("grant", id.to_string()));
+        };
+        let now = tx.now();
+        if !tx.raw().revoke_grant(grant.id, now).await? {
+            return Ok(false);
+        }
+        tx.record(
+            action::GRANT_REVOKED,
+            Some(&user.username),
+            json!({"grant": grant.id, "application": grant.application_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Revokes a grant and so every token issued from it (RFC 7009 revocation
     /// of a refresh token). Not audited: a client ending its own tokens.
     pub async fn revoke_grant(self, id: Uuid) -> Result<bool> {

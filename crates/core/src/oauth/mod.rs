@@ -23,4 +23,6 @@ pub mod action {
     pub const AUTHORIZE_APPLICATION: &str = "authorize_application";
     pub const SUSPICIOUS_REQUEST: &str = "suspicious_request";
     pub const CONSENT_WITHDRAWN: &str = "consent_withdrawn";
+    /// An administrator ended one OAuth grant of a person.
+    pub const GRANT_REVOKED: &str = "grant_revoked";
 }

@@ -57,8 +57,8 @@ pub struct AuthenticatorRow {
     pub id: String,
     pub name: String,
     pub kind: &'static str,
-    pub created: String,
-    pub last_used: String,
+    pub created: crate::components::When,
+    pub last_used: crate::components::MaybeWhen,
 }
 
 /// The portal's Security page.

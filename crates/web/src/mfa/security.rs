@@ -99,8 +99,11 @@ async fn render_security(
                     id: a.id.to_string(),
                     name: a.name.clone(),
                     kind: a.kind.label(),
-                    created: a.created_at.to_rfc3339(),
-                    last_used: a.last_used_at.map_or_else(|| "never".into(), |t| t.to_rfc3339()),
+                    created: crate::components::When {
+                        at: a.created_at,
+                        now: directory.now(),
+                    },
+                    last_used: crate::components::when(a.last_used_at, directory.now()),
                 })
                 .collect(),
             codes_left: mfa.recovery_codes_left,

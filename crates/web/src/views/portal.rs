@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use gatehouse_core::access::AdminVerdict;
 
 use crate::errors::PageError;
 use crate::pages::{AppTile, PortalPage, render};
@@ -15,6 +16,8 @@ pub async fn portal_get(
     me: SignedIn,
 ) -> Result<Response, PageError> {
     let apps = directory.access().applications_for(&me.user).await?;
+    let admin = directory.access().admin(&me.user, &me.session.amr).await?;
+    let admin_url = (admin != AdminVerdict::Deny).then(|| crate::admin::ADMIN_PATH.to_string());
     let display_name = me.user.display_name();
     Ok(render(&PortalPage {
         branding: state.branding(),
@@ -37,5 +40,6 @@ pub async fn portal_get(
             .collect(),
         account_url: super::account::ACCOUNT_PATH.into(),
         logout_url: "/logout".into(),
+        admin_url,
     }))
 }
