@@ -102,22 +102,6 @@ impl Users<'_> {
             })
             .collect())
     }
-
-    /// Stores an imported password hash as it is. Gatehouse's own argon2id
-    /// PHC strings only, for now.
-    pub async fn set_password_hash(self, audit: &Audit, username: &str, hash: &str) -> Result<()> {
-        if !hash.starts_with("$argon2id$") || hash.split('$').count() != 6 {
-            return Err(Error::invalid(
-                "password",
-                "not an argon2id PHC string ($argon2id$v=19$…)",
-            ));
-        }
-        let user = self.get(username).await?;
-        let mut tx = self.write(audit).await?;
-        crate::users::store_password(&mut tx, user.id, hash.to_string(), None).await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 impl Groups<'_> {

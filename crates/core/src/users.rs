@@ -147,6 +147,24 @@ impl Users<'_> {
         Ok(())
     }
 
+    /// Stores an imported password hash as it is (the REST API's
+    /// `set_password_hash`). Gatehouse's own argon2id PHC strings only for
+    /// now; the formats authentik stores (Django's pbkdf2, bcrypt, scrypt) are
+    /// to be accepted here once `crates/crypto` verifies them.
+    pub async fn set_password_hash(self, audit: &Audit, username: &str, hash: &str) -> Result<()> {
+        if !hash.starts_with("$argon2id$") || hash.split('$').count() != 6 {
+            return Err(Error::invalid(
+                "password",
+                "not an argon2id PHC string ($argon2id$v=19$…)",
+            ));
+        }
+        let user = self.get(username).await?;
+        let mut tx = self.write(audit).await?;
+        crate::users::store_password(&mut tx, user.id, hash.to_string(), None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A random password that passes the policy: 20 URL-safe characters.
     pub fn generate_password(self) -> String {
         random_token(15)
