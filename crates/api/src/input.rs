@@ -24,6 +24,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 impl Params {
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Params(pairs)
+    }
+
     /// The last value given for `name`, if not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

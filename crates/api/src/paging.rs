@@ -134,3 +134,51 @@ macro_rules! paginated {
     };
 }
 pub(crate) use paginated;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(q: &str) -> PageParams {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        PageParams::from(&Params::from_pairs(pairs)).unwrap()
+    }
+
+    #[test]
+    fn pages_count_as_django_does() {
+        let p = params("page=3&page_size=100");
+        assert_eq!(
+            p.window(),
+            Window {
+                offset: 200,
+                limit: 100
+            }
+        );
+        let pg = p.pagination(250, 50).unwrap();
+        assert_eq!(
+            (
+                pg.next,
+                pg.previous,
+                pg.current,
+                pg.total_pages,
+                pg.start_index,
+                pg.end_index
+            ),
+            (0, 2, 3, 3, 201, 250)
+        );
+        let first = params("").pagination(0, 0).unwrap();
+        assert_eq!(
+            (first.total_pages, first.start_index, first.end_index, first.next),
+            (1, 0, 0, 0)
+        );
+        assert!(params("page=2").pagination(0, 0).is_err());
+        assert_eq!(params("page_size=0").size, DEFAULT_PAGE_SIZE);
+        assert_eq!(params("page_size=99999").size, MAX_PAGE_SIZE);
+        assert_eq!(params("ordering=-name,pk").ordering, Some(("name".into(), true)));
+        let bad = |q: &str| {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+            PageParams::from(&Params::from_pairs(pairs)).is_err()
+        };
+        assert!(bad("page=0") && bad("page=x") && bad("page=99999999999999999999"));
+    }
+}

@@ -43,10 +43,24 @@ fn superuser_groups(groups: &[Group]) -> Vec<Uuid> {
         .collect()
 }
 
+impl crate::Context {
+    /// Every group, cached on a server until the next change (or 5 s).
+    pub(crate) async fn all_groups(&self) -> Result<std::sync::Arc<Vec<Group>>> {
+        let now = self.now().millis();
+        let generation = self.feed().generation();
+        if let Some(groups) = self.caches().groups.get(generation, now) {
+            return Ok(groups);
+        }
+        let groups = std::sync::Arc::new(self.store().groups().await?);
+        self.caches().groups.put(generation, now + 5_000, groups.clone());
+        Ok(groups)
+    }
+}
+
 impl Users<'_> {
     /// One page of users; `is_superuser` is resolved through nesting.
     pub async fn page(self, q: &UserQuery, is_superuser: Option<bool>) -> Result<Page<UserRow>> {
-        let groups = self.store().groups().await?;
+        let groups = self.all_groups().await?;
         let mut q = q.clone();
         match is_superuser {
             Some(true) => q.member_of_any.push(superuser_groups(&groups)),
@@ -68,14 +82,14 @@ impl Users<'_> {
             .user_by_pk(pk)
             .await?
             .ok_or_else(|| Error::not_found("user", pk.to_string()))?;
-        let groups = self.store().groups().await?;
+        let groups = self.all_groups().await?;
         let mut rows = self.rows(vec![user], &groups).await?;
         rows.pop().ok_or_else(|| Error::not_found("user", pk.to_string()))
     }
 
     /// `user` with their groups and superuser status.
     pub async fn row(self, user: User) -> Result<UserRow> {
-        let groups = self.store().groups().await?;
+        let groups = self.all_groups().await?;
         let mut rows = self.rows(vec![user], &groups).await?;
         rows.pop().ok_or_else(|| Error::not_found("user", ""))
     }

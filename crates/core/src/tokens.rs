@@ -100,10 +100,18 @@ impl Tokens<'_> {
 
     /// The live token with this key and its (active) user; `None` for an
     /// unknown, expired or disabled one. Records the use (`last_used`) at
-    /// most once a minute per token.
+    /// most once a minute per token. A server caches a success until the next
+    /// change anywhere (a revocation, a disabled user) and for at most the
+    /// minute after it recorded the use.
     pub async fn authenticate(self, key: &str, intent: &str) -> Result<Option<(ApiToken, User)>> {
         let now = self.now();
-        let Some(mut token) = self.store().api_token_by_hash(&sha256_hex(key.as_bytes())).await? else {
+        let hash = sha256_hex(key.as_bytes());
+        let generation = self.feed().generation();
+        let cached = self.caches().api_tokens.get(&hash, generation, now.millis());
+        if let Some(hit) = cached.filter(|c| c.0.intent == intent && !c.0.is_expired(now)) {
+            return Ok(Some((hit.0.clone(), hit.1.clone())));
+        }
+        let Some(mut token) = self.store().api_token_by_hash(&hash).await? else {
             return Ok(None);
         };
         if token.is_expired(now) || token.intent != intent {
@@ -115,15 +123,22 @@ impl Tokens<'_> {
         if !user.is_active {
             return Ok(None);
         }
-        if token
-            .last_used
-            .is_none_or(|t| now.millis() - t.millis() >= TOUCH_EVERY_SECONDS * 1000)
-        {
+        let last = token.last_used.unwrap_or(Timestamp(i64::MIN));
+        if now.millis().saturating_sub(last.millis()) >= TOUCH_EVERY_SECONDS * 1000 {
             self.store().touch_api_token(token.id, now).await?;
             token.last_used = Some(now);
         }
+        let until = last_or(token.last_used, now).plus_seconds(TOUCH_EVERY_SECONDS).millis();
+        let until = token.expires_at.map_or(until, |e| e.millis().min(until));
+        self.caches()
+            .api_tokens
+            .insert(hash, generation, until, (token.clone(), user.clone()));
         Ok(Some((token, user)))
     }
+}
+
+fn last_or(t: Option<Timestamp>, now: Timestamp) -> Timestamp {
+    t.unwrap_or(now)
 }
 
 /// authentik's identifiers are slugs: letters, digits, `-`, `_`, `.`.

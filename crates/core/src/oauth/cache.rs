@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use crate::access::AccessSnapshot;
 use crate::cache::{FeedCell, FeedMap};
 use crate::keys::KeyRing;
-use crate::model::Application;
+use crate::model::{ApiToken, Application, Group, User};
 
 /// Lookups by key (client id, slug) hold at most this many entries ("not
 /// found" is cached too, so unknown ids cannot grow it without end).
@@ -21,6 +21,10 @@ pub struct CoreCaches {
     pub(crate) clients: FeedMap<String, Option<Arc<Application>>>,
     pub(crate) slugs: FeedMap<String, Option<Arc<Application>>>,
     pub(crate) access: FeedCell<AccessSnapshot>,
+    /// API tokens that authenticated, by key hash, with their user (REST API).
+    pub(crate) api_tokens: FeedMap<String, (ApiToken, User)>,
+    /// Every group (a few dozen): superuser status and group names of users.
+    pub(crate) groups: FeedCell<Vec<Group>>,
 }
 
 impl Default for CoreCaches {
@@ -31,6 +35,8 @@ impl Default for CoreCaches {
             clients: FeedMap::new(KEYED_CACHE_MAX),
             slugs: FeedMap::new(KEYED_CACHE_MAX),
             access: FeedCell::default(),
+            api_tokens: FeedMap::new(KEYED_CACHE_MAX),
+            groups: FeedCell::default(),
         }
     }
 }
