@@ -155,9 +155,6 @@ pub trait Store: Send + Sync {
     async fn invitations(&self) -> StoreResult<Vec<crate::invitations::Invitation>>;
     async fn invitation(&self, id: Uuid) -> StoreResult<Option<crate::invitations::Invitation>>;
 
-    /// One page of users matching a search (username, name or email), by
-    /// username, with the number of matches.
-    async fn search_users(&self, query: &crate::users::UserQuery) -> StoreResult<crate::users::UserPage>;
     /// Which of `ids` have at least one authenticator.
     async fn users_with_mfa(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>>;
     /// Events of `actions` since `since`, counted in SQL per action and per

@@ -52,17 +52,10 @@ pub struct UserDetail {
 /// A search for the admin user list: `text` in username, name or email
 /// (case-insensitive; empty: everyone), one page of at most `limit`.
 #[derive(Debug, Clone, Default)]
-pub struct UserQuery {
+pub struct UserSearch {
     pub text: String,
     pub offset: u64,
     pub limit: u32,
-}
-
-/// One page of users, by username, and how many match in all.
-#[derive(Debug, Clone, Default)]
-pub struct UserPage {
-    pub users: Vec<User>,
-    pub total: u64,
 }
 
 /// A user of a search result, with whether they have a second factor.
@@ -85,24 +78,31 @@ impl Users<'_> {
 
     /// One page of users matching `query`, with their MFA state; the total
     /// counts every match. Paged in SQL, so a large directory costs one page.
-    pub async fn search(self, query: &UserQuery) -> Result<(Vec<UserRow>, u64)> {
-        let query = UserQuery {
-            text: query.text.trim().to_lowercase(),
-            offset: query.offset,
-            limit: query.limit.clamp(1, MAX_PAGE),
+    /// One page of the admin search, by username, with each user's MFA
+    /// state, and how many match in all; the REST API's listing query, so
+    /// the matching rule (wildcards taken literally) is the same for both.
+    pub async fn search(self, search: &UserSearch) -> Result<(Vec<UserRow>, u64)> {
+        let text = search.text.trim();
+        let query = crate::listing::UserQuery {
+            search: (!text.is_empty()).then(|| text.to_string()),
+            window: crate::listing::Window {
+                offset: search.offset,
+                limit: search.limit.clamp(1, MAX_PAGE),
+            },
+            ..Default::default()
         };
-        let page = self.store().search_users(&query).await?;
-        let ids: Vec<Uuid> = page.users.iter().map(|u| u.id).collect();
+        let page = self.store().user_page(&query).await?;
+        let ids: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
         let with_mfa = self.store().users_with_mfa(&ids).await?;
         let rows = page
-            .users
+            .items
             .into_iter()
             .map(|user| UserRow {
                 has_mfa: with_mfa.contains(&user.id),
                 user,
             })
             .collect();
-        Ok((rows, page.total))
+        Ok((rows, page.count))
     }
 
     pub async fn get(self, username: &str) -> Result<User> {
@@ -298,10 +298,7 @@ fn check_fields(user: &User) -> Result<()> {
 /// Returns the stable integer id the user was given.
 pub async fn insert(tx: &mut Tx<'_>, user: &User, groups: &[String]) -> Result<i64> {
     check_fields(user)?;
-    if tx.raw().user_by_name(&user.username).await?.is_some() {
-        return Err(exists(&user.username));
-    }
-    // The unique index on the lower-cased name refuses a racing twin.
+    // The unique index on the lower-cased name refuses a twin, racing or not.
     let pk = tx
         .raw()
         .insert_user(user)

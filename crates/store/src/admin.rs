@@ -1,62 +1,15 @@
-//! Reads for the admin interface: a paged user search, event counts grouped
+//! Reads for the admin interface (its user search is the REST API's
+//! listing, `listing.rs`): MFA state of a page of users, event counts grouped
 //! per time bucket, locks in force and live sessions. Each is one query, so a
 //! page costs the same on 10,000 users as on ten.
 
 use gatehouse_core::audit::EventCount;
-use gatehouse_core::users::{UserPage, UserQuery};
 use gatehouse_core::{Membership, StoreError, ThrottleRecord, Timestamp};
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 use uuid::Uuid;
 
 use crate::error::Ctx;
-use crate::rows::{self, throttle_columns, user_columns};
-
-/// `text` as a `LIKE` pattern matching it anywhere, its wildcards escaped.
-fn contains_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
-const MATCHES: &str = " WHERE lower(username) LIKE $1 ESCAPE '\\' OR lower(name) LIKE $1 ESCAPE '\\' \
-     OR lower(email) LIKE $1 ESCAPE '\\'";
-
-pub(crate) async fn search_users<'c, E>(e: E, query: &UserQuery) -> Result<UserPage, StoreError>
-where
-    E: Executor<'c, Database = Any> + Copy,
-{
-    let pattern = contains_pattern(&query.text.to_lowercase());
-    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM users{MATCHES}")))
-        .bind(pattern.clone())
-        .fetch_one(e)
-        .await
-        .ctx("count users")?;
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users{} ORDER BY username_key LIMIT $2 OFFSET $3"
-        ),
-        MATCHES
-    )))
-    .bind(pattern)
-    .bind(i64::from(query.limit))
-    .bind(i64::try_from(query.offset).unwrap_or(i64::MAX))
-    .fetch_all(e)
-    .await
-    .ctx("search users")?;
-    Ok(UserPage {
-        users: rows::all(rows, rows::user)?,
-        total: u64::try_from(total).unwrap_or(0),
-    })
-}
+use crate::rows::{self, throttle_columns};
 
 pub(crate) async fn users_with_mfa<'c, E>(e: E, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>
 where
@@ -175,15 +128,4 @@ where
         .fetch_one(e)
         .await
         .ctx("count sessions")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contains_pattern;
-
-    #[test]
-    fn wildcards_are_escaped() {
-        assert_eq!(contains_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
-        assert_eq!(contains_pattern(""), "%%");
-    }
 }

@@ -457,13 +457,6 @@ impl Store for SqlStore {
         invitations::one(&self.pool, id).await
     }
 
-    async fn search_users(
-        &self,
-        query: &gatehouse_core::users::UserQuery,
-    ) -> StoreResult<gatehouse_core::users::UserPage> {
-        admin::search_users(&self.pool, query).await
-    }
-
     async fn users_with_mfa(&self, ids: &[Uuid]) -> StoreResult<Vec<Uuid>> {
         admin::users_with_mfa(&self.pool, ids).await
     }

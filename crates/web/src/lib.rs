@@ -4,8 +4,8 @@
 //! outcome. No SQL and no business rules here.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod api;
 pub mod admin;
+pub mod api;
 pub mod assets;
 pub mod client;
 pub mod components;

@@ -124,13 +124,15 @@ impl Access<'_> {
         let limit = q.limit.clamp(1, crate::users::MAX_PAGE);
         let (users, total) = match &q.group {
             None => {
-                let query = crate::users::UserQuery {
-                    text: String::new(),
-                    offset: q.offset,
-                    limit,
+                let query = crate::listing::UserQuery {
+                    window: crate::listing::Window {
+                        offset: q.offset,
+                        limit,
+                    },
+                    ..Default::default()
                 };
-                let page = self.store().search_users(&query).await?;
-                (page.users, page.total)
+                let page = self.store().user_page(&query).await?;
+                (page.items, page.count)
             }
             Some(group) => {
                 let all: Vec<User> = self

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use gatehouse_core::names::name_key;
 use gatehouse_core::store::StoreResult;
-use gatehouse_core::{ApiToken, Application, Binding, Group, Membership, Timestamp, User};
+use gatehouse_core::{ApiToken, Application, Binding, Group, Membership, StoreError, Timestamp, User};
 use uuid::Uuid;
 
 use crate::error::Ctx;
@@ -66,10 +66,10 @@ impl DirectoryWrites for SqlWriteTx {
 
     async fn insert_user(&mut self, user: &User) -> StoreResult<i64> {
         let pk = next_id(&mut self.tx, "users").await?;
-        sqlx::query(
+        let r = sqlx::query(
             "INSERT INTO users (id, username, username_key, email, name, is_active, password_hash, \
              attributes, created_at, last_login, password_changed_at, pk) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
         )
         .bind(user.id.to_string())
         .bind(user.username.clone())
@@ -86,6 +86,11 @@ impl DirectoryWrites for SqlWriteTx {
         .execute(&mut *self.tx)
         .await
         .ctx("create user")?;
+        // A taken name answers here rather than aborting the transaction
+        // (PostgreSQL), so callers need no look-up first.
+        if r.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!("a user named {} exists", user.username)));
+        }
         Ok(pk)
     }
 

@@ -2,13 +2,13 @@
 //! taken literally), MFA state of a page of users, event counts grouped per
 //! time bucket in SQL, locks in force, live sessions, events by address.
 
-use gatehouse_core::users::UserQuery;
+use gatehouse_core::users::UserSearch;
 use gatehouse_core::{Actor, Audit, EventFilter, NewUser, Store};
 
 use super::{T0, TestDb, env};
 
-fn query(text: &str, offset: u64, limit: u32) -> UserQuery {
-    UserQuery {
+fn query(text: &str, offset: u64, limit: u32) -> UserSearch {
+    UserSearch {
         text: text.into(),
         offset,
         limit,

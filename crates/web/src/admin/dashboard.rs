@@ -120,7 +120,7 @@ pub async fn dashboard_get(State(state): State<AppState>, admin: Admin) -> Resul
 }
 
 async fn user_total(admin: &Admin) -> Result<u64, PageError> {
-    let query = gatehouse_core::users::UserQuery {
+    let query = gatehouse_core::users::UserSearch {
         limit: 1,
         ..Default::default()
     };

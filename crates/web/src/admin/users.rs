@@ -3,7 +3,7 @@
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use gatehouse_core::NewUser;
-use gatehouse_core::users::UserQuery;
+use gatehouse_core::users::UserSearch;
 use serde::Deserialize;
 
 use super::guard::{Admin, AdminForm};
@@ -34,7 +34,7 @@ pub async fn users_get(
 ) -> Result<Response, PageError> {
     let now = admin.directory.now();
     let page = query.page.max(1);
-    let search = UserQuery {
+    let search = UserSearch {
         text: query.q.clone(),
         offset: (page - 1) * u64::from(PAGE_SIZE),
         limit: PAGE_SIZE,
