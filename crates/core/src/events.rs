@@ -66,6 +66,28 @@ pub fn content_hash(e: &Event) -> String {
     hex::encode(Sha256::digest(canonical_content(e).as_bytes()))
 }
 
+/// Audit actions that change nothing a directory snapshot holds (sign-ins
+/// and their throttling): the change feed moves on each, and every LDAP bind
+/// or web sign-in writes one, so caches that follow the feed skip them.
+const SIGN_IN_NOISE: &[&str] = &[
+    "login",
+    "login_failed",
+    "login_locked",
+    "login_unlocked",
+    "logout",
+    "session_revoked",
+    "mfa_failed",
+    "mfa_recovery_code_used",
+    "password_set",
+    "authorize_application",
+    "authorize_application_denied",
+];
+
+/// Whether `action` changes nothing a directory snapshot holds.
+pub fn is_sign_in_noise(action: &str) -> bool {
+    SIGN_IN_NOISE.contains(&action)
+}
+
 /// Turns a new event into the next link after `head`.
 pub fn seal(head: &ChainHead, new: NewEvent, at: Timestamp) -> Event {
     let mut e = Event {

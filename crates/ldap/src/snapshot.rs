@@ -28,22 +28,6 @@ pub const INDEXED: [&str; 5] = ["cn", "uid", "mail", "memberof", "objectclass"];
 /// Reloaded at least this often, even if nothing seemed to change.
 const MAX_AGE: Duration = Duration::from_secs(60);
 
-/// Audit actions that change nothing LDAP serves (sign-ins and their
-/// throttling): the feed moves on each, and a reload would be wasted.
-const SIGN_IN_NOISE: &[&str] = &[
-    "login",
-    "login_failed",
-    "login_locked",
-    "login_unlocked",
-    "logout",
-    "session_revoked",
-    "mfa_failed",
-    "mfa_recovery_code_used",
-    "password_set",
-    "authorize_application",
-    "authorize_application_denied",
-];
-
 /// Reading more events than this to decide is slower than reloading.
 const DECIDE_BATCH: u32 = 500;
 
@@ -370,8 +354,10 @@ pub async fn reload(backend: &dyn Backend, cell: &SnapshotCell) -> Result<(), Ba
 /// `Ok(None)`: they do; `Ok(Some(seq))`: they do not, up to `seq`.
 pub async fn changes_matter(backend: &dyn Backend, seq: i64) -> Result<Option<i64>, BackendError> {
     let actions = backend.actions_since(seq, DECIDE_BATCH).await?;
-    let matter =
-        actions.len() >= DECIDE_BATCH as usize || actions.iter().any(|(_, a)| !SIGN_IN_NOISE.contains(&a.as_str()));
+    let matter = actions.len() >= DECIDE_BATCH as usize
+        || actions
+            .iter()
+            .any(|(_, a)| !gatehouse_core::events::is_sign_in_noise(a));
     Ok((!matter).then(|| actions.iter().map(|(s, _)| *s).max().unwrap_or(seq)))
 }
 

@@ -3,6 +3,7 @@
 //! change feed moves. [`AccessSnapshot::gate`] is the one gate.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicI64;
 
 use uuid::Uuid;
 
@@ -26,6 +27,9 @@ pub struct AccessSnapshot {
     mfa_mode: MfaMode,
     /// The policy's groups (indices), for mode `groups`.
     mfa_groups: Vec<usize>,
+    /// The change sequence this snapshot is known current at (-1: unknown);
+    /// moved forward when only sign-ins happened since (see `cached_snapshot`).
+    pub(crate) current_at: AtomicI64,
 }
 
 impl AccessSnapshot {
@@ -54,6 +58,7 @@ impl AccessSnapshot {
             mfa_apps: HashSet::new(),
             mfa_mode: MfaMode::Off,
             mfa_groups: Vec::new(),
+            current_at: AtomicI64::new(-1),
         }
     }
 
