@@ -171,6 +171,7 @@ def proxy_app(env: Env, slug: str, condition: str | None) -> str:
     env.cli("app", "bind", slug, "staff")
     if condition == "mfa_required":
         env.cli("policy", "mfa", "require-app", slug)
+    env.settle()
     return f"{slug}.test"
 
 def hand_off(env: Env, web: WebClient, host: str) -> requests.Response:

@@ -117,6 +117,15 @@ impl Events<'_> {
         Ok(self.store().events_after(after, limit).await?)
     }
 
+    /// Whether the events after `seq` hold more than sign-ins: the change
+    /// feed's directory generation moves then. Reads at most a few hundred;
+    /// a longer list counts as a change.
+    pub async fn directory_changed_since(self, seq: i64) -> Result<bool> {
+        const LOOK_AT: u32 = 256;
+        let events = self.store().events_after(seq, LOOK_AT).await?;
+        Ok(events.len() >= LOOK_AT as usize || events.iter().any(|e| !crate::events::is_sign_in_noise(&e.action)))
+    }
+
     /// Records an event for a change made outside the database (a service's
     /// env or trust file written by the SSO repair), in its own transaction.
     pub async fn record(self, audit: &Audit, action: &str, user: Option<&str>, context: Value) -> Result<Event> {

@@ -4,13 +4,23 @@
 //!
 //! Every committed change on any node moves the store's change sequence
 //! (PostgreSQL `NOTIFY`, SQLite's poll). The server mirrors it into the
-//! [`ChangeFeed`] (an atomic: the hit path takes no lock); a change made in
-//! this process can also [`ChangeFeed::bump`] it at once. A cached value is
-//! stamped with the [`Generation`] read *before* it was loaded and is served
-//! only while the generation is unchanged and its own deadline (if any) has
-//! not passed, so a change that lands during a load makes the next call load
-//! again. Without a live feed (the CLI, most tests) nothing is ever served
-//! from a cache.
+//! [`ChangeFeed`] (web's `state::follow`; atomics: the hit path takes no
+//! lock); a change
+//! made in this process moves it at once ([`ChangeFeed::bump`], at commit). A
+//! cached value is stamped with the [`Generation`] read *before* it was loaded
+//! and is served only while the generation is unchanged and its own deadline
+//! (if any) has not passed, so a change that lands during a load makes the
+//! next call load again. Without a live feed (the CLI, most tests) nothing is
+//! ever served from a cache.
+//!
+//! The feed has two generations. [`ChangeFeed::generation`] moves with every
+//! change; [`ChangeFeed::directory_generation`] only with changes to what a
+//! snapshot of the directory holds (users, groups, applications, bindings,
+//! keys, policies), not with sign-ins ([`crate::events::is_sign_in_noise`],
+//! decided per notification by `events().directory_changed_since`).
+//! Every sign-in writes an event; caches of directory structure (the access
+//! snapshot, forward-auth's view, OIDC clients and keys) follow the second,
+//! so a stream of sign-ins does not make them reload.
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -29,30 +39,55 @@ pub struct Generation {
 #[derive(Debug, Default)]
 pub struct ChangeFeed {
     live: AtomicBool,
+    all: Counter,
+    directory: Counter,
+}
+
+/// One generation: the store's sequence and this process's own changes.
+#[derive(Debug, Default)]
+struct Counter {
     seq: AtomicI64,
     epoch: AtomicU64,
+}
+
+impl Counter {
+    fn read(&self) -> Generation {
+        Generation {
+            seq: self.seq.load(Ordering::Acquire),
+            epoch: self.epoch.load(Ordering::Acquire),
+        }
+    }
 }
 
 impl ChangeFeed {
     /// The current generation; `None` until the feed is followed (nothing is cached then).
     pub fn generation(&self) -> Option<Generation> {
-        self.live.load(Ordering::Acquire).then(|| Generation {
-            seq: self.seq.load(Ordering::Acquire),
-            epoch: self.epoch.load(Ordering::Acquire),
-        })
+        self.live.load(Ordering::Acquire).then(|| self.all.read())
     }
 
-    /// The store's change sequence moved to `seq` (the server's mirror task
-    /// calls this for every notification). The first call makes caching live.
-    pub fn observe(&self, seq: i64) {
-        self.seq.store(seq, Ordering::Release);
+    /// The generation of what a directory snapshot holds: sign-ins do not move it.
+    pub fn directory_generation(&self) -> Option<Generation> {
+        self.live.load(Ordering::Acquire).then(|| self.directory.read())
+    }
+
+    /// The store's change sequence moved to `seq`; `directory`: the changes
+    /// up to it include more than sign-ins. The first call makes caching live.
+    pub fn observe(&self, seq: i64, directory: bool) {
+        self.all.seq.store(seq, Ordering::Release);
+        if directory {
+            self.directory.seq.store(seq, Ordering::Release);
+        }
         self.live.store(true, Ordering::Release);
     }
 
-    /// A change made in this process: everything cached is stale from now on,
-    /// before the store's notification comes round.
-    pub fn bump(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+    /// A change made in this process: what is cached is stale from now on,
+    /// before the store's notification comes round (directory caches too
+    /// unless `directory` is false: only sign-ins were written).
+    pub fn bump(&self, directory: bool) {
+        self.all.epoch.fetch_add(1, Ordering::AcqRel);
+        if directory {
+            self.directory.epoch.fetch_add(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -183,7 +218,7 @@ mod tests {
         let cell: FeedCell<u32> = FeedCell::default();
         cell.put(feed.generation(), NO_DEADLINE, Arc::new(1));
         assert!(cell.get(feed.generation(), 0).is_none());
-        feed.observe(7);
+        feed.observe(7, true);
         cell.put(feed.generation(), NO_DEADLINE, Arc::new(2));
         assert_eq!(cell.get(feed.generation(), 0).as_deref(), Some(&2));
     }
@@ -191,15 +226,15 @@ mod tests {
     #[test]
     fn values_live_until_the_generation_moves_or_their_deadline() {
         let feed = ChangeFeed::default();
-        feed.observe(1);
+        feed.observe(1, true);
         let cell: FeedCell<u32> = FeedCell::default();
         cell.put(feed.generation(), 100, Arc::new(7));
         assert_eq!(cell.get(feed.generation(), 99).as_deref(), Some(&7));
         assert!(cell.get(feed.generation(), 100).is_none(), "past its deadline");
-        feed.bump();
+        feed.bump(true);
         assert!(cell.get(feed.generation(), 0).is_none(), "a local change");
         cell.put(feed.generation(), NO_DEADLINE, Arc::new(8));
-        feed.observe(2);
+        feed.observe(2, true);
         assert!(cell.get(feed.generation(), 0).is_none(), "a change anywhere");
         assert_eq!(cell.peek().as_deref(), Some(&8));
     }
@@ -207,16 +242,36 @@ mod tests {
     #[test]
     fn maps_are_per_generation_and_bounded() {
         let feed = ChangeFeed::default();
-        feed.observe(1);
+        feed.observe(1, true);
         let map: FeedMap<u32, &str> = FeedMap::new(10);
         map.insert(1, feed.generation(), NO_DEADLINE, "a");
         assert_eq!(map.with(&1, feed.generation(), 0, |v| *v), Some("a"));
         assert_eq!(map.get(&2, feed.generation(), 0), None);
-        feed.observe(2);
+        feed.observe(2, true);
         assert_eq!(map.with(&1, feed.generation(), 0, |v| *v), None);
         for i in 0..25 {
             map.insert(i, feed.generation(), NO_DEADLINE, "x");
         }
         assert!(map.len() <= 10);
+    }
+
+    #[test]
+    fn sign_ins_leave_the_directory_generation() {
+        let feed = ChangeFeed::default();
+        feed.observe(1, true);
+        let directory = feed.directory_generation();
+        feed.observe(2, false);
+        feed.bump(false);
+        assert_ne!(
+            feed.generation().map(|g| g.seq),
+            Some(1),
+            "every change moves the first"
+        );
+        assert_eq!(feed.directory_generation(), directory, "sign-ins leave the second");
+        feed.bump(true);
+        assert_ne!(feed.directory_generation(), directory, "a local directory change");
+        let before = feed.directory_generation();
+        feed.observe(3, true);
+        assert_ne!(feed.directory_generation(), before, "a directory change anywhere");
     }
 }

@@ -21,6 +21,10 @@ pub struct Tx<'a> {
     raw: Box<dyn WriteTx>,
     audit: Audit,
     now: Timestamp,
+    /// Whether anything but sign-ins was written (see `cache`): set by any
+    /// event that is not sign-in noise, and by a change with no event at all.
+    moves_directory: bool,
+    events: u32,
 }
 
 impl Context {
@@ -31,6 +35,8 @@ impl Context {
             raw: self.begin().await?,
             audit: audit.clone(),
             now: self.now(),
+            moves_directory: false,
+            events: 0,
         })
     }
 }
@@ -41,7 +47,7 @@ impl<'a> Tx<'a> {
     /// of it from the change feed).
     pub async fn commit(self) -> Result<()> {
         self.raw.commit().await?;
-        self.ctx.feed().bump();
+        self.ctx.feed().bump(self.moves_directory || self.events == 0);
         Ok(())
     }
 
@@ -65,6 +71,8 @@ impl<'a> Tx<'a> {
 
     /// Appends an audit event for this change.
     pub async fn record(&mut self, action: &str, user: Option<&str>, context: Value) -> Result<Event> {
+        self.events += 1;
+        self.moves_directory |= !crate::events::is_sign_in_noise(action);
         let event = self.audit.event(action, user, context);
         Ok(self.raw.append_event(event, self.now).await?)
     }

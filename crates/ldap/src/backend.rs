@@ -51,8 +51,9 @@ pub struct DirectoryData {
 #[async_trait]
 pub trait Backend: Send + Sync {
     async fn load(&self) -> Result<DirectoryData, BackendError>;
-    /// `(sequence, action)` of the events after `seq`, oldest first, at most `limit`.
-    async fn actions_since(&self, seq: i64, limit: u32) -> Result<Vec<(i64, String)>, BackendError>;
+    /// Whether the events after `seq` change more than sign-ins (core's rule,
+    /// the one the change feed's directory generation follows).
+    async fn directory_changed_since(&self, seq: i64) -> Result<bool, BackendError>;
     /// Decides a simple bind as a web sign-in would, with its events.
     async fn bind(&self, attempt: BindAttempt<'_>) -> Result<BindVerdict, BackendError>;
     /// The certificate and key (PEM) kept in the database, created by
@@ -106,9 +107,8 @@ impl Backend for CoreBackend {
         })
     }
 
-    async fn actions_since(&self, seq: i64, limit: u32) -> Result<Vec<(i64, String)>, BackendError> {
-        let events = self.directory.events().after(seq, limit).await?;
-        Ok(events.into_iter().map(|e| (e.seq, e.action)).collect())
+    async fn directory_changed_since(&self, seq: i64) -> Result<bool, BackendError> {
+        Ok(self.directory.events().directory_changed_since(seq).await?)
     }
 
     async fn bind(&self, attempt: BindAttempt<'_>) -> Result<BindVerdict, BackendError> {

@@ -28,9 +28,6 @@ pub const INDEXED: [&str; 5] = ["cn", "uid", "mail", "memberof", "objectclass"];
 /// Reloaded at least this often, even if nothing seemed to change.
 const MAX_AGE: Duration = Duration::from_secs(60);
 
-/// Reading more events than this to decide is slower than reloading.
-const DECIDE_BATCH: u32 = 500;
-
 /// A user as bind and search authorisation see them.
 #[derive(Debug, Clone)]
 pub struct UserRef {
@@ -349,18 +346,6 @@ pub async fn reload(backend: &dyn Backend, cell: &SnapshotCell) -> Result<(), Ba
     Ok(())
 }
 
-/// Whether the changes after `seq` (the actions the feed moved for) can
-/// change what LDAP serves. The one place that decides when to reload.
-/// `Ok(None)`: they do; `Ok(Some(seq))`: they do not, up to `seq`.
-pub async fn changes_matter(backend: &dyn Backend, seq: i64) -> Result<Option<i64>, BackendError> {
-    let actions = backend.actions_since(seq, DECIDE_BATCH).await?;
-    let matter = actions.len() >= DECIDE_BATCH as usize
-        || actions
-            .iter()
-            .any(|(_, a)| !gatehouse_core::events::is_sign_in_noise(a));
-    Ok((!matter).then(|| actions.iter().map(|(s, _)| *s).max().unwrap_or(seq)))
-}
-
 /// Keeps `cell` current: on every move of `feed` (and at least every
 /// minute), reloads if the changes matter. Ends when `shutdown` turns true.
 /// `after_reload` runs once the previous snapshot is gone (the server hands
@@ -384,18 +369,19 @@ pub async fn follow(
             _ = tokio::time::sleep_until(last_load + MAX_AGE) => true,
             _ = shutdown.changed() => return,
         };
-        let seq = cell.load().seq;
-        let unchanged_up_to = if timed_out {
-            None
-        } else {
-            changes_matter(backend.as_ref(), seq).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "LDAP: cannot read the change feed's events; reloading");
-                None
-            })
-        };
-        if let Some(examined) = unchanged_up_to {
-            // Sign-in noise only: the snapshot is as good as a new one.
-            cell.advance(examined);
+        // Read before asking: every event up to it is among those examined.
+        let upto = *feed.borrow();
+        let unchanged = !timed_out
+            && match backend.directory_changed_since(cell.load().seq).await {
+                Ok(changed) => !changed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LDAP: cannot read the change feed's events; reloading");
+                    false
+                }
+            };
+        if unchanged {
+            // Sign-ins only: the snapshot is as good as a new one.
+            cell.advance(upto);
         } else {
             match reload(backend.as_ref(), &cell).await {
                 Ok(()) => {

@@ -3,7 +3,6 @@
 use std::sync::{Arc, OnceLock};
 
 use gatehouse_core::Directory;
-use gatehouse_core::cache::ChangeFeed;
 use tokio::sync::watch;
 
 use crate::config::WebConfig;
@@ -32,8 +31,8 @@ impl AppState {
     /// in-process caches drop what they hold when it moves.
     /// Every in-process cache follows the directory's change feed from here on.
     pub fn set_ready(&self, directory: Directory, changes: watch::Receiver<i64>) {
-        directory.feed().observe(*changes.borrow());
-        tokio::spawn(follow(changes.clone(), directory.feed().clone()));
+        directory.feed().observe(*changes.borrow(), true);
+        tokio::spawn(follow(directory.clone(), changes.clone()));
         let _ = self.changes.set(changes);
         let _ = self.directory.set(directory);
     }
@@ -56,12 +55,16 @@ impl AppState {
     }
 }
 
-/// Copies the store's change sequence into the directory's change feed.
-async fn follow(mut changes: watch::Receiver<i64>, feed: Arc<ChangeFeed>) {
-    loop {
-        feed.observe(*changes.borrow_and_update());
-        if changes.changed().await.is_err() {
-            return;
-        }
+/// Mirrors the store's change sequence into the directory's change feed. Per
+/// notification (not per request) it reads the new events' actions once, so
+/// directory caches keep what they hold through a stream of sign-ins.
+async fn follow(directory: Directory, mut changes: watch::Receiver<i64>) {
+    let mut seen = *changes.borrow_and_update();
+    while changes.changed().await.is_ok() {
+        let seq = *changes.borrow_and_update();
+        // Cannot tell: assume it did.
+        let moved = directory.events().directory_changed_since(seen).await.unwrap_or(true);
+        directory.feed().observe(seq, moved);
+        seen = seq;
     }
 }

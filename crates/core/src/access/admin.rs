@@ -79,7 +79,7 @@ impl Access<'_> {
     /// The snapshot of this generation of the change feed, whatever
     /// applications it knows (read anew without a followed feed).
     async fn current_snapshot(self) -> Result<Arc<AccessSnapshot>> {
-        let generation = self.feed().generation();
+        let generation = self.feed().directory_generation();
         let cache = &self.caches().access;
         if let Some(s) = cache.get(generation, 0) {
             return Ok(s);

@@ -8,7 +8,6 @@ mod rule;
 mod snapshot;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use uuid::Uuid;
 
@@ -91,52 +90,19 @@ impl Access<'_> {
         Ok(AccessSnapshot::new(groups, memberships, applications, &bindings).with_mfa_policy(&policy))
     }
 
-    /// The snapshot, cached until the change sequence moves (read anew on
-    /// every call without a change feed). A snapshot must know `app_id`: an
+    /// The snapshot, cached until the directory changes (sign-ins do not
+    /// count; read anew on every call without a change feed). A snapshot must know `app_id`: an
     /// application created a moment ago makes it load again.
     pub async fn cached_snapshot(self, app_id: Uuid) -> Result<Arc<AccessSnapshot>> {
-        let generation = self.feed().generation();
+        let generation = self.feed().directory_generation();
         let cache = &self.caches().access;
         if let Some(s) = cache.get(generation, 0)
             && s.application(app_id).is_some()
         {
             return Ok(s);
         }
-        if let Some(s) = self.only_sign_ins_since(cache.peek(), app_id).await? {
-            cache.put(generation, crate::cache::NO_DEADLINE, s.clone());
-            return Ok(s);
-        }
         let snapshot = Arc::new(self.snapshot().await?);
-        if let Some(g) = generation {
-            snapshot.current_at.store(g.seq, Ordering::Release);
-        }
         cache.put(generation, crate::cache::NO_DEADLINE, snapshot.clone());
         Ok(snapshot)
-    }
-
-    /// The cached snapshot, if every event since it was current is a sign-in
-    /// (each bind and login writes one and moves the feed; re-reading every
-    /// membership after each would make binds pay for the whole directory).
-    async fn only_sign_ins_since(
-        self,
-        cached: Option<Arc<AccessSnapshot>>,
-        app_id: Uuid,
-    ) -> Result<Option<Arc<AccessSnapshot>>> {
-        const LOOK_AT: u32 = 256;
-        let Some(s) = cached.filter(|s| s.application(app_id).is_some()) else {
-            return Ok(None);
-        };
-        let since = s.current_at.load(Ordering::Acquire);
-        if since < 0 {
-            return Ok(None);
-        }
-        let events = self.store().events_after(since, LOOK_AT).await?;
-        if events.len() >= LOOK_AT as usize || events.iter().any(|e| !crate::events::is_sign_in_noise(&e.action)) {
-            return Ok(None);
-        }
-        if let Some(last) = events.last() {
-            s.current_at.fetch_max(last.seq, Ordering::AcqRel);
-        }
-        Ok(Some(s))
     }
 }

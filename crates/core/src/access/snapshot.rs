@@ -3,7 +3,6 @@
 //! change feed moves. [`AccessSnapshot::gate`] is the one gate.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicI64;
 
 use uuid::Uuid;
 
@@ -27,9 +26,6 @@ pub struct AccessSnapshot {
     mfa_mode: MfaMode,
     /// The policy's groups (indices), for mode `groups`.
     mfa_groups: Vec<usize>,
-    /// The change sequence this snapshot is known current at (-1: unknown);
-    /// moved forward when only sign-ins happened since (see `cached_snapshot`).
-    pub(crate) current_at: AtomicI64,
 }
 
 impl AccessSnapshot {
@@ -58,7 +54,6 @@ impl AccessSnapshot {
             mfa_apps: HashSet::new(),
             mfa_mode: MfaMode::Off,
             mfa_groups: Vec::new(),
-            current_at: AtomicI64::new(-1),
         }
     }
 

@@ -119,7 +119,7 @@ impl Keys<'_> {
     /// The parsed keys, from the cache while the change feed and the time
     /// allow, else from the store (reusing keys already parsed).
     pub async fn ring(self) -> Result<Arc<KeyRing>> {
-        let generation = self.feed().generation();
+        let generation = self.feed().directory_generation();
         let cache = &self.caches().keys;
         let now = self.now();
         if let Some(ring) = cache.get(generation, now.millis()) {

@@ -1,5 +1,5 @@
 //! The caches the core services keep for the protocol hot paths (token
-//! endpoint, discovery, JWKS, the access rule), all on the one change-feed
+//! endpoint, JWKS, the access rule, API tokens), all on the one change-feed
 //! cache shape of [`crate::cache`].
 
 use std::sync::{Arc, OnceLock};
@@ -7,10 +7,10 @@ use std::sync::{Arc, OnceLock};
 use crate::access::AccessSnapshot;
 use crate::cache::{FeedCell, FeedMap};
 use crate::keys::KeyRing;
-use crate::model::{ApiToken, Application, Group, User};
+use crate::model::{ApiToken, Group, User};
 
-/// Lookups by key (client id, slug) hold at most this many entries ("not
-/// found" is cached too, so unknown ids cannot grow it without end).
+/// Lookups by key hold at most this many entries, so unknown keys cannot
+/// grow a map without end.
 const KEYED_CACHE_MAX: usize = 4096;
 
 /// The caches a Directory carries (shared by its clones).
@@ -18,8 +18,6 @@ pub struct CoreCaches {
     pub(crate) keys: FeedCell<KeyRing>,
     /// The client-secret HMAC key: created once, never changes.
     pub(crate) server_key: OnceLock<Arc<[u8; 32]>>,
-    pub(crate) clients: FeedMap<String, Option<Arc<Application>>>,
-    pub(crate) slugs: FeedMap<String, Option<Arc<Application>>>,
     pub(crate) access: FeedCell<AccessSnapshot>,
     /// API tokens that authenticated, by key hash, with their user (REST API).
     pub(crate) api_tokens: FeedMap<String, (ApiToken, User)>,
@@ -32,8 +30,6 @@ impl Default for CoreCaches {
         CoreCaches {
             keys: FeedCell::default(),
             server_key: OnceLock::new(),
-            clients: FeedMap::new(KEYED_CACHE_MAX),
-            slugs: FeedMap::new(KEYED_CACHE_MAX),
             access: FeedCell::default(),
             api_tokens: FeedMap::new(KEYED_CACHE_MAX),
             groups: FeedCell::default(),

@@ -1,5 +1,5 @@
-//! OAuth clients: applications looked up by client id or slug (cached until
-//! the change sequence moves), and client secrets.
+//! OAuth clients: applications looked up by client id or slug, and client
+//! secrets.
 //!
 //! Secrets are 256-bit random tokens, stored as HMAC-SHA256 under a server key
 //! (`server_secrets.client_secret_hmac`, 32 random bytes created at first use):
@@ -11,7 +11,6 @@ use std::sync::Arc;
 use gatehouse_crypto::mac::{keyed_hash, keyed_hash_matches};
 use gatehouse_crypto::random_token;
 
-use crate::cache::NO_DEADLINE;
 use crate::context::OAuth;
 use crate::error::{Error, Result};
 use crate::model::{Application, ProviderKind};
@@ -19,38 +18,25 @@ use crate::model::{Application, ProviderKind};
 const SECRET_KEY_NAME: &str = "client_secret_hmac";
 
 impl OAuth<'_> {
-    /// The application whose OIDC client id is `client_id`.
-    pub async fn client(self, client_id: &str) -> Result<Option<Arc<Application>>> {
+    /// The application whose OIDC client id is `client_id` (the OIDC
+    /// provider caches what it parses from it).
+    pub async fn client(self, client_id: &str) -> Result<Option<Application>> {
         if client_id.is_empty() || client_id.len() > 255 {
             return Ok(None);
         }
-        let generation = self.feed().generation();
-        let cache = &self.caches().clients;
-        if let Some(hit) = cache.get(&client_id.to_string(), generation, 0) {
-            return Ok((*hit).clone());
-        }
-        let app = self
+        Ok(self
             .store()
             .application_by_provider_key(ProviderKind::Oidc, client_id)
-            .await?
-            .map(Arc::new);
-        cache.insert(client_id.to_string(), generation, NO_DEADLINE, app.clone());
-        Ok(app)
+            .await?)
     }
 
-    /// An application by slug, cached (discovery, JWKS, end-session).
-    pub async fn by_slug_cached(self, slug: &str) -> Result<Option<Arc<Application>>> {
+    /// An application by slug (discovery, JWKS, end-session; the OIDC
+    /// provider caches what it parses from it).
+    pub async fn by_slug(self, slug: &str) -> Result<Option<Application>> {
         if slug.is_empty() || slug.len() > 255 {
             return Ok(None);
         }
-        let generation = self.feed().generation();
-        let cache = &self.caches().slugs;
-        if let Some(hit) = cache.get(&slug.to_string(), generation, 0) {
-            return Ok((*hit).clone());
-        }
-        let app = self.store().application_by_slug(slug).await?.map(Arc::new);
-        cache.insert(slug.to_string(), generation, NO_DEADLINE, app.clone());
-        Ok(app)
+        Ok(self.store().application_by_slug(slug).await?)
     }
 
     /// A new client secret: 256 random bits, URL-safe.

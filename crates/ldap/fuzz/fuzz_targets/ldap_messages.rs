@@ -27,8 +27,8 @@ impl Backend for Stub {
     async fn load(&self) -> Result<DirectoryData, BackendError> {
         Ok(directory())
     }
-    async fn actions_since(&self, _: i64, _: u32) -> Result<Vec<(i64, String)>, BackendError> {
-        Ok(Vec::new())
+    async fn directory_changed_since(&self, _: i64) -> Result<bool, BackendError> {
+        Ok(false)
     }
     async fn bind(&self, attempt: BindAttempt<'_>) -> Result<BindVerdict, BackendError> {
         Ok(if attempt.password == "pw" {

@@ -12,7 +12,7 @@ use crate::discovery;
 impl Provider {
     /// The serialized discovery document of the application `slug`, if it is an OIDC client.
     pub async fn discovery(&self, slug: &str) -> gatehouse_core::Result<Option<Arc<str>>> {
-        let generation = self.dir.feed().generation();
+        let generation = self.dir.feed().directory_generation();
         if let Some(doc) = self.discovery.get(&slug.to_string(), generation, 0) {
             return Ok(Some((*doc).clone()));
         }

@@ -77,7 +77,7 @@ impl Provider {
 
     /// The OIDC client with this id (parsed once per change of the directory).
     pub async fn client(&self, client_id: &str) -> gatehouse_core::Result<Option<Arc<Client>>> {
-        let generation = self.dir.feed().generation();
+        let generation = self.dir.feed().directory_generation();
         if let Some(hit) = self.by_client_id.get(&client_id.to_string(), generation, 0) {
             return Ok((*hit).clone());
         }
@@ -89,11 +89,11 @@ impl Provider {
 
     /// The OIDC client of the application `slug`.
     pub async fn client_by_slug(&self, slug: &str) -> gatehouse_core::Result<Option<Arc<Client>>> {
-        let generation = self.dir.feed().generation();
+        let generation = self.dir.feed().directory_generation();
         if let Some(hit) = self.by_slug.get(&slug.to_string(), generation, 0) {
             return Ok((*hit).clone());
         }
-        let client = self.dir.oauth().by_slug_cached(slug).await?.and_then(parse);
+        let client = self.dir.oauth().by_slug(slug).await?.and_then(parse);
         self.by_slug
             .insert(slug.to_string(), generation, NO_DEADLINE, client.clone());
         Ok(client)
@@ -126,8 +126,8 @@ impl Provider {
     }
 }
 
-fn parse(app: Arc<Application>) -> Option<Arc<Client>> {
-    Client::from_application(app).map(Arc::new)
+fn parse(app: Application) -> Option<Arc<Client>> {
+    Client::from_application(Arc::new(app)).map(Arc::new)
 }
 
 /// The caller's audit context, acting as `user`.

@@ -142,13 +142,13 @@ impl ForwardAuthService {
     /// the feed moved or it is a minute old.
     pub async fn view(&self) -> gatehouse_core::Result<Arc<View>> {
         let now_ms = self.dir.now().millis();
-        if let Some(v) = self.view.get(self.dir.feed().generation(), now_ms) {
+        if let Some(v) = self.view.get(self.dir.feed().directory_generation(), now_ms) {
             return Ok(v);
         }
         let _one_at_a_time = self.reload.lock().await;
         // Read before loading: a change committed while we load leaves this
         // view stale at once, never the reverse.
-        let generation = self.dir.feed().generation();
+        let generation = self.dir.feed().directory_generation();
         if let Some(v) = self.view.get(generation, now_ms) {
             return Ok(v);
         }

@@ -87,7 +87,7 @@ impl Signers {
         record: &SigningKeyRecord,
         family: KeyFamily,
     ) -> gatehouse_core::Result<Arc<SamlKey>> {
-        let generation = dir.feed().generation();
+        let generation = dir.feed().directory_generation();
         let find = |keys: &[Arc<SamlKey>]| keys.iter().find(|k| k.kid() == record.kid).cloned();
         if let Some(k) = self
             .cell
