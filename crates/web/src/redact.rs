@@ -4,7 +4,8 @@
 //! user codes and `next` all travel there), so only paths need care. One path
 //! carries a secret by design: authentik's recovery link
 //! `/recovery/use-token/<key>/`; its key is replaced by `…` whether or not the
-//! route matched (a mistyped link is still a key). Any other segment that looks
+//! route matched (a mistyped link is still a key). An invitation's id is its
+//! link's `itoken`, so the API's invitation paths are treated the same way. Any other segment that looks
 //! like a random token (long, URL-safe base64 with upper case, lower case and
 //! digits: what `random_token` makes, and what no slug or page name is) is
 //! redacted too, so a secret pasted into a wrong path does not land in the log.
@@ -12,7 +13,7 @@
 use std::borrow::Cow;
 
 /// Path prefixes whose next segment is a secret.
-const SECRET_AFTER: &[&str] = &["/recovery/use-token/"];
+const SECRET_AFTER: &[&str] = &["/recovery/use-token/", "/api/v3/stages/invitation/invitations/"];
 
 /// What stands in for a redacted segment.
 pub const REDACTED: &str = "…";
@@ -26,6 +27,9 @@ pub fn loggable_path(path: &str) -> Cow<'_, str> {
     let starts_with = |p: &str| path.get(..p.len()).is_some_and(|head| head.eq_ignore_ascii_case(p));
     if let Some(prefix) = SECRET_AFTER.iter().find(|p| starts_with(p)) {
         let rest = &path[prefix.len()..];
+        if rest.is_empty() {
+            return Cow::Borrowed(path);
+        }
         let tail = rest.find('/').map_or("", |i| &rest[i..]);
         return Cow::Owned(format!("{prefix}{REDACTED}{}", redact_tokens(tail)));
     }
@@ -76,6 +80,18 @@ mod tests {
             assert!(shown.contains(REDACTED), "{shown}");
             assert!(!shown.contains("short"), "{shown}");
         }
+    }
+
+    #[test]
+    fn invitation_ids_never_reach_the_log() {
+        let itoken = "0b5ed9d2-6f1e-4a39-9a43-2b8f8f6d1c55";
+        let path = format!("/api/v3/stages/invitation/invitations/{itoken}/");
+        assert_eq!(
+            loggable_path(&path),
+            format!("/api/v3/stages/invitation/invitations/{REDACTED}/")
+        );
+        let list = "/api/v3/stages/invitation/invitations/";
+        assert_eq!(loggable_path(list), list);
     }
 
     #[test]

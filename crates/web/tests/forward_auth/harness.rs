@@ -125,10 +125,15 @@ impl World {
     pub async fn changed(&self) {
         let seq = self.dir.change_seq().await.unwrap();
         self.feed.send_replace(seq);
-        // The runtime's mirror task runs on this runtime: let it catch up.
-        for _ in 0..50 {
-            tokio::task::yield_now().await;
+        // The server's mirror task reads the new events before it moves the
+        // feed: wait until it has.
+        for _ in 0..2000 {
+            if self.dir.feed().generation().is_some_and(|g| g.seq == seq) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
+        panic!("the change feed did not reach {seq}");
     }
 
     pub fn browser(&self) -> Browser {
