@@ -14,4 +14,4 @@ pub mod secret;
 pub mod signing;
 
 pub use password::{HashParams, PasswordHasher, PasswordVerdict, check_stored_hash};
-pub use secret::{constant_time_eq, random_token, sha256_hex};
+pub use secret::{constant_time_eq, random_bytes, random_token, sha256_hex};

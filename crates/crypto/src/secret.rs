@@ -17,6 +17,13 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// 32 random bytes from the same CSPRNG (server keys, device user codes).
+pub fn random_bytes() -> [u8; 32] {
+    let mut out = [0u8; 32];
+    rand::rng().fill_bytes(&mut out);
+    out
+}
+
 /// Lower-case hex SHA-256 of `data`; the stored form of a high-entropy token.
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))

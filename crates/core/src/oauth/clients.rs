@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use gatehouse_crypto::mac::{keyed_hash, keyed_hash_matches};
-use gatehouse_crypto::random_token;
+use gatehouse_crypto::{random_bytes, random_token};
 
 use crate::context::OAuth;
 use crate::error::{Error, Result};
@@ -81,14 +81,3 @@ impl OAuth<'_> {
     }
 }
 
-/// 32 random bytes (server keys, device user codes).
-pub fn random_bytes() -> [u8; 32] {
-    // 32 bytes from the same CSPRNG as every token (via a 43-character token).
-    let token = random_token(32);
-    let mut out = [0u8; 32];
-    let digest = gatehouse_crypto::sha256_hex(token.as_bytes());
-    if let Ok(b) = hex::decode(digest) {
-        out.copy_from_slice(&b[..32]);
-    }
-    out
-}

@@ -11,11 +11,10 @@
 use std::sync::Arc;
 
 use gatehouse_core::access::{Consent, Verdict};
-use gatehouse_core::oauth::clients::random_bytes;
 use gatehouse_core::oauth::model::{DeviceCode, DeviceStatus};
 use gatehouse_core::oauth::user_codes::CodeEntry;
 use gatehouse_core::{Audit, Session, StoreError, User};
-use gatehouse_crypto::{random_token, sha256_hex};
+use gatehouse_crypto::{random_bytes, random_token, sha256_hex};
 use serde_json::Value;
 
 use super::{Failure, Provider, acting};
