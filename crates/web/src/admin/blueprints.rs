@@ -33,15 +33,24 @@ pub const BLUEPRINTS_PATH: &str = "/if/admin/blueprints/";
 const MAX_BYTES: usize = 1024 * 1024;
 
 /// The Blueprints and Drift pages (merged into the admin routes).
-pub fn routes() -> Router<AppState> {
+pub fn pages() -> Router<AppState> {
     Router::new()
         .route(BLUEPRINTS_PATH, get(blueprints_get))
-        .route("/if/admin/blueprints/plan", post(plan_post))
-        .route("/if/admin/blueprints/apply", post(apply_post))
-        // A 1 MiB blueprint, percent-encoded, twice (plan page → confirm).
-        .layer(DefaultBodyLimit::max(4 * MAX_BYTES))
         .route(drift::DRIFT_PATH, get(drift::drift_get))
         .route("/if/admin/drift/fix", post(drift::fix_post))
+}
+
+/// The forms that carry a blueprint: outside the server's small request
+/// limit (`crate::MAX_BODY_BYTES`), within their own.
+pub fn uploads(state: AppState) -> Router {
+    // A 1 MiB blueprint, percent-encoded (up to three bytes a byte), and the form around it.
+    let limit = 3 * MAX_BYTES + 64 * 1024;
+    Router::new()
+        .route("/if/admin/blueprints/plan", post(plan_post))
+        .route("/if/admin/blueprints/apply", post(apply_post))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .with_state(state)
 }
 
 /// What the forms send: pasted or uploaded text, or a file of the directory.
@@ -176,7 +185,11 @@ async fn blueprints_page(
         branding: state.branding(),
         chrome: chrome(admin, "blueprints"),
         error,
-        content: form.content.clone(),
+        // Given back to fix, unless it was refused for its size.
+        content: match form.content.len() <= MAX_BYTES {
+            true => form.content.clone(),
+            false => String::new(),
+        },
         filename: form.filename.clone(),
         dir: dir.map(|d| d.display().to_string()),
         files,
@@ -224,11 +237,13 @@ fn source(state: &AppState, form: &BlueprintForm) -> Result<(Source, String), St
     if form.content.len() > MAX_BYTES {
         return Err("The blueprint is larger than 1 MiB; apply it with `gatehouse blueprint apply`.".into());
     }
-    let name = std::path::Path::new(&form.filename)
-        .file_name()
-        .map_or_else(|| "pasted.yaml".to_string(), |n| n.to_string_lossy().into_owned());
+    // Browsers send `C:\\fakepath\\NAME`; only the name is kept.
+    let name = match form.filename.rsplit(['/', '\\']).next().unwrap_or_default() {
+        "" => "pasted.yaml",
+        name => name,
+    };
     let text = form.content.replace("\r\n", "\n");
-    Ok((Source::uploaded(&format!("upload:{name}"), &text), name))
+    Ok((Source::uploaded(&format!("upload:{name}"), &text), name.to_string()))
 }
 
 /// `!Env` as `blueprint apply` reads it, except that an upload cannot read

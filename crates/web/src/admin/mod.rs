@@ -60,7 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/system/rotate-keys", post(system::rotate_post))
         .route("/if/admin/access/", get(access::access_get))
         .route("/if/admin/access/access.csv", get(access::csv_get))
-        .merge(blueprints::routes())
+        .merge(blueprints::pages())
 }
 
 /// The page frame for `admin` in navigation `section`.
