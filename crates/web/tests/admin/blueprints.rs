@@ -12,6 +12,7 @@ use gatehouse_web::config::BlueprintPaths;
 
 use crate::access::{world, world_with};
 use crate::harness::{Browser, PASSWORD, World};
+use crate::pages::assert_labelled;
 
 const GETS: &[&str] = &["/if/admin/blueprints/", "/if/admin/drift/"];
 const POSTS: &[&str] = &[
@@ -300,6 +301,13 @@ async fn the_plan_shows_creations_and_updates_and_apply_writes_them_as_the_admin
         list.contains("upload:team.yaml") && list.contains("pill-ok\">applied"),
         "{list}"
     );
+    for html in [&list, &plan.body] {
+        assert_labelled("blueprints", html);
+        assert!(
+            !html.contains("style=") && !html.contains("<script>"),
+            "no inline style or script"
+        );
+    }
 }
 
 #[tokio::test]
@@ -378,6 +386,7 @@ async fn the_drift_page_lists_each_service_and_fixes_one() {
     let (mut b, csrf) = admin(&w).await;
     apply_upload(&mut b, &csrf, NOTES_APP).await;
     let page = b.get("/if/admin/drift/").await.body;
+    assert_labelled("drift", &page);
     assert!(
         page.contains("pill-warn\">drifting") && page.contains("has no provider"),
         "{page}"
