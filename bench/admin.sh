@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Admin interface latency: p99 of every admin page on a directory of 10,000
 # users, 50 groups and 200 applications (seeded through the Directory services
-# by crates/cli/examples/seed_directory.rs), signed in as an administrator.
+# by crates/cli/examples/seed_directory.rs) with a stack manifest of 20
+# services (the dashboard's drift card), signed in as an administrator.
 #
 #   bench/admin.sh [--no-build] > report.md
 #
@@ -56,7 +57,11 @@ run_backend() {
     t0=$(now_us)
     "$TARGET/release/examples/seed_directory" "$url" --users 10000 --apps 200 --groups 50 >"$dir/seed.log" 2>&1
     log "$name: seeded in $(ms_since "$t0") ms"
-    start_server "$dir" GATEHOUSE_BOOTSTRAP_PASSWORD="$PASSWORD"
+    # A stack of 20 services for the drift card and page (proxy: no files to read).
+    { echo "version: 1"; echo "services:"
+      for i in $(seq -f '%03g' 0 19); do echo "  - {name: app-$i, sso: {type: proxy, external_host: \"https://app-$i.example.test\"}}"; done
+    } >"$dir/stack.yaml"
+    start_server "$dir" GATEHOUSE_BOOTSTRAP_PASSWORD="$PASSWORD" GATEHOUSE_STACK_FILE="$dir/stack.yaml"
     gh "$dir" user create benchadmin benchadmin@example.com "Bench Admin" >/dev/null
     gh "$dir" user password benchadmin --stdin <<<"$PASSWORD" >/dev/null
     gh "$dir" group add admins benchadmin >/dev/null
@@ -84,6 +89,8 @@ run_backend() {
     measure "access heat map, first page" "/if/admin/access/"
     measure "access heat map, one group" "/if/admin/access/?group=group-001"
     measure "access CSV, every user" "/if/admin/access/access.csv"
+    measure "blueprints" "/if/admin/blueprints/"
+    measure "SSO drift, 20 services checked" "/if/admin/drift/"
     stop_server
 }
 

@@ -91,3 +91,41 @@ pub async fn record_failure(dir: &Directory, files: &[(String, String, String)],
         tracing::warn!(error = %e, "could not record the failed blueprint apply");
     }
 }
+
+/// Why [`plan_and_apply`] wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SourcesError {
+    /// The files do not plan (broken YAML, unknown model, bad reference…).
+    #[error("{0} (nothing was applied)")]
+    Plan(crate::BlueprintError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+/// Plans `sources` and applies the plan (`blueprint apply`, the admin
+/// interface); a failure is recorded in the files' applied state.
+pub async fn plan_and_apply(
+    dir: &Directory,
+    audit: &Audit,
+    sources: &[crate::Source],
+    opts: &crate::Options<'_>,
+) -> Result<Applied, SourcesError> {
+    let plan = match crate::plan(dir, sources, opts).await {
+        Ok(p) => p,
+        Err(e) => {
+            let files: Vec<_> = sources
+                .iter()
+                .map(|s| (s.path.clone(), s.path.clone(), s.hash.clone()))
+                .collect();
+            record_failure(dir, &files, &e.to_string()).await;
+            return Err(SourcesError::Plan(e));
+        }
+    };
+    match apply(dir, audit, &plan).await {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            record_failure(dir, &plan.sources, &e.to_string()).await;
+            Err(e.into())
+        }
+    }
+}

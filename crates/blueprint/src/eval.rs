@@ -17,8 +17,9 @@ pub type FindFn<'a> = dyn Fn(&str, &[(String, Value)], &Node) -> Result<Value, A
 
 /// What tags can see.
 pub struct Scope<'a> {
-    /// The blueprint file's directory (`!File` paths are relative to it).
-    pub base_dir: &'a Path,
+    /// The blueprint file's directory (`!File` paths are relative to it);
+    /// `None` for text given over the web, which may not read the server's files.
+    pub base_dir: Option<&'a Path>,
     pub context: &'a Map<String, Value>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// `id` of earlier entries → the primary key of their object.
@@ -182,7 +183,13 @@ fn condition(node: &Node, a: &[Node], s: &Scope<'_>) -> Result<Value, At> {
 /// `!File [path, default]`: a file beside the blueprint, without its final newline.
 fn file(node: &Node, a: &[Node], s: &Scope<'_>) -> Result<Value, At> {
     let rel = text(&nth(a, 0, s)?);
-    let path = s.base_dir.join(&rel);
+    let Some(base_dir) = s.base_dir else {
+        return Err(
+            At::new(node, format!("!File {rel}: not available in an uploaded blueprint"))
+                .hint("put the file in the blueprint directory, or write the value out"),
+        );
+    };
+    let path = base_dir.join(&rel);
     match std::fs::read_to_string(&path) {
         Ok(t) => Ok(Value::from(t.trim_end_matches(['\n', '\r']).to_string())),
         Err(_) if a.len() > 1 => nth(a, 1, s),
@@ -252,7 +259,7 @@ mod tests {
             Ok(Value::from(format!("{m}:{}={}", q[0].0, q[0].1)))
         };
         let scope = Scope {
-            base_dir: Path::new("/nonexistent"),
+            base_dir: Some(Path::new("/nonexistent")),
             context: &context,
             env,
             ids: &ids,

@@ -27,6 +27,6 @@ pub mod steps;
 pub mod watch;
 pub mod yaml;
 
-pub use apply::{Applied, ApplyError, apply};
+pub use apply::{Applied, ApplyError, SourcesError, apply, plan_and_apply};
 pub use error::BlueprintError;
-pub use plan::{Change, Options, Plan, Source, plan};
+pub use plan::{Change, Options, Plan, Preview, Source, plan};

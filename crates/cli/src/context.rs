@@ -87,6 +87,12 @@ impl Context {
             // mail and worker
             recovery_email_minutes: s.mail_worker.email.as_ref().map(|_| s.mail_worker.recovery_minutes),
             settings: crate::commands::settings::shown(s),
+            blueprints: gatehouse_web::config::BlueprintPaths {
+                dir: s.blueprints.dir.clone(),
+                env_file: Some(s.env_file.clone()),
+                stack_file: s.blueprints.stack_file.clone(),
+                stack_env_file: s.blueprints.stack_env_file.clone(),
+            },
         })
     }
 

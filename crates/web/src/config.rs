@@ -19,6 +19,20 @@ pub struct WebConfig {
     /// Every setting as `(name, value, meaning)`, secrets already hidden by
     /// the binary (the admin interface shows them read-only).
     pub settings: Vec<(String, String, String)>,
+    /// Where the admin interface finds blueprints and the stack manifest.
+    pub blueprints: BlueprintPaths,
+}
+
+/// The files behind the admin interface's Blueprints and Drift pages.
+#[derive(Debug, Clone, Default)]
+pub struct BlueprintPaths {
+    /// GATEHOUSE_BLUEPRINTS_DIR: blueprints an admin may pick.
+    pub dir: Option<std::path::PathBuf>,
+    /// Gatehouse's `.env`, read by `!Env` after the process environment.
+    pub env_file: Option<std::path::PathBuf>,
+    /// GATEHOUSE_STACK_FILE and GATEHOUSE_STACK_ENV_FILE (`sso check`).
+    pub stack_file: Option<std::path::PathBuf>,
+    pub stack_env_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +55,7 @@ impl WebConfig {
             trusted_proxies: TrustedProxies::new(Vec::<(IpAddr, u8)>::new()),
             recovery_email_minutes: Some(30),
             settings: vec![("GATEHOUSE_SECRET_KEY".into(), "(set, hidden)".into(), "test".into())],
+            blueprints: BlueprintPaths::default(),
         }
     }
 }

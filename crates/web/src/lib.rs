@@ -84,10 +84,11 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/api/v3", api::routes(&state))
         .merge(admin::routes())
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .merge(admin::blueprints::uploads(state))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn(telemetry::observe))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // forward-auth: the checks, after the page middleware on purpose (see `proxy::ForwardAuth`)
         .merge(forward_auth.checks())
 }

@@ -15,6 +15,8 @@ pub struct AppState {
     directory: Arc<OnceLock<Directory>>,
     changes: Arc<OnceLock<watch::Receiver<i64>>>,
     pub config: Arc<WebConfig>,
+    /// The last SSO drift check, for the admin dashboard.
+    pub(crate) drift: Arc<crate::admin::drift::LastCheck>,
 }
 
 impl AppState {
@@ -23,6 +25,7 @@ impl AppState {
             directory: Arc::new(OnceLock::new()),
             changes: Arc::new(OnceLock::new()),
             config: Arc::new(config),
+            drift: Arc::default(),
         }
     }
 

@@ -92,3 +92,23 @@
     });
   });
 })();
+
+// Blueprints: a chosen file's text goes into the box the form sends (the
+// box alone works without script).
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("input[type=file][data-fill]").forEach(function (input) {
+      var box = document.getElementById(input.getAttribute("data-fill"));
+      var name = document.getElementById(input.getAttribute("data-name"));
+      input.addEventListener("change", function () {
+        var file = input.files && input.files[0];
+        if (!file || !box) return;
+        file.text().then(function (text) {
+          box.value = text;
+          if (name) name.value = file.name;
+        });
+      });
+    });
+  });
+})();

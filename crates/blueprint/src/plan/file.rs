@@ -150,7 +150,7 @@ impl<'a> Planner<'a> {
                 Err(At::new(n, "!Find cannot be used in context"))
             };
             let scope = Scope {
-                base_dir: &src.base_dir,
+                base_dir: src.base_dir.as_deref(),
                 context: &self.opts.context,
                 env: self.opts.env,
                 ids: &no_ids,
@@ -243,7 +243,7 @@ impl<'a> Planner<'a> {
         let st = &self.st;
         let find = |m: &str, q: &[(String, Value)], node: &Node| find_in(st, m, q, node);
         let scope = Scope {
-            base_dir: &src.base_dir,
+            base_dir: src.base_dir.as_deref(),
             context,
             env: self.opts.env,
             ids,

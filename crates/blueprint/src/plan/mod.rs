@@ -59,6 +59,14 @@ impl EnvLookup {
     pub fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok().or_else(|| self.file.get(name).cloned())
     }
+
+    /// `!Env` for an uploaded blueprint: Gatehouse's own settings (and
+    /// authentik's names for them: the secret key, the database URL) read as
+    /// unset, so directory administration does not reveal the server's secrets.
+    pub fn get_for_upload(&self, name: &str) -> Option<String> {
+        let own = ["GATEHOUSE_", "AUTHENTIK_"].iter().any(|p| name.starts_with(p));
+        if own { None } else { self.get(name) }
+    }
 }
 
 impl Default for Options<'_> {
@@ -95,6 +103,47 @@ pub struct Plan {
     /// object key → entry label, for errors and the plan's `origin`.
     pub origins: HashMap<String, String>,
     pub now: Timestamp,
+}
+
+/// A plan for people: its changes (secrets compared, not hashed), the
+/// entries that change nothing, and the warnings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub changes: Vec<Change>,
+    /// Labels of the entries whose objects already are as declared.
+    pub unchanged: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// What applying would do (`blueprint plan`, the admin interface).
+    pub async fn preview(&self, dir: &Directory) -> gatehouse_core::Result<Preview> {
+        let secrets = prepare(dir, self, false).await?;
+        let (_, changes) = self.steps(&secrets);
+        let changed: std::collections::HashSet<&str> = changes.iter().map(|c| c.origin.as_str()).collect();
+        let mut unchanged: Vec<String> = self
+            .origins
+            .values()
+            .filter(|o| !changed.contains(o.as_str()))
+            .cloned()
+            .collect();
+        unchanged.sort_by_key(|l| entry_order(l));
+        unchanged.dedup();
+        Ok(Preview {
+            changes,
+            unchanged,
+            warnings: self.warnings.clone(),
+        })
+    }
+}
+
+/// An entry label (`file:line: entry N (model)`) as (file, N), to list
+/// entries in the order they are written.
+fn entry_order(label: &str) -> (String, usize) {
+    let (at, rest) = label.split_once(": entry ").unwrap_or((label, ""));
+    let file = at.rsplit_once(':').map_or(at, |(f, _)| f);
+    let n = rest.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    (file.to_string(), n)
 }
 
 /// Plans `sources` in order against the current directory.

@@ -10,7 +10,8 @@ use crate::error::BlueprintError;
 pub struct Source {
     /// How errors name the file.
     pub path: String,
-    pub base_dir: PathBuf,
+    /// Where `!File` paths start; `None`: `!File` is refused (an upload).
+    pub base_dir: Option<PathBuf>,
     pub text: String,
     pub hash: String,
 }
@@ -19,9 +20,18 @@ impl Source {
     pub fn from_text(path: &str, text: &str) -> Source {
         Source {
             path: path.to_string(),
-            base_dir: Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default(),
+            base_dir: Some(Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default()),
             text: text.to_string(),
             hash: gatehouse_crypto::sha256_hex(text.as_bytes()),
+        }
+    }
+
+    /// Text uploaded through the admin interface: an administrator of the
+    /// directory is not thereby allowed to read the server's files.
+    pub fn uploaded(name: &str, text: &str) -> Source {
+        Source {
+            base_dir: None,
+            ..Source::from_text(name, text)
         }
     }
 
@@ -36,12 +46,18 @@ impl Source {
         if !path.is_dir() {
             return Ok(vec![Source::read(path)?]);
         }
-        let mut files = Vec::new();
-        collect(path, &mut files).map_err(|e| {
+        let files = Source::files(path).map_err(|e| {
             BlueprintError::about_file(path.display().to_string(), format!("cannot read the directory: {e}"))
         })?;
-        files.sort();
         files.iter().map(|f| Source::read(f)).collect()
+    }
+
+    /// The `*.yaml`/`*.yml` files of a directory, sorted, recursively.
+    pub fn files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        collect(dir, &mut files)?;
+        files.sort();
+        Ok(files)
     }
 }
 

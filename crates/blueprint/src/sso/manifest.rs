@@ -122,6 +122,12 @@ pub struct Manifest {
     pub services: Vec<Service>,
 }
 
+impl Manifest {
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
 fn to_json(n: &Node) -> Value {
     match &n.value {
         Yaml::Null => Value::Null,

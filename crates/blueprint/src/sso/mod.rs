@@ -20,6 +20,7 @@ pub mod manifest;
 mod oidc;
 mod proxy;
 mod saml;
+pub mod survey;
 pub mod trust;
 
 use gatehouse_core::{Application, Audit, Directory, ProviderKind, ProviderSpec};
@@ -27,6 +28,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use manifest::{Manifest, ManifestError, Service, SsoType, load};
+pub use survey::{Survey, survey};
 
 /// The action name of a repair outside the database (env or trust file).
 pub const SSO_FIX: &str = "sso_fix";
@@ -51,7 +53,7 @@ pub struct Report {
     pub application: String,
     #[serde(rename = "type")]
     pub kind: SsoType,
-    /// `ok` or `drift`.
+    /// `ok` or `drift` ([`survey`] adds [`survey::UNREACHABLE`]).
     pub status: &'static str,
     pub drifts: Vec<Drift>,
 }

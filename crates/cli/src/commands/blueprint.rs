@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use gatehouse_blueprint::plan::{EnvLookup, Options, Source, prepare};
-use gatehouse_blueprint::{Change, export};
+use gatehouse_blueprint::plan::{EnvLookup, Options, Source};
+use gatehouse_blueprint::{ApplyError, Change, SourcesError, export};
 use serde_json::{Map, Value, json};
 
 use crate::context::Context;
@@ -129,12 +129,13 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
             let plan = gatehouse_blueprint::plan(&dir, &srcs, &opts)
                 .await
                 .map_err(|e| Failure::input(e.to_string()))?;
-            let secrets = prepare(&dir, &plan, false).await?;
-            let (_, changes) = plan.steps(&secrets);
+            let preview = plan.preview(&dir).await?;
             if ctx.json {
-                return Ok(print_json(&json!({"changes": changes, "warnings": plan.warnings}))?);
+                return Ok(print_json(
+                    &json!({"changes": preview.changes, "warnings": preview.warnings}),
+                )?);
             }
-            print_changes(&changes, &plan.warnings, "plan");
+            print_changes(&preview.changes, &preview.warnings, "plan");
             Ok(())
         }
         BlueprintCmd::Apply(a) => {
@@ -146,18 +147,7 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
                 context: context(&a.context)?,
                 env: &env,
             };
-            let plan = match gatehouse_blueprint::plan(&dir, &srcs, &opts).await {
-                Ok(p) => p,
-                Err(e) => {
-                    let files: Vec<_> = srcs
-                        .iter()
-                        .map(|s| (s.path.clone(), s.path.clone(), s.hash.clone()))
-                        .collect();
-                    gatehouse_blueprint::apply::record_failure(&dir, &files, &e.to_string()).await;
-                    return Err(Failure::input(format!("{e} (nothing was applied)")));
-                }
-            };
-            match gatehouse_blueprint::apply(&dir, &ctx.audit(), &plan).await {
+            match gatehouse_blueprint::plan_and_apply(&dir, &ctx.audit(), &srcs, &opts).await {
                 Ok(done) => {
                     if ctx.json {
                         return Ok(print_json(
@@ -167,13 +157,10 @@ pub async fn run(ctx: &Context, cmd: BlueprintCmd) -> CmdResult {
                     print_changes(&done.changes, &done.warnings, "applied");
                     Ok(())
                 }
-                Err(e) => {
-                    gatehouse_blueprint::apply::record_failure(&dir, &plan.sources, &e.to_string()).await;
-                    Err(match e {
-                        gatehouse_blueprint::ApplyError::Entry { .. } => Failure::input(e.to_string()),
-                        gatehouse_blueprint::ApplyError::Core(c) => c.into(),
-                    })
+                Err(e @ (SourcesError::Plan(_) | SourcesError::Apply(ApplyError::Entry { .. }))) => {
+                    Err(Failure::input(e.to_string()))
                 }
+                Err(SourcesError::Apply(ApplyError::Core(c))) => Err(c.into()),
             }
         }
         BlueprintCmd::Export {

@@ -63,7 +63,7 @@ fn load(ctx: &Context, a: &ManifestArgs, only: Option<&str>) -> CmdResult<sso::M
         .or_else(|| ctx.settings.blueprints.stack_env_file.clone());
     let m = sso::load(&path, env.as_deref()).map_err(|e| Failure::input(format!("broken manifest: {e}")))?;
     if let Some(name) = only
-        && !m.services.iter().any(|s| s.name == name)
+        && m.service(name).is_none()
     {
         return Err(Failure::input(format!("no service '{name}' in the manifest")));
     }

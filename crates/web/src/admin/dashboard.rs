@@ -1,4 +1,5 @@
-//! `GET /if/admin/`: sign-in trends, locks, sessions, background work, keys.
+//! `GET /if/admin/`: sign-in trends, locks, sessions, background work, keys,
+//! SSO drift at the last check.
 
 use axum::extract::State;
 use axum::response::Response;
@@ -116,6 +117,7 @@ pub async fn dashboard_get(State(state): State<AppState>, admin: Admin) -> Resul
         dead: count_jobs(JobState::Dead).await?,
         keys,
         version: env!("CARGO_PKG_VERSION"),
+        drift: super::drift::dashboard_card(&state, dir).await,
     }))
 }
 

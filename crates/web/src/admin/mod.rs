@@ -10,8 +10,10 @@
 
 pub mod access;
 pub mod apps;
+pub mod blueprints;
 pub mod chart;
 pub mod dashboard;
+pub mod drift;
 pub mod events;
 pub mod groups;
 pub mod guard;
@@ -58,6 +60,7 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/system/rotate-keys", post(system::rotate_post))
         .route("/if/admin/access/", get(access::access_get))
         .route("/if/admin/access/access.csv", get(access::csv_get))
+        .merge(blueprints::pages())
 }
 
 /// The page frame for `admin` in navigation `section`.

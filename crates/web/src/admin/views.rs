@@ -46,6 +46,8 @@ pub struct DashboardPage {
     pub dead: usize,
     pub keys: Vec<KeyRow>,
     pub version: &'static str,
+    /// SSO drift at the last check, when a stack manifest is configured.
+    pub drift: Option<super::drift::DriftCard>,
 }
 
 pub struct LockRow {

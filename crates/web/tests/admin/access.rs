@@ -53,7 +53,12 @@ pub const POSTS: &[&str] = &[
 /// alice (a person), root (an administrator through the nested group
 /// `ops` ⊂ `admins`), the group `staff`; MFA policy off unless `mfa`.
 pub async fn world(mfa: bool) -> World {
-    let w = World::new().await;
+    world_with(mfa, gatehouse_web::WebConfig::for_tests("http://auth.test")).await
+}
+
+/// [`world`] with the server's configuration.
+pub async fn world_with(mfa: bool, config: gatehouse_web::WebConfig) -> World {
+    let w = World::with_config(World::fast_params(), config).await;
     let audit = Audit::cli("test");
     w.user("alice").await;
     w.user("root").await;

@@ -8,4 +8,5 @@
 mod harness;
 
 mod access;
+mod blueprints;
 mod pages;

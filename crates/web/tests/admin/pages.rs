@@ -13,7 +13,7 @@ async fn admin(w: &World) -> (Browser, String) {
 }
 
 /// Every visible input has a label naming it.
-fn assert_labelled(path: &str, html: &str) {
+pub fn assert_labelled(path: &str, html: &str) {
     for part in html.split("<input").skip(1) {
         let tag = &part[..part.find('>').unwrap()];
         if tag.contains("type=\"hidden\"") {
