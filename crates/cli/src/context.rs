@@ -87,6 +87,7 @@ impl Context {
             // mail and worker
             recovery_email_minutes: s.mail_worker.email.as_ref().map(|_| s.mail_worker.recovery_minutes),
             settings: crate::commands::settings::shown(s),
+            ldap_urls: crate::ldap_settings::client_urls(&s.external_url, &s.ldap),
         })
     }
 

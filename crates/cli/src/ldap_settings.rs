@@ -72,6 +72,22 @@ pub fn parse(
     })
 }
 
+/// Where LDAP clients reach this server, for the admin interface: the host of
+/// the public URL with each listener's port (`ldap://…:3389`, `ldaps://…:6636`).
+pub fn client_urls(external_url: &str, s: &LdapSettings) -> Vec<String> {
+    let authority = external_url.split("://").nth(1).unwrap_or(external_url);
+    let authority = authority.split('/').next().unwrap_or(authority);
+    // `[::1]:8000` keeps its brackets; `host:8000` loses the port.
+    let host = match authority.find(']') {
+        Some(end) => &authority[..=end],
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    [("ldap", s.listen), ("ldaps", s.ldaps_listen)]
+        .into_iter()
+        .filter_map(|(scheme, addr)| addr.map(|a| format!("{scheme}://{host}:{}", a.port())))
+        .collect()
+}
+
 /// The rows of `gatehouse settings` (certificate paths shown, never the key).
 pub fn shown(s: &LdapSettings) -> Vec<(&'static str, String)> {
     let addr = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());

@@ -19,6 +19,9 @@ pub struct WebConfig {
     /// Every setting as `(name, value, meaning)`, secrets already hidden by
     /// the binary (the admin interface shows them read-only).
     pub settings: Vec<(String, String, String)>,
+    /// Where LDAP clients reach this server (`ldap://HOST:3389`,
+    /// `ldaps://HOST:6636`); empty when its LDAP listeners are off.
+    pub ldap_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +44,7 @@ impl WebConfig {
             trusted_proxies: TrustedProxies::new(Vec::<(IpAddr, u8)>::new()),
             recovery_email_minutes: Some(30),
             settings: vec![("GATEHOUSE_SECRET_KEY".into(), "(set, hidden)".into(), "test".into())],
+            ldap_urls: vec!["ldap://auth.test:3389".into()],
         }
     }
 }

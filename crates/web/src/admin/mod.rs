@@ -15,6 +15,8 @@ pub mod dashboard;
 pub mod events;
 pub mod groups;
 pub mod guard;
+pub mod invitations;
+pub mod settings;
 pub mod system;
 pub mod tail;
 pub mod user;
@@ -58,6 +60,9 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/system/rotate-keys", post(system::rotate_post))
         .route("/if/admin/access/", get(access::access_get))
         .route("/if/admin/access/access.csv", get(access::csv_get))
+        .route(invitations::INVITATIONS_PATH, get(invitations::invitations_get))
+        .route("/if/admin/invitations/new", post(invitations::new_post))
+        .route("/if/admin/invitations/{name}/delete", post(invitations::delete_post))
 }
 
 /// The page frame for `admin` in navigation `section`.

@@ -9,3 +9,4 @@ mod harness;
 
 mod access;
 mod pages;
+mod provisioning;
