@@ -120,3 +120,37 @@ pub fn shown(s: &LdapSettings) -> Vec<(&'static str, String)> {
         ("GATEHOUSE_LDAP_MAX_PENDING_BINDS", s.max_pending_binds.to_string()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> LdapSettings {
+        let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let bad = |name: &str, why: &str| ConfigError(format!("{name}: {why}"));
+        parse(&get, &bad).unwrap()
+    }
+
+    #[test]
+    fn client_urls_use_the_public_host_and_each_listener_port() {
+        let both = settings(&[]);
+        assert_eq!(
+            client_urls("https://auth.example.com:8443/", &both),
+            ["ldap://auth.example.com:3389", "ldaps://auth.example.com:6636"]
+        );
+        assert_eq!(
+            client_urls("http://[::1]:9000", &both),
+            ["ldap://[::1]:3389", "ldaps://[::1]:6636"]
+        );
+        let plain = settings(&[
+            ("GATEHOUSE_LDAPS_LISTEN", "off"),
+            ("GATEHOUSE_LDAP_LISTEN", "127.0.0.1:1389"),
+        ]);
+        assert_eq!(
+            client_urls("https://id.example.org", &plain),
+            ["ldap://id.example.org:1389"]
+        );
+        let off = settings(&[("GATEHOUSE_LDAPS_LISTEN", "off"), ("GATEHOUSE_LDAP_LISTEN", "off")]);
+        assert!(client_urls("https://id.example.org", &off).is_empty());
+    }
+}
