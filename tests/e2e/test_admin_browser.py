@@ -331,7 +331,7 @@ def test_admin_invites_and_creates_saml_and_ldap_applications(backend, request, 
     page.get_by_role("navigation", name="Administration").get_by_role("link", name="Invitations").click()
     expect(page.get_by_text("No invitations.")).to_be_visible()
     page.get_by_label("Joins group (optional)").fill("staff")
-    page.get_by_label("Valid for").select_option("7d")
+    page.get_by_role("group", name="Valid for").get_by_label("1 day").check()
     page.get_by_label("Email (optional)").fill("newbie@example.com")
     page.get_by_role("button", name="Create invitation").click()
     expect(page.get_by_text("Invitation created.")).to_be_visible()
@@ -339,6 +339,7 @@ def test_admin_invites_and_creates_saml_and_ldap_applications(backend, request, 
     assert link.startswith(f"{base}/if/flow/default-enrollment-flow/?itoken="), link
     row = page.locator("main table tbody tr")
     expect(row).to_have_count(1)
+    expect(row.locator("time").nth(0)).to_have_text(re.compile(r"^in (1 day|24 hours)$"))
     expect(row).to_contain_text("open")
     expect(row).to_contain_text("staff")
     cam.take("invitations")

@@ -171,5 +171,9 @@ fn ldap(sheet: &mut Sheet, app: &Application, urls: &[String]) {
             None => "any account that may bind".into(),
         },
     );
-    sheet.add("MFA", format!("{}: append ;CODE to the password", cfg.mfa.as_str()));
+    let mfa = match cfg.mfa {
+        gatehouse_ldap::config::MfaMode::Required => "required: every bind sends password;CODE",
+        gatehouse_ldap::config::MfaMode::Optional => "optional: whoever uses MFA sends password;CODE",
+    };
+    sheet.add("MFA", mfa.into());
 }
