@@ -3,12 +3,17 @@ administrator (MFA enrolled at sign-in) creates a user and a group, adds the
 user, creates an OIDC application through the wizard and signs the user in to
 it with the printed settings through Authlib, revokes the user's sessions, and
 sees a failed sign-in on the dashboard and in the events. A person gets 403.
+A second walk makes an invitation (its link opened in a fresh browser), a
+SAML application (its printed metadata URL fetched) and an LDAP application
+(`ldapwhoami` and `ldapsearch` against the printed settings).
 
 Every admin page is photographed at 1280 and 375 px into test-output/screenshots/
 (or GATEHOUSE_SCREENSHOTS_DIR: `scripts/screenshots` points it at docs/screenshots/),
 and no page scrolls sideways or lets a table run past its card."""
 
 import os
+import re
+import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -19,7 +24,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from playwright.sync_api import expect
 
-from conftest import WebClient
+from conftest import WebClient, free_port
 from mfa_support import PASSWORD, browser, password_step  # noqa: F401
 
 REDIRECT = "https://notes.example.test/oauth/callback"
@@ -294,4 +299,116 @@ def test_admin_walks_every_page(backend, request, browser, screenshots):
     r = page.request.post(f"{base}/if/admin/users/new", form={"username": "mallory"})
     assert r.status == 403
     assert "mallory" not in inst.cli("user", "list").stdout
+    assert not errors, errors
+
+
+NEWBIE_PASSWORD = "Newbie-Lantern-Quay-57"
+SP_ENTITY = "https://cloud.example.test/saml/metadata"
+SP_ACS = "https://cloud.example.test/saml/acs"
+
+
+def printed_settings(page) -> dict:
+    return {el.get_attribute("data-setting"): el.inner_text() for el in page.locator("[data-setting]").all()}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_admin_invites_and_creates_saml_and_ldap_applications(backend, request, browser, screenshots):
+    inst = request.getfixturevalue("pg_install" if backend == "postgres" else "sqlite_install")
+    ldap_port, ldaps_port = free_port(), free_port()
+    server = inst.server(GATEHOUSE_LDAP_LISTEN=f"127.0.0.1:{ldap_port}", GATEHOUSE_LDAPS_LISTEN=f"127.0.0.1:{ldaps_port}")
+    base = server.url
+    inst.user("root", PASSWORD, "Root Admin")
+    inst.cli("group", "add", "admins", "root")
+    inst.cli("group", "create", "staff")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    phone = browser.new_page(viewport={"width": 375, "height": 812})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    cam = Camera(page, phone, shots_dir(screenshots), backend)
+    sign_in_admin(page, base)
+
+    # An invitation into staff: the link is shown once, then works in a fresh browser.
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Invitations").click()
+    expect(page.get_by_text("No invitations.")).to_be_visible()
+    page.get_by_label("Joins group (optional)").fill("staff")
+    page.get_by_role("group", name="Valid for").get_by_label("1 day").check()
+    page.get_by_label("Email (optional)").fill("newbie@example.com")
+    page.get_by_role("button", name="Create invitation").click()
+    expect(page.get_by_text("Invitation created.")).to_be_visible()
+    link = page.locator("#once-value").inner_text().strip()
+    assert link.startswith(f"{base}/if/flow/default-enrollment-flow/?itoken="), link
+    row = page.locator("main table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.locator("time").nth(0)).to_have_text(re.compile(r"^in (1 day|24 hours)$"))
+    expect(row).to_contain_text("open")
+    expect(row).to_contain_text("staff")
+    cam.take("invitations")
+    page.goto(f"{base}/if/admin/invitations/")
+    assert "itoken=" not in page.content(), "the link is shown only once"
+
+    newcomer = browser.new_context().new_page()
+    newcomer.goto(link)
+    expect(newcomer.get_by_label("Email")).to_have_value("newbie@example.com")
+    newcomer.get_by_label("Username").fill("newbie")
+    newcomer.get_by_label("Display name").fill("Nova Newbie")
+    newcomer.get_by_label("Password", exact=True).fill(NEWBIE_PASSWORD)
+    newcomer.get_by_label("Repeat password").fill(NEWBIE_PASSWORD)
+    newcomer.get_by_role("button", name="Create account and sign in").click()
+    expect(newcomer).to_have_url(f"{base}/if/user/")
+    page.reload()
+    expect(page.locator("main table tbody tr")).to_contain_text("spent")
+
+    # Deleting it asks first.
+    page.locator("main table tbody tr").get_by_role("button", name=re.compile("^Delete…")).click()
+    expect(page.get_by_text("Its link stops working at once")).to_be_visible()
+    page.get_by_role("button", name="Delete invitation").click()
+    expect(page.get_by_text("Invitation deleted")).to_be_visible()
+    events = inst.cli("events", "--action", "model_deleted", "--json").stdout
+    assert '"actor": "user:root"' in events and '"invitation"' in events, events
+
+    # A SAML application: the printed metadata URL serves the IdP metadata with the printed certificate.
+    page.goto(f"{base}/if/admin/applications/new/saml")
+    page.get_by_label("Name", exact=True).fill("Cloud")
+    page.get_by_label("Slug", exact=True).fill("cloud")
+    page.get_by_label("SP entity ID").fill(SP_ENTITY)
+    page.get_by_label("ACS URLs").fill(SP_ACS)
+    cam.take("app-new-saml")
+    page.get_by_role("button", name="Create application").click()
+    expect(page.get_by_role("heading", name="Settings for Cloud")).to_be_visible()
+    saml = printed_settings(page)
+    metadata_url = saml["IdP entity ID and metadata URL"]
+    assert metadata_url == f"{base}/application/saml/cloud/metadata/", saml
+    r = requests.get(metadata_url, timeout=10)
+    assert r.status_code == 200 and f'entityID="{metadata_url}"' in r.text, r.text
+    assert saml["SSO URL (HTTP-Redirect)"] in r.text and saml["SSO URL (HTTP-POST)"] in r.text
+    cert = "".join(saml["Signing certificate"].splitlines()[1:-1])
+    assert cert and cert in r.text.replace("\n", ""), "the printed certificate is the published one"
+    download = page.get_by_role("link", name="Download IdP metadata")
+    expect(download).to_have_attribute("href", metadata_url)
+    page.goto(f"{base}/if/admin/applications/cloud/settings")
+    cam.take("app-settings-saml")
+
+    # An LDAP application searched by staff: the invited person binds and searches with the printed settings.
+    page.goto(f"{base}/if/admin/applications/new/ldap")
+    page.get_by_label("Name", exact=True).fill("Redmine")
+    page.get_by_label("Slug", exact=True).fill("redmine")
+    page.get_by_label("Search group (optional)").fill("staff")
+    cam.take("app-new-ldap")
+    page.get_by_role("button", name="Create application").click()
+    expect(page.get_by_role("heading", name="Settings for Redmine")).to_be_visible()
+    ldap = printed_settings(page)
+    url = ldap["LDAP URLs"].splitlines()[0]
+    assert url == f"ldap://127.0.0.1:{ldap_port}", ldap
+    assert ldap["LDAP URLs"].splitlines()[1] == f"ldaps://127.0.0.1:{ldaps_port}"
+    dn = ldap["Bind DN"].replace("<user>", "newbie")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(inst.dir)}
+    who = subprocess.run(["ldapwhoami", "-x", "-H", url, "-D", dn, "-w", NEWBIE_PASSWORD],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert who.returncode == 0 and "newbie" in who.stdout, (who.stdout, who.stderr)
+    search = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", url, "-D", dn, "-w", NEWBIE_PASSWORD, "-b", ldap["Base DN"],
+                             ldap["User search filter"].replace("<login>", "newbie"), ldap["Login attribute"]],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert search.returncode == 0 and "uid: newbie" in search.stdout, (search.stdout, search.stderr)
+    page.goto(f"{base}/if/admin/applications/redmine/settings")
+    cam.take("app-settings-ldap")
     assert not errors, errors

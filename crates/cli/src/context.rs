@@ -93,6 +93,7 @@ impl Context {
                 stack_file: s.blueprints.stack_file.clone(),
                 stack_env_file: s.blueprints.stack_env_file.clone(),
             },
+            ldap_urls: crate::ldap_settings::client_urls(&s.external_url, &s.ldap),
         })
     }
 

@@ -72,6 +72,22 @@ pub fn parse(
     })
 }
 
+/// Where LDAP clients reach this server, for the admin interface: the host of
+/// the public URL with each listener's port (`ldap://…:3389`, `ldaps://…:6636`).
+pub fn client_urls(external_url: &str, s: &LdapSettings) -> Vec<String> {
+    let authority = external_url.split("://").nth(1).unwrap_or(external_url);
+    let authority = authority.split('/').next().unwrap_or(authority);
+    // `[::1]:8000` keeps its brackets; `host:8000` loses the port.
+    let host = match authority.find(']') {
+        Some(end) => &authority[..=end],
+        None => authority.split(':').next().unwrap_or(authority),
+    };
+    [("ldap", s.listen), ("ldaps", s.ldaps_listen)]
+        .into_iter()
+        .filter_map(|(scheme, addr)| addr.map(|a| format!("{scheme}://{host}:{}", a.port())))
+        .collect()
+}
+
 /// The rows of `gatehouse settings` (certificate paths shown, never the key).
 pub fn shown(s: &LdapSettings) -> Vec<(&'static str, String)> {
     let addr = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_string(), |a| a.to_string());
@@ -103,4 +119,38 @@ pub fn shown(s: &LdapSettings) -> Vec<(&'static str, String)> {
         ),
         ("GATEHOUSE_LDAP_MAX_PENDING_BINDS", s.max_pending_binds.to_string()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> LdapSettings {
+        let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let bad = |name: &str, why: &str| ConfigError(format!("{name}: {why}"));
+        parse(&get, &bad).unwrap()
+    }
+
+    #[test]
+    fn client_urls_use_the_public_host_and_each_listener_port() {
+        let both = settings(&[]);
+        assert_eq!(
+            client_urls("https://auth.example.com:8443/", &both),
+            ["ldap://auth.example.com:3389", "ldaps://auth.example.com:6636"]
+        );
+        assert_eq!(
+            client_urls("http://[::1]:9000", &both),
+            ["ldap://[::1]:3389", "ldaps://[::1]:6636"]
+        );
+        let plain = settings(&[
+            ("GATEHOUSE_LDAPS_LISTEN", "off"),
+            ("GATEHOUSE_LDAP_LISTEN", "127.0.0.1:1389"),
+        ]);
+        assert_eq!(
+            client_urls("https://id.example.org", &plain),
+            ["ldap://id.example.org:1389"]
+        );
+        let off = settings(&[("GATEHOUSE_LDAPS_LISTEN", "off"), ("GATEHOUSE_LDAP_LISTEN", "off")]);
+        assert!(client_urls("https://id.example.org", &off).is_empty());
+    }
 }

@@ -167,22 +167,17 @@ impl Groups<'_> {
         let Some(target_idx) = tree.index_of(target.id) else {
             return Ok(vec![]);
         };
-        let users = self.store().users().await?;
-        let by_id: std::collections::HashMap<Uuid, &crate::model::User> = users.iter().map(|u| (u.id, u)).collect();
-        let memberships = self.store().memberships().await?;
+        // The group and every group nested in it; only their members are read.
+        let subtree: Vec<Uuid> = (0..groups.len())
+            .filter(|&g| tree.self_and_ancestors(g).contains(&target_idx))
+            .map(|g| groups[g].id)
+            .collect();
         let mut out: Vec<Member> = Vec::new();
         let mut seen: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
-        for m in &memberships {
-            let Some(g) = tree.index_of(m.group_id) else {
-                continue;
-            };
-            if !tree.self_and_ancestors(g).contains(&target_idx) {
-                continue;
-            }
-            let Some(u) = by_id.get(&m.user_id) else {
-                continue;
-            };
-            let via = (g != target_idx).then(|| groups[g].name.clone());
+        for (group_id, u) in self.store().members_of_groups(&subtree).await? {
+            let via = (group_id != target.id)
+                .then(|| tree.index_of(group_id).map(|g| groups[g].name.clone()))
+                .flatten();
             if let Some(existing) = seen.get(&u.id).and_then(|&i| out.get_mut(i)) {
                 // A direct membership wins over an inherited one.
                 if via.is_none() {
@@ -192,8 +187,8 @@ impl Groups<'_> {
             }
             seen.insert(u.id, out.len());
             out.push(Member {
-                username: u.username.clone(),
-                name: u.name.clone(),
+                username: u.username,
+                name: u.name,
                 is_active: u.is_active,
                 via,
             });

@@ -113,6 +113,17 @@ impl Invitation {
             .filter(|s| !s.is_empty())
     }
 
+    /// The sign-up link: whoever holds it may use it (the `itoken` is the id),
+    /// so it is shown to the inviter once and never logged.
+    pub fn link(&self, external_url: &str) -> String {
+        format!(
+            "{}/if/flow/{}/?itoken={}",
+            external_url.trim_end_matches('/'),
+            self.flow,
+            self.id
+        )
+    }
+
     /// The groups a person who signs up with this invitation joins.
     pub fn groups(&self) -> Vec<String> {
         self.fixed_data
@@ -133,6 +144,22 @@ pub struct NewInvitation {
     pub fixed_data: Value,
     /// Empty: [`DEFAULT_ENROLLMENT_FLOW`].
     pub flow: String,
+}
+
+/// `fixed_data` from what an inviter fixes (blank fields are left out) and
+/// the groups the new account joins: the CLI and the admin interface fill it
+/// the same way.
+pub fn fixed_data(username: Option<&str>, email: Option<&str>, name: Option<&str>, groups: &[String]) -> Value {
+    let mut fixed = serde_json::Map::new();
+    for (key, value) in [("username", username), ("email", email), ("name", name)] {
+        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+            fixed.insert(key.into(), Value::from(v));
+        }
+    }
+    if !groups.is_empty() {
+        fixed.insert("groups".into(), json!(groups));
+    }
+    Value::Object(fixed)
 }
 
 /// What the person types on the sign-up page (fixed fields are ignored).

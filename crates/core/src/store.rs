@@ -171,6 +171,9 @@ pub trait Store: Send + Sync {
     async fn user_memberships(&self, user_id: Uuid) -> StoreResult<Vec<Membership>>;
     /// The number of direct members of each group that has any, counted in SQL.
     async fn member_counts(&self) -> StoreResult<Vec<(Uuid, i64)>>;
+    /// The direct members of these groups, each with the group it is in
+    /// (a user in two of them comes twice): one join, no other user read.
+    async fn members_of_groups(&self, groups: &[Uuid]) -> StoreResult<Vec<(Uuid, User)>>;
     /// One user's grants that were not revoked, newest first.
     async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<Grant>>;
     /// Sessions neither past their end at `now` nor idle since `idle_before`.

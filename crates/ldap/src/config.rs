@@ -2,6 +2,7 @@
 //! with the checks every change goes through. The normalised base DN is the
 //! application's provider key, so two LDAP applications cannot share a tree.
 
+use gatehouse_core::{ProviderKind, ProviderSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -138,6 +139,38 @@ impl LdapConfig {
     pub fn shown(&self) -> Value {
         self.to_value()
     }
+
+    /// The provider as the directory stores it, keyed by the normalised base
+    /// DN (the CLI, blueprints' `sso fix` and the admin wizard store it so).
+    pub fn provider_spec(&self) -> Result<ProviderSpec, ConfigError> {
+        self.check()?;
+        Ok(ProviderSpec {
+            kind: ProviderKind::Ldap,
+            key: Some(self.provider_key()?),
+            config: self.to_value(),
+            shown: self.shown(),
+        })
+    }
+
+    /// [`Self::provider_spec`] once the search group is known to exist (a
+    /// typo would otherwise leave every account searching nothing).
+    pub async fn checked_spec(&self, dir: &gatehouse_core::Directory) -> gatehouse_core::Result<ProviderSpec> {
+        if let Some(group) = &self.search_group {
+            dir.groups().get(group).await?;
+        }
+        self.provider_spec()
+            .map_err(|e| gatehouse_core::Error::invalid("LDAP settings", e.to_string()))
+    }
+
+    /// What an LDAP client (a Redmine-like service) is configured with: the
+    /// bind DN pattern of a person and the filter that finds one by login.
+    pub fn bind_dn_pattern(&self) -> String {
+        format!("cn=<user>,ou=users,{}", self.base_dn)
+    }
+
+    /// The filter such a service searches a person by (`uid` is the
+    /// username; `<login>` is what the person typed).
+    pub const USER_FILTER: &str = "(&(objectClass=user)(uid=<login>))";
 }
 
 #[cfg(test)]

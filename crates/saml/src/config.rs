@@ -1,5 +1,6 @@
 //! An application's SAML settings: its `provider_config` JSON.
 
+use gatehouse_core::{ProviderKind, ProviderSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -93,6 +94,49 @@ fn check_url(what: &str, u: &str) -> Result<(), Error> {
 }
 
 impl SamlConfig {
+    /// A new application's settings: the SP's entity id and ACS URLs, and
+    /// the defaults of `gatehouse app create --provider saml` (persistent
+    /// NameID, signed assertion, RSA-SHA256, 5-minute assertions), checked.
+    pub fn new(audience: &str, acs_urls: Vec<String>) -> Result<SamlConfig, Error> {
+        SamlConfig {
+            acs_urls,
+            audience: audience.trim().to_string(),
+            ..SamlConfig::blank()
+        }
+        .validate()
+    }
+
+    /// The defaults with no SP yet (no audience, no ACS URL): not usable
+    /// until those are set, then [`Self::validate`]d.
+    pub fn blank() -> SamlConfig {
+        SamlConfig {
+            acs_urls: Vec::new(),
+            audience: String::new(),
+            name_id: NameIdKind::Persistent,
+            sign: SignMode::Assertion,
+            signing_alg: SignatureAlg::RsaSha256,
+            sp_certs: Vec::new(),
+            want_authn_requests_signed: false,
+            slo_url: None,
+            slo_binding: None,
+            assertion_valid_secs: default_valid(),
+            allow_unsigned_logout: false,
+        }
+    }
+
+    /// The provider as the directory stores it, keyed by the SP's entity id
+    /// (the CLI, blueprints' `sso fix` and the admin wizard all store it so).
+    /// Nothing here is secret.
+    pub fn provider_spec(&self) -> ProviderSpec {
+        let config = serde_json::to_value(self).unwrap_or_default();
+        ProviderSpec {
+            kind: ProviderKind::Saml,
+            key: Some(self.audience.clone()),
+            shown: config.clone(),
+            config,
+        }
+    }
+
     /// Checks the settings; returns them unchanged when they are usable.
     pub fn validate(self) -> Result<SamlConfig, Error> {
         if self.acs_urls.is_empty() {

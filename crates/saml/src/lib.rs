@@ -13,6 +13,7 @@ pub mod config;
 pub mod dsig;
 pub mod keys;
 pub mod metadata;
+pub mod paths;
 pub mod request;
 pub mod response;
 pub mod service;

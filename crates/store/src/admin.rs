@@ -4,12 +4,12 @@
 //! page costs the same on 10,000 users as on ten.
 
 use gatehouse_core::audit::EventCount;
-use gatehouse_core::{Membership, StoreError, ThrottleRecord, Timestamp};
+use gatehouse_core::{Membership, StoreError, ThrottleRecord, Timestamp, User};
 use sqlx::{Any, AssertSqlSafe, Executor, Row};
 use uuid::Uuid;
 
 use crate::error::Ctx;
-use crate::rows::{self, throttle_columns};
+use crate::rows::{self, throttle_columns, user_columns};
 
 pub(crate) async fn users_with_mfa<'c, E>(e: E, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError>
 where
@@ -98,6 +98,38 @@ where
             let n: i64 = r.try_get("n").ctx("count members")?;
             let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("bad group id {id:?}")))?;
             Ok((id, n))
+        })
+        .collect()
+}
+
+pub(crate) async fn members_of_groups<'c, E>(e: E, groups: &[Uuid]) -> Result<Vec<(Uuid, User)>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=groups.len()).map(|i| format!("${i}")).collect();
+    // memberships has no column named like a user column, so they need no prefix.
+    let sql = format!(
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            ", m.group_id AS member_of FROM users JOIN memberships m ON m.user_id = users.id \
+             WHERE m.group_id IN ({}) ORDER BY users.pk"
+        ),
+        marks.join(", ")
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for id in groups {
+        q = q.bind(id.to_string());
+    }
+    let rows = q.fetch_all(e).await.ctx("list group members")?;
+    rows.iter()
+        .map(|r| {
+            let group: String = r.try_get("member_of").ctx("list group members")?;
+            let group = Uuid::parse_str(&group).map_err(|_| StoreError::Corrupt(format!("bad group id {group:?}")))?;
+            Ok((group, rows::user(r)?))
         })
         .collect()
 }

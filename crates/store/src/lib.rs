@@ -482,6 +482,10 @@ impl Store for SqlStore {
         admin::member_counts(&self.pool).await
     }
 
+    async fn members_of_groups(&self, groups: &[Uuid]) -> StoreResult<Vec<(Uuid, User)>> {
+        admin::members_of_groups(&self.pool, groups).await
+    }
+
     async fn user_grants(&self, user_id: Uuid) -> StoreResult<Vec<oauth::Grant>> {
         grants::user_grants(&self.pool, user_id).await
     }

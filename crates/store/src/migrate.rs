@@ -18,7 +18,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 14;
+pub const KNOWN_SCHEMA_VERSION: i64 = 15;
 
 struct Migration {
     version: i64,
@@ -120,6 +120,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "invitations",
         sqlite: include_str!("../migrations/sqlite/0014_invitations.sql"),
         postgres: include_str!("../migrations/postgres/0014_invitations.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "event_user_index",
+        sqlite: include_str!("../migrations/sqlite/0015_event_user_index.sql"),
+        postgres: include_str!("../migrations/postgres/0015_event_user_index.sql"),
     },
 ];
 

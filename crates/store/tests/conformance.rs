@@ -266,6 +266,7 @@ conformance!(
     check_invitation_single_use_race,
     check_imported_password_hashes,
     check_admin_reads,
+    check_group_members,
 );
 
 #[path = "conformance/key_ring.rs"]

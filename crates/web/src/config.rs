@@ -21,6 +21,9 @@ pub struct WebConfig {
     pub settings: Vec<(String, String, String)>,
     /// Where the admin interface finds blueprints and the stack manifest.
     pub blueprints: BlueprintPaths,
+    /// Where LDAP clients reach this server (`ldap://HOST:3389`,
+    /// `ldaps://HOST:6636`); empty when its LDAP listeners are off.
+    pub ldap_urls: Vec<String>,
 }
 
 /// The files behind the admin interface's Blueprints and Drift pages.
@@ -56,6 +59,7 @@ impl WebConfig {
             recovery_email_minutes: Some(30),
             settings: vec![("GATEHOUSE_SECRET_KEY".into(), "(set, hidden)".into(), "test".into())],
             blueprints: BlueprintPaths::default(),
+            ldap_urls: vec!["ldap://auth.test:3389".into()],
         }
     }
 }

@@ -43,19 +43,7 @@ pub fn mapping_of_name_id(n: NameIdKind) -> Option<&'static str> {
 /// A SAML provider's settings before an entry (or an SSO repair) sets them:
 /// authentik's defaults, without ACS URL and audience.
 pub fn default_config() -> SamlConfig {
-    SamlConfig {
-        acs_urls: vec![],
-        audience: String::new(),
-        name_id: NameIdKind::Persistent,
-        sign: SignMode::Assertion,
-        signing_alg: SignatureAlg::RsaSha256,
-        sp_certs: vec![],
-        want_authn_requests_signed: false,
-        slo_url: None,
-        slo_binding: None,
-        assertion_valid_secs: 300,
-        allow_unsigned_logout: false,
-    }
+    SamlConfig::blank()
 }
 
 fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {

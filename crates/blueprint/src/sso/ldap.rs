@@ -3,7 +3,6 @@
 //! configured with (`sso.base_dn` in the manifest), and searchable by the
 //! group the service's account is in (`sso.search_group`).
 
-use gatehouse_core::ProviderSpec;
 use gatehouse_core::events::action;
 use gatehouse_core::{Application, ProviderKind};
 use gatehouse_ldap::LdapConfig;
@@ -77,12 +76,7 @@ pub(super) async fn fix(f: &mut Fixing<'_>) -> Result<(), FixError> {
     let s = f.s;
     let app = f.dir.apps().by_slug(&s.slug).await?;
     let cfg = wanted(s, app.as_ref()).map_err(FixError::Io)?;
-    let spec = ProviderSpec {
-        kind: ProviderKind::Ldap,
-        key: Some(cfg.provider_key().map_err(|e| FixError::Io(e.to_string()))?),
-        config: cfg.to_value(),
-        shown: cfg.shown(),
-    };
+    let spec = cfg.provider_spec().map_err(|e| FixError::Io(e.to_string()))?;
     let unchanged = app
         .as_ref()
         .is_some_and(|a| a.provider == Some(ProviderKind::Ldap) && a.provider_config == spec.config);

@@ -4,7 +4,7 @@
 //! both, keeping the other SAML settings.
 
 use gatehouse_core::events::action;
-use gatehouse_core::{Application, Directory, ProviderKind, ProviderSpec};
+use gatehouse_core::{Application, Directory, ProviderKind};
 use gatehouse_saml::SamlConfig;
 
 use super::{Drift, FixError, Fixing, Service, drift, list_drift, provider_config, trust};
@@ -50,16 +50,6 @@ pub(super) async fn check(
     trust::check(dir, external_url, s, drifts).await
 }
 
-fn spec(cfg: &SamlConfig) -> ProviderSpec {
-    let config = serde_json::to_value(cfg).unwrap_or_default();
-    ProviderSpec {
-        kind: ProviderKind::Saml,
-        key: Some(cfg.audience.clone()),
-        shown: config.clone(),
-        config,
-    }
-}
-
 pub(super) async fn fix(f: &mut Fixing<'_>, audience: &str) -> Result<(), FixError> {
     let s = f.s;
     let app = f.dir.apps().by_slug(&s.slug).await?;
@@ -73,13 +63,13 @@ pub(super) async fn fix(f: &mut Fixing<'_>, audience: &str) -> Result<(), FixErr
     cfg.audience = audience.to_string();
     let cfg = cfg.validate().map_err(|e| f.failed(e))?;
     if app.is_none() {
-        f.create_app(None, spec(&cfg)).await?;
+        f.create_app(None, cfg.provider_spec()).await?;
         f.note(
             "application_missing",
             format!("create application {} (SAML SP {})", s.slug, cfg.audience),
         );
     } else if existing.as_ref() != Some(&cfg) {
-        f.update_provider(spec(&cfg), action::MODEL_UPDATED).await?;
+        f.update_provider(cfg.provider_spec(), action::MODEL_UPDATED).await?;
         f.note(
             "acs_urls",
             format!(

@@ -72,13 +72,12 @@ fn input(e: impl std::fmt::Display) -> Failure {
     Failure::input(format!("invalid LDAP setting: {e}"))
 }
 
-/// Applies the options given to `cfg`; the search group must exist.
-async fn apply(dir: &Directory, cfg: &mut LdapConfig, a: &LdapArgs) -> CmdResult {
+/// Applies the options given to `cfg` (the search group is checked with the spec).
+fn apply(cfg: &mut LdapConfig, a: &LdapArgs) -> CmdResult {
     if let Some(base) = &a.base_dn {
         cfg.base_dn = base.trim().to_string();
     }
     if let Some(group) = &a.search_group {
-        dir.groups().get(group).await?;
         cfg.search_group = Some(group.clone());
     }
     if a.no_search_group {
@@ -99,29 +98,21 @@ async fn apply(dir: &Directory, cfg: &mut LdapConfig, a: &LdapArgs) -> CmdResult
     cfg.check().map_err(input)
 }
 
-fn spec(cfg: &LdapConfig) -> CmdResult<ProviderSpec> {
-    Ok(ProviderSpec {
-        kind: ProviderKind::Ldap,
-        key: Some(cfg.provider_key().map_err(input)?),
-        config: cfg.to_value(),
-        shown: cfg.shown(),
-    })
-}
-
 /// The provider of a new application.
 pub async fn create_spec(dir: &Directory, a: &LdapArgs) -> CmdResult<ProviderSpec> {
     let mut cfg = LdapConfig::new(gatehouse_ldap::config::DEFAULT_BASE_DN).map_err(input)?;
-    apply(dir, &mut cfg, a).await?;
-    spec(&cfg)
+    apply(&mut cfg, a)?;
+    Ok(cfg.checked_spec(dir).await?)
 }
 
 /// `gatehouse app update SLUG …` for an LDAP application.
 pub async fn update(ctx: &Context, dir: &Directory, audit: &Audit, app: &Application, a: &LdapArgs) -> CmdResult {
     let mut cfg = LdapConfig::from_value(&app.provider_config).map_err(input)?;
-    apply(dir, &mut cfg, a).await?;
+    apply(&mut cfg, a)?;
+    let spec = cfg.checked_spec(dir).await?;
     let app = dir
         .apps()
-        .update_provider(audit, &app.slug, spec(&cfg)?, action::MODEL_UPDATED)
+        .update_provider(audit, &app.slug, spec, action::MODEL_UPDATED)
         .await?;
     if ctx.json {
         return Ok(print_json(&json!({"slug": app.slug, "provider_config": cfg.shown()}))?);

@@ -166,17 +166,7 @@ fn read(path: &std::path::Path) -> CmdResult<String> {
 
 /// The SAML provider the options describe, checked.
 pub fn spec(args: &SamlArgs, alg: Option<SigningAlgArg>) -> CmdResult<ProviderSpec> {
-    provider_spec(merge(None, args, alg)?)
-}
-
-fn provider_spec(cfg: SamlConfig) -> CmdResult<ProviderSpec> {
-    let config = serde_json::to_value(&cfg).map_err(|e| Failure::input(e.to_string()))?;
-    Ok(ProviderSpec {
-        kind: ProviderKind::Saml,
-        key: Some(cfg.audience.clone()),
-        shown: config.clone(),
-        config,
-    })
+    Ok(merge(None, args, alg)?.provider_spec())
 }
 
 /// The settings: `base` (an existing application's, for `app update`) with
@@ -298,7 +288,7 @@ pub async fn update(
         .update_provider(
             audit,
             &app.slug,
-            provider_spec(cfg.clone())?,
+            cfg.provider_spec(),
             gatehouse_core::events::action::MODEL_UPDATED,
         )
         .await?;
@@ -320,16 +310,8 @@ pub fn check_update(args: &SamlArgs, app: &Application) -> CmdResult {
 }
 
 fn urls(ctx: &Context, slug: &str) -> (String, String, String, String) {
-    let base = format!(
-        "{}/application/saml/{slug}",
-        ctx.settings.external_url.trim_end_matches('/')
-    );
-    (
-        format!("{base}/metadata/"),
-        format!("{base}/sso/binding/redirect/"),
-        format!("{base}/sso/binding/post/"),
-        format!("{base}/sso/binding/init/"),
-    )
+    let u = gatehouse_saml::paths::IdpUrls::new(&ctx.settings.external_url, slug);
+    (u.metadata, u.sso_redirect, u.sso_post, u.idp_initiated)
 }
 
 /// After `app create`: where the SP finds the IdP.

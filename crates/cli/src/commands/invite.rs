@@ -4,10 +4,10 @@
 
 use clap::Subcommand;
 use gatehouse_core::clock::parse_age;
-use gatehouse_core::invitations::{Invitation, NewInvitation};
+use gatehouse_core::invitations::{Invitation, NewInvitation, fixed_data};
 use gatehouse_core::jobs::{MailPayload, NewJob, kinds};
 use gatehouse_mail::{Mailer, Outgoing, templates};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::context::Context;
 use crate::failure::{CmdResult, Failure};
@@ -50,10 +50,7 @@ pub enum InviteCmd {
 
 /// The public link of an invitation.
 pub fn link(ctx: &Context, invitation: &Invitation) -> String {
-    format!(
-        "{}/if/flow/{}/?itoken={}",
-        ctx.settings.external_url, invitation.flow, invitation.id
-    )
+    invitation.link(&ctx.settings.external_url)
 }
 
 pub async fn run(ctx: &Context, cmd: InviteCmd) -> CmdResult {
@@ -68,25 +65,12 @@ pub async fn run(ctx: &Context, cmd: InviteCmd) -> CmdResult {
             multi_use,
             invitation_name,
         } => {
-            let mut fixed = Map::new();
-            let text = |v: Option<String>| v.map(Value::from);
-            for (key, value) in [
-                ("username", text(username)),
-                ("email", text(email.clone())),
-                ("name", text(name)),
-            ] {
-                if let Some(v) = value {
-                    fixed.insert(key.into(), v);
-                }
-            }
-            if !groups.is_empty() {
-                fixed.insert("groups".into(), json!(groups));
-            }
+            let fixed = fixed_data(username.as_deref(), email.as_deref(), name.as_deref(), &groups);
             let new = NewInvitation {
                 name: invitation_name.unwrap_or_default(),
                 expires: None,
                 single_use: !multi_use,
-                fixed_data: Value::Object(fixed),
+                fixed_data: fixed,
                 flow: String::new(),
             };
             create(ctx, new, &expires, email.as_deref()).await

@@ -80,4 +80,3 @@ impl OAuth<'_> {
         Ok(key)
     }
 }
-

@@ -127,3 +127,50 @@ pub(crate) async fn check_admin_reads(db: &TestDb) {
     }
     assert_eq!(env.dir.sessions().live_count().await.unwrap(), 1);
 }
+
+/// A group's members (direct and through nested groups) come from one join
+/// over the groups asked for, never from reading every user.
+pub(crate) async fn check_group_members(db: &TestDb) {
+    let env = env(db).await;
+    for name in ["ann", "ben", "cat", "dan"] {
+        env.user(name).await;
+    }
+    let audit = Audit::cli("test");
+    let groups = env.dir.groups();
+    groups.create(&audit, "staff", false, None).await.unwrap();
+    groups.create(&audit, "ops", false, Some("staff")).await.unwrap();
+    groups.create(&audit, "other", false, None).await.unwrap();
+    for (g, u) in [("staff", "ann"), ("ops", "ben"), ("ops", "ann"), ("other", "cat")] {
+        groups.add_member(&audit, g, u).await.unwrap();
+    }
+    let staff = groups.get("staff").await.unwrap();
+    let ops = groups.get("ops").await.unwrap();
+    let mut rows: Vec<(uuid::Uuid, String)> = env
+        .store
+        .members_of_groups(&[staff.id, ops.id])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(g, u)| (g, u.username))
+        .collect();
+    rows.sort();
+    let mut want = vec![
+        (staff.id, "ann".to_string()),
+        (ops.id, "ann".into()),
+        (ops.id, "ben".into()),
+    ];
+    want.sort();
+    assert_eq!(rows, want, "cat (other) and dan (no group) are not read");
+    assert!(env.store.members_of_groups(&[]).await.unwrap().is_empty());
+    let members = groups.members("STAFF").await.unwrap();
+    let shown: Vec<(&str, Option<&str>)> = members
+        .iter()
+        .map(|m| (m.username.as_str(), m.via.as_deref()))
+        .collect();
+    assert_eq!(
+        shown,
+        [("ann", None), ("ben", Some("ops"))],
+        "direct wins, then inherited"
+    );
+    assert!(groups.members("ops").await.unwrap().iter().all(|m| m.via.is_none()));
+}

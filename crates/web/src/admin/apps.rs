@@ -94,8 +94,7 @@ pub async fn settings_get(
     axum::extract::Path(slug): axum::extract::Path<String>,
 ) -> Result<Response, PageError> {
     let app = admin.directory.apps().get(&slug).await?.app;
-    let base = state.config.external_url.trim_end_matches('/').to_string();
-    Ok(super::wizard::settings_page(&state, &admin, &app, &base, None))
+    super::settings::settings_page(&state, &admin, &app, None).await
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -137,8 +136,7 @@ pub async fn action_post(
         "rotate-secret" => {
             let (_, secret) = gatehouse_oidc::provision::rotate_secret(dir, &audit, &slug).await?;
             let app = dir.apps().get(&slug).await?.app;
-            let base = state.config.external_url.trim_end_matches('/').to_string();
-            return Ok(super::wizard::settings_page(&state, &admin, &app, &base, Some(secret)));
+            return super::settings::settings_page(&state, &admin, &app, Some(secret)).await;
         }
         _ => return Err(PageError::Core(gatehouse_core::Error::not_found("action", op))),
     };

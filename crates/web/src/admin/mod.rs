@@ -17,6 +17,8 @@ pub mod drift;
 pub mod events;
 pub mod groups;
 pub mod guard;
+pub mod invitations;
+pub mod settings;
 pub mod system;
 pub mod tail;
 pub mod user;
@@ -61,6 +63,9 @@ pub fn routes() -> Router<AppState> {
         .route("/if/admin/access/", get(access::access_get))
         .route("/if/admin/access/access.csv", get(access::csv_get))
         .merge(blueprints::pages())
+        .route(invitations::INVITATIONS_PATH, get(invitations::invitations_get))
+        .route("/if/admin/invitations/new", post(invitations::new_post))
+        .route("/if/admin/invitations/{name}/delete", post(invitations::delete_post))
 }
 
 /// The page frame for `admin` in navigation `section`.

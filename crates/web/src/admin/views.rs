@@ -253,7 +253,7 @@ pub struct ConfirmPage {
 pub struct AppNewPage {
     pub branding: Branding,
     pub chrome: Chrome,
-    /// `oidc`, `proxy`, or anything else for the choice of type.
+    /// `oidc`, `proxy`, `saml`, `ldap`, or anything else for the choice of type.
     pub kind: String,
     pub error: Option<String>,
     pub name: String,
@@ -263,6 +263,12 @@ pub struct AppNewPage {
     pub public: bool,
     pub external_host: String,
     pub group: String,
+    /// SAML: the SP's entity ID and ACS URLs (one a line).
+    pub audience: String,
+    pub acs_urls: String,
+    /// LDAP: where the tree starts, and who may search all of it.
+    pub base_dn: String,
+    pub search_group: String,
 }
 
 /// The settings to paste downstream, after creating an application or
@@ -278,6 +284,8 @@ pub struct AppSettingsPage {
     pub settings: Vec<Setting>,
     /// `(server, configuration)` for a forward-auth application.
     pub snippets: Vec<(String, String)>,
+    /// `(label, URL, file name)`: files to download (SAML metadata).
+    pub downloads: Vec<(String, String, String)>,
 }
 
 pub struct Setting {
@@ -337,4 +345,36 @@ pub struct SystemPage {
     pub version: &'static str,
     /// `(name, value, meaning)`, secrets hidden.
     pub settings: Vec<(String, String, String)>,
+}
+
+/// Invitations: the list with each one's state, a form for a new one, and
+/// the new link, shown once.
+#[derive(Template)]
+#[template(path = "admin/invitations.html")]
+pub struct InvitationsPage {
+    pub branding: Branding,
+    pub chrome: Chrome,
+    pub flash: Option<Flash>,
+    /// `(name, link)` of the invitation just made.
+    pub created: Option<(String, String)>,
+    pub rows: Vec<InvitationRow>,
+    pub groups: Vec<String>,
+    /// The form as sent, when it comes back with an error.
+    pub form_group: String,
+    pub form_email: String,
+    /// `(value, label, selected)` of the validity choice.
+    pub expiry_options: Vec<(&'static str, &'static str, bool)>,
+}
+
+pub struct InvitationRow {
+    pub name: String,
+    /// `open`, `spent` or `expired`.
+    pub state: &'static str,
+    pub groups: String,
+    pub email: String,
+    pub single_use: bool,
+    pub uses: i64,
+    pub expires: MaybeWhen,
+    pub created: When,
+    pub created_by: String,
 }

@@ -23,6 +23,9 @@ pub const GETS: &[&str] = &[
     "/if/admin/access/?group=staff&app=wiki&page=1",
     "/if/admin/access/access.csv",
     "/if/admin/events/?verify=1&user=alice",
+    "/if/admin/invitations/",
+    "/if/admin/applications/new/saml",
+    "/if/admin/applications/new/ldap",
 ];
 
 pub const POSTS: &[&str] = &[
@@ -48,6 +51,10 @@ pub const POSTS: &[&str] = &[
     "/if/admin/applications/wiki/unbind",
     "/if/admin/applications/wiki/rotate-secret",
     "/if/admin/system/rotate-keys",
+    "/if/admin/invitations/new",
+    "/if/admin/invitations/welcome/delete",
+    "/if/admin/applications/new/saml",
+    "/if/admin/applications/new/ldap",
 ];
 
 /// alice (a person), root (an administrator through the nested group
@@ -69,6 +76,12 @@ pub async fn world_with(mfa: bool, config: gatehouse_web::WebConfig) -> World {
     groups.add_member(&audit, "ops", "root").await.unwrap();
     groups.add_member(&audit, "staff", "alice").await.unwrap();
     w.dir.apps().create(&audit, "wiki", "Team Wiki", None).await.unwrap();
+    let welcome = gatehouse_core::invitations::NewInvitation {
+        name: "welcome".into(),
+        single_use: true,
+        ..Default::default()
+    };
+    w.dir.invitations().create(&audit, welcome).await.unwrap();
     if !mfa {
         let off = MfaPolicy {
             mode: MfaMode::Off,

@@ -10,3 +10,4 @@ mod harness;
 mod access;
 mod blueprints;
 mod pages;
+mod provisioning;
