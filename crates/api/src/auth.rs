@@ -83,7 +83,7 @@ impl FromRequestParts<ApiState> for Caller {
                 "Authentication credentials were not provided.".into(),
             ));
         };
-        let is_superuser = dir.users().row(user.clone()).await?.is_superuser;
+        let is_superuser = dir.users().is_superuser(&user).await?;
         let audit = Audit::new(Actor::User(user.username.clone()), state.host.client_ip(parts));
         Ok(Caller {
             dir,

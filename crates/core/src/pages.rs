@@ -1,8 +1,8 @@
 //! The REST API's listings as services: a page of users with their direct
 //! groups and superuser status, a page of groups with their members, parent
-//! and children, a page of events. Each reads one page from the store and
-//! the memberships of that page in one query; groups (a few dozen) are read
-//! whole, because superuser status follows nesting.
+//! and children, a page of events. A page of users is one statement besides
+//! the count (group ids ride along with each row); groups (a few dozen) are
+//! read whole and cached, because superuser status follows nesting.
 
 use uuid::Uuid;
 
@@ -44,10 +44,10 @@ fn superuser_groups(groups: &[Group]) -> Vec<Uuid> {
 }
 
 impl crate::Context {
-    /// Every group, cached on a server until the next change (or 5 s).
+    /// Every group, cached on a server until the directory changes (or 5 s).
     pub(crate) async fn all_groups(&self) -> Result<std::sync::Arc<Vec<Group>>> {
         let now = self.now().millis();
-        let generation = self.feed().generation();
+        let generation = self.feed().directory_generation();
         if let Some(groups) = self.caches().groups.get(generation, now) {
             return Ok(groups);
         }
@@ -58,17 +58,23 @@ impl crate::Context {
 }
 
 impl Users<'_> {
-    /// One page of users; `is_superuser` is resolved through nesting.
+    /// One page of users; `is_superuser` is resolved through nesting. Two
+    /// statements: the count, and the page with each user's group ids.
     pub async fn page(self, q: &UserQuery, is_superuser: Option<bool>) -> Result<Page<UserRow>> {
         let groups = self.all_groups().await?;
+        let superuser = superuser_groups(&groups);
         let mut q = q.clone();
         match is_superuser {
-            Some(true) => q.member_of_any.push(superuser_groups(&groups)),
-            Some(false) => q.member_of_none.extend(superuser_groups(&groups)),
+            Some(true) => q.member_of_any.push(superuser.clone()),
+            Some(false) => q.member_of_none.extend(superuser.iter().copied()),
             None => {}
         }
-        let page = self.store().user_page(&q).await?;
-        let items = self.rows(page.items, &groups).await?;
+        let page = self.store().user_page_with_groups(&q).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|(user, ids)| row(user, &ids, &groups, &superuser))
+            .collect();
         Ok(Page {
             count: page.count,
             items,
@@ -82,39 +88,47 @@ impl Users<'_> {
             .user_by_pk(pk)
             .await?
             .ok_or_else(|| Error::not_found("user", pk.to_string()))?;
-        let groups = self.all_groups().await?;
-        let mut rows = self.rows(vec![user], &groups).await?;
-        rows.pop().ok_or_else(|| Error::not_found("user", pk.to_string()))
+        self.row(user).await
     }
 
     /// `user` with their groups and superuser status.
     pub async fn row(self, user: User) -> Result<UserRow> {
         let groups = self.all_groups().await?;
-        let mut rows = self.rows(vec![user], &groups).await?;
-        rows.pop().ok_or_else(|| Error::not_found("user", ""))
+        let ids: Vec<Uuid> = self
+            .store()
+            .memberships_of_users(&[user.id])
+            .await?
+            .into_iter()
+            .map(|m| m.group_id)
+            .collect();
+        Ok(row(user, &ids, &groups, &superuser_groups(&groups)))
     }
 
-    async fn rows(self, users: Vec<User>, groups: &[Group]) -> Result<Vec<UserRow>> {
-        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-        let memberships = self.store().memberships_of_users(&ids).await?;
-        let superuser = superuser_groups(groups);
-        Ok(users
-            .into_iter()
-            .map(|user| {
-                let mut mine: Vec<Group> = memberships
-                    .iter()
-                    .filter(|m| m.user_id == user.id)
-                    .filter_map(|m| groups.iter().find(|g| g.id == m.group_id).cloned())
-                    .collect();
-                mine.sort_by_key(|g| g.pk);
-                let is_superuser = mine.iter().any(|g| superuser.contains(&g.id));
-                UserRow {
-                    user,
-                    groups: mine,
-                    is_superuser,
-                }
-            })
-            .collect())
+    /// Whether `user` is a superuser, cached per user until the directory
+    /// changes (the REST API asks on every request).
+    pub async fn is_superuser(self, user: &User) -> Result<bool> {
+        let generation = self.feed().directory_generation();
+        let now = self.now().millis();
+        if let Some(hit) = self.caches().superusers.get(&user.id, generation, now) {
+            return Ok(*hit);
+        }
+        let answer = self.row(user.clone()).await?.is_superuser;
+        self.caches()
+            .superusers
+            .insert(user.id, generation, crate::cache::NO_DEADLINE, answer);
+        Ok(answer)
+    }
+}
+
+/// `user` with the groups of `ids` (direct memberships), ordered by `pk`.
+fn row(user: User, ids: &[Uuid], groups: &[Group], superuser: &[Uuid]) -> UserRow {
+    let mut mine: Vec<Group> = groups.iter().filter(|g| ids.contains(&g.id)).cloned().collect();
+    mine.sort_by_key(|g| g.pk);
+    let is_superuser = mine.iter().any(|g| superuser.contains(&g.id));
+    UserRow {
+        user,
+        groups: mine,
+        is_superuser,
     }
 }
 

@@ -58,6 +58,9 @@ pub trait Store: Send + Sync {
 
     /// One page of users matching `q`, and how many match in all.
     async fn user_page(&self, q: &UserQuery) -> StoreResult<Page<User>>;
+    /// The same page with the ids of each user's direct groups, read with
+    /// the page (one statement besides the count).
+    async fn user_page_with_groups(&self, q: &UserQuery) -> StoreResult<Page<(User, Vec<Uuid>)>>;
     async fn user_by_pk(&self, pk: i64) -> StoreResult<Option<User>>;
     async fn users_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<User>>;
     /// The direct memberships of these users.

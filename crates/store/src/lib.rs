@@ -284,6 +284,10 @@ impl Store for SqlStore {
         listing::user_page(&self.pool, q).await
     }
 
+    async fn user_page_with_groups(&self, q: &UserQuery) -> StoreResult<Page<(User, Vec<Uuid>)>> {
+        listing::user_page_with_groups(&self.pool, self.backend, q).await
+    }
+
     async fn user_by_pk(&self, pk: i64) -> StoreResult<Option<User>> {
         listing::user_by_pk(&self.pool, pk).await
     }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::Ctx;
 use crate::rows::{self, api_token_columns, event_columns, group_columns, user_columns};
+use crate::url::Backend;
 
 /// A value bound to a placeholder.
 enum Arg {
@@ -122,7 +123,8 @@ fn direction(descending: bool) -> &'static str {
     if descending { "DESC" } else { "ASC" }
 }
 
-pub(crate) async fn user_page(pool: &AnyPool, q: &UserQuery) -> Result<Page<User>, StoreError> {
+/// The filter and `ORDER BY` of a user listing.
+fn user_filter(q: &UserQuery) -> (Filter, String) {
     let mut f = Filter::default();
     if let Some(username) = &q.username {
         let p = f.placeholder(Arg::Text(gatehouse_core::names::name_key(username)));
@@ -155,20 +157,64 @@ pub(crate) async fn user_page(pool: &AnyPool, q: &UserQuery) -> Result<Page<User
         UserOrder::Pk => "pk",
     };
     let dir = direction(q.descending);
+    let order = if column == "username_key" {
+        format!(" ORDER BY username_key {dir}")
+    } else {
+        format!(" ORDER BY {column} {dir}, username_key {dir}")
+    };
+    (f, order)
+}
+
+pub(crate) async fn user_page(pool: &AnyPool, q: &UserQuery) -> Result<Page<User>, StoreError> {
+    let (f, order) = user_filter(q);
     let select = format!(
-        concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users{} ORDER BY {} {}, username_key {}"
-        ),
+        concat!("SELECT ", user_columns!(), " FROM users{}{}"),
         f.where_sql(),
-        column,
-        dir,
-        dir
+        order
     );
     let count = f.count(pool, "users", "count users").await?;
     let items = f.page(pool, select, q.window, "list users", rows::user).await?;
     Ok(Page { count, items })
+}
+
+/// [`user_page`] with each user's direct group ids joined into one column:
+/// a page is one row per user, not one per membership on top.
+pub(crate) async fn user_page_with_groups(
+    pool: &AnyPool,
+    backend: Backend,
+    q: &UserQuery,
+) -> Result<Page<(User, Vec<Uuid>)>, StoreError> {
+    let (f, order) = user_filter(q);
+    let joined = match backend {
+        Backend::Sqlite => "group_concat(m.group_id, ',')",
+        Backend::Postgres => "string_agg(m.group_id, ',')",
+    };
+    let select = format!(
+        concat!(
+            "SELECT ",
+            user_columns!(),
+            ", (SELECT {} FROM memberships m WHERE m.user_id = users.id) AS group_ids FROM users{}{}"
+        ),
+        joined,
+        f.where_sql(),
+        order
+    );
+    let count = f.count(pool, "users", "count users").await?;
+    let items = f.page(pool, select, q.window, "list users", user_with_groups).await?;
+    Ok(Page { count, items })
+}
+
+fn user_with_groups(row: &AnyRow) -> Result<(User, Vec<Uuid>), StoreError> {
+    let joined: Option<String> =
+        sqlx::Row::try_get(row, "group_ids").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let ids = joined
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| Uuid::parse_str(s).map_err(|e| StoreError::Corrupt(format!("memberships.group_id: {e}"))))
+        .collect::<Result<_, _>>()?;
+    Ok((rows::user(row)?, ids))
 }
 
 pub(crate) async fn group_page(pool: &AnyPool, q: &GroupQuery) -> Result<Page<Group>, StoreError> {

@@ -23,6 +23,8 @@ pub struct CoreCaches {
     pub(crate) api_tokens: FeedMap<String, (ApiToken, User)>,
     /// Every group (a few dozen): superuser status and group names of users.
     pub(crate) groups: FeedCell<Vec<Group>>,
+    /// Whether a user is a superuser, by user id (the REST API's every request).
+    pub(crate) superusers: FeedMap<uuid::Uuid, bool>,
 }
 
 impl Default for CoreCaches {
@@ -33,6 +35,7 @@ impl Default for CoreCaches {
             access: FeedCell::default(),
             api_tokens: FeedMap::new(KEYED_CACHE_MAX),
             groups: FeedCell::default(),
+            superusers: FeedMap::new(KEYED_CACHE_MAX),
         }
     }
 }

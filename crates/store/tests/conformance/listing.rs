@@ -84,6 +84,27 @@ pub(crate) async fn check_user_and_group_pages(db: &TestDb) {
         .unwrap();
     assert!(row.is_superuser);
     assert_eq!(row.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["ops"]);
+    // A page carries each user's direct groups (by pk) and superuser status.
+    dir.groups().add_member(&env.audit, "staff", "u04").await.unwrap();
+    dir.groups().add_member(&env.audit, "ops", "u04").await.unwrap();
+    let q = UserQuery {
+        username: None,
+        search: Some("u0".into()),
+        window: window(4, 2),
+        ..UserQuery::default()
+    };
+    let page = dir.users().page(&q, None).await.unwrap();
+    let shown: Vec<(&str, Vec<&str>, bool)> = page
+        .items
+        .iter()
+        .map(|r| {
+            let groups = r.groups.iter().map(|g| g.name.as_str()).collect();
+            (r.user.username.as_str(), groups, r.is_superuser)
+        })
+        .collect();
+    assert_eq!(shown, [("u04", vec!["staff", "ops"], true), ("u05", vec![], false)]);
+    dir.groups().remove_member(&env.audit, "staff", "u04").await.unwrap();
+    dir.groups().remove_member(&env.audit, "ops", "u04").await.unwrap();
 
     let groups = dir.groups().page(&GroupQuery::default(), true).await.unwrap();
     assert_eq!(groups.count, 3);
