@@ -14,6 +14,7 @@ and no page scrolls sideways or lets a table run past its card."""
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -402,8 +403,15 @@ def test_admin_invites_and_creates_saml_and_ldap_applications(backend, request, 
     assert ldap["LDAP URLs"].splitlines()[1] == f"ldaps://127.0.0.1:{ldaps_port}"
     dn = ldap["Bind DN"].replace("<user>", "newbie")
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(inst.dir)}
-    who = subprocess.run(["ldapwhoami", "-x", "-H", url, "-D", dn, "-w", NEWBIE_PASSWORD],
-                         capture_output=True, text=True, env=env, timeout=60)
+    # The LDAP listener learns of the new application through the change
+    # feed (as a separate `gatehouse ldap` process would): within a poll or so.
+    deadline = time.monotonic() + 5
+    while True:
+        who = subprocess.run(["ldapwhoami", "-x", "-H", url, "-D", dn, "-w", NEWBIE_PASSWORD],
+                             capture_output=True, text=True, env=env, timeout=60)
+        if who.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert who.returncode == 0 and "newbie" in who.stdout, (who.stdout, who.stderr)
     search = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", url, "-D", dn, "-w", NEWBIE_PASSWORD, "-b", ldap["Base DN"],
                              ldap["User search filter"].replace("<login>", "newbie"), ldap["Login attribute"]],
