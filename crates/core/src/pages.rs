@@ -44,15 +44,17 @@ fn superuser_groups(groups: &[Group]) -> Vec<Uuid> {
 }
 
 impl crate::Context {
-    /// Every group, cached on a server until the directory changes (or 5 s).
+    /// Every group, cached on a server until the directory changes (every
+    /// group write moves the directory generation; no deadline needed).
     pub(crate) async fn all_groups(&self) -> Result<std::sync::Arc<Vec<Group>>> {
-        let now = self.now().millis();
         let generation = self.feed().directory_generation();
-        if let Some(groups) = self.caches().groups.get(generation, now) {
+        if let Some(groups) = self.caches().groups.get(generation, 0) {
             return Ok(groups);
         }
         let groups = std::sync::Arc::new(self.store().groups().await?);
-        self.caches().groups.put(generation, now + 5_000, groups.clone());
+        self.caches()
+            .groups
+            .put(generation, crate::cache::NO_DEADLINE, groups.clone());
         Ok(groups)
     }
 }
