@@ -19,7 +19,7 @@ REDIRECT = "https://app.example.test/callback"
 LOGOUT_REDIRECT = "https://app.example.test/signed-out"
 
 class OidcEnv:
-    def __init__(self, inst: Installation):
+    def __init__(self, inst: Installation, **server_env: str):
         self.inst = inst
         self.clock_file = inst.dir / "clock-offset"
         self.clock_file.write_text("0")
@@ -30,7 +30,7 @@ class OidcEnv:
         inst.cli("group", "create", "staff")
         inst.cli("group", "add", "staff", "alice")
         inst.cli("group", "add", "admins-grafana", "alice")
-        self.server = inst.server(GATEHOUSE_TEST_CLOCK_FILE=str(self.clock_file))
+        self.server = inst.server(GATEHOUSE_TEST_CLOCK_FILE=str(self.clock_file), **server_env)
         self.base = self.server.url
 
     def cli(self, *args: str, **kw):

@@ -1,10 +1,12 @@
 //! `core/applications/` (lookup by slug; `check_access/` asks the one access
 //! rule through `dir.access()`). A non-superuser lists the applications they
-//! may use, as authentik's library does. Providers are attached with the CLI
-//! or a blueprint; the API shows them (`providers.rs`) but does not attach them.
+//! may use, as authentik's library does. `provider: pk` attaches a provider
+//! made with `providers/<kind>/` (the one used before is detached, not
+//! deleted), `provider: null` detaches it; deleting an application leaves its
+//! provider, unattached, as authentik does.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use gatehouse_core::apps::AppChange;
 use gatehouse_core::{AppSummary, Application as CoreApp};
@@ -13,7 +15,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::ApiState;
 use crate::auth::{Admin, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::input::{Body, Params};
@@ -49,8 +50,8 @@ pub struct Application {
 }
 
 impl Application {
-    pub fn from(a: &CoreApp, bound_groups: Vec<String>, base: &str) -> Self {
-        let provider = provider_base(a, base);
+    pub fn from(a: &CoreApp, bound_groups: Vec<String>) -> Self {
+        let provider = provider_base(a);
         Application {
             pk: a.id,
             pbm_uuid: a.id,
@@ -76,13 +77,21 @@ impl Application {
     }
 }
 
-/// authentik's `ApplicationRequest`; `provider` must stay empty (see the module doc).
+/// authentik's `ApplicationRequest`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ApplicationRequest {
     pub name: Option<String>,
     pub slug: Option<String>,
-    pub provider: Option<i64>,
+    /// A provider's pk; null: none. Absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub provider: Option<Option<i64>>,
     pub meta_launch_url: Option<String>,
+}
+
+/// A field that was given, even as null (`Some(None)`), apart from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,7 +107,6 @@ pub struct PolicyTestResult {
         ("superuser_full_list" = Option<bool>, Query)),
     responses((status = 200, body = PaginatedApplicationList), (status = 400), (status = 403), (status = 404)))]
 pub async fn list(
-    State(state): State<ApiState>,
     c: Caller,
     params: Params,
 ) -> ApiResult<Json<PaginatedApplicationList>> {
@@ -123,11 +131,10 @@ pub async fn list(
         apps.reverse();
     }
     let slice = page.slice(apps);
-    let base = state.host.external_url();
     let results = slice
         .items
         .into_iter()
-        .map(|a| Application::from(&a.app, a.bound_groups, &base))
+        .map(|a| Application::from(&a.app, a.bound_groups))
         .collect();
     Ok(Json(PaginatedApplicationList::new(&page, slice.count, results)?))
 }
@@ -144,36 +151,19 @@ async fn visible(c: &Caller, slug: &str) -> ApiResult<AppSummary> {
     tag = "core", params(("slug" = String, Path)),
     responses((status = 200, body = Application), (status = 403), (status = 404)))]
 pub async fn retrieve(
-    State(state): State<ApiState>,
     c: Caller,
     Path(slug): Path<String>,
 ) -> ApiResult<Json<Application>> {
     let a = visible(&c, &slug).await?;
-    Ok(Json(Application::from(
-        &a.app,
-        a.bound_groups,
-        &state.host.external_url(),
-    )))
-}
-
-fn no_provider(req: &ApplicationRequest) -> ApiResult<()> {
-    match req.provider {
-        Some(_) => Err(ApiError::field(
-            "provider",
-            "Gatehouse attaches providers with `gatehouse app oidc|saml|proxy|ldap` or a blueprint, not through the API.",
-        )),
-        None => Ok(()),
-    }
+    Ok(Json(Application::from(&a.app, a.bound_groups)))
 }
 
 #[utoipa::path(post, path = "/core/applications/", operation_id = "core_applications_create", tag = "core",
     request_body = ApplicationRequest, responses((status = 201, body = Application), (status = 400), (status = 403)))]
 pub async fn create(
-    State(state): State<ApiState>,
     Admin(c): Admin,
     Body(req): Body<ApplicationRequest>,
 ) -> ApiResult<(StatusCode, Json<Application>)> {
-    no_provider(&req)?;
     let name = req
         .name
         .ok_or_else(|| ApiError::field("name", "This field is required."))?;
@@ -181,41 +171,39 @@ pub async fn create(
         .slug
         .ok_or_else(|| ApiError::field("slug", "This field is required."))?;
     let launch = req.meta_launch_url.filter(|u| !u.is_empty());
-    let app = c.dir.apps().create(c.audit(), &slug, &name, launch.as_deref()).await?;
-    let base = state.host.external_url();
-    Ok((StatusCode::CREATED, Json(Application::from(&app, Vec::new(), &base))))
+    let provider = req.provider.flatten();
+    let app = c
+        .dir
+        .apps()
+        .create_using(c.audit(), &slug, &name, launch.as_deref(), provider)
+        .await?;
+    Ok((StatusCode::CREATED, Json(Application::from(&app, Vec::new()))))
 }
 
 #[utoipa::path(patch, path = "/core/applications/{slug}/", operation_id = "core_applications_partial_update",
     tag = "core", params(("slug" = String, Path)), request_body = ApplicationRequest,
     responses((status = 200, body = Application), (status = 400), (status = 403), (status = 404)))]
 pub async fn partial_update(
-    State(state): State<ApiState>,
     Admin(c): Admin,
     Path(slug): Path<String>,
     Body(req): Body<ApplicationRequest>,
 ) -> ApiResult<Json<Application>> {
-    no_provider(&req)?;
     let change = AppChange {
         slug: req.slug,
         name: req.name,
         launch_url: req.meta_launch_url.map(|u| Some(u).filter(|u| !u.is_empty())),
         provider: None,
+        attach: req.provider,
     };
     let app = c.dir.apps().update(c.audit(), &slug, &change).await?;
     let a = c.dir.apps().get(&app.slug).await?;
-    Ok(Json(Application::from(
-        &a.app,
-        a.bound_groups,
-        &state.host.external_url(),
-    )))
+    Ok(Json(Application::from(&a.app, a.bound_groups)))
 }
 
 #[utoipa::path(put, path = "/core/applications/{slug}/", operation_id = "core_applications_update",
     tag = "core", params(("slug" = String, Path)), request_body = ApplicationRequest,
     responses((status = 200, body = Application), (status = 400), (status = 403), (status = 404)))]
 pub async fn update(
-    state: State<ApiState>,
     admin: Admin,
     slug: Path<String>,
     Body(req): Body<ApplicationRequest>,
@@ -224,13 +212,13 @@ pub async fn update(
         let field = if req.name.is_none() { "name" } else { "slug" };
         return Err(ApiError::field(field, "This field is required."));
     }
-    partial_update(state, admin, slug, Body(req)).await
+    partial_update(admin, slug, Body(req)).await
 }
 
 #[utoipa::path(delete, path = "/core/applications/{slug}/", operation_id = "core_applications_destroy",
     tag = "core", params(("slug" = String, Path)), responses((status = 204), (status = 403), (status = 404)))]
 pub async fn destroy(Admin(c): Admin, Path(slug): Path<String>) -> ApiResult<StatusCode> {
-    c.dir.apps().delete(c.audit(), &slug).await?;
+    c.dir.apps().delete_keeping_provider(c.audit(), &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -98,14 +98,50 @@ pub fn router(host: Arc<dyn Host>) -> Router {
         .route("/core/authenticated_sessions/{uuid}/", delete(sessions::destroy))
         .route("/core/user_consent/", get(sessions::consents))
         .route("/core/user_consent/{id}/", delete(sessions::consent_destroy))
-        .route("/providers/oauth2/", get(providers::oauth2_list))
-        .route("/providers/oauth2/{id}/", get(providers::oauth2_retrieve))
-        .route("/providers/saml/", get(providers::saml_list))
-        .route("/providers/saml/{id}/", get(providers::saml_retrieve))
-        .route("/providers/proxy/", get(providers::proxy_list))
-        .route("/providers/proxy/{id}/", get(providers::proxy_retrieve))
-        .route("/providers/ldap/", get(providers::ldap_list))
-        .route("/providers/ldap/{id}/", get(providers::ldap_retrieve))
+        .route(
+            "/providers/oauth2/",
+            get(providers::oauth2_list).post(providers::oauth2_create),
+        )
+        .route(
+            "/providers/oauth2/{id}/",
+            get(providers::oauth2_retrieve)
+                .put(providers::oauth2_update)
+                .patch(providers::oauth2_partial_update)
+                .delete(providers::oauth2_destroy),
+        )
+        .route(
+            "/providers/saml/",
+            get(providers::saml_list).post(providers::saml_create),
+        )
+        .route(
+            "/providers/saml/{id}/",
+            get(providers::saml_retrieve)
+                .put(providers::saml_update)
+                .patch(providers::saml_partial_update)
+                .delete(providers::saml_destroy),
+        )
+        .route(
+            "/providers/proxy/",
+            get(providers::proxy_list).post(providers::proxy_create),
+        )
+        .route(
+            "/providers/proxy/{id}/",
+            get(providers::proxy_retrieve)
+                .put(providers::proxy_update)
+                .patch(providers::proxy_partial_update)
+                .delete(providers::proxy_destroy),
+        )
+        .route(
+            "/providers/ldap/",
+            get(providers::ldap_list).post(providers::ldap_create),
+        )
+        .route(
+            "/providers/ldap/{id}/",
+            get(providers::ldap_retrieve)
+                .put(providers::ldap_update)
+                .patch(providers::ldap_partial_update)
+                .delete(providers::ldap_destroy),
+        )
         .route("/events/events/", get(events::list))
         .route("/events/events/{event_uuid}/", get(events::retrieve))
         .route("/admin/version/", get(meta::version))
@@ -141,8 +177,14 @@ pub fn router(host: Arc<dyn Host>) -> Router {
         apps::check_access,
         tokens::list, tokens::create, tokens::retrieve, tokens::destroy, tokens::view_key,
         sessions::list, sessions::destroy, sessions::consents, sessions::consent_destroy,
-        providers::oauth2_list, providers::oauth2_retrieve, providers::saml_list, providers::saml_retrieve,
-        providers::proxy_list, providers::proxy_retrieve, providers::ldap_list, providers::ldap_retrieve,
+        providers::oauth2_list, providers::oauth2_create, providers::oauth2_retrieve, providers::oauth2_update,
+        providers::oauth2_partial_update, providers::oauth2_destroy,
+        providers::saml_list, providers::saml_create, providers::saml_retrieve, providers::saml_update,
+        providers::saml_partial_update, providers::saml_destroy,
+        providers::proxy_list, providers::proxy_create, providers::proxy_retrieve, providers::proxy_update,
+        providers::proxy_partial_update, providers::proxy_destroy,
+        providers::ldap_list, providers::ldap_create, providers::ldap_retrieve, providers::ldap_update,
+        providers::ldap_partial_update, providers::ldap_destroy,
         events::list, events::retrieve,
         meta::version, meta::config, meta::keys, meta::key,
         invitations::list, invitations::create, invitations::retrieve, invitations::destroy,

@@ -3,14 +3,13 @@
 //! sees everyone's sessions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use gatehouse_core::session::SessionListing;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::ApiState;
 use crate::apps::Application;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -175,7 +174,6 @@ fn consent_pk(app: Uuid) -> i64 {
     params(("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
     responses((status = 200, body = PaginatedUserConsentList), (status = 403), (status = 404)))]
 pub async fn consents(
-    State(state): State<ApiState>,
     c: Caller,
     params: Params,
 ) -> ApiResult<Json<PaginatedUserConsentList>> {
@@ -183,7 +181,6 @@ pub async fn consents(
     let list = c.dir.oauth().consents_of(&c.user).await?;
     let slice = page.slice(list);
     let row = c.dir.users().row(c.user.clone()).await?;
-    let base = state.host.external_url();
     let mut results = Vec::new();
     for l in &slice.items {
         let Some(app) = c.dir.apps().by_id(l.consent.application_id).await? else {
@@ -194,7 +191,7 @@ pub async fn consents(
             expires: None,
             expiring: false,
             user: User::from(&row, true),
-            application: Application::from(&app, Vec::new(), &base),
+            application: Application::from(&app, Vec::new()),
             permissions: l.consent.scopes.join(" "),
         });
     }

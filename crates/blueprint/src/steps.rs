@@ -151,7 +151,9 @@ async fn apply_one(tx: &mut Tx<'_>, op: &Op, summarised: bool) -> gatehouse_core
         } => {
             groups::remove_member(tx, named(*group_id, group), named(*user_id, username)).await?;
         }
-        Op::CreateApplication { app, shown } => apps::insert(tx, app, shown).await?,
+        Op::CreateApplication { app, shown } => {
+            apps::insert(tx, app, shown).await?;
+        }
         Op::UpdateApplication { app, shown } => {
             apps::update(tx, app.id, &app_change(app, shown), events::action::MODEL_UPDATED).await?;
         }
@@ -212,6 +214,7 @@ fn app_change(app: &Application, shown: &Value) -> AppChange {
             config: app.provider_config.clone(),
             shown: shown.clone(),
         }),
+        attach: None,
     }
 }
 

@@ -39,6 +39,9 @@ pub struct AppChange {
     pub name: Option<String>,
     pub launch_url: Option<Option<String>>,
     pub provider: Option<ProviderSpec>,
+    /// `Some(Some(pk))`: use the unattached provider `pk` (the one used
+    /// before is detached, not deleted); `Some(None)`: detach the provider.
+    pub attach: Option<Option<i64>>,
 }
 
 impl Apps<'_> {
@@ -94,10 +97,43 @@ impl Apps<'_> {
             provider: provider.as_ref().map(|p| p.kind),
             provider_key: provider.as_ref().and_then(|p| p.key.clone()),
             provider_config: provider.map_or_else(|| json!({}), |p| p.config),
+            provider_pk: None,
+            provider_name: None,
             created_at: self.now(),
         };
         let mut tx = self.write(audit).await?;
-        insert(&mut tx, &app, &shown).await?;
+        let app = insert(&mut tx, &app, &shown).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    /// Creates an application using the unattached provider `provider_pk`
+    /// (if given), in one change.
+    pub async fn create_using(
+        self,
+        audit: &Audit,
+        slug: &str,
+        name: &str,
+        launch_url: Option<&str>,
+        provider_pk: Option<i64>,
+    ) -> Result<Application> {
+        let mut app = Application {
+            id: Uuid::new_v4(),
+            slug: slug.to_string(),
+            name: name.to_string(),
+            launch_url: launch_url.map(str::to_string),
+            provider: None,
+            provider_key: None,
+            provider_config: json!({}),
+            provider_pk: None,
+            provider_name: None,
+            created_at: self.now(),
+        };
+        let mut tx = self.write(audit).await?;
+        if let Some(pk) = provider_pk {
+            crate::providers::take(&mut tx, &mut app, pk).await?;
+        }
+        let app = insert(&mut tx, &app, &Value::Null).await?;
         tx.commit().await?;
         Ok(app)
     }
@@ -147,9 +183,21 @@ impl Apps<'_> {
         Ok(self.store().application_by_slug(slug).await?)
     }
 
+    /// Deletes the application and its provider.
     pub async fn delete(self, audit: &Audit, slug: &str) -> Result<()> {
         let mut tx = self.write(audit).await?;
         let app = find(&mut tx, slug).await?;
+        delete(&mut tx, &app).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes the application; its provider lives on, unattached (what
+    /// authentik's API does).
+    pub async fn delete_keeping_provider(self, audit: &Audit, slug: &str) -> Result<()> {
+        let mut tx = self.write(audit).await?;
+        let app = find(&mut tx, slug).await?;
+        let app = crate::providers::detach(&mut tx, app, self.now()).await?;
         delete(&mut tx, &app).await?;
         tx.commit().await?;
         Ok(())
@@ -195,9 +243,13 @@ fn check_fields(app: &Application) -> Result<()> {
     Ok(())
 }
 
-/// Creates `app` as given. `shown`: its provider settings as the event may
-/// show them (secrets masked).
-pub async fn insert(tx: &mut Tx<'_>, app: &Application, shown: &Value) -> Result<()> {
+/// Creates `app` as given, its provider with a pk of its own when it has
+/// none. `shown`: its provider settings as the event may show them (secrets
+/// masked). Returns the application as stored.
+pub async fn insert(tx: &mut Tx<'_>, app: &Application, shown: &Value) -> Result<Application> {
+    let mut app = app.clone();
+    number_provider(tx, &mut app).await?;
+    let app = &app;
     check_fields(app)?;
     if tx.raw().application_by_slug(&app.slug).await?.is_some() {
         return Err(Error::AlreadyExists {
@@ -216,6 +268,17 @@ pub async fn insert(tx: &mut Tx<'_>, app: &Application, shown: &Value) -> Result
                "provider": app.provider.map(|p| p.as_str()), "provider_config": shown}),
     )
     .await?;
+    Ok(app.clone())
+}
+
+/// A provider keeps its pk for life; one without (just made) gets the next.
+async fn number_provider(tx: &mut Tx<'_>, app: &mut Application) -> Result<()> {
+    if app.provider.is_none() {
+        app.provider_pk = None;
+        app.provider_name = None;
+    } else if app.provider_pk.is_none() {
+        app.provider_pk = Some(tx.raw().next_provider_pk().await?);
+    }
     Ok(())
 }
 
@@ -248,6 +311,16 @@ pub async fn update(tx: &mut Tx<'_>, id: Uuid, change: &AppChange, action: &str)
         app.launch_url = v.clone();
     }
     let mut shown = Value::Null;
+    if let Some(attach) = change.attach
+        && attach != app.provider_pk
+    {
+        changes.insert("provider".into(), json!([app.provider_pk, attach]));
+        let now = tx.now();
+        app = crate::providers::detach(tx, app, now).await?;
+        if let Some(pk) = attach {
+            crate::providers::take(tx, &mut app, pk).await?;
+        }
+    }
     if let Some(p) = &change.provider {
         let same = Some(p.kind) == app.provider && p.key == app.provider_key && p.config == app.provider_config;
         if !same {
@@ -261,6 +334,7 @@ pub async fn update(tx: &mut Tx<'_>, id: Uuid, change: &AppChange, action: &str)
     if changes.is_empty() {
         return Ok(app);
     }
+    number_provider(tx, &mut app).await?;
     check_fields(&app)?;
     tx.raw()
         .update_application(&app)

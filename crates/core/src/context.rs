@@ -204,6 +204,8 @@ services! {
     groups => Groups;
     /// Applications, their providers and their group bindings.
     apps => Apps;
+    /// Providers as objects of their own (the REST API's view): attached or not.
+    providers => Providers;
     /// The access rule: who may use which application.
     access => Access;
     /// The audit log: listing, verification, pruning.

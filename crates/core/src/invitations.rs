@@ -50,7 +50,37 @@ pub const FLOWS: &[BuiltInFlow] = &[
         title: "Create your account",
         designation: "enrollment",
     },
+    // The flows a provider names (its consent screen, its sign-out): built
+    // in; the implicit one leaves consent to the provider's own setting.
+    BuiltInFlow {
+        pk: AUTHORIZATION_IMPLICIT,
+        slug: "default-provider-authorization-implicit-consent",
+        name: "Authorize Application",
+        title: "Redirecting to %(app)s",
+        designation: "authorization",
+    },
+    BuiltInFlow {
+        pk: AUTHORIZATION_EXPLICIT,
+        slug: "default-provider-authorization-explicit-consent",
+        name: "Authorize Application",
+        title: "Redirecting to %(app)s",
+        designation: "authorization",
+    },
+    BuiltInFlow {
+        pk: INVALIDATION,
+        slug: "default-provider-invalidation-flow",
+        name: "Logged out of application",
+        title: "You've logged out of %(app)s.",
+        designation: "invalidation",
+    },
 ];
+
+/// The built-in authorization flow without a consent screen.
+pub const AUTHORIZATION_IMPLICIT: Uuid = Uuid::from_u128(0x6761_7465_686f_7573_0000_0000_0000_0001);
+/// The built-in authorization flow that asks for consent.
+pub const AUTHORIZATION_EXPLICIT: Uuid = Uuid::from_u128(0x6761_7465_686f_7573_0000_0000_0000_0003);
+/// The built-in invalidation (sign-out) flow.
+pub const INVALIDATION: Uuid = Uuid::from_u128(0x6761_7465_686f_7573_0000_0000_0000_0002);
 
 /// The built-in flow with this slug or id.
 pub fn flow(slug_or_pk: &str) -> Option<&'static BuiltInFlow> {

@@ -13,6 +13,8 @@
 
 pub mod access;
 pub mod apps;
+pub mod fields;
+pub mod providers;
 pub mod audit;
 pub mod bind;
 pub mod blueprints;

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 /// Which slice of a listing, by offset: page `n` of size `s` is `(n-1)*s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Window {
     pub offset: u64,
     pub limit: u32,
@@ -25,7 +25,7 @@ pub struct Page<T> {
 }
 
 /// The field a user listing is ordered by (then by username, for stability).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum UserOrder {
     #[default]
     Username,
@@ -55,7 +55,7 @@ impl UserOrder {
 
 /// Which users to list. Text filters are exact; `search` matches part of the
 /// username, name or email, ignoring case.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct UserQuery {
     pub username: Option<String>,
     pub email: Option<String>,

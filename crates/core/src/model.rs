@@ -127,6 +127,24 @@ pub struct Application {
     /// What the protocol finds the application by (OIDC client id, proxy external
     /// host, SAML audience); unique per provider kind.
     pub provider_key: Option<String>,
+    /// The provider's stable integer id (authentik's provider `pk`), given
+    /// when the provider is made; it keeps it when it moves between
+    /// applications.
+    pub provider_pk: Option<i64>,
+    /// The provider's own name; `None`: named after the application.
+    pub provider_name: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A provider no application uses (yet): made through the REST API before its
+/// application, or detached from one. It keeps its pk when one picks it up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnattachedProvider {
+    pub pk: i64,
+    pub kind: ProviderKind,
+    pub name: String,
+    pub key: Option<String>,
+    pub config: Value,
     pub created_at: Timestamp,
 }
 
@@ -325,6 +343,13 @@ impl Application {
             id: self.id,
             name: &self.slug,
         }
+    }
+
+    /// The name of the application's provider, as authentik shows it.
+    pub fn provider_display_name(&self) -> String {
+        self.provider_name
+            .clone()
+            .unwrap_or_else(|| format!("Provider for {}", self.name))
     }
 }
 

@@ -2,7 +2,10 @@
 //! groups and superuser status, a page of groups with their members, parent
 //! and children, a page of events. A page of users is one statement besides
 //! the count (group ids ride along with each row); groups (a few dozen) are
-//! read whole and cached, because superuser status follows nesting.
+//! read whole and cached, because superuser status follows nesting. Pages
+//! of users are cached until the next change (the API's hot list).
+
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -62,7 +65,14 @@ impl crate::Context {
 impl Users<'_> {
     /// One page of users; `is_superuser` is resolved through nesting. Two
     /// statements: the count, and the page with each user's group ids.
-    pub async fn page(self, q: &UserQuery, is_superuser: Option<bool>) -> Result<Page<UserRow>> {
+    pub async fn page(self, q: &UserQuery, is_superuser: Option<bool>) -> Result<Arc<Page<UserRow>>> {
+        // Any change may show on a page (a sign-in moves `last_login`), so
+        // pages follow the all-changes generation.
+        let generation = self.feed().generation();
+        let key = (q.clone(), is_superuser);
+        if let Some(page) = self.caches().user_pages.get(&key, generation, 0) {
+            return Ok(page);
+        }
         let groups = self.all_groups().await?;
         let superuser = superuser_groups(&groups);
         let mut q = q.clone();
@@ -77,10 +87,14 @@ impl Users<'_> {
             .into_iter()
             .map(|(user, ids)| row(user, &ids, &groups, &superuser))
             .collect();
-        Ok(Page {
+        let page = Page {
             count: page.count,
             items,
-        })
+        };
+        Ok(self
+            .caches()
+            .user_pages
+            .insert(key, generation, crate::cache::NO_DEADLINE, page))
     }
 
     /// The user with this integer id, with their groups.

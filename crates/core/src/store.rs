@@ -46,6 +46,8 @@ pub trait Store: Send + Sync {
 
     async fn application_by_slug(&self, slug: &str) -> StoreResult<Option<Application>>;
     async fn applications(&self) -> StoreResult<Vec<Application>>;
+    /// Providers no application uses, by pk.
+    async fn unattached_providers(&self) -> StoreResult<Vec<crate::UnattachedProvider>>;
     async fn application_by_provider_key(&self, kind: ProviderKind, key: &str) -> StoreResult<Option<Application>>;
     async fn bindings(&self) -> StoreResult<Vec<Binding>>;
 
@@ -233,6 +235,16 @@ pub trait DirectoryWrites: Send {
     /// and unused if single-use); false otherwise. Atomic: of two concurrent
     /// spends of a single-use invitation, exactly one succeeds.
     async fn spend_invitation(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool>;
+    /// The next provider pk (attached or not, never given out twice).
+    async fn next_provider_pk(&mut self) -> StoreResult<i64>;
+    async fn unattached_provider(&mut self, pk: i64) -> StoreResult<Option<crate::UnattachedProvider>>;
+    async fn application_by_provider_pk(&mut self, pk: i64) -> StoreResult<Option<Application>>;
+    async fn application_by_provider_key(&mut self, kind: ProviderKind, key: &str) -> StoreResult<Option<Application>>;
+    /// Inserts or replaces the unattached provider with this pk; `Conflict`
+    /// when another unattached provider of its kind has its key.
+    async fn put_unattached_provider(&mut self, provider: &crate::UnattachedProvider) -> StoreResult<()>;
+    /// Returns false when there was no such provider.
+    async fn delete_unattached_provider(&mut self, pk: i64) -> StoreResult<bool>;
 }
 
 /// Browser sessions, sign-in flows, throttles and recovery keys.

@@ -14,6 +14,7 @@
 //! that calls `gatehouse-core`'s services.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod authentik;
 pub mod backend;
 pub mod bind;
 pub mod client;

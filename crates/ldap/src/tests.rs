@@ -91,6 +91,8 @@ fn shared(max_results: usize) -> Shared {
         provider: Some(ProviderKind::Ldap),
         provider_config: cfg.to_value(),
         provider_key: cfg.provider_key().ok(),
+        provider_pk: None,
+        provider_name: None,
         created_at: Timestamp(0),
     };
     let bindings = vec![Binding {

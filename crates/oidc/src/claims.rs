@@ -250,6 +250,8 @@ pub(crate) mod tests {
             provider: Some(ProviderKind::Oidc),
             provider_config: cfg.to_value(),
             provider_key: Some("grafana".into()),
+            provider_pk: None,
+            provider_name: None,
             created_at: Timestamp(0),
         };
         Client::from_application(Arc::new(app)).unwrap()

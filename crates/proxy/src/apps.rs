@@ -227,6 +227,8 @@ mod tests {
             provider: Some(spec.kind),
             provider_config: spec.config,
             provider_key: spec.key,
+            provider_pk: None,
+            provider_name: None,
             created_at: Timestamp(0),
         }
     }

@@ -21,6 +21,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod apps;
+pub mod authentik;
 pub mod claims;
 pub mod config;
 pub mod cookie;

@@ -126,6 +126,8 @@ mod tests {
             provider: Some(spec.kind),
             provider_config: spec.config,
             provider_key: spec.key,
+            provider_pk: None,
+            provider_name: None,
             created_at: gatehouse_core::Timestamp(0),
         })
         .unwrap()

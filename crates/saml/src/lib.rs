@@ -9,6 +9,7 @@
 
 pub mod binding;
 pub mod c14n;
+pub mod authentik;
 pub mod config;
 pub mod dsig;
 pub mod keys;

@@ -27,6 +27,7 @@ mod error;
 mod events;
 mod grants;
 mod invitations;
+mod providers;
 mod jobs;
 mod keys;
 mod listing;
@@ -254,6 +255,10 @@ impl Store for SqlStore {
 
     async fn application_by_provider_key(&self, kind: ProviderKind, key: &str) -> StoreResult<Option<Application>> {
         read::application_by_provider_key(&self.pool, kind, key).await
+    }
+
+    async fn unattached_providers(&self) -> StoreResult<Vec<gatehouse_core::UnattachedProvider>> {
+        providers::all(&self.pool).await
     }
 
     async fn change_seq(&self) -> StoreResult<i64> {

@@ -18,7 +18,7 @@ use crate::error::Ctx;
 use crate::url::Backend;
 
 /// The newest schema version this binary knows.
-pub const KNOWN_SCHEMA_VERSION: i64 = 15;
+pub const KNOWN_SCHEMA_VERSION: i64 = 16;
 
 struct Migration {
     version: i64,
@@ -126,6 +126,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "event_user_index",
         sqlite: include_str!("../migrations/sqlite/0015_event_user_index.sql"),
         postgres: include_str!("../migrations/postgres/0015_event_user_index.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "provider_objects",
+        sqlite: include_str!("../migrations/sqlite/0016_provider_objects.sql"),
+        postgres: include_str!("../migrations/postgres/0016_provider_objects.sql"),
     },
 ];
 

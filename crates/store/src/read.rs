@@ -180,6 +180,24 @@ where
     .transpose()
 }
 
+pub(crate) async fn application_by_provider_pk<'c, E>(e: E, pk: i64) -> Result<Option<Application>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(concat!(
+        "SELECT ",
+        application_columns!(),
+        " FROM applications WHERE provider_pk = $1"
+    ))
+    .bind(pk)
+    .fetch_optional(e)
+    .await
+    .ctx("read application")?
+    .as_ref()
+    .map(rows::application)
+    .transpose()
+}
+
 pub(crate) async fn applications<'c, E>(e: E) -> Result<Vec<Application>, StoreError>
 where
     E: Executor<'c, Database = Any>,

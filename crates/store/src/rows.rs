@@ -27,7 +27,7 @@ macro_rules! group_columns {
 }
 macro_rules! application_columns {
     () => {
-        "id, slug, name, launch_url, provider, provider_config, provider_key, created_at"
+        "id, slug, name, launch_url, provider, provider_config, provider_key, provider_pk, provider_name, created_at"
     };
 }
 macro_rules! recovery_key_columns {
@@ -170,6 +170,8 @@ pub(crate) fn application(row: &AnyRow) -> Result<Application, StoreError> {
         provider,
         provider_config: json(row, "provider_config")?,
         provider_key: get(row, "provider_key")?,
+        provider_pk: get(row, "provider_pk")?,
+        provider_name: get(row, "provider_name")?,
         created_at: ts(row, "created_at")?,
     })
 }

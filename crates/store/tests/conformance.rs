@@ -267,6 +267,7 @@ conformance!(
     check_imported_password_hashes,
     check_admin_reads,
     check_group_members,
+    check_provider_objects,
 );
 
 #[path = "conformance/key_ring.rs"]
@@ -284,6 +285,9 @@ use listing::*;
 #[path = "conformance/invitations.rs"]
 mod invitations;
 use invitations::*;
+#[path = "conformance/providers.rs"]
+mod providers;
+use providers::*;
 
 struct Env {
     store: Arc<SqlStore>,

@@ -112,6 +112,8 @@ impl Model for ApplicationModel {
             provider: None,
             provider_config: json!({}),
             provider_key: None,
+            provider_pk: None,
+            provider_name: None,
             created_at: cx.now,
         };
         let id = app.id;

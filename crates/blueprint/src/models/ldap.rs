@@ -3,7 +3,7 @@
 //! (`search_group`), whether binds need a code (`mfa_support` / `mfa`) and
 //! the POSIX id offsets.
 
-use gatehouse_ldap::config::{DEFAULT_BASE_DN, LdapConfig, MfaMode};
+use gatehouse_ldap::config::{DEFAULT_BASE_DN, LdapConfig};
 use serde_json::Value;
 
 use super::{Attrs, Cx, Model, pk_uuid, provider};
@@ -42,17 +42,6 @@ fn search_group(st: &State, a: &Attrs<'_>) -> Result<Option<String>, At> {
         .ok_or_else(|| a.err("search_group", "search_group: the referenced group does not exist"))
 }
 
-fn number(a: &Attrs<'_>, k: &str) -> Result<Option<i64>, At> {
-    match a.get(k) {
-        None => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            .map(Some)
-            .ok_or_else(|| a.err(k, format!("{k}: expected a whole number"))),
-    }
-}
-
 fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     provider::set_name(cx, i, a)?;
     let group = if a.has("search_group") {
@@ -63,26 +52,10 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     let ProviderDraft::Ldap(c) = &mut cx.st.providers[i].draft else {
         return Err(a.err("name", "this provider is not an LDAP provider"));
     };
-    let mut c2 = c.clone();
-    if let Some(b) = a.str("base_dn")? {
-        c2.base_dn = b.trim().to_string();
-    }
+    let mut c2 = gatehouse_ldap::authentik::apply(c, a).map_err(|e| a.refused(e))?;
     if let Some(g) = group {
         c2.search_group = g;
     }
-    // authentik's switch: code-based MFA support. Gatehouse checks a code
-    // whenever one is given; `mfa: required` demands one on every bind.
-    if let Some(m) = a.str("mfa")? {
-        c2.mfa = MfaMode::parse(&m).ok_or_else(|| a.err("mfa", "mfa: expected optional or required"))?;
-    }
-    if let Some(n) = number(a, "uid_start_number")? {
-        c2.uid_start_number = n;
-    }
-    if let Some(n) = number(a, "gid_start_number")? {
-        c2.gid_start_number = n;
-    }
-    c2.check()
-        .map_err(|e| a.err("base_dn", format!("invalid LDAP provider: {e}")))?;
     *c = c2;
     Ok(())
 }

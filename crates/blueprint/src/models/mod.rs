@@ -107,6 +107,28 @@ impl<'a> Attrs<'a> {
     }
 }
 
+/// A blueprint entry's fields, as the protocol crates read a provider's.
+impl gatehouse_core::fields::Fields for Attrs<'_> {
+    fn value(&self, k: &str) -> Option<&Value> {
+        self.get(k)
+    }
+
+    fn present(&self, k: &str) -> bool {
+        self.has(k)
+    }
+}
+
+impl Attrs<'_> {
+    /// A protocol crate's refusal of a field, at that field's place in the file.
+    pub fn refused(&self, e: gatehouse_core::fields::FieldError) -> At {
+        let at = self.err(&e.field, e.message);
+        match e.hint {
+            Some(h) => at.hint(h),
+            None => at,
+        }
+    }
+}
+
 pub fn pk_uuid(v: &Value) -> Option<Uuid> {
     v.as_str().and_then(|s| Uuid::parse_str(s).ok())
 }

@@ -1,7 +1,6 @@
 //! `authentik_providers_proxy.proxyprovider` / `gatehouse.proxyprovider`, in
 //! authentik's forward-auth modes (`forward_single`, `forward_domain`).
 
-use gatehouse_proxy::{ProxyConfig, ProxyMode};
 use serde_json::Value;
 
 use super::{Attrs, Cx, Model, provider};
@@ -30,49 +29,7 @@ fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     let ProviderDraft::Proxy(c) = &mut cx.st.providers[i].draft else {
         return Err(a.err("name", "this provider is not a proxy provider"));
     };
-    let mut c2 = c.clone();
-    if let Some(m) = a.str("mode")? {
-        c2.mode = match m.as_str() {
-            "forward_single" => ProxyMode::ForwardSingle,
-            "forward_domain" => ProxyMode::ForwardDomain,
-            "proxy" => {
-                return Err(a.err("mode", "mode 'proxy' is not supported").hint(
-                    "Gatehouse does forward-auth (forward_single, forward_domain) behind your own reverse proxy",
-                ));
-            }
-            other => return Err(a.err("mode", format!("unknown mode '{other}'"))),
-        };
-    }
-    if let Some(v) = a.str("external_host")? {
-        c2.external_host = v;
-    }
-    if a.has("cookie_domain") {
-        c2.cookie_domain = a.str("cookie_domain")?.unwrap_or_default();
-    }
-    if a.has("skip_path_regex") {
-        c2.skip_path_regex = a.str("skip_path_regex")?.unwrap_or_default();
-    }
-    if let Some(v) = a.bool("basic_auth_enabled")? {
-        c2.basic_auth_enabled = v;
-    }
-    if a.has("basic_auth_user_attribute") {
-        c2.basic_auth_user_attribute = a.str("basic_auth_user_attribute")?.unwrap_or_default();
-    }
-    if a.has("basic_auth_password_attribute") {
-        c2.basic_auth_password_attribute = a.str("basic_auth_password_attribute")?.unwrap_or_default();
-    }
-    if let Some(h) = a.str("internal_host")?
-        && !h.is_empty()
-    {
-        return Err(a
-            .err(
-                "internal_host",
-                "internal_host needs mode 'proxy', which is not supported",
-            )
-            .hint("use forward_single behind your reverse proxy"));
-    }
-    let v = serde_json::to_value(&c2).unwrap_or(Value::Null);
-    *c = ProxyConfig::from_value(&v).map_err(|e| a.err("external_host", format!("invalid proxy provider: {e}")))?;
+    *c = gatehouse_proxy::authentik::apply(c, a).map_err(|e| a.refused(e))?;
     Ok(())
 }
 
@@ -121,15 +78,7 @@ impl Model for ProxyModel {
         if a.str("external_host")?.is_none() {
             return Err(a.err("external_host", "a proxy provider needs external_host"));
         }
-        let draft = ProxyConfig {
-            mode: ProxyMode::ForwardSingle,
-            external_host: String::new(),
-            cookie_domain: String::new(),
-            skip_path_regex: String::new(),
-            basic_auth_enabled: false,
-            basic_auth_user_attribute: String::new(),
-            basic_auth_password_attribute: String::new(),
-        };
+        let draft = gatehouse_proxy::authentik::blank();
         provider::create(cx, a, name, ProviderDraft::Proxy(draft), set)
     }
     fn update(&self, cx: &mut Cx<'_>, pkv: &Value, a: &Attrs<'_>) -> Result<(), At> {

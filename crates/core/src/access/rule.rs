@@ -241,6 +241,8 @@ mod tests {
             provider: None,
             provider_config: serde_json::json!({}),
             provider_key: None,
+            provider_pk: None,
+            provider_name: None,
             created_at: Timestamp(0),
         }
     }

@@ -194,6 +194,8 @@ mod tests {
             provider: None,
             provider_config: json!({}),
             provider_key: None,
+            provider_pk: None,
+            provider_name: None,
             created_at: Timestamp(0),
         }
     }

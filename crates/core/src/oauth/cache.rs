@@ -1,5 +1,5 @@
 //! The caches the core services keep for the protocol hot paths (token
-//! endpoint, JWKS, the access rule, API tokens), all on the one change-feed
+//! endpoint, JWKS, the access rule, API tokens, user pages), all on the one change-feed
 //! cache shape of [`crate::cache`].
 
 use std::sync::{Arc, OnceLock};
@@ -7,11 +7,15 @@ use std::sync::{Arc, OnceLock};
 use crate::access::AccessSnapshot;
 use crate::cache::{FeedCell, FeedMap};
 use crate::keys::KeyRing;
+use crate::listing::{Page, UserQuery};
+use crate::pages::UserRow;
 use crate::model::{ApiToken, Group, User};
 
 /// Lookups by key hold at most this many entries, so unknown keys cannot
 /// grow a map without end.
 const KEYED_CACHE_MAX: usize = 4096;
+/// Pages are large (a hundred users each): keep fewer.
+const USER_PAGES_MAX: usize = 64;
 
 /// The caches a Directory carries (shared by its clones).
 pub struct CoreCaches {
@@ -25,6 +29,8 @@ pub struct CoreCaches {
     pub(crate) groups: FeedCell<Vec<Group>>,
     /// Whether a user is a superuser, by user id (the REST API's every request).
     pub(crate) superusers: FeedMap<uuid::Uuid, bool>,
+    /// Pages of users by query (the REST API's and admin's user lists).
+    pub(crate) user_pages: FeedMap<(UserQuery, Option<bool>), Page<UserRow>>,
 }
 
 impl Default for CoreCaches {
@@ -36,6 +42,7 @@ impl Default for CoreCaches {
             api_tokens: FeedMap::new(KEYED_CACHE_MAX),
             groups: FeedCell::default(),
             superusers: FeedMap::new(KEYED_CACHE_MAX),
+            user_pages: FeedMap::new(USER_PAGES_MAX),
         }
     }
 }

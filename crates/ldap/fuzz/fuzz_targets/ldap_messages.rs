@@ -96,6 +96,8 @@ fn directory() -> DirectoryData {
             provider: Some(ProviderKind::Ldap),
             provider_config: cfg.to_value(),
             provider_key: cfg.provider_key().ok(),
+            provider_pk: None,
+            provider_name: None,
             created_at: Timestamp(0),
         };
         (app, cfg)

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use gatehouse_core::names::name_key;
 use gatehouse_core::store::StoreResult;
-use gatehouse_core::{ApiToken, Application, Binding, Group, Membership, StoreError, Timestamp, User};
+use gatehouse_core::{
+    ApiToken, Application, Binding, Group, Membership, StoreError, Timestamp, UnattachedProvider, User,
+};
 use uuid::Uuid;
 
 use crate::error::Ctx;
@@ -187,8 +189,8 @@ impl DirectoryWrites for SqlWriteTx {
 
     async fn insert_application(&mut self, app: &Application) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO applications (id, slug, name, launch_url, provider, provider_config, provider_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO applications (id, slug, name, launch_url, provider, provider_config, provider_key, \
+             provider_pk, provider_name, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(app.id.to_string())
         .bind(app.slug.clone())
@@ -197,6 +199,8 @@ impl DirectoryWrites for SqlWriteTx {
         .bind(app.provider.map(|p| p.as_str().to_string()))
         .bind(rows::json_text(&app.provider_config))
         .bind(app.provider_key.clone())
+        .bind(app.provider_pk)
+        .bind(app.provider_name.clone())
         .bind(app.created_at.millis())
         .execute(&mut *self.tx)
         .await
@@ -207,7 +211,7 @@ impl DirectoryWrites for SqlWriteTx {
     async fn update_application(&mut self, app: &Application) -> StoreResult<()> {
         let r = sqlx::query(
             "UPDATE applications SET slug = $2, name = $3, launch_url = $4, provider = $5, \
-             provider_config = $6, provider_key = $7 WHERE id = $1",
+             provider_config = $6, provider_key = $7, provider_pk = $8, provider_name = $9 WHERE id = $1",
         )
         .bind(app.id.to_string())
         .bind(app.slug.clone())
@@ -216,6 +220,8 @@ impl DirectoryWrites for SqlWriteTx {
         .bind(app.provider.map(|p| p.as_str().to_string()))
         .bind(rows::json_text(&app.provider_config))
         .bind(app.provider_key.clone())
+        .bind(app.provider_pk)
+        .bind(app.provider_name.clone())
         .execute(&mut *self.tx)
         .await
         .ctx("update application")?;
@@ -296,5 +302,33 @@ impl DirectoryWrites for SqlWriteTx {
 
     async fn spend_invitation(&mut self, id: Uuid, now: Timestamp) -> StoreResult<bool> {
         crate::invitations::spend(&mut self.tx, id, now).await
+    }
+
+    async fn next_provider_pk(&mut self) -> StoreResult<i64> {
+        next_id(&mut self.tx, "providers").await
+    }
+
+    async fn unattached_provider(&mut self, pk: i64) -> StoreResult<Option<UnattachedProvider>> {
+        crate::providers::one(&mut *self.tx, pk).await
+    }
+
+    async fn application_by_provider_pk(&mut self, pk: i64) -> StoreResult<Option<Application>> {
+        read::application_by_provider_pk(&mut *self.tx, pk).await
+    }
+
+    async fn application_by_provider_key(
+        &mut self,
+        kind: gatehouse_core::ProviderKind,
+        key: &str,
+    ) -> StoreResult<Option<Application>> {
+        read::application_by_provider_key(&mut *self.tx, kind, key).await
+    }
+
+    async fn put_unattached_provider(&mut self, p: &UnattachedProvider) -> StoreResult<()> {
+        crate::providers::put(&mut self.tx, p).await
+    }
+
+    async fn delete_unattached_provider(&mut self, pk: i64) -> StoreResult<bool> {
+        crate::providers::delete(&mut self.tx, pk).await
     }
 }

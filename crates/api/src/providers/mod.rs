@@ -1,11 +1,15 @@
-//! `providers/{oauth2,saml,proxy,ldap}/`, read-only. A Gatehouse provider
-//! lives inside its application, so its integer `pk` is derived from the
-//! application's UUID (stable, and the same in every listing). Settings are
-//! read from the provider's stored JSON by name; secrets are never shown
-//! (client secrets are stored as HMACs only).
+//! `providers/{oauth2,saml,proxy,ldap}/`: providers as authentik's API has
+//! them, objects of their own with an integer `pk` and a name, made before
+//! the application that uses them (`core/applications/` attaches one by
+//! `provider: pk`). Reading is here; writing in `write.rs`, through core's
+//! providers service. Settings are translated by each protocol crate's
+//! `authentik` module (the blueprints' translation); secrets are never shown
+//! after creation (client secrets are stored as HMACs only).
 
 use axum::Json;
 use axum::extract::{Path, State};
+use gatehouse_core::invitations::{AUTHORIZATION_EXPLICIT, AUTHORIZATION_IMPLICIT, INVALIDATION};
+use gatehouse_core::providers::ProviderEntry;
 use gatehouse_core::{Application, ProviderKind};
 use serde::Serialize;
 use serde_json::Value;
@@ -18,16 +22,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::input::Params;
 use crate::paging::{PageParams, paginated};
 
-/// authentik's default authorization and invalidation flows, as fixed UUIDs
-/// (Gatehouse's flows are built in, not objects).
-const AUTHORIZATION_FLOW: Uuid = Uuid::from_u128(0x6761_7465_686f_7573_0000_0000_0000_0001);
-const INVALIDATION_FLOW: Uuid = Uuid::from_u128(0x6761_7465_686f_7573_0000_0000_0000_0002);
+mod requests;
+mod write;
 
-/// The stable integer id of the provider of `app`.
-pub fn provider_pk(app: &Application) -> i64 {
-    let b = app.id.as_bytes();
-    i64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff).max(1)
-}
+pub use requests::*;
+pub use write::*;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Provider {
@@ -47,10 +46,9 @@ pub struct Provider {
     pub meta_model_name: String,
 }
 
-/// The provider of `app` in authentik's common shape, if it has one.
-pub fn provider_base(app: &Application, _base: &str) -> Option<Provider> {
-    let kind = app.provider?;
-    let (component, verbose, model) = match kind {
+/// authentik's component, verbose name and model name of a provider kind.
+fn names(kind: ProviderKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
         ProviderKind::Oidc => (
             "oauth2",
             "OAuth2/OpenID Provider",
@@ -59,28 +57,48 @@ pub fn provider_base(app: &Application, _base: &str) -> Option<Provider> {
         ProviderKind::Saml => ("saml", "SAML Provider", "authentik_providers_saml.samlprovider"),
         ProviderKind::Proxy => ("proxy", "Proxy Provider", "authentik_providers_proxy.proxyprovider"),
         ProviderKind::Ldap => ("ldap", "LDAP Provider", "authentik_providers_ldap.ldapprovider"),
-    };
-    Some(Provider {
-        pk: provider_pk(app),
-        name: provider_name(app),
+    }
+}
+
+/// A provider in authentik's common shape.
+pub fn base_of(entry: &ProviderEntry) -> Provider {
+    base(entry.kind, entry.pk, entry.name.clone(), &entry.config, entry.application.as_ref())
+}
+
+/// The provider `app` uses, in authentik's common shape, if it has one.
+pub fn provider_base(app: &Application) -> Option<Provider> {
+    Some(base(
+        app.provider?,
+        app.provider_pk?,
+        app.provider_display_name(),
+        &app.provider_config,
+        Some(app),
+    ))
+}
+
+fn base(kind: ProviderKind, pk: i64, name: String, cfg: &Value, app: Option<&Application>) -> Provider {
+    let (component, verbose, model) = names(kind);
+    let explicit = cfg.get("consent").and_then(Value::as_str) == Some("explicit");
+    Provider {
+        pk,
+        name,
         authentication_flow: None,
-        authorization_flow: AUTHORIZATION_FLOW,
-        invalidation_flow: INVALIDATION_FLOW,
+        authorization_flow: if explicit {
+            AUTHORIZATION_EXPLICIT
+        } else {
+            AUTHORIZATION_IMPLICIT
+        },
+        invalidation_flow: INVALIDATION,
         property_mappings: Vec::new(),
         component: format!("ak-provider-{component}-form"),
-        assigned_application_slug: Some(app.slug.clone()),
-        assigned_application_name: Some(app.name.clone()),
+        assigned_application_slug: app.map(|a| a.slug.clone()),
+        assigned_application_name: app.map(|a| a.name.clone()),
         assigned_backchannel_application_slug: None,
         assigned_backchannel_application_name: None,
         verbose_name: verbose.into(),
         verbose_name_plural: format!("{verbose}s"),
         meta_model_name: model.into(),
-    })
-}
-
-/// A provider's name: Gatehouse's providers have none of their own.
-fn provider_name(app: &Application) -> String {
-    format!("Provider for {}", app.name)
+    }
 }
 
 fn text(cfg: &Value, key: &str) -> String {
@@ -112,6 +130,8 @@ pub struct OAuth2Provider {
     pub sub_mode: String,
     pub issuer_mode: String,
     pub signing_key: Option<Uuid>,
+    /// Shown once, in the answer to the request that made or changed it.
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -167,8 +187,8 @@ paginated!(PaginatedSAMLProviderList, SAMLProvider);
 paginated!(PaginatedProxyProviderList, ProxyProvider);
 paginated!(PaginatedLDAPProviderList, LDAPProvider);
 
-fn oauth2(app: &Application, base: Provider, _url: &str) -> OAuth2Provider {
-    let cfg = &app.provider_config;
+fn oauth2(p: &ProviderEntry, base: Provider, _url: &str) -> OAuth2Provider {
+    let cfg = &p.config;
     let redirect_uris = cfg
         .get("redirect_uris")
         .and_then(Value::as_array)
@@ -202,28 +222,33 @@ fn oauth2(app: &Application, base: Provider, _url: &str) -> OAuth2Provider {
         sub_mode: sub_mode.into(),
         issuer_mode: "per_provider".into(),
         signing_key: None,
+        client_secret: None,
     }
 }
 
-fn saml(app: &Application, base: Provider, url: &str) -> SAMLProvider {
-    let cfg = &app.provider_config;
+fn saml(p: &ProviderEntry, base: Provider, url: &str) -> SAMLProvider {
+    let cfg = &p.config;
     let acs = cfg
         .get("acs_urls")
         .and_then(Value::as_array)
         .and_then(|a| a.first())
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let root = format!("{}/application/saml/{}", url.trim_end_matches('/'), app.slug);
+    // The endpoints are the application's: none until one uses the provider.
+    let at = |path: &str| match &p.application {
+        Some(app) => format!("{}/application/saml/{}/{path}", url.trim_end_matches('/'), app.slug),
+        None => String::new(),
+    };
     SAMLProvider {
-        url_download_metadata: format!("{root}/metadata/"),
-        url_issuer: format!("{root}/metadata/"),
-        url_unified: format!("{root}/sso/binding/redirect/"),
-        url_unified_init: format!("{root}/sso/binding/init/"),
-        url_sso_post: format!("{root}/sso/binding/post/"),
-        url_sso_redirect: format!("{root}/sso/binding/redirect/"),
-        url_sso_init: format!("{root}/sso/binding/init/"),
-        url_slo_post: format!("{root}/slo/binding/post/"),
-        url_slo_redirect: format!("{root}/slo/binding/redirect/"),
+        url_download_metadata: at("metadata/"),
+        url_issuer: at("metadata/"),
+        url_unified: at("sso/binding/redirect/"),
+        url_unified_init: at("sso/binding/init/"),
+        url_sso_post: at("sso/binding/post/"),
+        url_sso_redirect: at("sso/binding/redirect/"),
+        url_sso_init: at("sso/binding/init/"),
+        url_slo_post: at("slo/binding/post/"),
+        url_slo_redirect: at("slo/binding/redirect/"),
         base,
         acs_url: acs.to_string(),
         audience: text(cfg, "audience"),
@@ -231,12 +256,12 @@ fn saml(app: &Application, base: Provider, url: &str) -> SAMLProvider {
     }
 }
 
-fn proxy(app: &Application, base: Provider, _url: &str) -> ProxyProvider {
-    let cfg = &app.provider_config;
+fn proxy(p: &ProviderEntry, base: Provider, _url: &str) -> ProxyProvider {
+    let cfg = &p.config;
     let flag = |k: &str| cfg.get(k).and_then(Value::as_bool).unwrap_or(false);
     ProxyProvider {
         base,
-        client_id: app.provider_key.clone().unwrap_or_default(),
+        client_id: p.key.clone().unwrap_or_default(),
         internal_host: text(cfg, "internal_host"),
         external_host: text(cfg, "external_host"),
         mode: text(cfg, "mode"),
@@ -250,8 +275,8 @@ fn proxy(app: &Application, base: Provider, _url: &str) -> ProxyProvider {
     }
 }
 
-fn ldap(app: &Application, base: Provider, _url: &str) -> LDAPProvider {
-    let cfg = &app.provider_config;
+fn ldap(p: &ProviderEntry, base: Provider, _url: &str) -> LDAPProvider {
+    let cfg = &p.config;
     let number = |k: &str, d: i64| cfg.get(k).and_then(Value::as_i64).unwrap_or(d);
     LDAPProvider {
         base,
@@ -277,44 +302,32 @@ macro_rules! provider_routes {
             let page = PageParams::from(&params)?;
             let url = state.host.external_url();
             let search = page.search.as_deref().map(str::to_lowercase);
-            let apps: Vec<Application> = c
+            let entries: Vec<ProviderEntry> = c
                 .dir
-                .apps()
-                .list()
+                .providers()
+                .list($kind)
                 .await?
                 .into_iter()
-                .map(|a| a.app)
-                .filter(|a| a.provider == Some($kind))
-                .filter(|a| search.as_deref().is_none_or(|s| a.name.to_lowercase().contains(s)))
-                .filter(|a| params.get("name").is_none_or(|n| n == provider_name(a)))
+                .filter(|p| search.as_deref().is_none_or(|s| p.name.to_lowercase().contains(s)))
+                .filter(|p| params.get("name").is_none_or(|n| n == p.name))
                 .collect();
-            let slice = page.slice(apps);
-            let results = slice
-                .items
-                .iter()
-                .filter_map(|a| provider_base(a, &url).map(|b| $render(a, b, &url)))
-                .collect();
+            let slice = page.slice(entries);
+            let results = slice.items.iter().map(|p| $render(p, base_of(p), &url)).collect();
             Ok(Json($paged::new(&page, slice.count, results)?))
         }
 
         #[utoipa::path(get, path = $item_path, operation_id = $get_op, tag = "providers",
             params(("id" = i64, Path)), responses((status = 200, body = $model), (status = 403), (status = 404)))]
         pub async fn $retrieve(State(state): State<ApiState>, Admin(c): Admin, Path(id): Path<String>) -> ApiResult<Json<$model>> {
-            let pk: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
-            let url = state.host.external_url();
-            let app = c
-                .dir
-                .apps()
-                .list()
-                .await?
-                .into_iter()
-                .map(|a| a.app)
-                .find(|a| a.provider == Some($kind) && provider_pk(a) == pk)
-                .ok_or(ApiError::NotFound)?;
-            let base = provider_base(&app, &url).ok_or(ApiError::NotFound)?;
-            Ok(Json($render(&app, base, &url)))
+            let entry = c.dir.providers().get($kind, pk(&id)?).await?;
+            Ok(Json($render(&entry, base_of(&entry), &state.host.external_url())))
         }
     };
+}
+
+/// A provider pk from the path; anything else names no provider.
+fn pk(id: &str) -> ApiResult<i64> {
+    id.parse().map_err(|_| ApiError::NotFound)
 }
 
 provider_routes!(
