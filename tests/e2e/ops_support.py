@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import requests
 
 from conftest import PG_ADMIN_URL, Installation, WebClient
 
@@ -140,6 +141,12 @@ def fill_every_table(inst: Installation) -> None:
     inst.cli("app", "create", "grafana", "--name", "Grafana", "--provider", "proxy", "--external-host", "https://grafana.example.com")
     inst.cli("app", "create", "files", "--name", "Files", "--provider", "saml", "--acs-url", "https://files.example.com/acs", "--audience", "https://files.example.com")
     inst.cli("app", "bind", "wiki", "team")
+    # A provider no application uses yet (only the REST API makes one).
+    r = requests.post(f"{srv.url}/api/v3/providers/proxy/", headers={"Authorization": f"Bearer {env['GATEHOUSE_BOOTSTRAP_TOKEN']}"},
+                      json={"name": "Spare proxy", "external_host": "https://spare.example.com",
+                            "authorization_flow": "67617465-686f-7573-0000-000000000001",
+                            "invalidation_flow": "67617465-686f-7573-0000-000000000002"})
+    assert r.status_code == 201, r.text
     inst.cli("invite", "create", "--group", "staff", "--name", "Zoë Invitée", "--invitation-name", "for-zoe")
     inst.cli("key", "rotate")
     inst.cli("key", "rotate", "--kind", "saml")
