@@ -2,6 +2,7 @@
 installations (SQLite or a fresh PostgreSQL database), running servers, and
 helpers to drive the admin CLI. Everything talks to real processes."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -118,6 +119,24 @@ class WebClient:
         r = self.http.get(f"{base or self.base}/if/user/", allow_redirects=False)
         return r.status_code == 200
 
+@contextlib.contextmanager
+def installation_on(backend: str):
+    """An installation on `sqlite`, or on a PostgreSQL database made for it
+    (dropped afterwards)."""
+    if backend == "sqlite":
+        inst = Installation()
+        yield inst
+        inst.close()
+        return
+    name = f"gh_e2e_{uuid.uuid4().hex[:12]}"
+    subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    inst = Installation(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+    try:
+        yield inst
+    finally:
+        inst.close()
+        subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
+
 @pytest.fixture
 def sqlite_install():
     inst = Installation()
@@ -126,13 +145,8 @@ def sqlite_install():
 
 @pytest.fixture
 def pg_install():
-    name = f"gh_e2e_{uuid.uuid4().hex[:12]}"
-    subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    inst = Installation(f"{base}/{name}")
-    yield inst
-    inst.close()
-    subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
+    with installation_on("postgres") as inst:
+        yield inst
 
 @pytest.fixture
 def screenshots() -> Path:

@@ -12,7 +12,7 @@ import pytest
 import requests
 from authentik_client.exceptions import ApiException
 
-from conftest import PG_ADMIN_URL, Installation, WebClient
+from conftest import Installation, WebClient, installation_on
 
 BOOT = "bootstrap-token-for-the-api-tests-0123456789"
 PASSWORD = "correct horse battery staple 42"
@@ -31,21 +31,9 @@ class Api:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def api(request):
-    import subprocess
-    import uuid
-
-    db = None
-    if request.param == "postgres":
-        db = f"gh_e2e_{uuid.uuid4().hex[:12]}"
-        subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"CREATE DATABASE {db}"], check=True, capture_output=True)
-        inst = Installation(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{db}")
-    else:
-        inst = Installation()
-    server = inst.server(GATEHOUSE_BOOTSTRAP_TOKEN=BOOT)
-    yield Api(inst, server.url)
-    inst.close()
-    if db:
-        subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"], capture_output=True)
+    with installation_on(request.param) as inst:
+        server = inst.server(GATEHOUSE_BOOTSTRAP_TOKEN=BOOT)
+        yield Api(inst, server.url)
 
 
 def status(call) -> tuple[int, dict]:

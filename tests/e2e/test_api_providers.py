@@ -8,8 +8,6 @@ answer for theirs. Then changes, detaching, deleting, and the refusals. On
 SQLite and PostgreSQL."""
 
 import json
-import socket
-import subprocess
 import time
 import uuid
 
@@ -19,16 +17,10 @@ import pytest
 import requests
 from authentik_client.exceptions import ApiException
 
-from conftest import PG_ADMIN_URL, Installation
+from conftest import free_port, installation_on
 from oidc_support import PASSWORD, REDIRECT, OidcEnv
 
 BOOT = "bootstrap-token-for-the-provider-tests-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Env:
@@ -52,19 +44,10 @@ class Env:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def env(request):
-    db = None
-    if request.param == "postgres":
-        db = f"gh_e2e_{uuid.uuid4().hex[:12]}"
-        subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"CREATE DATABASE {db}"], check=True, capture_output=True)
-        inst = Installation(f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{db}")
-    else:
-        inst = Installation()
-    port = free_port()
-    oidc = OidcEnv(inst, GATEHOUSE_BOOTSTRAP_TOKEN=BOOT, GATEHOUSE_LDAP_LISTEN=f"127.0.0.1:{port}")
-    yield Env(oidc, port)
-    inst.close()
-    if db:
-        subprocess.run(["psql", PG_ADMIN_URL, "-qc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"], capture_output=True)
+    with installation_on(request.param) as inst:
+        port = free_port()
+        oidc = OidcEnv(inst, GATEHOUSE_BOOTSTRAP_TOKEN=BOOT, GATEHOUSE_LDAP_LISTEN=f"127.0.0.1:{port}")
+        yield Env(oidc, port)
 
 
 def refused(call) -> tuple[int, dict]:
