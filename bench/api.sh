@@ -4,7 +4,9 @@
 # crates/cli/examples/seed_directory.rs through the Directory services):
 #
 #   - a 100-user page with groups, `core/users/?page_size=100&include_groups=true`
-#     (page 1 and a page deep in the listing, `page=50`);
+#     (page 1 and a page deep in the listing, `page=50`: served from the page
+#     cache once read, until the next change), and pages 1-100 in turn (more
+#     distinct pages than the cache keeps: each one read from the database);
 #   - one user, `core/users/{pk}/`;
 #   - a group `add_user` (POST, a different user each time: a real write
 #     with its audit event);
@@ -119,9 +121,18 @@ request = function()
     return wrk.format(nil, nil, nil, '{"pk": ' .. (2 + n % ($MAX_PK - 1)) .. '}')
 end
 EOF
+    # Every page in turn: the cache (64 pages) cannot hold them, each is read.
+    cat >"$WORK/pages.lua" <<EOF
+local n = 0
+request = function()
+    n = n + 1
+    return wrk.format(nil, "/api/v3/core/users/?page_size=100&include_groups=true&page=" .. (1 + n % 100))
+end
+EOF
     log "$name: health (baseline)";   measure HEALTH "/-/health/live/"
     log "$name: users page 1";        measure PAGE "/api/v3/core/users/?page_size=100&include_groups=true"
     log "$name: users page 50";       measure DEEP "/api/v3/core/users/?page_size=100&include_groups=true&page=50"
+    log "$name: users pages 1-100";  measure COLD "/api/v3/core/users/" -s "$WORK/pages.lua"
     log "$name: user retrieve";       measure ONE "/api/v3/core/users/$USER_PK/"
     log "$name: group add_user";      measure ADD "/api/v3/core/groups/$GROUP/add_user/" -s "$WORK/add_user.lua"
     rss=$(rss_mib "$SERVER_PID")
@@ -144,6 +155,7 @@ EOF
     row "\`GET /-/health/live/\` (baseline: the bare handler on the same server)" HEALTH "-"
     row "\`GET core/users/?page_size=100&include_groups=true\` (page 1)" PAGE "≥ 1,000/s, p99 < 10 ms"
     row "same, \`page=50\` (offset 4,900)" DEEP "-"
+    row "pages 1-100 in turn (each read from the database: more pages than the cache holds)" COLD "-"
     row "\`GET core/users/{pk}/\`" ONE "-"
     row "\`POST core/groups/{uuid}/add_user/\` (a write with its audit event)" ADD "-"
     echo

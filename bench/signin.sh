@@ -140,7 +140,7 @@ rounds() {
     done
     hash_med=$(median "$hashes") rate_med=$(median "$rates")
     read -r ratio _ <<<"$(tr ' ' '\n' <<<"$ratios" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
-    ROWS+=("| raw argon2id verifications/s, by the server's \`PasswordHasher\` in the load generator (m=19456 KiB, t=2, p=1; $(kv permits "$HRES") permits, $HASH_C in flight), median of $ROUNDS × $ROUND_S s, between the $label rounds | **$hash_med/s** ($(median "$hcpu") ms CPU and $(calcf %.0f 'f / n' f="$hfaults" n="$hall") minor page faults each; rounds:$hashes) | - |")
+    ROWS+=("| raw argon2id verifications/s, by the server's \`PasswordHasher\` in the load generator (m=19456 KiB, t=2, p=1; $(kv threads "$HRES") hashing threads, $HASH_C in flight), median of $ROUNDS × $ROUND_S s, between the $label rounds | **$hash_med/s** ($(median "$hcpu") ms CPU and $(calcf %.0f 'f / n' f="$hfaults" n="$hall") minor page faults each; rounds:$hashes) | - |")
     ROWS+=("| full HTTP sign-ins/s, $label, concurrency $HTTP_C, median of $ROUNDS × $ROUND_S s ($USERS users round robin; GET /login, POST /login, GET /login, POST /login/password, keep-alive) | **$rate_med/s**, p50 $(median "$p50s") ms, p99 $(median "$p99s") ms ($n sign-ins, $errors errors; rounds:$rates) | - |")
     ROWS+=("| ratio, $label: sign-ins/s ÷ raw hashes/s, median of the per-round ratios (rounds:$ratios; ratio of the medians $(calcf %.2f 'a / b' a="$rate_med" b="$hash_med")) | **$ratio** | ≥ 0.9 |")
     ROWS+=("| ratio from CPU time, $label: CPU of one raw verification ÷ CPU of one sign-in (server + load generator$([[ -z $DB_URL ]] || echo ' + PostgreSQL')) (info: what the rate ratio tends to on a machine with nothing else running) | $(calcf %.2f 'h / (1000 * (s + c + p) / n)' h="$(median "$hcpu")" s="$srv" c="$cli" p="$pg" n="$ok") | - |")
@@ -162,7 +162,7 @@ PEAK8=$PEAK_ROUNDS
 
 # Light load: the hasher's queue empties after every hash.
 hash_load 2 "$ROUND_S"
-ROWS+=("| raw verifications/s with only 2 in flight (= permits: no hash waits, so each frees its work area and the next maps a new one) (info) | $(kv rate "$HRES")/s ($(calc '1000 * c / n' c="$(kv cpu_s "$HRES")" n="$(kv hashes_all "$HRES")") ms CPU and $(calcf %.0f 'f / n' f="$(kv minflt "$HRES")" n="$(kv hashes_all "$HRES")") minor page faults each) | - |")
+ROWS+=("| raw verifications/s with only 2 in flight (= hashing threads: no hash waits, so each frees its work area and the next maps a new one) (info) | $(kv rate "$HRES")/s ($(calc '1000 * c / n' c="$(kv cpu_s "$HRES")" n="$(kv hashes_all "$HRES")") ms CPU and $(calcf %.0f 'f / n' f="$(kv minflt "$HRES")" n="$(kv hashes_all "$HRES")") minor page faults each) | - |")
 http_load "$d" 1 "$ROUND_S" "$WARMUP_S"
 ROWS+=("| one sign-in at a time, SQLite (concurrency 1, $ROUND_S s) (info) | $(kv rate "$RES")/s, p50 $(kv p50_ms "$RES") ms, p99 $(kv p99_ms "$RES") ms; POST /login/password p50 $(kv step4_p50_ms "$RES") ms; server $(calc '1000 * c / n' c="$SERVER_CPU" n="$(kv signins_all "$RES")") ms CPU and $(calcf %.0f 'f / n' f="$SERVER_FAULTS" n="$(kv signins_all "$RES")") page faults per sign-in | - |")
 

@@ -15,7 +15,7 @@
 //!
 //! `hash`: `--concurrency` tasks verify one stored hash in a loop through the
 //! server's own hasher (`PasswordHasher::with_default_concurrency(HashParams::default())`,
-//! one permit per core, on tokio's blocking pool, glibc tuned as the server
+//! one hashing thread per core, glibc tuned as the server
 //! tunes it), so the rate is what the server's password checks can reach.
 //!
 //! Both count what completes inside a measuring window that starts after
@@ -75,7 +75,7 @@ enum Mode {
         seconds: f64,
         #[arg(long, default_value_t = 1.0)]
         warmup: f64,
-        /// Verifications in flight (they queue for the hasher's permits).
+        /// Verifications in flight (they queue for the hasher's threads).
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
@@ -173,7 +173,7 @@ fn pct_ms(sorted: &[u64], p: f64) -> f64 {
 
 async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     let hasher = PasswordHasher::with_default_concurrency(HashParams::default())?;
-    let permits = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = hasher.concurrency();
     let stored = Arc::new(hasher.hash("bench-password-1").await?);
     let done = Arc::new(AtomicUsize::new(0));
     let all = Arc::new(AtomicUsize::new(0));
@@ -203,16 +203,16 @@ async fn hash_mode(concurrency: usize, win: Window) -> Result<(), BoxError> {
     let n = done.load(Ordering::Relaxed);
     let rate = n as f64 / win.seconds();
     eprintln!(
-        "argon2id m={} KiB t={} p={}: {n} verifications in {:.1} s = {rate:.1}/s with {permits} permits \
+        "argon2id m={} KiB t={} p={}: {n} verifications in {:.1} s = {rate:.1}/s on {threads} hashing threads \
          ({:.1} ms of a core each; {concurrency} in flight; process CPU {cpu:.1} s, {faults} minor page faults)",
         HashParams::default().m_cost_kib,
         HashParams::default().t_cost,
         HashParams::default().p_cost,
         win.seconds(),
-        permits as f64 * 1000.0 / rate.max(1e-9),
+        threads as f64 * 1000.0 / rate.max(1e-9),
     );
     println!(
-        "mode=hash hashes={n} hashes_all={} window_s={:.2} rate={rate:.2} permits={permits} concurrency={concurrency} \
+        "mode=hash hashes={n} hashes_all={} window_s={:.2} rate={rate:.2} threads={threads} concurrency={concurrency} \
          cpu_s={cpu:.2} minflt={faults}",
         all.load(Ordering::Relaxed),
         win.seconds()

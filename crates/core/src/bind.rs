@@ -27,26 +27,44 @@ impl SignIn<'_> {
         amr: &[&str],
         context: Value,
     ) -> Result<Option<User>> {
-        let PasswordCheck::Accepted { user: checked, rehash } = check else {
+        let PasswordCheck::Accepted {
+            user: checked,
+            rehash,
+            had_failures,
+        } = check
+        else {
             return Ok(None);
         };
         let mut tx = self.write(audit).await?;
         let now = tx.now();
-        let Some(mut user) = tx.raw().user_by_id(checked.id).await?.filter(|u| u.is_active) else {
-            return Ok(None);
-        };
-        if user.password_hash != checked.password_hash {
-            return Ok(None);
-        }
+        let mut user = *checked;
         if let Some(hash) = rehash {
+            // A new hash: the account is read again (locked) and rewritten.
+            let Some(stored) = tx.raw().user_by_id(user.id).await?.filter(|u| u.is_active) else {
+                return Ok(None);
+            };
+            if stored.password_hash != user.password_hash {
+                return Ok(None);
+            }
+            user = stored;
             user.password_hash = Some(hash);
+            user.last_login = Some(now);
+            tx.raw().update_user(&user).await?;
+        } else {
+            // The account as checked, stamped in one statement: a change since
+            // the check (disabled, deleted, a new password) makes it touch nothing.
+            let hash = user.password_hash.as_deref().unwrap_or_default();
+            if !tx.raw().stamp_login(user.id, hash, now).await? {
+                return Ok(None);
+            }
+            user.last_login = Some(now);
         }
-        crate::login::clear_account_throttle(&mut tx, &user).await?;
+        if had_failures {
+            crate::login::clear_account_throttle(&mut tx, &user).await?;
+        }
         if amr.contains(&"mfa") {
             tx.raw().delete_throttle(&crate::mfa::mfa_key(user.id)).await?;
         }
-        user.last_login = Some(now);
-        tx.raw().update_user(&user).await?;
         let mut context = context;
         context["amr"] = json!(amr);
         tx.record(action::LOGIN, Some(&user.username), context).await?;

@@ -17,7 +17,13 @@ use crate::throttle::{Verdict, account_key, client_key, unknown_account_key};
 pub enum PasswordCheck {
     /// Right password. `rehash` is a fresh hash when the stored one uses older
     /// parameters; [`Directory::start_password_session`] stores it.
-    Accepted { user: Box<User>, rehash: Option<String> },
+    /// `had_failures`: the account had failed attempts recorded, which the
+    /// sign-in clears.
+    Accepted {
+        user: Box<User>,
+        rehash: Option<String>,
+        had_failures: bool,
+    },
     /// Unknown user, disabled user or wrong password: callers must not tell which.
     Rejected,
     /// Too many recent failures: try again after this many seconds.
@@ -147,6 +153,7 @@ impl SignIn<'_> {
             _ => None,
         };
         Ok(PasswordCheck::Accepted {
+            had_failures: records.iter().any(|r| r.key == keys[0]),
             user: Box::new(user),
             rehash,
         })
@@ -210,7 +217,10 @@ impl SignIn<'_> {
         check: PasswordCheck,
         client: &ClientInfo,
     ) -> Result<Option<(String, crate::model::Session, User)>> {
-        let PasswordCheck::Accepted { user: checked, rehash } = check else {
+        let PasswordCheck::Accepted {
+            user: checked, rehash, ..
+        } = check
+        else {
             return Ok(None);
         };
         let mut tx = self.write(audit).await?;

@@ -206,6 +206,9 @@ pub trait DirectoryWrites: Send {
     /// the integer id given to the user (`user.pk` is ignored).
     async fn insert_user(&mut self, user: &User) -> StoreResult<i64>;
     async fn update_user(&mut self, user: &User) -> StoreResult<()>;
+    /// Sets `last_login` of an active user whose password hash is still
+    /// `password_hash`; false when that no longer describes the account.
+    async fn stamp_login(&mut self, id: Uuid, password_hash: &str, at: Timestamp) -> StoreResult<bool>;
     async fn delete_user(&mut self, id: Uuid) -> StoreResult<()>;
     /// Returns the integer id given to the group (`group.pk` is ignored).
     async fn insert_group(&mut self, group: &Group) -> StoreResult<i64>;

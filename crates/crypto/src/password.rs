@@ -1,19 +1,21 @@
 //! Password hashing with argon2id, in PHC string format.
 //!
-//! Hashing runs on tokio's blocking pool behind a semaphore sized to the number of
-//! cores, so a login storm queues instead of allocating `m_cost` KiB per request.
+//! Hashing runs on a few threads of its own, one per core: a login storm
+//! queues instead of allocating `m_cost` KiB per request, and a hashing thread
+//! starts the next queued hash the moment it finishes one (no hand-off through
+//! the async runtime, whose busy workers left cores idle between two hashes).
 //! argon2 work areas are pooled and reused while hashes queue, which keeps the
-//! resident memory flat (at most one work area per permit), and freed when the
+//! resident memory flat (at most one work area per thread), and freed when the
 //! queue is empty, so an idle server holds none.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand::RngCore;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::secret::constant_time_eq;
 
@@ -77,9 +79,57 @@ impl PasswordVerdict {
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: HashParams,
-    permits: Arc<Semaphore>,
-    /// Hashes queued for a permit.
-    waiting: Arc<AtomicUsize>,
+    pool: Arc<HashPool>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads and their queue. The threads end when the last
+/// [`PasswordHasher`] sharing them is dropped (the queue closes).
+struct HashPool {
+    jobs: mpsc::Sender<Job>,
+    /// Jobs queued and not yet started.
+    queued: Arc<AtomicUsize>,
+    threads: usize,
+}
+
+impl HashPool {
+    fn start(threads: usize) -> Result<HashPool, HashError> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let queued = Arc::new(AtomicUsize::new(0));
+        for i in 0..threads {
+            let (rx, queued) = (rx.clone(), queued.clone());
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || hash_thread(&rx, &queued))
+                .map_err(|_| HashError::Pool)?;
+        }
+        Ok(HashPool { jobs, queued, threads })
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        self.jobs.send(job).map_err(|_| HashError::Pool)
+    }
+}
+
+/// One hashing thread: the next job, until the queue closes.
+fn hash_thread(rx: &Mutex<mpsc::Receiver<Job>>, queued: &AtomicUsize) {
+    loop {
+        let job = match rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        queued.fetch_sub(1, Ordering::SeqCst);
+        job();
+        // Keep the work area while hashes queue (a sign-in storm); hand it
+        // back when nobody waits, so an idle server holds no argon2 memory.
+        if queued.load(Ordering::SeqCst) == 0 {
+            release_work_area();
+        }
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -90,19 +140,23 @@ impl std::fmt::Debug for PasswordHasher {
 
 /// argon2 work areas not in use. A hash takes one (or allocates), and gives it
 /// back; since at most `concurrency` hashes run at once, the pool never holds
-/// more than that many. (Per-thread areas would multiply: tokio may run the
-/// same permits' hashes on more threads than there are permits.)
+/// more than that many.
 static WORK_AREAS: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 
 impl PasswordHasher {
-    /// A hasher with `params`, running at most `concurrency` hashes at once.
+    /// A hasher with `params`, running at most `concurrency` hashes at once
+    /// (on as many threads of its own).
     pub fn new(params: HashParams, concurrency: usize) -> Result<Self, HashError> {
         params.to_argon2()?;
         Ok(PasswordHasher {
             params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            pool: Arc::new(HashPool::start(concurrency.max(1))?),
         })
+    }
+
+    /// How many hashes run at once.
+    pub fn concurrency(&self) -> usize {
+        self.pool.threads
     }
 
     /// A hasher with one permit per available core.
@@ -140,22 +194,14 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        let permit = self.permits.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _permit = permit.map_err(|_| HashError::Pool)?;
-        let waiting = self.waiting.clone();
-        tokio::task::spawn_blocking(move || {
-            let out = job();
-            // Keep the work area while hashes queue (a sign-in storm); hand it
-            // back when nobody waits, so an idle server holds no argon2 memory.
-            if waiting.load(Ordering::SeqCst) == 0 {
-                release_work_area();
+        let (tx, rx) = oneshot::channel();
+        self.pool.submit(Box::new(move || {
+            // Whoever asked has gone (a closed connection): spend nothing.
+            if !tx.is_closed() {
+                let _ = tx.send(job());
             }
-            out
-        })
-        .await
-        .map_err(|_| HashError::Pool)
+        }))?;
+        rx.await.map_err(|_| HashError::Pool)
     }
 
     /// Hashes synchronously, for command-line use outside a runtime.

@@ -268,6 +268,7 @@ conformance!(
     check_admin_reads,
     check_group_members,
     check_provider_objects,
+    check_sessionless_sign_in,
 );
 
 #[path = "conformance/key_ring.rs"]
@@ -2006,7 +2007,7 @@ async fn check_password_checks(db: &TestDb) {
         .check_password(&audit, "ALICE@example.com", PW)
         .await
         .unwrap();
-    let PasswordCheck::Accepted { user, rehash } = check else {
+    let PasswordCheck::Accepted { user, rehash, .. } = check else {
         panic!("expected acceptance: {check:?}");
     };
     assert_eq!(user.id, alice.id);

@@ -444,3 +444,51 @@ pub(crate) async fn check_mfa_first_enrolment(db: &TestDb) {
         .await
         .unwrap();
 }
+
+/// A sign-in without a session (an LDAP bind) commits what was checked: the
+/// last sign-in time and the `login` event, and clears the account's failed
+/// attempts. An account changed between the check and the commit (disabled,
+/// a new password) is not signed in.
+pub(crate) async fn check_sessionless_sign_in(db: &TestDb) {
+    let env = env(db).await;
+    let audit = Audit::new(Actor::System, Some("192.0.2.9".into()));
+    let bob = env.user_with_password("bob", PW).await;
+    let sign_in = env.dir.sign_in();
+    assert!(matches!(
+        sign_in.check_password_via(&audit, "bob", "wrong", "ldap").await.unwrap(),
+        PasswordCheck::Rejected
+    ));
+    let check = sign_in.check_password_via(&audit, "bob", PW, "ldap").await.unwrap();
+    assert!(matches!(check, PasswordCheck::Accepted { had_failures: true, .. }), "{check:?}");
+    env.clock.advance_seconds(5);
+    let user = sign_in
+        .finish_sessionless_sign_in(&audit, check, &["pwd"], json!({"via": "ldap"}))
+        .await
+        .unwrap()
+        .expect("signed in");
+    assert_eq!(user.last_login, Some(env.dir.now()));
+    let stored = env.store.user_by_id(bob.id).await.unwrap().unwrap();
+    assert_eq!(stored.last_login, Some(env.dir.now()));
+    assert_eq!(stored.password_hash, bob.password_hash);
+    let account = gatehouse_core::throttle::account_key(&bob.id.to_string());
+    assert!(env.store.throttle_records(&[account]).await.unwrap().is_empty());
+    assert_eq!(env.events_of("login").await.len(), 1);
+
+    // Disabled, or given a new password, after the check: nothing is committed.
+    for change in ["disable", "password"] {
+        let check = sign_in.check_password_via(&audit, "bob", PW, "ldap").await.unwrap();
+        match change {
+            "disable" => drop(env.dir.users().set_active(&env.audit, "bob", false).await.unwrap()),
+            _ => env.dir.users().set_password(&env.audit, "bob", "Another-Password-1").await.unwrap(),
+        }
+        let done = sign_in
+            .finish_sessionless_sign_in(&audit, check, &["pwd"], json!({}))
+            .await
+            .unwrap();
+        assert!(done.is_none(), "{change}");
+        if change == "disable" {
+            env.dir.users().set_active(&env.audit, "bob", true).await.unwrap();
+        }
+    }
+    assert_eq!(env.events_of("login").await.len(), 1);
+}
