@@ -106,10 +106,7 @@ pub struct PolicyTestResult {
         ("name" = Option<String>, Query), ("slug" = Option<String>, Query), ("ordering" = Option<String>, Query),
         ("superuser_full_list" = Option<bool>, Query)),
     responses((status = 200, body = PaginatedApplicationList), (status = 400), (status = 403), (status = 404)))]
-pub async fn list(
-    c: Caller,
-    params: Params,
-) -> ApiResult<Json<PaginatedApplicationList>> {
+pub async fn list(c: Caller, params: Params) -> ApiResult<Json<PaginatedApplicationList>> {
     let page = PageParams::from(&params)?;
     let mut apps: Vec<AppSummary> = c.dir.apps().list().await?;
     if !c.is_superuser {
@@ -150,10 +147,7 @@ async fn visible(c: &Caller, slug: &str) -> ApiResult<AppSummary> {
 #[utoipa::path(get, path = "/core/applications/{slug}/", operation_id = "core_applications_retrieve",
     tag = "core", params(("slug" = String, Path)),
     responses((status = 200, body = Application), (status = 403), (status = 404)))]
-pub async fn retrieve(
-    c: Caller,
-    Path(slug): Path<String>,
-) -> ApiResult<Json<Application>> {
+pub async fn retrieve(c: Caller, Path(slug): Path<String>) -> ApiResult<Json<Application>> {
     let a = visible(&c, &slug).await?;
     Ok(Json(Application::from(&a.app, a.bound_groups)))
 }

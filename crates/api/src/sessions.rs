@@ -173,10 +173,7 @@ fn consent_pk(app: Uuid) -> i64 {
 #[utoipa::path(get, path = "/core/user_consent/", operation_id = "core_user_consent_list", tag = "core",
     params(("page" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
     responses((status = 200, body = PaginatedUserConsentList), (status = 403), (status = 404)))]
-pub async fn consents(
-    c: Caller,
-    params: Params,
-) -> ApiResult<Json<PaginatedUserConsentList>> {
+pub async fn consents(c: Caller, params: Params) -> ApiResult<Json<PaginatedUserConsentList>> {
     let page = PageParams::from(&params)?;
     let list = c.dir.oauth().consents_of(&c.user).await?;
     let slice = page.slice(list);

@@ -141,7 +141,10 @@ mod tests {
 
     #[test]
     fn null_is_absent_but_present() {
-        let m = json!({"a": null, "b": "x", "n": 7, "f": true}).as_object().unwrap().clone();
+        let m = json!({"a": null, "b": "x", "n": 7, "f": true})
+            .as_object()
+            .unwrap()
+            .clone();
         assert_eq!(m.value("a"), None);
         assert!(m.present("a"));
         assert_eq!(m.text_or_cleared("a").unwrap(), Some(String::new()));

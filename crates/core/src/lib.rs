@@ -13,8 +13,6 @@
 
 pub mod access;
 pub mod apps;
-pub mod fields;
-pub mod providers;
 pub mod audit;
 pub mod bind;
 pub mod blueprints;
@@ -25,6 +23,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod events_head;
+pub mod fields;
 pub mod flow;
 pub mod forward_auth;
 pub mod groups;
@@ -41,6 +40,7 @@ pub mod oauth;
 pub mod pages;
 pub mod parking;
 pub mod password_policy;
+pub mod providers;
 pub mod recovery;
 pub mod replay;
 pub mod secrets;

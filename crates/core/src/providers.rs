@@ -216,9 +216,11 @@ pub(crate) async fn take(tx: &mut Tx<'_>, app: &mut Application, pk: i64) -> Res
             format!("provider {pk} is already used by application '{}'", other.slug),
         ));
     }
-    let p = tx.raw().unattached_provider(pk).await?.ok_or_else(|| {
-        Error::invalid("provider", format!("Invalid pk \"{pk}\" - object does not exist."))
-    })?;
+    let p = tx
+        .raw()
+        .unattached_provider(pk)
+        .await?
+        .ok_or_else(|| Error::invalid("provider", format!("Invalid pk \"{pk}\" - object does not exist.")))?;
     tx.raw().delete_unattached_provider(pk).await?;
     app.provider = Some(p.kind);
     app.provider_key = p.key;

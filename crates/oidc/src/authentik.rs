@@ -89,8 +89,9 @@ fn apply_tokens(cfg: &mut OidcConfig, f: &dyn Fields) -> Result<(), FieldError> 
         ("refresh_token_validity", &mut cfg.refresh_token_validity_secs),
     ] {
         if let Some(v) = f.text(field)? {
-            *target = parse_duration(&v)
-                .ok_or_else(|| FieldError::new(field, format!("{field}: authentik's duration form, e.g. minutes=10")))?;
+            *target = parse_duration(&v).ok_or_else(|| {
+                FieldError::new(field, format!("{field}: authentik's duration form, e.g. minutes=10"))
+            })?;
         }
     }
     if let Some(v) = f.flag("include_claims_in_id_token")? {
@@ -103,16 +104,20 @@ fn apply_tokens(cfg: &mut OidcConfig, f: &dyn Fields) -> Result<(), FieldError> 
             "user_username" | "username" => SubMode::Username,
             "user_email" | "email" => SubMode::Email,
             other => {
-                return Err(FieldError::new("sub_mode", format!("sub_mode '{other}' is not supported"))
-                    .hint("hashed_user_id, user_uuid, user_username or user_email"));
+                return Err(
+                    FieldError::new("sub_mode", format!("sub_mode '{other}' is not supported"))
+                        .hint("hashed_user_id, user_uuid, user_username or user_email"),
+                );
             }
         };
     }
     if let Some(v) = f.text("issuer_mode")?
         && v != "per_provider"
     {
-        return Err(FieldError::new("issuer_mode", "only per_provider issuers are supported")
-            .hint("Gatehouse's issuer is /application/o/<slug>/"));
+        return Err(
+            FieldError::new("issuer_mode", "only per_provider issuers are supported")
+                .hint("Gatehouse's issuer is /application/o/<slug>/"),
+        );
     }
     Ok(())
 }

@@ -57,12 +57,12 @@ pub fn apply(base: &ProxyConfig, f: &dyn Fields) -> Result<ProxyConfig, FieldErr
     if let Some(h) = f.text("internal_host")?
         && !h.is_empty()
     {
-        return Err(
-            FieldError::new("internal_host", "internal_host needs mode 'proxy', which is not supported")
-                .hint("use forward_single behind your reverse proxy"),
-        );
+        return Err(FieldError::new(
+            "internal_host",
+            "internal_host needs mode 'proxy', which is not supported",
+        )
+        .hint("use forward_single behind your reverse proxy"));
     }
     let v = serde_json::to_value(&c).unwrap_or(Value::Null);
-    ProxyConfig::from_value(&v)
-        .map_err(|e| FieldError::new("external_host", format!("invalid proxy provider: {e}")))
+    ProxyConfig::from_value(&v).map_err(|e| FieldError::new("external_host", format!("invalid proxy provider: {e}")))
 }

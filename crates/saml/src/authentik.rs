@@ -46,8 +46,10 @@ pub fn name_id(v: &str) -> Result<NameIdKind, FieldError> {
         "unspecified" => NameIdKind::Unspecified,
         "username" => NameIdKind::Username,
         other => {
-            return Err(FieldError::new("name_id", format!("name_id '{other}' is not supported"))
-                .hint("persistent, email, transient, unspecified or username"));
+            return Err(
+                FieldError::new("name_id", format!("name_id '{other}' is not supported"))
+                    .hint("persistent, email, transient, unspecified or username"),
+            );
         }
     })
 }
@@ -112,7 +114,12 @@ fn set_sp(c: &mut SamlConfig, f: &dyn Fields, notes: &mut Vec<String>) -> Result
             "post" => {}
             // SAML's Web SSO profile forbids Redirect for responses; SPs accept POST.
             "redirect" => notes.push("sp_binding redirect: Gatehouse sends responses with HTTP-POST".into()),
-            other => return Err(FieldError::new("sp_binding", format!("sp_binding '{other}': redirect or post"))),
+            other => {
+                return Err(FieldError::new(
+                    "sp_binding",
+                    format!("sp_binding '{other}': redirect or post"),
+                ));
+            }
         }
     }
     Ok(acs_field)
@@ -134,10 +141,10 @@ fn set_signing(c: &mut SamlConfig, f: &dyn Fields) -> Result<(), FieldError> {
                     "sign_response"
                 };
                 return Err(FieldError::new(
-                        k,
-                        "Gatehouse always signs: sign_assertion or sign_response must be true",
-                    )
-                    .hint("sign_assertion: true"));
+                    k,
+                    "Gatehouse always signs: sign_assertion or sign_response must be true",
+                )
+                .hint("sign_assertion: true"));
             }
         };
     }
@@ -148,8 +155,10 @@ fn set_signing(c: &mut SamlConfig, f: &dyn Fields) -> Result<(), FieldError> {
         && v != DIGEST_SHA256
         && v != "sha256"
     {
-        return Err(FieldError::new("digest_algorithm", format!("digest_algorithm '{v}' is not supported"))
-            .hint(format!("Gatehouse digests with SHA-256: {DIGEST_SHA256}")));
+        return Err(
+            FieldError::new("digest_algorithm", format!("digest_algorithm '{v}' is not supported"))
+                .hint(format!("Gatehouse digests with SHA-256: {DIGEST_SHA256}")),
+        );
     }
     Ok(())
 }
@@ -166,7 +175,12 @@ fn set_sp_certs(c: &mut SamlConfig, f: &dyn Fields) -> Result<(), FieldError> {
                 .map(|i| i.as_str().map(str::to_string))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| FieldError::new("sp_certs", "sp_certs: a list of PEM or base64 certificates"))?,
-            Some(_) => return Err(FieldError::new("sp_certs", "sp_certs: a list of PEM or base64 certificates")),
+            Some(_) => {
+                return Err(FieldError::new(
+                    "sp_certs",
+                    "sp_certs: a list of PEM or base64 certificates",
+                ));
+            }
         };
     }
     if let Some(v) = f.flag("want_authn_requests_signed")? {
@@ -210,7 +224,10 @@ fn set_validity(c: &mut SamlConfig, f: &dyn Fields) -> Result<(), FieldError> {
             && parse_duration(v.trim_start_matches('-')).is_none()
             && parse_duration(&v.replace("=-", "=")).is_none()
         {
-            return Err(FieldError::new(k, format!("{k}: authentik's duration form, e.g. minutes=-5")));
+            return Err(FieldError::new(
+                k,
+                format!("{k}: authentik's duration form, e.g. minutes=-5"),
+            ));
         }
     }
     Ok(())

@@ -7,9 +7,9 @@
 //! (receive and park, SSO through the one gate, SLO, metadata); the web layer
 //! parses HTTP, calls one of them and renders its outcome.
 
+pub mod authentik;
 pub mod binding;
 pub mod c14n;
-pub mod authentik;
 pub mod config;
 pub mod dsig;
 pub mod keys;

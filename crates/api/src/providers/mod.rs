@@ -62,7 +62,13 @@ fn names(kind: ProviderKind) -> (&'static str, &'static str, &'static str) {
 
 /// A provider in authentik's common shape.
 pub fn base_of(entry: &ProviderEntry) -> Provider {
-    base(entry.kind, entry.pk, entry.name.clone(), &entry.config, entry.application.as_ref())
+    base(
+        entry.kind,
+        entry.pk,
+        entry.name.clone(),
+        &entry.config,
+        entry.application.as_ref(),
+    )
 }
 
 /// The provider `app` uses, in authentik's common shape, if it has one.

@@ -43,9 +43,14 @@ fn check_flows(f: &Map<String, Value>) -> ApiResult<()> {
         ("invalidation_flow", "invalidation"),
         ("authentication_flow", "authentication"),
     ] {
-        let Some(v) = f.get(field).filter(|v| !v.is_null()) else { continue };
+        let Some(v) = f.get(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
         let text = v.as_str().unwrap_or_default();
-        if !FLOWS.iter().any(|x| x.pk.to_string() == text && x.designation == designation) {
+        if !FLOWS
+            .iter()
+            .any(|x| x.pk.to_string() == text && x.designation == designation)
+        {
             return Err(ApiError::field(
                 field,
                 format!("Invalid pk \"{text}\" - object does not exist."),
@@ -67,7 +72,10 @@ pub async fn build_oauth2(dir: &Directory, old: Option<&Value>, f: &Map<String, 
     fields.remove("consent");
     if let Some(flow) = f.get("authorization_flow").and_then(Value::as_str) {
         let explicit = flow == AUTHORIZATION_EXPLICIT.to_string();
-        fields.insert("consent".into(), Value::from(if explicit { "explicit" } else { "implicit" }));
+        fields.insert(
+            "consent".into(),
+            Value::from(if explicit { "explicit" } else { "implicit" }),
+        );
     }
     gatehouse_oidc::authentik::apply(&mut cfg, &fields).map_err(refused)?;
     let given = f.get("client_secret").and_then(Value::as_str).filter(|s| !s.is_empty());
@@ -106,9 +114,7 @@ pub async fn build_saml(_dir: &Directory, old: Option<&Value>, f: &Map<String, V
             "Gatehouse knows a service provider by its entity id: give it as audience.",
         ));
     }
-    let cfg = cfg
-        .validate()
-        .map_err(|e| ApiError::field(acs_field, e.to_string()))?;
+    let cfg = cfg.validate().map_err(|e| ApiError::field(acs_field, e.to_string()))?;
     Ok(Built {
         spec: cfg.provider_spec(),
         secret: None,
@@ -162,7 +168,7 @@ macro_rules! provider_writes {
      $reveal:ident, $model:ty, $req:ty, $patched:ty, $path:literal, $item_path:literal,
      $create_op:literal, $update_op:literal, $partial_op:literal, $destroy_op:literal) => {
         #[utoipa::path(post, path = $path, operation_id = $create_op, tag = "providers", request_body = $req,
-            responses((status = 201, body = $model), (status = 400), (status = 403)))]
+                    responses((status = 201, body = $model), (status = 400), (status = 403)))]
         pub async fn $create(
             State(state): State<ApiState>,
             Admin(c): Admin,
@@ -177,8 +183,8 @@ macro_rules! provider_writes {
         }
 
         #[utoipa::path(put, path = $item_path, operation_id = $update_op, tag = "providers",
-            params(("id" = i64, Path)), request_body = $req,
-            responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
+                    params(("id" = i64, Path)), request_body = $req,
+                    responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
         pub async fn $update(
             State(state): State<ApiState>,
             Admin(c): Admin,
@@ -190,8 +196,8 @@ macro_rules! provider_writes {
         }
 
         #[utoipa::path(patch, path = $item_path, operation_id = $partial_op, tag = "providers",
-            params(("id" = i64, Path)), request_body = $patched,
-            responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
+                    params(("id" = i64, Path)), request_body = $patched,
+                    responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
         pub async fn $partial(
             State(state): State<ApiState>,
             Admin(c): Admin,
@@ -203,7 +209,7 @@ macro_rules! provider_writes {
         }
 
         #[utoipa::path(delete, path = $item_path, operation_id = $destroy_op, tag = "providers",
-            params(("id" = i64, Path)), responses((status = 204), (status = 403), (status = 404)))]
+                    params(("id" = i64, Path)), responses((status = 204), (status = 403), (status = 404)))]
         pub async fn $destroy(Admin(c): Admin, Path(id): Path<String>) -> ApiResult<StatusCode> {
             c.dir.providers().delete(c.audit(), $kind, pk(&id)?).await?;
             Ok(StatusCode::NO_CONTENT)
@@ -235,26 +241,78 @@ where
 }
 
 provider_writes!(
-    oauth2_create, oauth2_update, oauth2_partial_update, oauth2_destroy, ProviderKind::Oidc, build_oauth2,
-    oauth2, with_secret, OAuth2Provider, OAuth2ProviderRequest, PatchedOAuth2ProviderRequest,
-    "/providers/oauth2/", "/providers/oauth2/{id}/", "providers_oauth2_create", "providers_oauth2_update",
-    "providers_oauth2_partial_update", "providers_oauth2_destroy"
+    oauth2_create,
+    oauth2_update,
+    oauth2_partial_update,
+    oauth2_destroy,
+    ProviderKind::Oidc,
+    build_oauth2,
+    oauth2,
+    with_secret,
+    OAuth2Provider,
+    OAuth2ProviderRequest,
+    PatchedOAuth2ProviderRequest,
+    "/providers/oauth2/",
+    "/providers/oauth2/{id}/",
+    "providers_oauth2_create",
+    "providers_oauth2_update",
+    "providers_oauth2_partial_update",
+    "providers_oauth2_destroy"
 );
 provider_writes!(
-    saml_create, saml_update, saml_partial_update, saml_destroy, ProviderKind::Saml, build_saml, saml,
-    no_secret, SAMLProvider, SAMLProviderRequest, PatchedSAMLProviderRequest, "/providers/saml/",
-    "/providers/saml/{id}/", "providers_saml_create", "providers_saml_update", "providers_saml_partial_update",
+    saml_create,
+    saml_update,
+    saml_partial_update,
+    saml_destroy,
+    ProviderKind::Saml,
+    build_saml,
+    saml,
+    no_secret,
+    SAMLProvider,
+    SAMLProviderRequest,
+    PatchedSAMLProviderRequest,
+    "/providers/saml/",
+    "/providers/saml/{id}/",
+    "providers_saml_create",
+    "providers_saml_update",
+    "providers_saml_partial_update",
     "providers_saml_destroy"
 );
 provider_writes!(
-    proxy_create, proxy_update, proxy_partial_update, proxy_destroy, ProviderKind::Proxy, build_proxy, proxy,
-    no_secret, ProxyProvider, ProxyProviderRequest, PatchedProxyProviderRequest, "/providers/proxy/",
-    "/providers/proxy/{id}/", "providers_proxy_create", "providers_proxy_update", "providers_proxy_partial_update",
+    proxy_create,
+    proxy_update,
+    proxy_partial_update,
+    proxy_destroy,
+    ProviderKind::Proxy,
+    build_proxy,
+    proxy,
+    no_secret,
+    ProxyProvider,
+    ProxyProviderRequest,
+    PatchedProxyProviderRequest,
+    "/providers/proxy/",
+    "/providers/proxy/{id}/",
+    "providers_proxy_create",
+    "providers_proxy_update",
+    "providers_proxy_partial_update",
     "providers_proxy_destroy"
 );
 provider_writes!(
-    ldap_create, ldap_update, ldap_partial_update, ldap_destroy, ProviderKind::Ldap, build_ldap, ldap,
-    no_secret, LDAPProvider, LDAPProviderRequest, PatchedLDAPProviderRequest, "/providers/ldap/",
-    "/providers/ldap/{id}/", "providers_ldap_create", "providers_ldap_update", "providers_ldap_partial_update",
+    ldap_create,
+    ldap_update,
+    ldap_partial_update,
+    ldap_destroy,
+    ProviderKind::Ldap,
+    build_ldap,
+    ldap,
+    no_secret,
+    LDAPProvider,
+    LDAPProviderRequest,
+    PatchedLDAPProviderRequest,
+    "/providers/ldap/",
+    "/providers/ldap/{id}/",
+    "providers_ldap_create",
+    "providers_ldap_update",
+    "providers_ldap_partial_update",
     "providers_ldap_destroy"
 );

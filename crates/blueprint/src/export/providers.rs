@@ -9,9 +9,9 @@ use gatehouse_saml::{NameIdKind, SamlConfig};
 
 use super::Exporter;
 use super::writer::{Y, entry, env, env_name, find, ident, keyof, s};
+use crate::models::saml::mapping_of_name_id;
 use gatehouse_core::fields::format_duration;
 use gatehouse_oidc::authentik::sub_mode_name;
-use crate::models::saml::mapping_of_name_id;
 use gatehouse_saml::authentik::{DIGEST_SHA256, sign_flags};
 
 type Attrs = Vec<(String, Y)>;

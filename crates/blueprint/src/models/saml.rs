@@ -59,8 +59,6 @@ fn find_rec(st: &State, q: &Attrs<'_>) -> Result<Option<usize>, At> {
     ))
 }
 
-
-
 fn set(cx: &mut Cx<'_>, i: usize, a: &Attrs<'_>) -> Result<(), At> {
     provider::set_name(cx, i, a)?;
     let ProviderDraft::Saml(c) = &mut cx.st.providers[i].draft else {
@@ -103,8 +101,6 @@ fn set_name_id_mapping(c: &mut SamlConfig, a: &Attrs<'_>) -> Result<(), At> {
     Ok(())
 }
 
-
-
 /// Flows, key pair and property mappings: references accepted as authentik
 /// writes them, though Gatehouse's own are built in.
 fn check_references(a: &Attrs<'_>) -> Result<(), At> {
@@ -120,7 +116,8 @@ fn check_references(a: &Attrs<'_>) -> Result<(), At> {
     if let Some(v) = a.get("verification_kp")
         && !(a.has("sp_certs") && matches!(as_marker(v), Some(("keypair", _))))
     {
-        return Err(a.err(
+        return Err(a
+            .err(
                 "verification_kp",
                 "verification_kp: Gatehouse needs the SP's certificate itself",
             )

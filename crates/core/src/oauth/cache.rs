@@ -8,8 +8,8 @@ use crate::access::AccessSnapshot;
 use crate::cache::{FeedCell, FeedMap};
 use crate::keys::KeyRing;
 use crate::listing::{Page, UserQuery};
-use crate::pages::UserRow;
 use crate::model::{ApiToken, Group, User};
+use crate::pages::UserRow;
 
 /// Lookups by key hold at most this many entries, so unknown keys cannot
 /// grow a map without end.

@@ -305,16 +305,14 @@ impl DirectoryWrites for SqlWriteTx {
     }
 
     async fn stamp_login(&mut self, id: Uuid, password_hash: &str, at: Timestamp) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE users SET last_login = $1 WHERE id = $2 AND is_active = $3 AND password_hash = $4",
-        )
-        .bind(at.millis())
-        .bind(id.to_string())
-        .bind(rows::flag_value(true))
-        .bind(password_hash)
-        .execute(&mut *self.tx)
-        .await
-        .ctx("record sign-in")?;
+        let r = sqlx::query("UPDATE users SET last_login = $1 WHERE id = $2 AND is_active = $3 AND password_hash = $4")
+            .bind(at.millis())
+            .bind(id.to_string())
+            .bind(rows::flag_value(true))
+            .bind(password_hash)
+            .execute(&mut *self.tx)
+            .await
+            .ctx("record sign-in")?;
         Ok(r.rows_affected() == 1)
     }
 

@@ -19,7 +19,10 @@ fn spec(key: &str) -> ProviderSpec {
 pub(crate) async fn check_provider_objects(db: &TestDb) {
     let env = env(db).await;
     let providers = env.dir.providers();
-    let a = providers.create(&env.audit, "Grafana OIDC", spec("grafana")).await.unwrap();
+    let a = providers
+        .create(&env.audit, "Grafana OIDC", spec("grafana"))
+        .await
+        .unwrap();
     let b = providers.create(&env.audit, "Wiki OIDC", spec("wiki")).await.unwrap();
     assert!(b.pk > a.pk && a.application.is_none());
     // A key is unique among unattached providers and applications alike.
@@ -36,19 +39,34 @@ pub(crate) async fn check_provider_objects(db: &TestDb) {
     assert_eq!(app.provider_pk, Some(a.pk));
     assert_eq!(app.provider_key.as_deref(), Some("grafana"));
     assert_eq!(app.provider_display_name(), "Grafana OIDC");
-    let by_key = env.dir.apps().by_provider_key(ProviderKind::Oidc, "grafana").await.unwrap();
+    let by_key = env
+        .dir
+        .apps()
+        .by_provider_key(ProviderKind::Oidc, "grafana")
+        .await
+        .unwrap();
     assert_eq!(by_key.map(|a| a.slug), Some("grafana".into()));
     let listed = providers.list(ProviderKind::Oidc).await.unwrap();
     assert_eq!(listed.iter().map(|p| p.pk).collect::<Vec<_>>(), vec![a.pk, b.pk]);
     assert_eq!(listed[0].application.as_ref().map(|x| x.slug.as_str()), Some("grafana"));
-    assert!(env.store.unattached_providers().await.unwrap().iter().all(|p| p.pk != a.pk));
+    assert!(
+        env.store
+            .unattached_providers()
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.pk != a.pk)
+    );
     // One provider, one application.
     let twice = env
         .dir
         .apps()
         .create_using(&env.audit, "grafana2", "Grafana 2", None, Some(a.pk))
         .await;
-    assert!(matches!(twice, Err(Error::Invalid { field: "provider", .. })), "{twice:?}");
+    assert!(
+        matches!(twice, Err(Error::Invalid { field: "provider", .. })),
+        "{twice:?}"
+    );
     assert!(env.dir.apps().by_slug("grafana2").await.unwrap().is_none());
 
     // Updating an attached provider changes the application's settings.
@@ -67,14 +85,21 @@ pub(crate) async fn check_provider_objects(db: &TestDb) {
         ..AppChange::default()
     };
     let app = env.dir.apps().update(&env.audit, "grafana", &change).await.unwrap();
-    assert_eq!((app.provider_pk, app.provider_key.as_deref()), (Some(b.pk), Some("wiki")));
+    assert_eq!(
+        (app.provider_pk, app.provider_key.as_deref()),
+        (Some(b.pk), Some("wiki"))
+    );
     let loose = env.store.unattached_providers().await.unwrap();
     assert_eq!(loose.len(), 1);
     assert_eq!((loose[0].pk, loose[0].key.as_deref()), (a.pk, Some("grafana-new")));
     assert_eq!(loose[0].name, "Grafana SSO");
 
     // Deleting the application keeps its provider; deleting a provider detaches it.
-    env.dir.apps().delete_keeping_provider(&env.audit, "grafana").await.unwrap();
+    env.dir
+        .apps()
+        .delete_keeping_provider(&env.audit, "grafana")
+        .await
+        .unwrap();
     assert_eq!(env.store.unattached_providers().await.unwrap().len(), 2);
     let app = env
         .dir

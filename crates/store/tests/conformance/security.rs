@@ -455,11 +455,17 @@ pub(crate) async fn check_sessionless_sign_in(db: &TestDb) {
     let bob = env.user_with_password("bob", PW).await;
     let sign_in = env.dir.sign_in();
     assert!(matches!(
-        sign_in.check_password_via(&audit, "bob", "wrong", "ldap").await.unwrap(),
+        sign_in
+            .check_password_via(&audit, "bob", "wrong", "ldap")
+            .await
+            .unwrap(),
         PasswordCheck::Rejected
     ));
     let check = sign_in.check_password_via(&audit, "bob", PW, "ldap").await.unwrap();
-    assert!(matches!(check, PasswordCheck::Accepted { had_failures: true, .. }), "{check:?}");
+    assert!(
+        matches!(check, PasswordCheck::Accepted { had_failures: true, .. }),
+        "{check:?}"
+    );
     env.clock.advance_seconds(5);
     let user = sign_in
         .finish_sessionless_sign_in(&audit, check, &["pwd"], json!({"via": "ldap"}))
@@ -479,7 +485,12 @@ pub(crate) async fn check_sessionless_sign_in(db: &TestDb) {
         let check = sign_in.check_password_via(&audit, "bob", PW, "ldap").await.unwrap();
         match change {
             "disable" => drop(env.dir.users().set_active(&env.audit, "bob", false).await.unwrap()),
-            _ => env.dir.users().set_password(&env.audit, "bob", "Another-Password-1").await.unwrap(),
+            _ => env
+                .dir
+                .users()
+                .set_password(&env.audit, "bob", "Another-Password-1")
+                .await
+                .unwrap(),
         }
         let done = sign_in
             .finish_sessionless_sign_in(&audit, check, &["pwd"], json!({}))
