@@ -188,6 +188,7 @@ pub async fn partial_update(
         launch_url: req.meta_launch_url.map(|u| Some(u).filter(|u| !u.is_empty())),
         provider: None,
         attach: req.provider,
+        provider_name: None,
     };
     let app = c.dir.apps().update(c.audit(), &slug, &change).await?;
     let a = c.dir.apps().get(&app.slug).await?;

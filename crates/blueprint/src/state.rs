@@ -141,7 +141,7 @@ impl State {
                 let id = Uuid::new_v4();
                 st.providers.push(ProviderRec {
                     id,
-                    name: a.name.clone(),
+                    name: a.provider_name.clone().unwrap_or_else(|| a.name.clone()),
                     draft,
                     live: true,
                 });

@@ -215,6 +215,7 @@ fn app_change(app: &Application, shown: &Value) -> AppChange {
             shown: shown.clone(),
         }),
         attach: None,
+        provider_name: Some(app.provider_name.clone()),
     }
 }
 

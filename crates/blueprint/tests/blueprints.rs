@@ -691,3 +691,32 @@ async fn the_device_flow_is_a_provider_field_and_survives_export() {
             .device_flow
     );
 }
+
+/// A provider's own name (authentik's, or one given through the REST API) is
+/// stored, exported, found by `!Find`, and changed only when the file says so.
+#[tokio::test]
+async fn a_provider_keeps_its_own_name() {
+    let db = sqlite().await;
+    let text = "version: 1\nentries:\n  - model: authentik_providers_oauth2.oauth2provider\n    id: p\n    identifiers: {name: Grafana OIDC}\n    attrs:\n      client_id: grafana\n      client_type: public\n      redirect_uris: [{matching_mode: strict, url: 'https://grafana.example.com/cb'}]\n  - model: authentik_core.application\n    identifiers: {slug: grafana}\n    attrs: {name: Grafana, provider: !KeyOf p}\n";
+    apply_text(&db, text, &opts(&no_env, json!({}))).await.unwrap();
+    let app = db.store.application_by_slug("grafana").await.unwrap().unwrap();
+    assert_eq!(app.provider_name.as_deref(), Some("Grafana OIDC"));
+    assert!(app.provider_pk.is_some());
+    let exported = export::export(&db.dir, false).await.unwrap();
+    assert!(exported.yaml.contains("name: Grafana OIDC"), "{}", exported.yaml);
+    let again = plan(
+        &db.dir,
+        &[Source::from_text("export.yaml", &exported.yaml)],
+        &opts(&no_env, json!({})),
+    )
+    .await
+    .unwrap();
+    assert!(apply(&db.dir, &audit(), &again).await.unwrap().changes.is_empty());
+    // Found by its name, renamed by the file.
+    let rename = "version: 1\nentries:\n  - model: authentik_providers_oauth2.oauth2provider\n    identifiers: {name: Grafana OIDC}\n    attrs: {name: Grafana SSO}\n";
+    let applied = apply_text(&db, rename, &opts(&no_env, json!({}))).await.unwrap();
+    assert_eq!(applied.changes.len(), 1);
+    let app = db.store.application_by_slug("grafana").await.unwrap().unwrap();
+    assert_eq!(app.provider_name.as_deref(), Some("Grafana SSO"));
+    assert_eq!(app.provider_key.as_deref(), Some("grafana"));
+}

@@ -42,6 +42,8 @@ pub struct AppChange {
     /// `Some(Some(pk))`: use the unattached provider `pk` (the one used
     /// before is detached, not deleted); `Some(None)`: detach the provider.
     pub attach: Option<Option<i64>>,
+    /// The provider's own name (`Some(None)`: named after the application).
+    pub provider_name: Option<Option<String>>,
 }
 
 impl Apps<'_> {
@@ -330,6 +332,13 @@ pub async fn update(tx: &mut Tx<'_>, id: Uuid, change: &AppChange, action: &str)
             app.provider_config = p.config.clone();
             shown = p.shown.clone();
         }
+    }
+    if let Some(v) = &change.provider_name
+        && app.provider.is_some()
+        && *v != app.provider_name
+    {
+        changes.insert("provider_name".into(), json!([app.provider_name, v]));
+        app.provider_name = v.clone();
     }
     if changes.is_empty() {
         return Ok(app);

@@ -168,7 +168,7 @@ macro_rules! provider_writes {
      $reveal:ident, $model:ty, $req:ty, $patched:ty, $path:literal, $item_path:literal,
      $create_op:literal, $update_op:literal, $partial_op:literal, $destroy_op:literal) => {
         #[utoipa::path(post, path = $path, operation_id = $create_op, tag = "providers", request_body = $req,
-                    responses((status = 201, body = $model), (status = 400), (status = 403)))]
+                            responses((status = 201, body = $model), (status = 400), (status = 403)))]
         pub async fn $create(
             State(state): State<ApiState>,
             Admin(c): Admin,
@@ -183,8 +183,8 @@ macro_rules! provider_writes {
         }
 
         #[utoipa::path(put, path = $item_path, operation_id = $update_op, tag = "providers",
-                    params(("id" = i64, Path)), request_body = $req,
-                    responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
+                            params(("id" = i64, Path)), request_body = $req,
+                            responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
         pub async fn $update(
             State(state): State<ApiState>,
             Admin(c): Admin,
@@ -196,8 +196,8 @@ macro_rules! provider_writes {
         }
 
         #[utoipa::path(patch, path = $item_path, operation_id = $partial_op, tag = "providers",
-                    params(("id" = i64, Path)), request_body = $patched,
-                    responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
+                            params(("id" = i64, Path)), request_body = $patched,
+                            responses((status = 200, body = $model), (status = 400), (status = 403), (status = 404)))]
         pub async fn $partial(
             State(state): State<ApiState>,
             Admin(c): Admin,
@@ -209,7 +209,7 @@ macro_rules! provider_writes {
         }
 
         #[utoipa::path(delete, path = $item_path, operation_id = $destroy_op, tag = "providers",
-                    params(("id" = i64, Path)), responses((status = 204), (status = 403), (status = 404)))]
+                            params(("id" = i64, Path)), responses((status = 204), (status = 403), (status = 404)))]
         pub async fn $destroy(Admin(c): Admin, Path(id): Path<String>) -> ApiResult<StatusCode> {
             c.dir.providers().delete(c.audit(), $kind, pk(&id)?).await?;
             Ok(StatusCode::NO_CONTENT)

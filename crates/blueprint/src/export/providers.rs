@@ -20,7 +20,10 @@ fn provider_entry(model: &str, app: &Application, pid: &str, attrs: Attrs) -> Y 
     entry(
         model,
         Some(pid.to_string()),
-        vec![("name".into(), s(app.name.clone()))],
+        vec![(
+            "name".into(),
+            s(app.provider_name.clone().unwrap_or_else(|| app.name.clone())),
+        )],
         attrs,
     )
 }

@@ -59,12 +59,15 @@ pub(super) fn copy_into_apps(st: &mut State) {
             app.provider = None;
             app.provider_key = None;
             app.provider_config = json!({});
+            app.provider_name = None;
             continue;
         };
         let Some(p) = st.providers.iter().find(|p| p.id == pid) else {
             continue;
         };
         let app = &mut st.apps[i].app;
+        // A provider named after its application needs no name of its own.
+        app.provider_name = (p.name != app.name).then(|| p.name.clone());
         match &p.draft {
             ProviderDraft::Oidc { cfg, .. } => {
                 app.provider = Some(ProviderKind::Oidc);

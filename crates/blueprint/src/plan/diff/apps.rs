@@ -29,6 +29,13 @@ fn config_fields(before: &Application, after: &Application) -> Vec<FieldChange> 
             after.provider.map(|p| p.as_str()),
         ));
     }
+    if before.provider.is_some() && after.provider.is_some() && before.provider_name != after.provider_name {
+        out.push(fc(
+            "provider name",
+            before.provider_display_name(),
+            after.provider_display_name(),
+        ));
+    }
     let (b, a) = (masked_config(before), masked_config(after));
     let empty = Map::new();
     let bm = b.as_object().unwrap_or(&empty);
