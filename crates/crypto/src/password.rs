@@ -123,7 +123,9 @@ fn hash_thread(rx: &Mutex<mpsc::Receiver<Job>>, queued: &AtomicUsize) {
         };
         let Ok(job) = job else { return };
         queued.fetch_sub(1, Ordering::SeqCst);
-        job();
+        // A job that panics fails its caller (its answer channel drops), not
+        // this thread: the pool keeps its size.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         // Keep the work area while hashes queue (a sign-in storm); hand it
         // back when nobody waits, so an idle server holds no argon2 memory.
         if queued.load(Ordering::SeqCst) == 0 {
@@ -377,6 +379,34 @@ mod tests {
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert_eq!(h.verify("correct horse", &phc).await.unwrap(), PasswordVerdict::Match);
         assert_eq!(h.verify("wrong horse", &phc).await.unwrap(), PasswordVerdict::Mismatch);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn at_most_concurrency_jobs_run_and_a_panic_keeps_the_threads() {
+        let h = PasswordHasher::new(cheap(), 2).unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut jobs = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (h, running, most) = (h.clone(), running.clone(), most.clone());
+            jobs.spawn(async move {
+                h.run(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+            });
+        }
+        while let Some(done) = jobs.join_next().await {
+            done.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        // A job that panics fails its caller; the threads stay and hash on.
+        assert!(matches!(h.run(|| panic!("boom")).await, Err(HashError::Pool)));
+        assert!(matches!(h.run(|| panic!("boom")).await, Err(HashError::Pool)));
+        assert!(h.hash("still works").await.is_ok());
     }
 
     #[tokio::test]
