@@ -8,7 +8,8 @@
 #   - searches/s and p99 for (uid=user00123), for (memberOf=cn=group-007,…)
 #     and for a paged subtree search of every user (pages of 1000);
 #   - binds/s (both verify the same argon2id hashes: slapd through its argon2
-#     module), next to the raw argon2id rate of Gatehouse's hasher;
+#     module), next to the raw argon2id rate of Gatehouse's hasher, and the
+#     same ratio in CPU time (server CPU per bind, hasher CPU per verification);
 #   - resident memory of both servers.
 # Prints a Markdown report on stdout (progress on stderr):
 #
@@ -173,13 +174,18 @@ measure "paged subtree search \`(objectClass=user)\`: all $USERS users + 1 in pa
     "${search[@]}" --filter '(objectClass=user)' --page-size 1000 --attrs cn,uid,mail
 
 log "binds"
-BR=(); SBR=(); HR=()
+BR=(); SBR=(); HR=(); BCPU=(); HCPU=()
+# CPU time of a process so far, in ms (utime + stime).
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"; }
 for _ in $(seq "$ROUNDS"); do
+    c0=$(cpu_ms "$GH_PID")
     r=$(load "$BIND_CONC" --addr "127.0.0.1:$GH_LDAP" bind --dn-template "cn=user{:05},ou=users,$BASE" --users "$BIND_USERS" --password "$PASSWORD")
     [[ $(kv errors "$r") == 0 ]] || die "Gatehouse bind errors: $r"
     BR+=("$(kv rate "$r")"); BP=$(kv p99_ms "$r")
+    # Server CPU per bind: the whole run (warm-up included) over the binds it made at the measured rate.
+    BCPU+=("$(calcf %.2f 'c / (r * t)' c="$(( $(cpu_ms "$GH_PID") - c0 ))" r="$(kv rate "$r")" t="$(calcf %.1f 'a + b' a="$SECONDS_PER" b="$WARMUP")")")
     r=$("$TARGET/release/examples/signin_load" hash --seconds "$SECONDS_PER" --warmup "$WARMUP")
-    HR+=("$(kv rate "$r")")
+    HR+=("$(kv rate "$r")"); HCPU+=("$(calcf %.2f '1000 * c / n' c="$(kv cpu_s "$r")" n="$(kv hashes_all "$r")")")
     r=$(load "$BIND_CONC" --addr "127.0.0.1:$SL_PORT" bind --dn-template "cn=user{:05},ou=users,$BASE" --users "$BIND_USERS" --password "$PASSWORD")
     [[ $(kv errors "$r") == 0 ]] || die "slapd bind errors: $r"
     SBR+=("$(kv rate "$r")"); SBP=$(kv p99_ms "$r")
@@ -187,6 +193,8 @@ done
 b=$(median "${BR[*]}"); h=$(median "${HR[*]}"); sb=$(median "${SBR[*]}")
 ROWS+=("| binds (argon2id m=19456 KiB, t=2, p=1, the same hashes on both), $BIND_CONC connections | **$b/s**, p99 $BP ms (runs: ${BR[*]}) | $sb/s, p99 $SBP ms (runs: ${SBR[*]}) | $(calcf %.2f 'g / s' g="$b" s="$sb") | - |")
 ROWS+=("| Gatehouse binds ÷ raw argon2id verifications/s of its hasher ($h/s; runs: ${HR[*]}) | **$(calcf %.2f 'b / h' b="$b" h="$h")** | - | - | ≥ 0.9 |")
+bc=$(median "${BCPU[*]}"); hc=$(median "${HCPU[*]}")
+ROWS+=("| CPU per raw verification ÷ server CPU per bind (the same ratio in CPU time, steadier on a shared machine: $hc ms per verification, runs: ${HCPU[*]}; $bc ms per bind, runs: ${BCPU[*]}) | $(calcf %.2f 'h / b' h="$hc" b="$bc") | - | - | (info) |")
 ROWS+=("| resident memory after the runs (VmRSS; VmHWM) | **$(rss_mib "$GH_PID") MiB**; $(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$GH_PID/status") MiB | $(rss_mib "$SL_PID") MiB; $(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$SL_PID/status") MiB | - | - |")
 
 report_header "LDAP: Gatehouse and OpenLDAP slapd, same directory, same load generator"
