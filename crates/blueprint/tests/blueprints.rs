@@ -672,16 +672,7 @@ async fn the_device_flow_is_a_provider_field_and_survives_export() {
     let cfg = gatehouse_oidc::config::OidcConfig::from_value(&tv.provider_config).unwrap();
     assert!(cfg.device_flow);
     assert_eq!(cfg.refresh_token_validity_secs, 12 * 3600);
-    let exported = export::export(&db.dir, false).await.unwrap();
-    assert!(exported.yaml.contains("device_flow: true"), "{}", exported.yaml);
-    let again = plan(
-        &db.dir,
-        &[Source::from_text("export.yaml", &exported.yaml)],
-        &opts(&no_env, json!({})),
-    )
-    .await
-    .unwrap();
-    assert!(apply(&db.dir, &audit(), &again).await.unwrap().changes.is_empty());
+    exports_and_reapplies_unchanged(&db, "device_flow: true").await;
     let off = text.replace("device_flow: true", "device_flow: false");
     apply_text(&db, &off, &opts(&no_env, json!({}))).await.unwrap();
     let tv = db.store.application_by_slug("tv").await.unwrap().unwrap();
@@ -690,6 +681,20 @@ async fn the_device_flow_is_a_provider_field_and_survives_export() {
             .unwrap()
             .device_flow
     );
+}
+
+/// The export holds `expected`, and applying it again changes nothing.
+async fn exports_and_reapplies_unchanged(db: &Db, expected: &str) {
+    let exported = export::export(&db.dir, false).await.unwrap();
+    assert!(exported.yaml.contains(expected), "{}", exported.yaml);
+    let again = plan(
+        &db.dir,
+        &[Source::from_text("export.yaml", &exported.yaml)],
+        &opts(&no_env, json!({})),
+    )
+    .await
+    .unwrap();
+    assert!(apply(&db.dir, &audit(), &again).await.unwrap().changes.is_empty());
 }
 
 /// A provider's own name (authentik's, or one given through the REST API) is
@@ -702,16 +707,7 @@ async fn a_provider_keeps_its_own_name() {
     let app = db.store.application_by_slug("grafana").await.unwrap().unwrap();
     assert_eq!(app.provider_name.as_deref(), Some("Grafana OIDC"));
     assert!(app.provider_pk.is_some());
-    let exported = export::export(&db.dir, false).await.unwrap();
-    assert!(exported.yaml.contains("name: Grafana OIDC"), "{}", exported.yaml);
-    let again = plan(
-        &db.dir,
-        &[Source::from_text("export.yaml", &exported.yaml)],
-        &opts(&no_env, json!({})),
-    )
-    .await
-    .unwrap();
-    assert!(apply(&db.dir, &audit(), &again).await.unwrap().changes.is_empty());
+    exports_and_reapplies_unchanged(&db, "name: Grafana OIDC").await;
     // Found by its name, renamed by the file.
     let rename = "version: 1\nentries:\n  - model: authentik_providers_oauth2.oauth2provider\n    identifiers: {name: Grafana OIDC}\n    attrs: {name: Grafana SSO}\n";
     let applied = apply_text(&db, rename, &opts(&no_env, json!({}))).await.unwrap();

@@ -117,7 +117,7 @@ pub(crate) async fn application_by_slug<'c, E>(e: E, slug: &str, lock: bool) -> 
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(if lock {
+    let q = sqlx::query(if lock {
         concat!(
             "SELECT ",
             application_columns!(),
@@ -126,20 +126,15 @@ where
     } else {
         concat!("SELECT ", application_columns!(), " FROM applications WHERE slug = $1")
     })
-    .bind(slug.to_string())
-    .fetch_optional(e)
-    .await
-    .ctx("read application")?
-    .as_ref()
-    .map(rows::application)
-    .transpose()
+    .bind(slug.to_string());
+    one_application(q, e).await
 }
 
 pub(crate) async fn application_by_id<'c, E>(e: E, id: Uuid, lock: bool) -> Result<Option<Application>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(if lock {
+    let q = sqlx::query(if lock {
         concat!(
             "SELECT ",
             application_columns!(),
@@ -148,13 +143,8 @@ where
     } else {
         concat!("SELECT ", application_columns!(), " FROM applications WHERE id = $1")
     })
-    .bind(id.to_string())
-    .fetch_optional(e)
-    .await
-    .ctx("read application")?
-    .as_ref()
-    .map(rows::application)
-    .transpose()
+    .bind(id.to_string());
+    one_application(q, e).await
 }
 
 pub(crate) async fn application_by_provider_key<'c, E>(
@@ -165,37 +155,43 @@ pub(crate) async fn application_by_provider_key<'c, E>(
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(concat!(
+    let q = sqlx::query(concat!(
         "SELECT ",
         application_columns!(),
         " FROM applications WHERE provider = $1 AND provider_key = $2"
     ))
     .bind(kind.as_str().to_string())
-    .bind(key.to_string())
-    .fetch_optional(e)
-    .await
-    .ctx("read application")?
-    .as_ref()
-    .map(rows::application)
-    .transpose()
+    .bind(key.to_string());
+    one_application(q, e).await
 }
 
 pub(crate) async fn application_by_provider_pk<'c, E>(e: E, pk: i64) -> Result<Option<Application>, StoreError>
 where
     E: Executor<'c, Database = Any>,
 {
-    sqlx::query(concat!(
+    let q = sqlx::query(concat!(
         "SELECT ",
         application_columns!(),
         " FROM applications WHERE provider_pk = $1"
     ))
-    .bind(pk)
-    .fetch_optional(e)
-    .await
-    .ctx("read application")?
-    .as_ref()
-    .map(rows::application)
-    .transpose()
+    .bind(pk);
+    one_application(q, e).await
+}
+
+/// The one application a query finds, if any.
+async fn one_application<'c, 'q, E>(
+    q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    e: E,
+) -> Result<Option<Application>, StoreError>
+where
+    E: Executor<'c, Database = Any>,
+{
+    q.fetch_optional(e)
+        .await
+        .ctx("read application")?
+        .as_ref()
+        .map(rows::application)
+        .transpose()
 }
 
 pub(crate) async fn applications<'c, E>(e: E) -> Result<Vec<Application>, StoreError>
