@@ -40,12 +40,9 @@ impl SignIn<'_> {
         let mut user = *checked;
         if let Some(hash) = rehash {
             // A new hash: the account is read again (locked) and rewritten.
-            let Some(stored) = tx.raw().user_by_id(user.id).await?.filter(|u| u.is_active) else {
+            let Some(stored) = crate::login::still_as_checked(&mut tx, &user).await? else {
                 return Ok(None);
             };
-            if stored.password_hash != user.password_hash {
-                return Ok(None);
-            }
             user = stored;
             user.password_hash = Some(hash);
             user.last_login = Some(now);

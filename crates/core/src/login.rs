@@ -224,12 +224,9 @@ impl SignIn<'_> {
             return Ok(None);
         };
         let mut tx = self.write(audit).await?;
-        let Some(mut user) = tx.raw().user_by_id(checked.id).await?.filter(|u| u.is_active) else {
+        let Some(mut user) = still_as_checked(&mut tx, &checked).await? else {
             return Ok(None);
         };
-        if user.password_hash != checked.password_hash {
-            return Ok(None);
-        }
         if let Some(hash) = rehash {
             user.password_hash = Some(hash);
         }
@@ -273,6 +270,16 @@ impl SignIn<'_> {
         let ended = self.store().ended_locks(self.now()).await?;
         self.announce_ended_locks_among(&ended).await
     }
+}
+
+/// The account a password check accepted, read again inside the change:
+/// `None` when it changed since (disabled, deleted, a new password).
+pub(crate) async fn still_as_checked(tx: &mut crate::tx::Tx<'_>, checked: &User) -> Result<Option<User>> {
+    Ok(tx
+        .raw()
+        .user_by_id(checked.id)
+        .await?
+        .filter(|u| u.is_active && u.password_hash == checked.password_hash))
 }
 
 /// Clears the throttle of an account after a successful sign-in (inside the

@@ -259,7 +259,8 @@ fn same_kind(have: Option<ProviderKind>, want: ProviderKind) -> Result<()> {
 async fn check_key_free(tx: &mut Tx<'_>, spec: &ProviderSpec, own_pk: Option<i64>) -> Result<()> {
     let Some(key) = &spec.key else { return Ok(()) };
     match tx.raw().application_by_provider_key(spec.kind, key).await? {
-        Some(app) if app.provider_pk != own_pk || own_pk.is_none() => Err(Error::AlreadyExists {
+        // Taken, unless by this very provider.
+        Some(app) if own_pk.is_none() || app.provider_pk != own_pk => Err(Error::AlreadyExists {
             kind: "provider key (client id / external host / audience / base DN)",
             name: key.clone(),
         }),

@@ -25,15 +25,28 @@ pub fn spec(cfg: &OidcConfig) -> ProviderSpec {
 /// Checks `cfg` and, for a confidential client, gives it a new secret.
 /// Returns the spec to store and the secret (shown once).
 pub async fn client_spec(dir: &Directory, mut cfg: OidcConfig) -> Result<(ProviderSpec, Option<String>)> {
-    let secret = match cfg.client_type {
-        ClientType::Public => None,
-        ClientType::Confidential => Some(dir.oauth().generate_client_secret()),
-    };
-    if let Some(s) = &secret {
-        cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(s).await?);
-    }
+    cfg.client_secret_hash = None;
+    let secret = settle_secret(dir, &mut cfg, None).await?;
     cfg.validate().map_err(invalid)?;
     Ok((spec(&cfg), secret))
+}
+
+/// Which secret a client has after a change: none for a public client; the
+/// `given` one (hashed) for a confidential client; a new one for a
+/// confidential client that has none yet; else the one it had. Returns a
+/// secret made or given here (shown once).
+pub async fn settle_secret(dir: &Directory, cfg: &mut OidcConfig, given: Option<&str>) -> Result<Option<String>> {
+    let secret = match (cfg.client_type, given) {
+        (ClientType::Public, _) => {
+            cfg.client_secret_hash = None;
+            return Ok(None);
+        }
+        (ClientType::Confidential, Some(s)) => s.to_string(),
+        (ClientType::Confidential, None) if cfg.client_secret_hash.is_none() => dir.oauth().generate_client_secret(),
+        (ClientType::Confidential, None) => return Ok(None),
+    };
+    cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(&secret).await?);
+    Ok(Some(secret))
 }
 
 /// The OIDC settings of `app`.

@@ -113,10 +113,25 @@ impl Filter {
         convert: fn(&AnyRow) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         // Offsets and limits are numbers we made: safe to write into the text.
-        let sql = format!("{select} LIMIT {} OFFSET {}", window.limit, window.offset);
+        self.rows(pool, format!("{select} {}", limit_sql(window)), op, convert)
+            .await
+    }
+
+    /// Every row of `sql` (which cuts its own page).
+    async fn rows<T>(
+        &self,
+        pool: &AnyPool,
+        sql: String,
+        op: &'static str,
+        convert: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let rows = self.query(sql).fetch_all(pool).await.ctx(op)?;
         rows::all(rows, convert)
     }
+}
+
+fn limit_sql(window: Window) -> String {
+    format!("LIMIT {} OFFSET {}", window.limit, window.offset)
 }
 
 fn direction(descending: bool) -> &'static str {
@@ -197,21 +212,16 @@ pub(crate) async fn user_page_with_groups(
             "SELECT ",
             user_columns!(),
             ", (SELECT {} FROM memberships m WHERE m.user_id = users.id) AS group_ids \
-             FROM (SELECT * FROM users{}{} LIMIT {} OFFSET {}) AS users{}"
+             FROM (SELECT * FROM users{}{} {}) AS users{}"
         ),
         joined,
         f.where_sql(),
         order,
-        q.window.limit,
-        q.window.offset,
+        limit_sql(q.window),
         order
     );
     let count = f.count(pool, "users", "count users").await?;
-    let whole = Window {
-        offset: 0,
-        limit: q.window.limit,
-    };
-    let items = f.page(pool, select, whole, "list users", user_with_groups).await?;
+    let items = f.rows(pool, select, "list users", user_with_groups).await?;
     Ok(Page { count, items })
 }
 

@@ -8,7 +8,14 @@ use sqlx::{Any, Executor, Row, Transaction};
 
 use crate::error::Ctx;
 
-const COLUMNS: &str = "SELECT pk, kind, name, provider_key, config, created_at FROM unattached_providers";
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT pk, kind, name, provider_key, config, created_at FROM unattached_providers",
+            $rest
+        )
+    };
+}
 
 fn row(r: &AnyRow) -> Result<UnattachedProvider, StoreError> {
     let kind: String = r.try_get("kind").ctx("read provider")?;
@@ -29,8 +36,7 @@ pub(crate) async fn all<'c, E>(e: E) -> Result<Vec<UnattachedProvider>, StoreErr
 where
     E: Executor<'c, Database = Any>,
 {
-    let sql = format!("{COLUMNS} ORDER BY pk");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(select!(" ORDER BY pk"))
         .fetch_all(e)
         .await
         .ctx("list providers")?;
@@ -41,8 +47,7 @@ pub(crate) async fn one<'c, E>(e: E, pk: i64) -> Result<Option<UnattachedProvide
 where
     E: Executor<'c, Database = Any>,
 {
-    let sql = format!("{COLUMNS} WHERE pk = $1");
-    let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let found = sqlx::query(select!(" WHERE pk = $1"))
         .bind(pk)
         .fetch_optional(e)
         .await

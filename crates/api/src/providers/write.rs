@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use gatehouse_core::fields::FieldError;
-use gatehouse_core::invitations::{AUTHORIZATION_EXPLICIT, FLOWS};
+use gatehouse_core::invitations::{AUTHORIZATION_EXPLICIT, flow};
 use gatehouse_core::providers::ProviderEntry;
 use gatehouse_core::{Directory, ProviderKind, ProviderSpec};
 use gatehouse_oidc::config::{ClientType, OidcConfig};
@@ -47,10 +47,8 @@ fn check_flows(f: &Map<String, Value>) -> ApiResult<()> {
             continue;
         };
         let text = v.as_str().unwrap_or_default();
-        if !FLOWS
-            .iter()
-            .any(|x| x.pk.to_string() == text && x.designation == designation)
-        {
+        // The request model already made it a UUID, so only a pk can match.
+        if flow(text).is_none_or(|x| x.designation != designation) {
             return Err(ApiError::field(
                 field,
                 format!("Invalid pk \"{text}\" - object does not exist."),
@@ -79,20 +77,7 @@ pub async fn build_oauth2(dir: &Directory, old: Option<&Value>, f: &Map<String, 
     }
     gatehouse_oidc::authentik::apply(&mut cfg, &fields).map_err(refused)?;
     let given = f.get("client_secret").and_then(Value::as_str).filter(|s| !s.is_empty());
-    let secret = match (cfg.client_type, given) {
-        (ClientType::Public, _) => {
-            cfg.client_secret_hash = None;
-            None
-        }
-        (ClientType::Confidential, Some(s)) => Some(s.to_string()),
-        (ClientType::Confidential, None) if cfg.client_secret_hash.is_none() => {
-            Some(dir.oauth().generate_client_secret())
-        }
-        (ClientType::Confidential, None) => None,
-    };
-    if let Some(s) = &secret {
-        cfg.client_secret_hash = Some(dir.oauth().hash_client_secret(s).await?);
-    }
+    let secret = gatehouse_oidc::provision::settle_secret(dir, &mut cfg, given).await?;
     cfg.validate().map_err(|e| ApiError::field(e.field, e.reason))?;
     Ok(Built {
         spec: gatehouse_oidc::provision::spec(&cfg),

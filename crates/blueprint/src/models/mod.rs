@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use gatehouse_core::Timestamp;
+use gatehouse_core::fields::{FieldError, Fields};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -61,22 +62,13 @@ impl<'a> Attrs<'a> {
         self.str(k)?.ok_or_else(|| self.err(k, format!("{what} needs a {k}")))
     }
 
+    /// Text (a number is taken as its text), as every provider field is read.
     pub fn str(&self, k: &str) -> Result<Option<String>, At> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(self.err(k, format!("{k}: expected text"))),
-        }
+        Fields::text(self, k).map_err(|e| self.refused(e))
     }
 
     pub fn bool(&self, k: &str) -> Result<Option<bool>, At> {
-        match self.get(k) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) if s == "true" || s == "false" => Ok(Some(s == "true")),
-            Some(_) => Err(self.err(k, format!("{k}: expected true or false"))),
-        }
+        Fields::flag(self, k).map_err(|e| self.refused(e))
     }
 
     pub fn uuid(&self, k: &str) -> Result<Option<Uuid>, At> {
@@ -108,7 +100,7 @@ impl<'a> Attrs<'a> {
 }
 
 /// A blueprint entry's fields, as the protocol crates read a provider's.
-impl gatehouse_core::fields::Fields for Attrs<'_> {
+impl Fields for Attrs<'_> {
     fn value(&self, k: &str) -> Option<&Value> {
         self.get(k)
     }
@@ -120,7 +112,7 @@ impl gatehouse_core::fields::Fields for Attrs<'_> {
 
 impl Attrs<'_> {
     /// A protocol crate's refusal of a field, at that field's place in the file.
-    pub fn refused(&self, e: gatehouse_core::fields::FieldError) -> At {
+    pub fn refused(&self, e: FieldError) -> At {
         let at = self.err(&e.field, e.message);
         match e.hint {
             Some(h) => at.hint(h),
